@@ -1,0 +1,1 @@
+"""Telemetry sources (Prometheus: DCGM, kube-state-metrics, vLLM; NVML), the derived job table and the Parquet store."""

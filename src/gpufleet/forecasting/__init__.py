@@ -1,0 +1,1 @@
+"""Runtime predictors and utilization / demand forecasters, with their backtests (no I/O)."""

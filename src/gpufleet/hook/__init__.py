@@ -1,0 +1,1 @@
+"""The live service: KEDA external scaler, HTTP API, Prometheus gauges and the Kubernetes side."""

@@ -1,0 +1,1 @@
+"""Decision code: packing (Placer), right-sizing (RightSizer), autoscaling (Autoscaler) and recommendations (no I/O)."""

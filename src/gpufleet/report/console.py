@@ -1,0 +1,132 @@
+"""Terminal renderings (rich) of profiles, metadata and summaries: plain functions from dicts to tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from gpufleet.core.units import human_seconds
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float]) -> str:
+    """A one-line bar chart of values (used for arrivals per hour of day)."""
+    top = max(values) if values and max(values) > 0 else 1.0
+    return "".join(SPARK[min(8, round(v / top * 8))] for v in values)
+
+
+def fmt(v: Any) -> str:
+    """Compact formatting for table cells."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        if abs(v) >= 1e5 or abs(v) < 1e-3:
+            return f"{v:.3g}"
+        return f"{v:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def datasets_table(rows: list[dict[str, Any]]) -> Table:
+    """`traces list`: one row per dataset."""
+    t = Table(title="datasets (reference = NAME[:PART])", show_lines=False)
+    for col in ("name", "tables", "parts", "found", "license", "what"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        parts = r["parts"]
+        shown = ", ".join(parts[:6]) + (f" … (+{len(parts) - 6})" if len(parts) > 6 else "")
+        t.add_row(r["name"], ", ".join(r["tables"]), shown, r["found"], r["license"], r["title"])
+    return t
+
+
+def meta_table(meta: dict[str, Any]) -> Table:
+    """`traces show`: where the frame came from."""
+    t = Table(title=meta["ref"], show_header=False)
+    t.add_column("k", style="bold")
+    t.add_column("v", overflow="fold")
+    for k in ("title", "table", "rows", "source", "license", "files", "epoch", "skipped", "notes"):
+        v = meta.get(k)
+        if isinstance(v, list):
+            v = "; ".join(map(str, v)) or "-"
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}: {b}" for a, b in v.items()) or "none"
+        t.add_row(k, fmt(v))
+    return t
+
+
+def _flatten(p: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in p.items():
+        key = f"{prefix}{k}"
+        if k == "hourly_arrivals":
+            out.append(("arrivals by hour 0-23", spark(v)))
+        elif isinstance(v, dict) and k != "status":
+            out.extend(_flatten(v, key + "."))
+        elif isinstance(v, dict):
+            out.append((key, ", ".join(f"{a} {b:,}" for a, b in v.items())))
+        elif k.endswith("_s") or (".p" in key and "duration" in key):
+            out.append((key, f"{fmt(v)} ({human_seconds(v)})" if isinstance(v, int | float) else fmt(v)))
+        else:
+            out.append((key, v))
+    return out
+
+
+def profile_table(title: str, profiles: dict[str, dict[str, Any]]) -> Table:
+    """Profiles side by side (one column per reference)."""
+    t = Table(title=title)
+    t.add_column("metric", style="bold")
+    flat = {name: dict(_flatten(p)) for name, p in profiles.items()}
+    keys: list[str] = []
+    for f in flat.values():
+        keys += [k for k in f if k not in keys]
+    for name in flat:
+        t.add_column(name, overflow="fold")
+    for k in keys:
+        t.add_row(k, *(fmt(flat[n].get(k)) for n in flat))
+    return t
+
+
+def _mix(mix: dict[str, float]) -> str:
+    return " ".join(f"{k}:{v:.0%}" for k, v in mix.items() if v >= 0.005)
+
+
+def demo_table(profiles: dict[str, dict[str, Any]]) -> Table:
+    """`gpufleet demo`: one readable line per generated table."""
+    t = Table(title="synthetic fleet and workload (validated)", show_header=True)
+    t.add_column("table", style="bold")
+    t.add_column("what", overflow="fold")
+    n = profiles.get("nodes")
+    if n:
+        types = ", ".join(f"{k} {v['gpus']}" for k, v in n["by_gpu_type"].items())
+        t.add_row("nodes", f"{n['rows']} nodes, {n['gpus']} GPUs ({types})")
+    j = profiles.get("jobs")
+    if j:
+        d = j["duration_s"]
+        t.add_row(
+            "jobs",
+            f"{j['rows']:,} jobs over {j['span_days']:.1f} days, {j['gpu_hours']:,.0f} GPU-hours; "
+            f"GPUs {_mix(j['gpu_mix'])}; run time p50 {human_seconds(d['p50'])}, "
+            f"p90 {human_seconds(d['p90'])}, p99 {human_seconds(d['p99'])}; "
+            f"arrivals/hour {spark(j['hourly_arrivals'])}",
+        )
+    r = profiles.get("requests")
+    if r:
+        t.add_row(
+            "requests",
+            f"{r['rows']:,} requests over {r['span_hours']:.0f} h, mean {fmt(r['mean_rps'])} req/s, "
+            f"peak minute {fmt(r['peak_1min_rps'])} req/s; tokens in p50 "
+            f"{fmt(r['input_tokens']['p50'])}, out p50 {fmt(r['output_tokens']['p50'])}",
+        )
+    s = profiles.get("gpu_samples")
+    if s:
+        t.add_row(
+            "gpu_samples",
+            f"{s['rows']:,} samples of {s['devices']} GPUs over {s['span_hours']:.0f} h, "
+            f"mean util {s['util_mean']:.0%}, idle {s['idle_share']:.0%} of the time",
+        )
+    return t

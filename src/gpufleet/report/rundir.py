@@ -1,0 +1,47 @@
+"""Run directories: the files a run leaves behind (summary.json, config.yaml, parquet tables) and reading them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def dumps(obj: Any) -> str:
+    """Stable JSON (sorted keys, NaN/inf as null) so identical runs give identical bytes."""
+    return json.dumps(_jsonable(obj), indent=2, sort_keys=True, default=str)
+
+
+def write_run(
+    out: Path, *, summary: dict[str, Any], config: dict[str, Any], tables: dict[str, pl.DataFrame]
+) -> list[Path]:
+    """Write a run directory and return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in tables.items():
+        p = out / f"{name}.parquet"
+        # statistics off and a fixed compression keep the bytes identical across identical runs
+        df.write_parquet(p, compression="zstd", statistics=False)
+        written.append(p)
+    (out / "config.yaml").write_text(yaml.safe_dump(_jsonable(config), sort_keys=True))
+    (out / "summary.json").write_text(dumps(summary) + "\n")
+    return [*written, out / "config.yaml", out / "summary.json"]
+
+
+def read_summary(run: Path) -> dict[str, Any]:
+    """The summary.json of a run directory."""
+    return json.loads((run / "summary.json").read_text())  # type: ignore[no-any-return]

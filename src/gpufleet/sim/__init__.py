@@ -1,0 +1,1 @@
+"""Discrete-event simulator: training-cluster and serving-fleet models, schedulers and metrics observers."""

@@ -1,0 +1,99 @@
+"""References (`NAME[:PART]`), the data root, and loading a part into a validated canonical frame."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from gpufleet.core.errors import TraceError, UnknownReferenceError
+from gpufleet.core.schemas import validate
+from gpufleet.traces import (  # noqa: F401  (importing registers each dataset)
+    azure_llm,
+    genai,
+    helios,
+    itp,
+    openb,
+    pai,
+    philly,
+    servegen,
+    spot,
+    synthetic,
+)
+from gpufleet.traces.base import DATASETS, Dataset, OnBadRow, Part, ReadContext, Trace, TraceMeta
+
+DATA_ENV = "GPUFLEET_DATA"
+
+
+def resolve_data_dir(data_dir: str | Path | None = None, *, must_exist: bool = True) -> Path | None:
+    """The data root: `--data-dir`, else $GPUFLEET_DATA; None when neither is set and not required."""
+    raw = data_dir if data_dir else os.environ.get(DATA_ENV)
+    if not raw:
+        if must_exist:
+            raise TraceError(f"no data directory: pass --data-dir or set {DATA_ENV} (e.g. ../shared/traces)")
+        return None
+    p = Path(raw).expanduser()
+    if must_exist and not p.is_dir():
+        raise TraceError(f"data directory {p} does not exist (from {'--data-dir' if data_dir else DATA_ENV})")
+    return p
+
+
+def parse_ref(ref: str) -> tuple[Dataset, Part]:
+    """Split `NAME[:PART]` and look both up; unknown names list the valid choices."""
+    name, _, part_name = ref.strip().partition(":")
+    if name not in DATASETS:
+        valid = ", ".join(DATASETS.names())
+        raise UnknownReferenceError(f"unknown dataset {name!r} in reference {ref!r}; valid: {valid}")
+    ds = DATASETS.get(name)
+    part = ds.part(part_name or ds.default_part)
+    if part is None:
+        raise UnknownReferenceError(f"dataset {name!r} has no part {part_name!r}; valid: {', '.join(ds.part_names)}")
+    return ds, part
+
+
+def open_ref(ref: str, data_dir: str | Path | None = None) -> tuple[Dataset, Part, Path | None]:
+    """Resolve a reference to its dataset, part and folder without reading anything."""
+    ds, part = parse_ref(ref)
+    if ds.folder is None:
+        return ds, part, None
+    root = resolve_data_dir(data_dir)
+    assert root is not None
+    folder = root / ds.folder
+    if not folder.is_dir():
+        raise TraceError(f"dataset {ds.name!r} not found: {folder} does not exist")
+    return ds, part, folder
+
+
+def load(ref: str, data_dir: str | Path | None = None, *, on_bad_row: OnBadRow = "raise", **params: Any) -> Trace:
+    """Read one part and return its validated canonical frame with metadata."""
+    ds, part, folder = open_ref(ref, data_dir)
+    ctx = ReadContext(folder=folder, on_bad_row=on_bad_row, params=params)
+    frame = part.read(ctx)
+    frame = validate(frame, part.table)
+    t0 = t1 = None
+    if part.time_column and frame.height:
+        col = frame.get_column(part.time_column)
+        if col.dtype == pl.Float64:
+            t0, t1 = float(col.min()), float(col.max())  # type: ignore[arg-type]
+        else:
+            t0, t1 = col.min().timestamp(), col.max().timestamp()  # type: ignore[union-attr]
+    meta = TraceMeta(
+        ref=f"{ds.name}:{part.name}",
+        dataset=ds.name,
+        part=part.name,
+        table=part.table,
+        title=ds.title,
+        source=ds.source,
+        license=ds.license,
+        rows=frame.height,
+        files=ctx.files,
+        epoch=ctx.epoch,
+        time_column=part.time_column,
+        time_start_s=t0,
+        time_end_s=t1,
+        skipped=ctx.skipped,
+        notes=ctx.notes,
+    )
+    return Trace(frame, meta)

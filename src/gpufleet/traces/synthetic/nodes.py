@@ -1,0 +1,36 @@
+"""The synthetic machine inventory: one row per node of each configured pool."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from gpufleet.core.config import SyntheticNodesConfig
+from gpufleet.core.gpus import gpu_spec
+from gpufleet.core.schemas import NODES
+from gpufleet.core.units import GiB
+
+
+def node_ids(pool: str, count: int) -> list[str]:
+    """Ids of a pool's nodes: <pool>-000, <pool>-001, ..."""
+    width = max(3, len(str(count - 1)))
+    return [f"{pool}-{i:0{width}d}" for i in range(count)]
+
+
+def synthetic_nodes(cfg: SyntheticNodesConfig) -> pl.DataFrame:
+    """A NODES frame with every node of every pool, in pool order."""
+    rows: list[dict[str, object]] = []
+    for p in cfg.pools:
+        mem = gpu_spec(p.gpu_type).mem_bytes if p.gpu_type else None
+        for node in node_ids(p.name, p.count):
+            rows.append(
+                {
+                    "node_id": node,
+                    "pool": p.name,
+                    "gpu_type": p.gpu_type,
+                    "num_gpus": p.gpus_per_node,
+                    "gpu_mem_bytes": mem,
+                    "num_cpus": float(p.cpus),
+                    "mem_bytes": int(p.mem_gib * GiB),
+                }
+            )
+    return pl.DataFrame(rows, schema=NODES.schema)

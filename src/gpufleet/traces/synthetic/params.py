@@ -1,0 +1,46 @@
+"""Turn a reader's loose overrides (`ctx.params`) into a validated synthetic config, or one clear error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from gpufleet.core.errors import TraceError
+
+M = TypeVar("M", bound=BaseModel)
+_STRUCTURED = (dict, list, tuple)
+
+
+def _parse_text(model: type[BaseModel], name: str, value: Any) -> Any:
+    """CLI values arrive as text: read JSON for dict/list fields, and 'a,b' as a list of strings."""
+    field = model.model_fields.get(name)
+    if not isinstance(value, str) or field is None or get_origin(field.annotation) not in _STRUCTURED:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def config_from_params(
+    model: type[M], params: Mapping[str, Any], ref: str, aliases: Mapping[str, str] | None = None
+) -> M:
+    """Build `model` from `params` (after renaming aliases such as n -> n_jobs); bad values raise TraceError."""
+    aliases = aliases or {}
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        name = aliases.get(key, key)
+        if name in values:
+            raise TraceError(f"{ref}: parameter {name!r} given twice (as {key!r} and as {name!r})")
+        values[name] = _parse_text(model, name, value)
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "*"
+        valid = ", ".join(list(model.model_fields) + list(aliases))
+        shown = f"={err['input']!r}" if err["type"] != "extra_forbidden" else ""
+        raise TraceError(f"{ref}: bad parameter {where}{shown}: {err['msg']} (valid: {valid})") from None
