@@ -4,7 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The shared traces live next to the checkout; an explicit GPUFLEET_DATA wins.
-export GPUFLEET_DATA ?= $(abspath ../shared/traces)
+ifeq ($(GPUFLEET_DATA),)
+  ifneq ($(wildcard ../shared/traces),)
+    export GPUFLEET_DATA := $(abspath ../shared/traces)
+  endif
+endif
 
 .PHONY: setup run test lint bench dashboard lock clean
 
