@@ -130,3 +130,71 @@ def demo_table(profiles: dict[str, dict[str, Any]]) -> Table:
             f"mean util {s['util_mean']:.0%}, idle {s['idle_share']:.0%} of the time",
         )
     return t
+
+
+def sim_table(s: dict[str, Any]) -> Table:
+    """`gpufleet simulate`: the summary of one run."""
+    t = Table(
+        title=f"{s['scheduler']} + {s['placement']} (predictor {s['predictor']}) on {s['cluster_gpus']:,.0f} GPUs",
+        show_header=False,
+    )
+    t.add_column("k", style="bold")
+    t.add_column("v")
+    t.add_row(
+        "jobs",
+        f"{s['jobs']:,} ({s['finished']:,} finished, {s['unschedulable']:,} unschedulable, "
+        f"{s['skipped_unknown_duration']:,} without a duration)",
+    )
+    t.add_row(
+        "JCT avg / p50 / p95 / p99",
+        " / ".join(human_seconds(s[k]) for k in ("avg_jct_s", "p50_jct_s", "p95_jct_s", "p99_jct_s")),
+    )
+    t.add_row(
+        "wait avg / p50 / p95 / p99",
+        " / ".join(human_seconds(s[k]) for k in ("avg_wait_s", "p50_wait_s", "p95_wait_s", "p99_wait_s")),
+    )
+    t.add_row("makespan", human_seconds(s["makespan_s"]))
+    t.add_row("avg GPU allocation", f"{s['avg_gpu_allocation']:.1%}")
+    t.add_row("avg stranded GPUs", fmt(s["avg_stranded_gpus"]))
+    t.add_row("preemptions", f"{s['preemptions']:,}")
+    t.add_row("simulated", f"{s['events']:,} events in {s['wall_s']:.2f} s")
+    return t
+
+
+def grid_table(rows: list[dict[str, Any]]) -> Table:
+    """`gpufleet compare`: one row per (scheduler, placement)."""
+    t = Table(title="policy comparison (same jobs, same cluster)")
+    for c in (
+        "scheduler",
+        "placement",
+        "avg JCT",
+        "p95 JCT",
+        "avg wait",
+        "p95 wait",
+        "makespan",
+        "alloc",
+        "stranded",
+        "preempt",
+        "unsched",
+        "wall s",
+    ):
+        t.add_column(c, justify="left" if c in ("scheduler", "placement") else "right")
+    best = min((r["avg_jct_s"] for r in rows if r["avg_jct_s"] is not None), default=None)
+    for r in rows:
+        style = "bold green" if r["avg_jct_s"] == best else None
+        t.add_row(
+            r["scheduler"],
+            r["placement"],
+            human_seconds(r["avg_jct_s"]),
+            human_seconds(r["p95_jct_s"]),
+            human_seconds(r["avg_wait_s"]),
+            human_seconds(r["p95_wait_s"]),
+            human_seconds(r["makespan_s"]),
+            f"{r['avg_gpu_allocation']:.1%}",
+            fmt(r["avg_stranded_gpus"]),
+            f"{r['preemptions']:,}",
+            f"{r['unschedulable']:,}",
+            f"{r['wall_s']:.1f}",
+            style=style,
+        )
+    return t

@@ -1,0 +1,101 @@
+"""Edge wiring for simulations: resolve references, run one replay or a grid of them, write run directories.
+
+The grid runs in worker processes (one per core by default) or, with `ray_address`, as Ray tasks
+(`pip install gpufleet[ray]`). Each run is independent and seeded, so the grid's results do not depend
+on where or in which order its runs execute.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.report.rundir import write_run
+from gpufleet.sim.cluster_spec import is_spec, parse_spec
+from gpufleet.sim.run import SimConfig, SimResult, simulate
+from gpufleet.traces import load
+
+
+def load_jobs(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """A JOBS frame from a reference (synthetic references take generator parameters)."""
+    tr = load(ref, data_dir, **(params or {}))
+    if tr.meta.table != "JOBS":
+        raise GpufleetError(
+            f"--jobs {ref!r} is a {tr.meta.table} table; a JOBS reference is needed (e.g. itp:cluster04)"
+        )
+    return tr.frame
+
+
+def load_cluster(text: str, data_dir: str | Path | None) -> pl.DataFrame:
+    """A NODES frame from a spec (`64x8:A100,32x8:V100`) or a reference (`openb:nodes`)."""
+    if is_spec(text):
+        return parse_spec(text)
+    tr = load(text, data_dir)
+    if tr.meta.table != "NODES":
+        raise GpufleetError(
+            f"--cluster {text!r} is a {tr.meta.table} table; give a spec like 64x8:V100 or a NODES"
+            " reference (openb:nodes, pai:machines, spot:nodes)"
+        )
+    return tr.frame
+
+
+def save(result: SimResult, out: Path, extra_config: dict[str, Any]) -> list[Path]:
+    """Write a run directory."""
+    return write_run(
+        out,
+        summary=result.summary,
+        config=result.config | extra_config,
+        tables={"jobs": result.jobs, "timeline": result.timeline},
+    )
+
+
+def _one(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], str | None, dict[str, Any]]) -> dict[str, Any]:
+    jobs, nodes, cfg, out, extra = args
+    res = simulate(jobs, nodes, SimConfig(**cfg))
+    if out:
+        save(res, Path(out), extra)
+    return res.summary
+
+
+def run_grid(
+    jobs: pl.DataFrame,
+    nodes: pl.DataFrame,
+    base: SimConfig,
+    schedulers: list[str],
+    placements: list[str],
+    out: Path | None,
+    extra: dict[str, Any],
+    workers: int | None = None,
+    ray_address: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every (scheduler, placement) pair; one summary per pair, in grid order."""
+    tasks = []
+    for s in schedulers:
+        for p in placements:
+            cfg = base.model_copy(update={"scheduler": s, "placement": p}).model_dump()
+            SimConfig(**cfg)  # fail fast on a bad name before any worker starts
+            tasks.append((jobs, nodes, cfg, str(out / f"{s}__{p}") if out else None, extra))
+    if ray_address:
+        return _ray(tasks, ray_address)
+    workers = workers or min(len(tasks), os.cpu_count() or 1)
+    if workers <= 1:
+        return [_one(t) for t in tasks]
+    # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_one, tasks))
+
+
+def _ray(tasks: list[Any], address: str) -> list[dict[str, Any]]:
+    try:
+        import ray  # type: ignore[import-not-found]
+    except ImportError:
+        raise GpufleetError("--ray needs the optional extra: pip install 'gpufleet[ray]'") from None
+    ray.init(address=address, ignore_reinit_error=True)
+    remote = ray.remote(_one)
+    return list(ray.get([remote.remote(t) for t in tasks]))

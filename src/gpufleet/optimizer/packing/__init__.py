@@ -1,0 +1,18 @@
+"""Packing: where jobs go. The Placer protocol and registry, the cluster view they score, and `place`."""
+
+from gpufleet.optimizer.packing.place import Placement, apply, feasible, fits_ever, place, undo
+from gpufleet.optimizer.packing.placers import PLACERS, Placer
+from gpufleet.optimizer.packing.view import ClusterView, Request
+
+__all__ = [
+    "PLACERS",
+    "ClusterView",
+    "Placement",
+    "Placer",
+    "Request",
+    "apply",
+    "feasible",
+    "fits_ever",
+    "place",
+    "undo",
+]

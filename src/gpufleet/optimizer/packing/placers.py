@@ -1,0 +1,71 @@
+"""The Placer protocol, its registry and the basic placers (first/best/worst-fit, consolidate).
+
+A placer only scores nodes: lower is better, over all nodes at once (numpy, no per-node Python loop).
+Feasibility (GPU, fraction, CPU, memory, GPU type) and gang splitting are decided once, in `place`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from gpufleet.core.registry import Registry
+from gpufleet.optimizer.packing.view import F64, ClusterView, Request
+
+
+class Placer(Protocol):
+    """Scores candidate nodes for one request; `place` picks the feasible node with the lowest score."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """One score per node (only feasible nodes are looked at); ties go to the lowest node index."""
+        ...
+
+
+PLACERS: Registry[type[Placer]] = Registry("placer")
+
+
+@PLACERS.register("first-fit")
+class FirstFit:
+    """The first node (in inventory order) that fits."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Node index."""
+        return np.arange(view.n, dtype=np.float64)
+
+
+@PLACERS.register("best-fit")
+class BestFit:
+    """The node left with the least free GPU capacity (packs GPUs tightly, keeps whole nodes free)."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Free GPU capacity after placement; CPU-only requests use free CPU share instead."""
+        if req.gpus <= 0:
+            return view.cpu_free / np.maximum(view.cpu_total, 1.0)
+        return view.free_sum - req.gpus
+
+
+@PLACERS.register("worst-fit")
+class WorstFit:
+    """The node left with the most free GPU capacity (spreads load)."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Negative free GPU capacity after placement."""
+        if req.gpus <= 0:
+            return -view.cpu_free / np.maximum(view.cpu_total, 1.0)
+        return -(view.free_sum - req.gpus)
+
+
+@PLACERS.register("consolidate")
+class Consolidate:
+    """Fewest nodes: never open an empty node while a used one fits; among used ones, the fullest by its
+    dominant resource (GPU, CPU or memory share), so idle nodes stay idle and can be powered down."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Empty-node penalty plus the negated dominant allocated share after placement."""
+        gpu_share = 1.0 - (view.free_sum - max(req.gpus, 0.0)) / np.maximum(view.gpu_total, 1)
+        cpu_share = 1.0 - (view.cpu_free - req.cpus) / np.maximum(view.cpu_total, 1e-9)
+        mem_share = 1.0 - (view.mem_free - req.mem) / np.maximum(view.mem_total, 1e-9)
+        used = (view.free_sum < view.gpu_total - 1e-9) | (view.cpu_free < view.cpu_total - 1e-9)
+        dominant = np.maximum(np.maximum(gpu_share, cpu_share), mem_share)
+        return np.where(used, 0.0, 10.0) - dominant

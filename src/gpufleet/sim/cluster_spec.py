@@ -1,0 +1,68 @@
+"""Clusters for the simulator: a spec string such as `64x8:A100,32x8:V100`, or a canonical NODES frame."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.core.gpus import gpu_spec
+from gpufleet.optimizer.packing import ClusterView
+from gpufleet.optimizer.packing.view import UNLIMITED
+
+SPEC_PART = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*(?::\s*([A-Za-z0-9_.\-]+))?\s*$")
+
+
+def is_spec(text: str) -> bool:
+    """Whether `text` looks like a cluster spec rather than a dataset reference."""
+    return all(SPEC_PART.match(p) for p in text.split(","))
+
+
+def parse_spec(text: str) -> pl.DataFrame:
+    """`COUNTxGPUS[:TYPE],...` to a NODES frame (CPUs and memory unknown, i.e. not constrained)."""
+    rows: list[dict[str, object]] = []
+    for part in text.split(","):
+        m = SPEC_PART.match(part)
+        if not m:
+            raise GpufleetError(
+                f"cluster spec {text!r}: cannot read {part!r}; expected COUNTxGPUS[:TYPE], e.g. 64x8:A100"
+            )
+        count, gpus, gtype = int(m[1]), int(m[2]), m[3] or "GPU"
+        if count <= 0:
+            raise GpufleetError(f"cluster spec {text!r}: {part!r} has no nodes")
+        pool = f"{gtype}x{gpus}"
+        for _ in range(count):
+            rows.append(
+                {
+                    "node_id": f"{pool}-{len(rows):05d}",
+                    "pool": pool,
+                    "gpu_type": gtype,
+                    "num_gpus": gpus,
+                    "gpu_mem_bytes": gpu_spec(gtype).mem_bytes,
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "node_id": pl.Utf8,
+            "pool": pl.Utf8,
+            "gpu_type": pl.Utf8,
+            "num_gpus": pl.Int64,
+            "gpu_mem_bytes": pl.Int64,
+        },
+    )
+
+
+def view_from_nodes(nodes: pl.DataFrame) -> ClusterView:
+    """A fresh, empty ClusterView of a canonical NODES frame (unknown CPUs/memory are unlimited)."""
+    cpus = nodes["num_cpus"] if "num_cpus" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
+    mem = nodes["mem_bytes"] if "mem_bytes" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
+    return ClusterView(
+        node_ids=nodes["node_id"].to_list(),
+        gpu_type=nodes["gpu_type"].to_list(),
+        gpu_total=nodes["num_gpus"].fill_null(0).to_numpy().astype(np.int64),
+        cpu_total=cpus.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
+        mem_total=mem.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
+    )

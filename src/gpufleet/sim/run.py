@@ -1,0 +1,176 @@
+"""One simulation run: settings in, per-job frame + timeline + summary out (no I/O: the edges write them)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gpufleet.core.schemas import JOBS, NODES, validate
+from gpufleet.forecasting.runtime import make_predictor
+from gpufleet.optimizer.packing import PLACERS
+from gpufleet.sim.cluster_spec import view_from_nodes
+from gpufleet.sim.metrics import JobRecorder, Timeline
+from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
+from gpufleet.sim.training import TrainingSim, spec_speeds
+from gpufleet.sim.workload import build_workload
+
+
+class SimConfig(BaseModel):
+    """Everything that decides a training-cluster replay (saved as config.yaml to reproduce it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheduler: str = Field("fifo", description="scheduler name (SCHEDULERS registry)")
+    placement: str = Field("best-fit", description="placer name (PLACERS registry)")
+    predictor: str = Field("oracle", description="runtime predictor for sjf/qssf/srtf/backfill (PREDICTORS)")
+    seed: int = Field(0, ge=0, description="seed of the run's random generator")
+    preempt_overhead_s: float = Field(
+        60.0, ge=0, description="checkpoint/restore cost paid when a preempted job resumes"
+    )
+    tiresias_threshold_gpu_s: float = Field(18_000.0, gt=0, description="Tiresias queue threshold in GPU-seconds")
+    chunk_gpus: int = Field(8, ge=1, description="GPUs per node-chunk when a gang spans several nodes")
+    multi_node: bool = Field(True, description="let jobs larger than any node span several nodes")
+    timeline_step_s: float = Field(60.0, gt=0, description="timeline sampling interval in simulated seconds")
+    speeds: dict[str, float] | str | None = Field(
+        None,
+        description="per-GPU-type speed factors (durations are divided by them); 'spec' = from the GPU table"
+        " relative to V100; default: every type 1.0 (durations as observed)",
+    )
+
+
+    @field_validator("speeds")
+    @classmethod
+    def _speeds(cls, v: dict[str, float] | str | None) -> dict[str, float] | str | None:
+        if isinstance(v, str) and v != "spec":
+            raise ValueError("speeds must be a TYPE -> factor mapping or 'spec'")
+        if isinstance(v, dict) and any(f <= 0 for f in v.values()):
+            raise ValueError("speed factors must be > 0")
+        return v
+
+
+@dataclass
+class SimResult:
+    """What a run produces."""
+
+    jobs: pl.DataFrame
+    timeline: pl.DataFrame
+    summary: dict[str, Any]
+    config: dict[str, Any]
+
+
+def _q(a: np.ndarray, q: float) -> float:
+    # statistics over no jobs are reported as 0 (an empty trace gives a zero summary)
+    return float(np.quantile(a, q)) if a.size else 0.0
+
+
+def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers: list[Any] | None = None) -> SimResult:
+    """Replay `jobs` on `nodes` under `cfg` and measure it; extra `observers` (with `on_job(t, what, i)` and/or
+    `before(t, kind, payload)` and an optional `attach(sim)`) see the run too."""
+    t0 = time.perf_counter()
+    jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
+    predictor = make_predictor(cfg.predictor)
+    preds = predictor.predict(jobs) if cfg.predictor != "oracle" or jobs.height else None
+    wl = build_workload(jobs, preds)
+    view = view_from_nodes(nodes)
+    placer = PLACERS.get(cfg.placement)()
+    scheduler = make_scheduler(cfg.scheduler, SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s))
+    speeds = spec_speeds(view) if cfg.speeds == "spec" else (cfg.speeds if isinstance(cfg.speeds, dict) else None)
+    sim = TrainingSim(
+        wl,
+        view,
+        scheduler,
+        placer,
+        chunk=cfg.chunk_gpus,
+        multi_node=cfg.multi_node,
+        preempt_overhead=cfg.preempt_overhead_s,
+        speeds=speeds,
+    )
+    rec = JobRecorder(wl.n, view, sim.placement)
+    start = wl.submit[0] if wl.n else 0.0
+    tl = Timeline(sim, cfg.timeline_step_s, start)
+    sim.job_observers.append(rec)
+    sim.engine.observers.append(tl)
+    for o in observers or []:
+        if hasattr(o, "attach"):
+            o.attach(sim)
+        if hasattr(o, "on_job"):
+            sim.job_observers.append(o)
+        if hasattr(o, "before"):
+            sim.engine.observers.append(o)
+    t_end = sim.run()
+    tl.close(t_end)
+    out = _jobs_frame(wl, sim, rec)
+    summary = _summary(out, wl, view.total_gpus, tl, start, cfg) | {
+        "events": sim.engine.events_handled,
+        "wall_s": round(time.perf_counter() - t0, 3),
+    }
+    return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"))
+
+
+def _jobs_frame(wl: Any, sim: TrainingSim, rec: JobRecorder) -> pl.DataFrame:
+    sub = np.array(wl.submit, dtype=float)
+    start = np.array(rec.first_start, dtype=float)
+    fin = np.array(rec.finish, dtype=float)
+    dur = np.array(wl.duration, dtype=float)
+    jct = fin - sub
+    status = np.where(rec.unschedulable, "unschedulable", np.where(np.isnan(fin), "unfinished", "finished"))
+    return pl.DataFrame(
+        {
+            "job_id": wl.job_id,
+            "submit": sub,
+            "start": start,
+            "finish": fin,
+            "duration": dur,
+            "num_gpus": np.array(wl.gpus, dtype=float),
+            "predicted": np.array(wl.pred, dtype=float),
+            "wait": start - sub,
+            "jct": jct,
+            "slowdown": jct / np.maximum(dur, 1.0),
+            "preemptions": np.array(rec.preemptions, dtype=np.int64),
+            "nodes": rec.nodes,
+            "n_nodes": [len(s.split(",")) if s else 0 for s in rec.nodes],
+            "status": status.tolist(),
+        },
+        schema_overrides={"job_id": pl.Utf8, "nodes": pl.Utf8, "status": pl.Utf8, "n_nodes": pl.Int64},
+    ).with_columns(pl.col(c).fill_nan(None) for c in ("start", "finish", "wait", "jct", "slowdown"))
+
+
+def _summary(
+    out: pl.DataFrame, wl: Any, total_gpus: float, tl: Timeline, start: float, cfg: SimConfig
+) -> dict[str, Any]:
+    done = out.filter(pl.col("status") == "finished")
+    jct = done["jct"].to_numpy()
+    wait = done["wait"].to_numpy()
+    unsched = out.filter(pl.col("status") == "unschedulable")["job_id"].to_list()
+    end = float(done["finish"].max()) if done.height else start  # type: ignore[arg-type]
+    span = max(end - start, 0.0)
+    return {
+        "scheduler": cfg.scheduler,
+        "placement": cfg.placement,
+        "predictor": cfg.predictor,
+        "cluster_gpus": total_gpus,
+        "jobs": out.height + len(wl.skipped_unknown_duration),
+        "finished": done.height,
+        "unfinished": int((out["status"] == "unfinished").sum()),
+        "unschedulable": len(unsched),
+        "unschedulable_jobs": unsched[:100],
+        "skipped_unknown_duration": len(wl.skipped_unknown_duration),
+        "skipped_unknown_duration_jobs": wl.skipped_unknown_duration[:100],
+        "avg_jct_s": float(jct.mean()) if jct.size else 0.0,
+        "p50_jct_s": _q(jct, 0.5),
+        "p95_jct_s": _q(jct, 0.95),
+        "p99_jct_s": _q(jct, 0.99),
+        "avg_wait_s": float(wait.mean()) if wait.size else 0.0,
+        "p50_wait_s": _q(wait, 0.5),
+        "p95_wait_s": _q(wait, 0.95),
+        "p99_wait_s": _q(wait, 0.99),
+        "avg_slowdown": float(done["slowdown"].mean()) if done.height else 0.0,  # type: ignore[arg-type]
+        "makespan_s": span,
+        "preemptions": int(out["preemptions"].sum()),
+        "avg_gpu_allocation": tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
+        "avg_stranded_gpus": float(np.mean(tl.cols["stranded_gpus"])) if tl.cols["stranded_gpus"] else 0.0,
+    }

@@ -1,0 +1,6 @@
+"""Training-cluster schedulers: the Scheduler protocol, the SCHEDULERS registry and its members."""
+
+from gpufleet.sim.schedulers import fifo, preemptive, priority  # noqa: F401  (registers the members)
+from gpufleet.sim.schedulers.base import SCHEDULERS, Scheduler, SchedulerSettings, make_scheduler
+
+__all__ = ["SCHEDULERS", "Scheduler", "SchedulerSettings", "make_scheduler"]

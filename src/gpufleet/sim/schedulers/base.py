@@ -1,0 +1,52 @@
+"""The Scheduler protocol and its registry.
+
+A scheduler decides the order in which queued jobs are tried and, when preemptive, which running jobs
+to stop; the simulator owns the resources (`try_start` places with the run's Placer, `preempt` frees).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gpufleet.core.registry import Registry
+from gpufleet.sim.engine import FollowUp
+
+if TYPE_CHECKING:
+    from gpufleet.sim.training import TrainingSim
+
+
+class SchedulerSettings(BaseModel):
+    """Knobs shared by the schedulers (each field is CLI help)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tiresias_threshold_gpu_s: float = Field(
+        18_000.0, gt=0, description="Tiresias: attained GPU-seconds after which a job drops to the low queue"
+    )
+
+
+class Scheduler(Protocol):
+    """Orders the queue; called once per scheduling pass with the simulator's state."""
+
+    preemptive: bool
+
+    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+        """Job i joined the queue at t."""
+        ...
+
+    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+        """Job i started at t; may return follow-up events (Tiresias' demotion time)."""
+        ...
+
+    def schedule(self, sim: TrainingSim, t: float) -> None:
+        """One pass: call sim.try_start / sim.preempt in this policy's order."""
+        ...
+
+
+SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler")
+
+
+def make_scheduler(name: str, settings: SchedulerSettings | None = None) -> Scheduler:
+    """A fresh scheduler (no state shared between runs)."""
+    return SCHEDULERS.get(name)(settings or SchedulerSettings())  # type: ignore[call-arg]

@@ -1,0 +1,72 @@
+"""First in, first out: strict `fifo` (head-of-line blocking) and EASY `fifo-backfill`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gpufleet.sim.engine import FollowUp
+from gpufleet.sim.schedulers.base import SCHEDULERS, SchedulerSettings
+
+if TYPE_CHECKING:
+    from gpufleet.sim.training import TrainingSim
+
+
+class _Base:
+    preemptive = False
+
+    def __init__(self, settings: SchedulerSettings) -> None:
+        self.settings = settings
+
+    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+        """Nothing to remember: the queue keeps arrival order."""
+
+    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+        """No follow-ups."""
+        return []
+
+
+@SCHEDULERS.register("fifo")
+class Fifo(_Base):
+    """Start jobs in arrival order; the first job that does not fit blocks everyone behind it."""
+
+    def schedule(self, sim: TrainingSim, t: float) -> None:
+        """Start from the head until one does not fit."""
+        queue = sim.queue
+        while queue:
+            if not sim.try_start(next(iter(queue)), t):
+                return
+
+
+@SCHEDULERS.register("fifo-backfill")
+class FifoBackfill(_Base):
+    """EASY backfilling: FIFO, but when the head is blocked it gets a reservation at the earliest time
+    enough GPUs free up (by the predictor's estimates of the running jobs); later jobs may start now if
+    they are predicted to end before that time or use only GPUs the head will not need then.
+
+    The reservation counts GPUs cluster-wide (not per node), as EASY does for processors.
+    """
+
+    def schedule(self, sim: TrainingSim, t: float) -> None:
+        """Start from the head; then backfill around the head's reservation."""
+        queue = list(sim.queue)
+        k = 0
+        while k < len(queue) and sim.try_start(queue[k], t):
+            k += 1
+        if k >= len(queue):
+            return
+        head = queue[k]
+        need = sim.wl.gpus[head]
+        free = sim.total_gpus - sim.allocated
+        shadow, extra = float("inf"), 0.0
+        for end, i in sorted((sim.expected_end(i, t), i) for i in sim.running):
+            free += sim.wl.gpus[i]
+            if free >= need - 1e-9:
+                shadow, extra = end, free - need
+                break
+        for j in queue[k + 1 :]:
+            if sim.total_gpus - sim.allocated < 1e-9:
+                return
+            g = sim.wl.gpus[j]
+            ends_in_time = t + sim.wl.pred[j] <= shadow
+            if (ends_in_time or g <= extra + 1e-9) and sim.try_start(j, t) and not ends_in_time:
+                extra -= g

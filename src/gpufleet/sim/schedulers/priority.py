@@ -1,0 +1,62 @@
+"""Non-preemptive priority schedulers: `sjf` (shortest predicted duration) and `qssf` (Helios: smallest
+predicted GPU-time). Jobs are tried in priority order; one that does not fit is skipped, not waited on."""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+from gpufleet.sim.engine import FollowUp
+from gpufleet.sim.schedulers.base import SCHEDULERS, SchedulerSettings
+
+if TYPE_CHECKING:
+    from gpufleet.sim.training import TrainingSim
+
+
+class _Priority:
+    preemptive = False
+
+    def __init__(self, settings: SchedulerSettings) -> None:
+        self.settings = settings
+        self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
+
+    def key(self, sim: TrainingSim, i: int) -> float:
+        """Smaller runs first."""
+        raise NotImplementedError
+
+    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+        """Insert the job at its place in the priority order."""
+        bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+
+    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+        """No follow-ups."""
+        return []
+
+    def schedule(self, sim: TrainingSim, t: float) -> None:
+        """Try every queued job in priority order (one that does not fit is skipped)."""
+        started: list[int] = []
+        for pos, (_, _, i) in enumerate(self._order):
+            if sim.total_gpus - sim.allocated < 1e-9 and sim.wl.gpus[i] > 0:
+                break
+            if sim.try_start(i, t):
+                started.append(pos)
+        for pos in reversed(started):
+            del self._order[pos]
+
+
+@SCHEDULERS.register("sjf")
+class ShortestJobFirst(_Priority):
+    """Shortest predicted duration first (`--predictor oracle` gives true SJF)."""
+
+    def key(self, sim: TrainingSim, i: int) -> float:
+        """Predicted duration."""
+        return sim.wl.pred[i]
+
+
+@SCHEDULERS.register("qssf")
+class QuasiShortestServiceFirst(_Priority):
+    """Helios QSSF: smallest predicted GPU-time (GPUs x predicted duration) first."""
+
+    def key(self, sim: TrainingSim, i: int) -> float:
+        """Predicted GPU-seconds."""
+        return sim.wl.pred[i] * max(sim.wl.gpus[i], 0.0)

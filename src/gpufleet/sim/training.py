@@ -1,0 +1,256 @@
+"""The training-cluster model: jobs arrive, a scheduler orders the queue, a placer picks GPUs, jobs finish.
+
+Event kinds and their order at equal times: FINISH (frees GPUs) < ARRIVE < DEMOTE < SCHEDULE, so a
+scheduling pass at time t sees every job that finished or arrived at t. One SCHEDULE event is pending
+at most, so simultaneous arrivals are scheduled in one pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Protocol
+
+from gpufleet.core.gpus import gpu_spec
+from gpufleet.optimizer.packing import ClusterView, Placement, Placer, Request, apply, fits_ever, place, undo
+from gpufleet.optimizer.packing.place import fits_node, max_node_gpus
+from gpufleet.sim.engine import Engine, FollowUp
+from gpufleet.sim.workload import Workload
+
+FINISH, ARRIVE, DEMOTE, SCHEDULE = 0, 1, 2, 3
+PRIORITY = {FINISH: 0, ARRIVE: 1, DEMOTE: 2, SCHEDULE: 3}
+PENDING, QUEUED, RUNNING, DONE, UNSCHEDULABLE = 0, 1, 2, 3, 4
+
+
+class JobObserver(Protocol):
+    """Told about job transitions: 'arrive', 'start', 'preempt', 'finish', 'unschedulable'."""
+
+    def on_job(self, t: float, what: str, i: int) -> None:
+        """One transition of job i at time t."""
+        ...
+
+
+class TrainingSim:
+    """State of one replay. Schedulers read it and call try_start / preempt; handlers keep it consistent."""
+
+    def __init__(
+        self,
+        wl: Workload,
+        view: ClusterView,
+        scheduler: Any,
+        placer: Placer,
+        *,
+        chunk: int = 8,
+        multi_node: bool = True,
+        preempt_overhead: float = 60.0,
+        speeds: dict[str, float] | None = None,
+        observers: list[Any] | None = None,
+    ) -> None:
+        self.wl, self.view, self.scheduler, self.placer = wl, view, scheduler, placer
+        self.chunk, self.multi_node, self.preempt_overhead = chunk, multi_node, preempt_overhead
+        n = wl.n
+        self.state = [PENDING] * n
+        self.remaining = list(wl.duration)  # work left, in seconds at speed 1.0
+        self.attained = [0.0] * n  # GPU-seconds of service received (wall time x GPUs), Tiresias' measure
+        self.last_start = [0.0] * n
+        self.speed = [1.0] * n
+        self.run_overhead = [0.0] * n  # restore overhead paid at the start of the current run
+        self.owed_overhead = [0.0] * n  # restore overhead to pay at the next start
+        self.epoch = [0] * n  # bumps on start/preempt so a stale FINISH is ignored
+        self.placement: list[Placement | None] = [None] * n
+        self.queue: dict[int, None] = {}  # queued jobs in (re)arrival order
+        self.running: dict[int, None] = {}
+        self.queued_sizes: Counter[float] = Counter()
+        self.allocated = 0.0
+        self.total_gpus = view.total_gpus
+        self._speeds = speeds or {}
+        self._masks: dict[str | None, Any] = {None: None}
+        self._requests: dict[tuple[float, float, float, str | None], Request] = {}
+        self._fits_ever: dict[tuple[float, float, float, str | None], bool] = {}
+        self._out: list[FollowUp] = []
+        # Shapes that did not fit, each with the nodes released since (see try_start).
+        self._blocked: dict[tuple[float, float, float, str | None], list[int]] = {}
+        self._clean: list[tuple[float, float, float, str | None]] = []  # blocked shapes with nothing released since
+        self._sched_pending = False
+        self.job_observers: list[JobObserver] = [o for o in (observers or []) if hasattr(o, "on_job")]
+        self.engine = Engine(
+            {ARRIVE: self._arrive, FINISH: self._finish, DEMOTE: self._demote, SCHEDULE: self._schedule},
+            PRIORITY,
+            [o for o in (observers or []) if hasattr(o, "before")],
+            start=wl.submit[0] if n else 0.0,
+        )
+        if n:
+            self.engine.push(wl.submit[0], ARRIVE, 0)
+
+    # -- what schedulers use -------------------------------------------------------------------------
+    def request(self, i: int) -> Request:
+        """The resource request of job i (one shared object per distinct shape)."""
+        wl = self.wl
+        key = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
+        req = self._requests.get(key)
+        if req is None:
+            spec = key[3]
+            if spec not in self._masks:
+                self._masks[spec] = self.view.type_mask(spec)
+            req = self._requests[key] = Request(key[0], key[1], key[2], self._masks[spec])
+            self._fits_ever[key] = fits_ever(self.view, req, chunk=self.chunk, multi_node=self.multi_node)
+        return req
+
+    def try_start(self, i: int, t: float) -> bool:
+        """Place and start queued job i now if it fits; False (and no change) otherwise."""
+        wl = self.wl
+        if wl.gpus[i] > self.total_gpus - self.allocated + 1e-9:
+            return False  # cheap check before any vectorized work
+        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
+        req = self.request(i)
+        # Exact shortcuts. A shape that failed can only fit again on a node released since; a shape at least
+        # as large as a failed one with nothing released since fails too (feasibility is monotone).
+        dirty = self._blocked.get(shape)
+        if dirty is not None and not self._gang(req) and not any(fits_node(self.view, req, n) for n in dirty):
+            if dirty:
+                dirty.clear()
+                self._clean.append(shape)
+            return False
+        for f in self._clean:
+            if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
+                return False
+        p = place(self.view, req, self.placer, chunk=self.chunk, multi_node=self.multi_node)
+        if p is None:
+            self._blocked[shape] = []
+            self._clean.append(shape)
+            return False
+        if dirty is not None:
+            del self._blocked[shape]
+        apply(self.view, p)
+        self.placement[i] = p
+        del self.queue[i]
+        self.queued_sizes[self.wl.gpus[i]] -= 1
+        self.running[i] = None
+        self.state[i] = RUNNING
+        self.allocated += self.wl.gpus[i]
+        speed = min(self._speed_of(n) for n in p.nodes) if p.parts else 1.0
+        self.speed[i] = speed
+        self.run_overhead[i], self.owed_overhead[i] = self.owed_overhead[i], 0.0
+        self.last_start[i] = t
+        self.epoch[i] += 1
+        self._out.append((t + self.run_overhead[i] + self.remaining[i] / speed, FINISH, (i, self.epoch[i])))
+        self._out.extend(self.scheduler.on_start(self, i, t))
+        self._tell(t, "start", i)
+        return True
+
+    def preempt(self, i: int, t: float) -> None:
+        """Stop running job i, keep its progress, and queue it again (it pays the restore overhead later)."""
+        elapsed = t - self.last_start[i]
+        progress = max(0.0, elapsed - self.run_overhead[i]) * self.speed[i]
+        self.remaining[i] = max(0.0, self.remaining[i] - progress)
+        self.attained[i] += elapsed * self.wl.gpus[i]
+        self._release(i)
+        self.state[i] = QUEUED
+        self.queue[i] = None
+        self.queued_sizes[self.wl.gpus[i]] += 1
+        self.owed_overhead[i] = self.preempt_overhead
+        self.epoch[i] += 1
+        self._tell(t, "preempt", i)
+
+    def attained_now(self, i: int, t: float) -> float:
+        """GPU-seconds of service job i has received up to t."""
+        if self.state[i] == RUNNING:
+            return self.attained[i] + (t - self.last_start[i]) * self.wl.gpus[i]
+        return self.attained[i]
+
+    def work_done(self, i: int, t: float) -> float:
+        """Seconds of work (at speed 1.0) job i has completed up to t."""
+        done = self.wl.duration[i] - self.remaining[i]
+        if self.state[i] == RUNNING:
+            done += max(0.0, t - self.last_start[i] - self.run_overhead[i]) * self.speed[i]
+        return done
+
+    def expected_end(self, i: int, t: float) -> float:
+        """When running job i is expected to end, by the predictor (never before t)."""
+        left = max(self.wl.pred[i] - self.work_done(i, t), 0.0) / self.speed[i]
+        return max(t, self.last_start[i] + self.run_overhead[i]) + left
+
+    # -- handlers ------------------------------------------------------------------------------------
+    def _arrive(self, t: float, i: int) -> list[FollowUp]:
+        out: list[FollowUp] = []
+        if i + 1 < self.wl.n:
+            out.append((self.wl.submit[i + 1], ARRIVE, i + 1))
+        req = self.request(i)
+        if not self._fits_ever[(req.gpus, req.cpus, req.mem, self.wl.gpu_type[i])]:
+            self.state[i] = UNSCHEDULABLE
+            self._tell(t, "unschedulable", i)
+            return out
+        self.state[i] = QUEUED
+        self.queue[i] = None
+        self.queued_sizes[self.wl.gpus[i]] += 1
+        self.scheduler.on_arrive(self, i, t)
+        self._tell(t, "arrive", i)
+        return out + self._want_schedule(t)
+
+    def _finish(self, t: float, payload: tuple[int, int]) -> list[FollowUp]:
+        i, epoch = payload
+        if epoch != self.epoch[i] or self.state[i] != RUNNING:
+            return []  # the run this event belonged to was preempted
+        self.remaining[i] = 0.0
+        self.attained[i] += (t - self.last_start[i]) * self.wl.gpus[i]
+        self._release(i)
+        self.state[i] = DONE
+        self._tell(t, "finish", i)
+        return self._want_schedule(t)
+
+    def _demote(self, t: float, payload: tuple[int, int]) -> list[FollowUp]:
+        i, epoch = payload
+        if epoch != self.epoch[i] or self.state[i] != RUNNING:
+            return []
+        return self._want_schedule(t)
+
+    def _schedule(self, t: float, _: Any) -> list[FollowUp]:
+        self._sched_pending = False
+        self._out = []
+        if self.queue:
+            self.scheduler.schedule(self, t)
+        return self._out
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _want_schedule(self, t: float) -> list[FollowUp]:
+        if self._sched_pending:
+            return []
+        self._sched_pending = True
+        return [(t, SCHEDULE, None)]
+
+    def _release(self, i: int) -> None:
+        p = self.placement[i]
+        if p is not None:
+            undo(self.view, p)
+            nodes = p.nodes
+            for dirty in self._blocked.values():
+                dirty.extend(nodes)
+            self._clean.clear()
+        self.placement[i] = None
+        del self.running[i]
+        self.allocated -= self.wl.gpus[i]
+        if abs(self.allocated) < 1e-9:
+            self.allocated = 0.0
+
+    def _gang(self, req: Request) -> bool:
+        """Whether the request spans nodes (then the released-nodes shortcut does not apply)."""
+        return req.whole > max_node_gpus(self.view, req.type_mask)
+
+    def _speed_of(self, node: int) -> float:
+        gtype = self.view.gpu_type[node]
+        if gtype in self._speeds:
+            return self._speeds[gtype]
+        return self._speeds.get("*", 1.0) if "*" in self._speeds else 1.0
+
+    def _tell(self, t: float, what: str, i: int) -> None:
+        for o in self.job_observers:
+            o.on_job(t, what, i)
+
+    def run(self) -> float:
+        """Replay every job; returns the time of the last event."""
+        return self.engine.run()
+
+
+def spec_speeds(view: ClusterView, reference: str = "V100") -> dict[str, float]:
+    """Per-type speed factors from the GPU spec table, relative to `reference` (unknown types: 1.0)."""
+    ref = gpu_spec(reference).speed
+    return {t: gpu_spec(t).speed / ref for t in set(view.gpu_type) if t}

@@ -1,0 +1,49 @@
+"""The job arrays the simulator runs on: plain Python lists (fast scalar access in the event loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+
+@dataclass
+class Workload:
+    """Jobs in replay order (submit time, then input order: a stable order for ties and unsorted input)."""
+
+    job_id: list[str]
+    submit: list[float]
+    duration: list[float]
+    gpus: list[float]
+    cpus: list[float]
+    mem: list[float]
+    gpu_type: list[str | None]
+    pred: list[float]
+    skipped_unknown_duration: list[str]
+
+    @property
+    def n(self) -> int:
+        """Number of jobs to replay."""
+        return len(self.job_id)
+
+
+def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None) -> Workload:
+    """Order the jobs for replay, attach predicted durations, and set aside jobs without a duration."""
+    df = jobs.with_row_index("__in")
+    if predictions is not None:
+        df = df.with_columns(predictions["p50"].alias("__pred"))
+    else:
+        df = df.with_columns(pl.col("duration").alias("__pred"))
+    unknown = df.filter(pl.col("duration").is_null())["job_id"].to_list()
+    df = df.filter(pl.col("duration").is_not_null()).sort(["submit_time", "__in"])
+    return Workload(
+        job_id=df["job_id"].to_list(),
+        submit=df["submit_time"].to_list(),
+        duration=df["duration"].to_list(),
+        gpus=df["num_gpus"].to_list(),
+        cpus=df["num_cpus"].fill_null(0.0).to_list(),
+        mem=df["mem_bytes"].cast(pl.Float64).fill_null(0.0).to_list(),
+        gpu_type=df["gpu_type"].to_list(),
+        pred=df["__pred"].fill_null(0.0).to_list(),
+        skipped_unknown_duration=unknown,
+    )

@@ -1,0 +1,73 @@
+"""Contract for every member of PLACERS: feasible choices only, all-or-nothing gangs, deterministic, no mutation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpufleet.optimizer.packing import PLACERS, ClusterView, Request, apply, feasible, place
+
+
+def view(gpus: list[int], types: list[str], used: list[float]) -> ClusterView:
+    v = ClusterView(
+        node_ids=[f"n{i}" for i in range(len(gpus))],
+        gpu_type=types,
+        gpu_total=np.array(gpus, dtype=np.int64),
+        cpu_total=np.full(len(gpus), 32.0),
+        mem_total=np.full(len(gpus), 256e9),
+    )
+    for i, u in enumerate(used):  # pre-load some nodes with fractional and whole allocations
+        whole = min(int(u), gpus[i])
+        slots = [(s, 1.0) for s in range(whole)]
+        if whole < gpus[i] and u - int(u) > 0:
+            slots.append((whole, round(u - int(u), 3)))
+        v.allocate(i, slots, cpus=u, mem=u * 1e9)
+    return v
+
+
+clusters = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.sampled_from([1, 2, 4, 8]), min_size=n, max_size=n),
+        st.lists(st.sampled_from(["A", "B"]), min_size=n, max_size=n),
+        st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.7, 8.0]), min_size=n, max_size=n),
+    )
+)
+requests = st.tuples(
+    st.sampled_from([0.0, 0.3, 0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0]),
+    st.sampled_from([0.0, 1.0, 30.0]),
+    st.sampled_from([None, "A", "B"]),
+)
+
+
+@pytest.mark.parametrize("name", PLACERS.names())
+@settings(max_examples=80, deadline=None)
+@given(clusters, requests)
+def test_placer_contract(
+    name: str, cluster: tuple[list[int], list[str], list[float]], r: tuple[float, float, str | None]
+) -> None:
+    v = view(*cluster)
+    req = Request(r[0], r[1], 0.0, v.type_mask(r[2]))
+    before = v.slots.copy(), v.cpu_free.copy()
+    p1 = place(v, req, PLACERS.get(name)())
+    p2 = place(v, req, PLACERS.get(name)())
+    assert p1 == p2, "not deterministic"
+    assert np.array_equal(v.slots, before[0]) and np.array_equal(v.cpu_free, before[1]), "place() changed the view"
+    single_ok = feasible(v, req).any()
+    if single_ok:
+        assert p1 is not None and len(p1.parts) == 1, "a request that fits on one node must go on one node"
+    if p1 is None:
+        return
+    nodes = p1.nodes
+    assert len(set(nodes)) == len(nodes), "a gang uses distinct nodes"
+    got = sum(a for _, slots, _, _ in p1.parts for _, a in slots)
+    assert got == pytest.approx(req.whole or req.fraction), "placement gives exactly what was asked"
+    if req.type_mask is not None:
+        assert all(req.type_mask[n] for n in nodes)
+    apply(v, p1)  # must not over-allocate anything (allocate asserts per GPU)
+    assert (v.slots[v.slots >= -1e-12] >= -1e-9).all() and (v.cpu_free >= -1e-9).all()
+
+
+def test_registry_has_the_required_placers() -> None:
+    assert {"first-fit", "best-fit", "worst-fit", "consolidate"} <= set(PLACERS.names())
