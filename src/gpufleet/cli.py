@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gpufleet.core.errors import GpufleetError
 
@@ -26,7 +27,8 @@ app = typer.Typer(
 traces_app = typer.Typer(help="List, inspect, convert and compare datasets.", no_args_is_help=True)
 app.add_typer(traces_app, name="traces")
 
-out = Console(highlight=False, soft_wrap=False)
+# Wide enough for the comparison tables when the output is a file or a pipe (rich assumes 80 columns there).
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 
@@ -63,7 +65,7 @@ def handles_errors(fn: F) -> F:
         except GpufleetError as e:
             if _root_opt("debug"):
                 raise
-            err.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(e))}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -245,13 +247,20 @@ def demo(
 ) -> None:
     """The main job on the built-in synthetic fleet and workload: generate, validate, write, summarize."""
     from gpufleet.demo import run_demo
-    from gpufleet.report.console import demo_table
+    from gpufleet.report.console import demo_table, grid_table
 
     summary = run_demo(out_dir, seed=seed, progress=not as_json)
     if as_json:
         emit_json(summary)
         return
     out.print(demo_table(summary["profiles"]))
+    out.print(
+        grid_table(
+            summary["simulations"],
+            wall=False,
+            title=f"replaying the {summary['rows']['jobs']:,} jobs on the synthetic fleet",
+        )
+    )
     out.print(
         f"\n[bold green]done[/bold green]: outputs in [bold]{out_dir}/[/bold] ({', '.join(sorted(summary['files']))})"
     )

@@ -1,7 +1,8 @@
 """The main job (`gpufleet demo`, `make run`): the built-in synthetic fleet and workload, end to end.
 
-Today it generates, validates and profiles the synthetic fleet, jobs, requests and GPU telemetry and
-writes them as a run directory; the simulator, forecasting and optimizer issues extend it.
+It generates, validates and profiles the synthetic fleet, jobs, requests and GPU telemetry, writes them
+as a run directory, then replays the jobs on the fleet under several scheduling and placement policies
+(one run directory each under `sim/`) and compares them. Forecasting and the optimizer extend it next.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from rich.progress import Progress
 from gpufleet import __version__
 from gpufleet.core.config import DemoConfig
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
+from gpufleet.experiments import save
 from gpufleet.report.rundir import write_run
+from gpufleet.sim.run import SimConfig, simulate
 from gpufleet.traces.describe import profile
 from gpufleet.traces.synthetic import (
     synthetic_gpu_samples,
@@ -33,14 +36,23 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         ("nodes", NODES, lambda: synthetic_nodes(cfg.nodes)),
         ("jobs", JOBS, lambda: synthetic_jobs(cfg.jobs)),
         ("requests", REQUESTS, lambda: synthetic_requests(cfg.requests)),
-        ("gpu_samples", GPU_SAMPLES, lambda: synthetic_gpu_samples(cfg.samples)),
+        ("gpu_samples", GPU_SAMPLES, lambda: synthetic_gpu_samples(cfg.samples, tables["nodes"])),
     ]
     tables: dict[str, pl.DataFrame] = {}
     with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("demo", total=len(steps) + 1)
+        task = bar.add_task("demo", total=len(steps) + len(cfg.policies) + 1)
         for name, tbl, make in steps:
             bar.update(task, description=f"generating {name}")
             tables[name] = validate(make(), tbl)
+            bar.advance(task)
+        runs = []
+        for sched, place, pred in cfg.policies:
+            bar.update(task, description=f"simulating {sched} + {place}")
+            res = simulate(
+                tables["jobs"], tables["nodes"], SimConfig(scheduler=sched, placement=place, predictor=pred, seed=seed)
+            )
+            save(res, out_dir / "sim" / f"{sched}__{place}", {"jobs": "synthetic:jobs", "cluster": "synthetic:nodes"})
+            runs.append(res.summary)
             bar.advance(task)
         bar.update(task, description="writing run directory")
         summary: dict[str, Any] = {
@@ -49,6 +61,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             "seed": seed,
             "rows": {k: v.height for k, v in tables.items()},
             "profiles": {k: profile(v, t.name) for (k, t, _), v in zip(steps, tables.values(), strict=True)},
+            "simulations": [{k: v for k, v in r.items() if k != "wall_s"} for r in runs],
         }
         files = write_run(
             out_dir,

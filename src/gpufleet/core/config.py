@@ -168,10 +168,24 @@ class DemoConfig(_Settings):
 
     seed: int = Field(7, ge=0, description="seed passed to every generator that does not set its own")
     out_dir: str = Field("out/demo", description="directory the demo writes its run into")
-    jobs: SyntheticJobsConfig = Field(default_factory=SyntheticJobsConfig, description="training jobs")
+    # 28 days rather than the generator's 14 puts the default 432-GPU fleet at a busy but not saturated load
+    jobs: SyntheticJobsConfig = Field(
+        default_factory=lambda: SyntheticJobsConfig(days=28.0), description="training jobs"
+    )
     nodes: SyntheticNodesConfig = Field(default_factory=SyntheticNodesConfig, description="node inventory")
     requests: SyntheticRequestsConfig = Field(default_factory=SyntheticRequestsConfig, description="requests")
     samples: SyntheticSamplesConfig = Field(default_factory=SyntheticSamplesConfig, description="GPU samples")
+    policies: list[tuple[str, str, str]] = Field(
+        default_factory=lambda: [
+            ("fifo", "best-fit", "oracle"),
+            ("fifo-backfill", "best-fit", "user-history"),
+            ("sjf", "best-fit", "user-history"),
+            ("qssf", "best-fit", "user-history"),
+            ("tiresias", "best-fit", "oracle"),
+            ("fifo", "worst-fit", "oracle"),
+        ],
+        description="(scheduler, placement, predictor) triples the demo replays the synthetic jobs under",
+    )
 
     @classmethod
     def with_seed(cls, seed: int, **overrides: Any) -> DemoConfig:

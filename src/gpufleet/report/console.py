@@ -161,12 +161,15 @@ def sim_table(s: dict[str, Any]) -> Table:
     return t
 
 
-def grid_table(rows: list[dict[str, Any]]) -> Table:
-    """`gpufleet compare`: one row per (scheduler, placement)."""
-    t = Table(title="policy comparison (same jobs, same cluster)")
-    for c in (
+def grid_table(
+    rows: list[dict[str, Any]], title: str = "policy comparison (same jobs, same cluster)", wall: bool = True
+) -> Table:
+    """`gpufleet compare`: one row per (scheduler, placement, predictor); the best average JCT in green."""
+    t = Table(title=title)
+    cols = [
         "scheduler",
         "placement",
+        "predictor",
         "avg JCT",
         "p95 JCT",
         "avg wait",
@@ -176,15 +179,15 @@ def grid_table(rows: list[dict[str, Any]]) -> Table:
         "stranded",
         "preempt",
         "unsched",
-        "wall s",
-    ):
-        t.add_column(c, justify="left" if c in ("scheduler", "placement") else "right")
-    best = min((r["avg_jct_s"] for r in rows if r["avg_jct_s"] is not None), default=None)
+    ] + (["wall s"] if wall else [])
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("scheduler", "placement", "predictor") else "right")
+    best = min((r["avg_jct_s"] for r in rows if r["finished"]), default=None)
     for r in rows:
-        style = "bold green" if r["avg_jct_s"] == best else None
-        t.add_row(
+        cells = [
             r["scheduler"],
             r["placement"],
+            r["predictor"],
             human_seconds(r["avg_jct_s"]),
             human_seconds(r["p95_jct_s"]),
             human_seconds(r["avg_wait_s"]),
@@ -194,7 +197,6 @@ def grid_table(rows: list[dict[str, Any]]) -> Table:
             fmt(r["avg_stranded_gpus"]),
             f"{r['preemptions']:,}",
             f"{r['unschedulable']:,}",
-            f"{r['wall_s']:.1f}",
-            style=style,
-        )
+        ] + ([f"{r['wall_s']:.1f}"] if wall else [])
+        t.add_row(*cells, style="bold green" if r["avg_jct_s"] == best else None)
     return t

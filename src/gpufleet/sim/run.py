@@ -41,7 +41,6 @@ class SimConfig(BaseModel):
         " relative to V100; default: every type 1.0 (durations as observed)",
     )
 
-
     @field_validator("speeds")
     @classmethod
     def _speeds(cls, v: dict[str, float] | str | None) -> dict[str, float] | str | None:
@@ -72,12 +71,13 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     `before(t, kind, payload)` and an optional `attach(sim)`) see the run too."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
+    scheduler = make_scheduler(cfg.scheduler, SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s))
     predictor = make_predictor(cfg.predictor)
-    preds = predictor.predict(jobs) if cfg.predictor != "oracle" or jobs.height else None
+    # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
+    preds = predictor.predict(jobs) if scheduler.uses_prediction and cfg.predictor != "oracle" else None
     wl = build_workload(jobs, preds)
     view = view_from_nodes(nodes)
     placer = PLACERS.get(cfg.placement)()
-    scheduler = make_scheduler(cfg.scheduler, SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s))
     speeds = spec_speeds(view) if cfg.speeds == "spec" else (cfg.speeds if isinstance(cfg.speeds, dict) else None)
     sim = TrainingSim(
         wl,
@@ -105,6 +105,7 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     tl.close(t_end)
     out = _jobs_frame(wl, sim, rec)
     summary = _summary(out, wl, view.total_gpus, tl, start, cfg) | {
+        "predictor": cfg.predictor if scheduler.uses_prediction else "none",
         "events": sim.engine.events_handled,
         "wall_s": round(time.perf_counter() - t0, 3),
     }

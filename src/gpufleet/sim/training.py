@@ -69,6 +69,7 @@ class TrainingSim:
         self._out: list[FollowUp] = []
         # Shapes that did not fit, each with the nodes released since (see try_start).
         self._blocked: dict[tuple[float, float, float, str | None], list[int]] = {}
+        self._trial_failed: list[tuple[float, float, float, str | None]] = []  # per pass, see start_preempting
         self._clean: list[tuple[float, float, float, str | None]] = []  # blocked shapes with nothing released since
         self._sched_pending = False
         self.job_observers: list[JobObserver] = [o for o in (observers or []) if hasattr(o, "on_job")]
@@ -136,6 +137,53 @@ class TrainingSim:
         self._out.extend(self.scheduler.on_start(self, i, t))
         self._tell(t, "start", i)
         return True
+
+    def start_preempting(self, i: int, t: float, victims: list[int]) -> bool:
+        """Start queued job i by preempting as few of `victims` (in the given order) as it needs.
+
+        The victims' resources are freed on trial first; if job i still cannot be placed with all of them
+        gone, nothing is preempted (preempting would only cost restore overhead for nothing).
+        """
+        if self.try_start(i, t):
+            return True
+        need = self.wl.gpus[i] - (self.total_gpus - self.allocated)
+        if need > sum(self.wl.gpus[v] for v in victims) + 1e-9:
+            return False  # not enough GPUs even with every victim gone
+        # Within a pass "free + victims" only shrinks (victims become free, starts take), so a shape that
+        # failed a trial fails again, as does any shape at least as large: skip (exact).
+        wl = self.wl
+        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
+        for f in self._trial_failed:
+            if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
+                return False
+        req, view = self.request(i), self.view
+        if 0 < req.whole <= max_node_gpus(view, req.type_mask):
+            # a one-node job needs one node whose free plus victims' whole GPUs reach its size
+            gain: dict[int, int] = {}
+            for v in victims:
+                for n, slots, _, _ in self.placement[v].parts:  # type: ignore[union-attr]
+                    gain[n] = gain.get(n, 0) + sum(1 for _, a in slots if a >= 1.0)
+            if not any(
+                view.whole_free[n] + g >= req.whole and (req.type_mask is None or req.type_mask[n])
+                for n, g in gain.items()
+            ):
+                self._trial_failed.append(shape)
+                return False
+        # trial: free every victim; if it still does not fit, restore and preempt nobody
+        for v in victims:
+            undo(view, self.placement[v])  # type: ignore[arg-type]
+        ok = place(view, req, self.placer, chunk=self.chunk, multi_node=self.multi_node) is not None
+        for v in victims:
+            apply(view, self.placement[v])  # type: ignore[arg-type]
+        if not ok:
+            self._trial_failed.append(shape)
+            return False
+        # it fits: preempt the fewest victims, in the given order, that make room
+        for v in victims:
+            self.preempt(v, t)
+            if self.try_start(i, t):
+                return True
+        raise AssertionError("placement failed after the trial showed it fits")  # pragma: no cover
 
     def preempt(self, i: int, t: float) -> None:
         """Stop running job i, keep its progress, and queue it again (it pays the restore overhead later)."""
@@ -206,6 +254,7 @@ class TrainingSim:
     def _schedule(self, t: float, _: Any) -> list[FollowUp]:
         self._sched_pending = False
         self._out = []
+        self._trial_failed.clear()
         if self.queue:
             self.scheduler.schedule(self, t)
         return self._out

@@ -30,6 +30,7 @@ class Scheduler(Protocol):
     """Orders the queue; called once per scheduling pass with the simulator's state."""
 
     preemptive: bool
+    uses_prediction: bool  # whether the run's RuntimePredictor matters (it is not computed otherwise)
 
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Job i joined the queue at t."""

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 class _Base:
     preemptive = False
+    uses_prediction = False
 
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings
@@ -45,6 +46,8 @@ class FifoBackfill(_Base):
 
     The reservation counts GPUs cluster-wide (not per node), as EASY does for processors.
     """
+
+    uses_prediction = True
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Start from the head; then backfill around the head's reservation."""

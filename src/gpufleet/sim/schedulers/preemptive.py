@@ -2,8 +2,9 @@
 
 Both rank every active job (running and queued) and keep the best-ranked ones running: walking the
 ranking, a job is "chosen" while the chosen GPUs still fit in the cluster. Chosen queued jobs start in rank order; one
-that cannot be placed preempts unchosen running jobs, worst rank first, until it fits (a preempted
-job keeps its progress and pays the restore overhead when it starts again). Then any queued job that
+that cannot be placed preempts unchosen running jobs, worst rank first, until it fits, and none at all
+if it would not fit even then (a preempted job keeps its progress and pays the restore overhead when
+it starts again). Then any queued job that
 fits starts, in rank order, so no GPU idles while a job could use it.
 """
 
@@ -20,12 +21,13 @@ if TYPE_CHECKING:
 
 class _Preemptive:
     preemptive = True
+    uses_prediction = True
 
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings
 
-    def rank(self, sim: TrainingSim, i: int, t: float) -> tuple[float, ...]:
-        """Smaller runs first."""
+    def ranks(self, sim: TrainingSim, ids: list[int], t: float) -> dict[int, tuple[float, ...]]:
+        """Rank of each active job; smaller runs first (one call per pass: this is the hot loop)."""
         raise NotImplementedError
 
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
@@ -38,7 +40,7 @@ class _Preemptive:
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Choose by rank; start chosen queued jobs, preempting unchosen running ones (worst rank first)
         only as far as needed; then fill what is left in rank order (work-conserving)."""
-        ranks = {i: self.rank(sim, i, t) for i in (*sim.running, *sim.queue)}
+        ranks = self.ranks(sim, [*sim.running, *sim.queue], t)
         active = sorted(ranks, key=ranks.__getitem__)
         room = sim.total_gpus
         chosen: set[int] = set()
@@ -49,10 +51,8 @@ class _Preemptive:
                 room -= g
         victims = [i for i in reversed(active) if i in sim.running and i not in chosen]
         for i in [i for i in active if i in chosen and i in sim.queue]:
-            started = sim.try_start(i, t)
-            while not started and victims:
-                sim.preempt(victims.pop(0), t)
-                started = sim.try_start(i, t)
+            if sim.start_preempting(i, t, victims):
+                victims = [v for v in victims if v in sim.running]
         for i in active:
             if i in sim.queue and sim.total_gpus - sim.allocated >= sim.wl.gpus[i] - 1e-9:
                 sim.try_start(i, t)
@@ -62,9 +62,10 @@ class _Preemptive:
 class ShortestRemainingTimeFirst(_Preemptive):
     """Shortest predicted remaining time first (predicted duration minus work done)."""
 
-    def rank(self, sim: TrainingSim, i: int, t: float) -> tuple[float, ...]:
+    def ranks(self, sim: TrainingSim, ids: list[int], t: float) -> dict[int, tuple[float, ...]]:
         """(remaining predicted seconds, submit time, job)."""
-        return (max(sim.wl.pred[i] - sim.work_done(i, t), 0.0), sim.wl.submit[i], i)
+        pred, sub, done = sim.wl.pred, sim.wl.submit, sim.work_done
+        return {i: (max(pred[i] - done(i, t), 0.0), sub[i], i) for i in ids}
 
 
 @SCHEDULERS.register("tiresias")
@@ -73,10 +74,13 @@ class Tiresias(_Preemptive):
     two queues split at `tiresias_threshold_gpu_s` attained GPU-seconds; FIFO by submit time within a
     queue; needs no runtime prediction."""
 
-    def rank(self, sim: TrainingSim, i: int, t: float) -> tuple[float, ...]:
+    uses_prediction = False
+
+    def ranks(self, sim: TrainingSim, ids: list[int], t: float) -> dict[int, tuple[float, ...]]:
         """(queue 0 or 1, submit time, job)."""
-        level = 0.0 if sim.attained_now(i, t) < self.settings.tiresias_threshold_gpu_s - 1e-9 else 1.0
-        return (level, sim.wl.submit[i], i)
+        thr = self.settings.tiresias_threshold_gpu_s - 1e-9
+        att, last, gpus, sub, running = sim.attained, sim.last_start, sim.wl.gpus, sim.wl.submit, sim.running
+        return {i: (float(att[i] + ((t - last[i]) * gpus[i] if i in running else 0.0) >= thr), sub[i], i) for i in ids}
 
     def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
         """Wake the scheduler when the job crosses the threshold (its rank changes then)."""

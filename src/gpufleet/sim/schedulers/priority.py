@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 class _Priority:
     preemptive = False
+    uses_prediction = True
 
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings
