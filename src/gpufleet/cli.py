@@ -317,6 +317,8 @@ def simulate_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
     speeds: Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")] = None,
+    multi_node: Annotated[bool, typer.Option(help="Let jobs larger than any node span nodes.")] = True,
+    chunk_gpus: Annotated[int, typer.Option(help="GPUs per node-chunk of a multi-node gang.")] = 8,
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
@@ -334,6 +336,8 @@ def simulate_cmd(
         seed=seed,
         preempt_overhead_s=preempt_overhead,
         speeds=speeds,
+        multi_node=multi_node,
+        chunk_gpus=chunk_gpus,
     )
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))

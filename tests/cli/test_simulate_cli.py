@@ -150,3 +150,15 @@ def test_compare_ray_without_extra_is_clear(tmp_path: Path) -> None:
         pass
     r = runner.invoke(app, ["compare", *SYN, "--cluster", "4x8", "--schedulers", "fifo", "--ray", "auto"])
     assert r.exit_code == 2 and "gpufleet[ray]" in r.stderr
+
+
+def test_compare_on_ray_matches_local(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="Ray is the optional extra gpufleet[ray]; not installed here")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        args = ["compare", *SYN, *CLUSTER, "--schedulers", "fifo,sjf", "--json"]
+        on_ray = json.loads(runner.invoke(app, [*args, "--ray", "auto"]).stdout)["runs"]
+        local = json.loads(runner.invoke(app, [*args, "--workers", "1"]).stdout)["runs"]
+        assert [r["avg_jct_s"] for r in on_ray] == [r["avg_jct_s"] for r in local]
+    finally:
+        ray.shutdown()

@@ -48,6 +48,23 @@ class Scheduler(Protocol):
 SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler")
 
 
+class BaseScheduler:
+    """Defaults shared by the members: no memory of arrivals, no follow-up events, no predictions."""
+
+    preemptive = False
+    uses_prediction = False
+
+    def __init__(self, settings: SchedulerSettings) -> None:
+        self.settings = settings
+
+    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+        """Nothing to remember by default."""
+
+    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+        """No follow-up events by default."""
+        return []
+
+
 def make_scheduler(name: str, settings: SchedulerSettings | None = None) -> Scheduler:
     """A fresh scheduler (no state shared between runs)."""
     return SCHEDULERS.get(name)(settings or SchedulerSettings())  # type: ignore[call-arg]

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gpufleet.sim.engine import FollowUp
-from gpufleet.sim.schedulers.base import SCHEDULERS, SchedulerSettings
+from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler
 
 if TYPE_CHECKING:
     from gpufleet.sim.training import TrainingSim
 
 
-class _Base:
-    preemptive = False
-    uses_prediction = False
-
-    def __init__(self, settings: SchedulerSettings) -> None:
-        self.settings = settings
-
-    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
-        """Nothing to remember: the queue keeps arrival order."""
-
-    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
-        """No follow-ups."""
-        return []
-
-
 @SCHEDULERS.register("fifo")
-class Fifo(_Base):
+class Fifo(BaseScheduler):
     """Start jobs in arrival order; the first job that does not fit blocks everyone behind it."""
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
@@ -39,7 +23,7 @@ class Fifo(_Base):
 
 
 @SCHEDULERS.register("fifo-backfill")
-class FifoBackfill(_Base):
+class FifoBackfill(BaseScheduler):
     """EASY backfilling: FIFO, but when the head is blocked it gets a reservation at the earliest time
     enough GPUs free up (by the predictor's estimates of the running jobs); later jobs may start now if
     they are predicted to end before that time or use only GPUs the head will not need then.

@@ -13,29 +13,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gpufleet.sim.engine import FollowUp
-from gpufleet.sim.schedulers.base import SCHEDULERS, SchedulerSettings
+from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler
 
 if TYPE_CHECKING:
     from gpufleet.sim.training import TrainingSim
 
 
-class _Preemptive:
+class _Preemptive(BaseScheduler):
     preemptive = True
     uses_prediction = True
-
-    def __init__(self, settings: SchedulerSettings) -> None:
-        self.settings = settings
 
     def ranks(self, sim: TrainingSim, ids: list[int], t: float) -> dict[int, tuple[float, ...]]:
         """Rank of each active job; smaller runs first (one call per pass: this is the hot loop)."""
         raise NotImplementedError
-
-    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
-        """Nothing to remember."""
-
-    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
-        """No follow-ups."""
-        return []
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Choose by rank; start chosen queued jobs, preempting unchosen running ones (worst rank first)

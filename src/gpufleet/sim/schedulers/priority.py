@@ -6,19 +6,17 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
-from gpufleet.sim.engine import FollowUp
-from gpufleet.sim.schedulers.base import SCHEDULERS, SchedulerSettings
+from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler, SchedulerSettings
 
 if TYPE_CHECKING:
     from gpufleet.sim.training import TrainingSim
 
 
-class _Priority:
-    preemptive = False
+class _Priority(BaseScheduler):
     uses_prediction = True
 
     def __init__(self, settings: SchedulerSettings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
 
     def key(self, sim: TrainingSim, i: int) -> float:
@@ -28,10 +26,6 @@ class _Priority:
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
         bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
-
-    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
-        """No follow-ups."""
-        return []
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
