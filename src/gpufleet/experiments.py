@@ -99,3 +99,31 @@ def _ray(tasks: list[Any], address: str) -> list[dict[str, Any]]:
     ray.init(address=address, ignore_reinit_error=True)
     remote = ray.remote(_one)
     return list(ray.get([remote.remote(t) for t in tasks]))
+
+
+def auto_cluster(jobs: pl.DataFrame, load: float = 0.95, per_node: int = 8) -> str:
+    """A V100 cluster spec sized so the trace's mean GPU demand is `load` of it (ITP/Philly give no sizes)."""
+    import math
+
+    span = float(jobs["submit_time"].max() - jobs["submit_time"].min()) or 1.0  # type: ignore[operator]
+    demand = float((jobs["duration"].fill_null(0) * jobs["num_gpus"]).sum()) / span
+    return f"{max(1, math.ceil(demand / load / per_node))}x{per_node}:V100"
+
+
+def downstream(
+    jobs: pl.DataFrame, nodes: pl.DataFrame, predictors: list[str], schedulers: tuple[str, ...] = ("sjf", "qssf")
+) -> list[dict[str, Any]]:
+    """Average JCT of each prediction-driven scheduler with each predictor, and the ratio to the oracle's."""
+    rows = []
+    for s in schedulers:
+        oracle = simulate(jobs, nodes, SimConfig(scheduler=s, predictor="oracle")).summary["avg_jct_s"]
+        for p in predictors:
+            jct = (
+                oracle
+                if p == "oracle"
+                else simulate(jobs, nodes, SimConfig(scheduler=s, predictor=p)).summary["avg_jct_s"]
+            )
+            rows.append(
+                {"scheduler": s, "predictor": p, "avg_jct_s": jct, "vs_oracle": jct / oracle if oracle else None}
+            )
+    return rows

@@ -200,3 +200,14 @@ def grid_table(
         ] + ([f"{r['wall_s']:.1f}"] if wall else [])
         t.add_row(*cells, style="bold green" if r["avg_jct_s"] == best else None)
     return t
+
+
+def metrics_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """A generic table of metric rows (models x metrics)."""
+    t = Table(title=title)
+    cols = list(rows[0]) if rows else []
+    for c in cols:
+        t.add_column(c, justify="left" if isinstance(rows[0][c], str) else "right")
+    for r in rows:
+        t.add_row(*(fmt(r[c]) for c in cols))
+    return t

@@ -1,7 +1,16 @@
 """Job-runtime predictors: the RuntimePredictor protocol, its registry and its members."""
 
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor, make_predictor
+from gpufleet.forecasting.runtime.gbm import LightGBMRuntime, LightGBMRuntimeSettings
 from gpufleet.forecasting.runtime.history import UserHistory
 from gpufleet.forecasting.runtime.oracle import Oracle
 
-__all__ = ["PREDICTORS", "Oracle", "RuntimePredictor", "UserHistory", "make_predictor"]
+__all__ = [
+    "PREDICTORS",
+    "LightGBMRuntime",
+    "LightGBMRuntimeSettings",
+    "Oracle",
+    "RuntimePredictor",
+    "UserHistory",
+    "make_predictor",
+]

@@ -32,7 +32,7 @@ class UserHistory:
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
         """Causal estimates for every job, in input order."""
         past = self._past if self._past is not None else jobs.clear()
-        both = pl.concat([past.select(_cols()), jobs.select(_cols())], how="vertical_relaxed")
+        both = pl.concat([past.select(_cols(past)), jobs.select(_cols(jobs))], how="vertical_relaxed")
         n_past = past.height
         sub = both["submit_time"].to_list()
         dur = both["duration"].to_list()
@@ -81,15 +81,10 @@ class UserHistory:
         return self.default_s
 
 
-def _cols() -> list[pl.Expr]:
-    return [
-        pl.col("job_id"),
-        pl.col("submit_time"),
-        pl.col("duration"),
-        pl.col("num_gpus"),
-        pl.col("user").cast(pl.Utf8),
-        pl.col("name").cast(pl.Utf8),
-    ]
+def _cols(df: pl.DataFrame) -> list[pl.Expr]:
+    # traces without users or names (ITP) simply fall through to the GPU-count class
+    text = [(pl.col(c) if c in df.columns else pl.lit(None)).cast(pl.Utf8).alias(c) for c in ("user", "name")]
+    return [pl.col("job_id"), pl.col("submit_time"), pl.col("duration"), pl.col("num_gpus"), *text]
 
 
 def _keys(df: pl.DataFrame) -> list[tuple[str, str, str]]:

@@ -1,0 +1,1 @@
+"""Command groups of the `gpufleet` CLI; `gpufleet.cli` assembles them."""

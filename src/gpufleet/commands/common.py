@@ -1,0 +1,99 @@
+"""What every command shares: consoles, root options, one-line errors, JSON output, reference loading."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from gpufleet.core.errors import GpufleetError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Wide enough for the comparison tables when the output is a file or a pipe (rich assumes 80 columns there).
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False)
+
+
+# Root options (--debug, --data-dir) of the command being run; a ContextVar keeps runs independent.
+_ROOT: ContextVar[dict[str, Any]] = ContextVar("gpufleet_root_options")
+
+
+def _root_opt(name: str) -> Any:
+    """A root option of the command being run (None before the root callback ran)."""
+    return _ROOT.get({}).get(name)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+SkipOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad-rows",
+        help="Drop unreadable rows (counted and reported) instead of stopping at the first one.",
+    ),
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Generator parameter KEY=VALUE for synthetic:* (e.g. n_jobs=20000)."),
+]
+
+
+def handles_errors(fn: F) -> F:
+    """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GpufleetError as e:
+            if _root_opt("debug"):
+                raise
+            err.print(f"[red]error:[/red] {escape(str(e))}", markup=True, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if _root_opt("debug"):
+                raise
+            err.print(
+                f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+                markup=True,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(obj: Any) -> None:
+    """Write JSON to stdout (and nothing else), for --json."""
+    from gpufleet.report.rundir import dumps
+
+    sys.stdout.write(dumps(obj) + "\n")
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise GpufleetError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            params[k] = json.loads(v)
+        except json.JSONDecodeError:
+            params[k] = v
+    return params
+
+
+def _load(ref: str, skip: bool, params: list[str] | None):  # type: ignore[no-untyped-def]
+    from gpufleet.traces import load
+
+    with err.status(f"reading {ref} …"):
+        return load(ref, _root_opt("data_dir"), on_bad_row="skip" if skip else "raise", **_params(params))

@@ -1,0 +1,170 @@
+"""`gpufleet train|predict|backtest runtime`, `gpufleet backtest series` and `gpufleet forecast`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.core.errors import GpufleetError
+
+train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
+predict_app = typer.Typer(help="Predict with a saved model.", no_args_is_help=True)
+backtest_app = typer.Typer(help="Backtest models with rolling origins in time.", no_args_is_help=True)
+
+JobsRef = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. philly:jobs or synthetic:jobs.")]
+
+
+def _models(text: str, registry: Any) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    for n in names:
+        registry.get(n)
+    if not names:
+        raise GpufleetError("--models is empty")
+    return names
+
+
+@train_app.command("runtime")
+@handles_errors
+def train_runtime(
+    jobs: JobsRef,
+    out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    model: Annotated[str, typer.Option(help="Runtime model to train.")] = "lightgbm",
+    as_json: JsonOpt = False,
+    param: ParamOpt = None,
+) -> None:
+    """Train a runtime predictor on every finished job of a trace and save it with its feature schema."""
+    from gpufleet.experiments import load_jobs
+    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.modelstore import save_runtime_model
+
+    m = make_predictor(model)
+    with err.status(f"training {model} …"):
+        frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
+        m.fit(frame)
+    save_runtime_model(m, out_dir, {"jobs": jobs, "params": _params(param), "rows": frame.height})
+    state = m.to_state()  # type: ignore[attr-defined]
+    info = {
+        "model": model,
+        "out": str(out_dir),
+        "trained_on_jobs": state["trained_on"],
+        "features_used": state["features"],
+        "features_unavailable": state["features_missing"],
+    }
+    if as_json:
+        emit_json(info)
+        return
+    out.print(f"trained [bold]{model}[/bold] on {state['trained_on']:,} finished jobs of {jobs}; saved to {out_dir}/")
+    out.print(f"features used: {', '.join(state['features'])}")
+    if state["features_missing"]:
+        out.print(f"features this data could not provide: {', '.join(state['features_missing'])}")
+
+
+@predict_app.command("runtime")
+@handles_errors
+def predict_runtime(
+    model_dir: Annotated[Path, typer.Option("--model", help="Directory from `train runtime`.")],
+    jobs: JobsRef,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write predictions (.parquet)")] = None,
+    as_json: JsonOpt = False,
+    param: ParamOpt = None,
+) -> None:
+    """Predict p10/p50/p90 run times for a trace with a saved model (history features from the trace itself)."""
+    import numpy as np
+
+    from gpufleet.experiments import load_jobs
+    from gpufleet.forecasting.runtime.backtest import runtime_metrics
+    from gpufleet.modelstore import load_runtime_model
+
+    m = load_runtime_model(model_dir)
+    frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
+    m.check_columns(frame)
+    pred = m.predict(frame)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        pred.write_parquet(out_path)
+    known = frame["duration"].is_not_null().to_numpy()
+    score = (
+        runtime_metrics(
+            frame["duration"].to_numpy()[known], *(pred[c].to_numpy()[known] for c in ("p10", "p50", "p90"))
+        )
+        if known.any()
+        else None
+    )
+    info = {
+        "jobs": frame.height,
+        "p50_median_s": float(np.median(pred["p50"].to_numpy())) if frame.height else None,
+        "out": str(out_path) if out_path else None,
+        "scored_against_known_durations": score,
+    }
+    if as_json:
+        emit_json(info)
+        return
+    out.print(
+        f"predicted {frame.height:,} jobs; median p50 {info['p50_median_s']:.0f} s"
+        + (f"; written to {out_path}" if out_path else "")
+    )
+    if score:
+        out.print(
+            "against the durations in the trace (in-sample if the model saw them): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in score.items())
+        )
+
+
+@backtest_app.command("runtime")
+@handles_errors
+def backtest_runtime_cmd(
+    data: Annotated[str, typer.Option("--data", help="JOBS reference, e.g. philly:jobs.")],
+    models: Annotated[str, typer.Option(help="Comma-separated predictors.")] = "user-history,lightgbm,oracle",
+    test_frac: Annotated[float, typer.Option(help="Share of jobs (last, by submit time) to test on.")] = 0.2,
+    origins: Annotated[int, typer.Option(help="Rolling origins (folds) inside the test window.")] = 1,
+    cluster: Annotated[
+        str | None, typer.Option(help="Cluster for the downstream replay (default: sized so mean demand is 95% of it).")
+    ] = None,
+    sim: Annotated[bool, typer.Option(help="Also replay SJF and QSSF with each predictor.")] = True,
+    as_json: JsonOpt = False,
+    param: ParamOpt = None,
+) -> None:
+    """Score runtime predictors on the last part of a trace, and their effect on SJF/QSSF through the simulator."""
+    from gpufleet.experiments import auto_cluster, downstream, load_cluster, load_jobs
+    from gpufleet.forecasting.runtime import PREDICTORS
+    from gpufleet.forecasting.runtime.backtest import METRIC_DOC, backtest_runtime
+    from gpufleet.report.console import metrics_table
+
+    names = _models(models, PREDICTORS)
+    frame = load_jobs(data, _root_opt("data_dir"), _params(param))
+    with err.status("backtesting …") as st:
+        table = backtest_runtime(
+            frame, names, test_frac=test_frac, n_origins=origins, progress=lambda m: st.update(f"backtesting {m} …")
+        )
+        spec = cluster or auto_cluster(frame)
+        effect = []
+        if sim:
+            st.update(f"replaying SJF/QSSF on {spec} …")
+            effect = downstream(frame, load_cluster(spec, _root_opt("data_dir")), names)
+    result = {
+        "data": data,
+        "test_frac": test_frac,
+        "origins": origins,
+        "metrics": table.to_dicts(),
+        "metric_definitions": METRIC_DOC,
+        "cluster": spec if sim else None,
+        "downstream": effect,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    out.print(
+        metrics_table(
+            f"runtime backtest on {data} (last {test_frac:.0%} by time, {origins} origin(s))", table.to_dicts()
+        )
+    )
+    if effect:
+        out.print(metrics_table(f"downstream: average JCT on {spec} (whole trace, causal predictions)", effect))
+
+
+def forecast_cmd() -> None:
+    """Forecast series (wired once the series forecasters land)."""
+    raise GpufleetError("forecast: not wired yet")

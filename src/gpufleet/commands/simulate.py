@@ -1,0 +1,140 @@
+"""`gpufleet simulate` and `gpufleet compare`: replay job traces under scheduling and placement policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpufleet.commands.common import (
+    JsonOpt,
+    ParamOpt,
+    SkipOpt,
+    _params,
+    _root_opt,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+)
+from gpufleet.core.errors import GpufleetError
+
+JobsOpt = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. itp:cluster04 or synthetic:jobs.")]
+ClusterOpt = Annotated[
+    str,
+    typer.Option(
+        "--cluster", help="Spec COUNTxGPUS[:TYPE],... (64x8:A100,32x8:V100) or a NODES reference (openb:nodes)."
+    ),
+]
+
+
+def _sim_config(**kw: Any) -> Any:
+    from gpufleet.sim.run import SimConfig
+
+    speeds = kw.pop("speeds")
+    if speeds and speeds != "spec":
+        try:
+            speeds = {k: float(v) for k, v in (item.split("=") for item in speeds.split(","))}
+        except ValueError:
+            raise GpufleetError(f"--speeds {speeds!r}: expected TYPE=FACTOR,... (A100=2.5,V100=1) or 'spec'") from None
+    try:
+        return SimConfig(speeds=speeds, **kw)
+    except Exception as e:  # pydantic's message is long; keep the first line
+        raise GpufleetError(f"bad simulation settings: {str(e).splitlines()[0]}") from None
+
+
+def _check_names(scheduler: list[str], placement: list[str], predictor: str) -> None:
+    from gpufleet.forecasting.runtime import PREDICTORS
+    from gpufleet.optimizer.packing import PLACERS
+    from gpufleet.sim.schedulers import SCHEDULERS
+
+    for s in scheduler:
+        SCHEDULERS.get(s)
+    for p in placement:
+        PLACERS.get(p)
+    PREDICTORS.get(predictor)
+
+
+@handles_errors
+def simulate_cmd(
+    jobs: JobsOpt,
+    cluster: ClusterOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    scheduler: Annotated[str, typer.Option(help="fifo, fifo-backfill, sjf, srtf, tiresias, qssf")] = "fifo",
+    placement: Annotated[str, typer.Option(help="first-fit, best-fit, worst-fit, consolidate")] = "best-fit",
+    predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
+    seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
+    preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
+    speeds: Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")] = None,
+    multi_node: Annotated[bool, typer.Option(help="Let jobs larger than any node span nodes.")] = True,
+    chunk_gpus: Annotated[int, typer.Option(help="GPUs per node-chunk of a multi-node gang.")] = 8,
+    as_json: JsonOpt = False,
+    skip_bad_rows: SkipOpt = False,
+    param: ParamOpt = None,
+) -> None:
+    """Replay a job trace on a cluster under one scheduler and placer; write and print the summary."""
+    from gpufleet.experiments import load_cluster, load_jobs, save
+    from gpufleet.report.console import sim_table
+    from gpufleet.sim.run import simulate
+
+    _check_names([scheduler], [placement], predictor)
+    cfg = _sim_config(
+        scheduler=scheduler,
+        placement=placement,
+        predictor=predictor,
+        seed=seed,
+        preempt_overhead_s=preempt_overhead,
+        speeds=speeds,
+        multi_node=multi_node,
+        chunk_gpus=chunk_gpus,
+    )
+    with err.status("loading …"):
+        jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
+        nf = load_cluster(cluster, _root_opt("data_dir"))
+    with err.status(f"simulating {jf.height:,} jobs on {int(nf['num_gpus'].sum()):,} GPUs …"):
+        res = simulate(jf, nf, cfg)
+    save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
+    if as_json:
+        emit_json(res.summary | {"out": str(out_dir)})
+        return
+    out.print(sim_table(res.summary))
+    out.print(f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, jobs.parquet, timeline.parquet)")
+
+
+@handles_errors
+def compare_cmd(
+    jobs: JobsOpt,
+    cluster: ClusterOpt,
+    schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "fifo,sjf,tiresias",
+    placements: Annotated[str, typer.Option(help="Comma-separated placer names.")] = "best-fit",
+    predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    as_json: JsonOpt = False,
+    param: ParamOpt = None,
+) -> None:
+    """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
+    from gpufleet.experiments import load_cluster, load_jobs, run_grid
+    from gpufleet.report.console import grid_table
+
+    scheds = [s.strip() for s in schedulers.split(",") if s.strip()]
+    places = [p.strip() for p in placements.split(",") if p.strip()]
+    _check_names(scheds, places, predictor)
+    base = _sim_config(predictor=predictor, seed=seed, speeds=None)
+    with err.status("loading …"):
+        jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
+        nf = load_cluster(cluster, _root_opt("data_dir"))
+    with err.status(f"running {len(scheds) * len(places)} simulations …"):
+        rows = run_grid(jf, nf, base, scheds, places, out_dir, {"jobs": jobs, "cluster": cluster}, workers, ray)
+    if out_dir:
+        from gpufleet.report.rundir import dumps
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "compare.json").write_text(dumps({"jobs": jobs, "cluster": cluster, "runs": rows}) + "\n")
+    if as_json:
+        emit_json({"runs": rows})
+        return
+    out.print(grid_table(rows))

@@ -1,0 +1,50 @@
+"""Saving and loading trained models (an edge module: forecasting itself does no I/O).
+
+A model directory holds `model.json` (the model's own state, boosters as text) and `meta.json` (what it
+was trained on, which features it could use, the feature schema version, the gpufleet version).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gpufleet import __version__
+from gpufleet.core.errors import GpufleetError
+from gpufleet.forecasting.runtime import PREDICTORS
+from gpufleet.forecasting.runtime.gbm import LightGBMRuntime
+
+
+def save_runtime_model(model: Any, out: Path, meta: dict[str, Any]) -> list[Path]:
+    """Write a fitted runtime model and its metadata."""
+    if not hasattr(model, "to_state"):
+        raise GpufleetError("this runtime predictor has nothing to train or save (only 'lightgbm' is trained)")
+    state = model.to_state()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.json").write_text(json.dumps(state))
+    info = meta | {
+        "gpufleet_version": __version__,
+        "model": state["model"],
+        "kind": state["kind"],
+        "feature_schema_version": state["feature_schema_version"],
+        "features_used": state["features"],
+        "features_unavailable": state["features_missing"],
+        "trained_on_jobs": state["trained_on"],
+    }
+    (out / "meta.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return [out / "model.json", out / "meta.json"]
+
+
+def load_runtime_model(path: Path) -> LightGBMRuntime:
+    """Read a model directory written by save_runtime_model; clear errors for anything else."""
+    f = path / "model.json"
+    if not f.is_file():
+        raise GpufleetError(f"{path}: not a model directory (no model.json); create one with `gpufleet train runtime`")
+    try:
+        state = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise GpufleetError(f"{f}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if state.get("model") not in PREDICTORS:
+        raise GpufleetError(f"{f}: unknown model {state.get('model')!r}")
+    return LightGBMRuntime.from_state(state)

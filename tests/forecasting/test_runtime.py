@@ -1,0 +1,171 @@
+"""Runtime predictors: the conformance suite over PREDICTORS, no leakage, persistence, real-trace targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from gpufleet.cli import app
+from gpufleet.core.errors import GpufleetError
+from gpufleet.forecasting.runtime import PREDICTORS, LightGBMRuntime, LightGBMRuntimeSettings, make_predictor
+from gpufleet.forecasting.runtime.backtest import backtest_runtime
+from gpufleet.forecasting.runtime.features import runtime_features
+from gpufleet.traces import load
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def jobs() -> pl.DataFrame:
+    return load("synthetic:jobs", n_jobs=3000, days=10).frame
+
+
+def _small(m: str) -> object:
+    # a quick LightGBM for the suite; rolling refits daily so several models are exercised
+    if m == "lightgbm":
+        return LightGBMRuntime(LightGBMRuntimeSettings(n_estimators=40, refit_every_s=86400, min_train=100))
+    return make_predictor(m)
+
+
+@pytest.mark.parametrize("name", PREDICTORS.names())
+def test_conformance(name: str, jobs: pl.DataFrame) -> None:
+    a = _small(name).predict(jobs)  # type: ignore[attr-defined]
+    b = _small(name).predict(jobs)  # type: ignore[attr-defined]
+    assert a.columns == ["job_id", "p10", "p50", "p90"] and a.height == jobs.height
+    assert a["job_id"].to_list() == jobs["job_id"].to_list()
+    assert a.equals(b), "not deterministic"
+    for c in ("p10", "p50", "p90"):
+        assert a[c].null_count() == 0 and np.isfinite(a[c].to_numpy()).all() and (a[c] >= 0).all()
+    assert ((a["p10"] <= a["p50"]) & (a["p50"] <= a["p90"])).all()
+    fitted = _small(name).fit(jobs.head(1500))  # type: ignore[attr-defined]
+    c = fitted.predict(jobs.tail(500))
+    assert c.height == 500 and ((c["p10"] <= c["p50"]) & (c["p50"] <= c["p90"])).all()
+    bare = jobs.select("job_id", "submit_time", "duration", "num_gpus", "kind")  # no user, name or type (like ITP)
+    d = _small(name).predict(bare)  # type: ignore[attr-defined]
+    assert d.height == bare.height and np.isfinite(d["p50"].to_numpy()).all()
+
+
+def test_features_never_see_the_future(jobs: pl.DataFrame) -> None:
+    # Shuffle the durations of every job submitted after a cut: features (and rolling predictions) of jobs
+    # submitted before it must not change at all.
+    cut = float(jobs["submit_time"].quantile(0.6))
+    future = (jobs["submit_time"] > cut).to_numpy()
+    rng = np.random.default_rng(0)
+    d = jobs["duration"].to_numpy().copy()
+    d[future] = rng.permutation(d[future]) * rng.uniform(0.1, 10, future.sum())
+    shuffled = jobs.with_columns(pl.Series("duration", d))
+    f0, f1 = runtime_features(jobs), runtime_features(shuffled)
+    past = pl.Series(~future)
+    assert f0.filter(past).equals(f1.filter(past))
+    assert not f0.filter(~past).equals(f1.filter(~past))  # the shuffle did change something
+    p0 = _small("lightgbm").predict(jobs)  # type: ignore[attr-defined]
+    p1 = _small("lightgbm").predict(shuffled)  # type: ignore[attr-defined]
+    assert p0.filter(past).equals(p1.filter(past))
+
+
+def test_model_says_which_features_it_could_use(jobs: pl.DataFrame) -> None:
+    bare = jobs.select("job_id", "submit_time", "duration", "num_gpus", "kind")
+    m = LightGBMRuntime(LightGBMRuntimeSettings(n_estimators=20)).fit(bare)
+    state = m.to_state()  # type: ignore[attr-defined]
+    assert "user" in state["features_missing"] and "name" in state["features_missing"]
+    assert "log2_gpus" in state["features"] and "user" not in state["features"]
+
+
+def test_save_load_round_trip_and_schema_checks(jobs: pl.DataFrame, tmp_path: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "runtime",
+            "--jobs",
+            "synthetic:jobs",
+            "-p",
+            "n_jobs=1500",
+            "-p",
+            "days=6",
+            "--out",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert "user" in info["features_used"] and info["trained_on_jobs"] > 1000
+    p = runner.invoke(
+        app,
+        [
+            "predict",
+            "runtime",
+            "--model",
+            str(tmp_path / "m"),
+            "--jobs",
+            "synthetic:jobs",
+            "-p",
+            "n_jobs=300",
+            "-p",
+            "seed=5",
+            "--out",
+            str(tmp_path / "p.parquet"),
+            "--json",
+        ],
+    )
+    assert p.exit_code == 0, p.output
+    assert pl.read_parquet(tmp_path / "p.parquet").height == 300
+    # a model needing `user` refuses jobs without users, with one clear line
+    bare = tmp_path / "bare"
+    (bare / "x").mkdir(parents=True)
+    from gpufleet.modelstore import load_runtime_model
+
+    m = load_runtime_model(tmp_path / "m")
+    with pytest.raises(GpufleetError, match="trained with .*user"):
+        m.check_columns(jobs.drop("user"))
+    # a state from another feature schema is refused
+    state = json.loads((tmp_path / "m" / "model.json").read_text())
+    state["feature_schema_version"] = 999
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.json").write_text(json.dumps(state))
+    bad = runner.invoke(app, ["predict", "runtime", "--model", str(tmp_path / "old"), "--jobs", "synthetic:jobs"])
+    assert bad.exit_code == 2 and "feature schema v999" in bad.stderr
+    none = runner.invoke(app, ["predict", "runtime", "--model", str(tmp_path / "nowhere"), "--jobs", "synthetic:jobs"])
+    assert none.exit_code == 2 and "not a model directory" in none.stderr
+    untrainable = runner.invoke(
+        app, ["train", "runtime", "--jobs", "synthetic:jobs", "--model", "oracle", "--out", str(tmp_path / "o")]
+    )
+    assert untrainable.exit_code == 2 and "only 'lightgbm' is trained" in untrainable.stderr
+
+
+@pytest.mark.traces
+def test_philly_target_lightgbm_beats_user_history_by_20pct(data_dir: Path) -> None:
+    jobs = load("philly:jobs", data_dir).frame
+    t = {r["model"]: r for r in backtest_runtime(jobs, ["user-history", "lightgbm"], test_frac=0.2).to_dicts()}
+    print({k: round(v["log_mae"], 3) for k, v in t.items()})
+    assert t["lightgbm"]["log_mae"] <= 0.8 * t["user-history"]["log_mae"]
+    assert 0.6 <= t["lightgbm"]["cover_p10_p90"] <= 0.95  # nominal 0.8: the interval means something
+
+
+@pytest.mark.traces
+def test_backtest_cli_json(data_dir: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "--data-dir",
+            str(data_dir),
+            "backtest",
+            "runtime",
+            "--data",
+            "itp:cluster05",
+            "--models",
+            "user-history,lightgbm,oracle",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [m["model"] for m in out["metrics"]] == ["user-history", "lightgbm", "oracle"]
+    assert out["metrics"][2]["log_mae"] == 0 and out["downstream"]
+    assert {d["scheduler"] for d in out["downstream"]} == {"sjf", "qssf"}
