@@ -48,13 +48,26 @@ def demo(
 ) -> None:
     """The main job on the built-in synthetic fleet and workload: generate, validate, write, summarize."""
     from gpufleet.demo import run_demo
-    from gpufleet.report.console import demo_table, grid_table
+    from gpufleet.report.console import demo_table, grid_table, metrics_table
 
     summary = run_demo(out_dir, seed=seed, progress=not as_json)
     if as_json:
         emit_json(summary)
         return
     out.print(demo_table(summary["profiles"]))
+    keep = ("model", "log_mae", "mdape", "within_2x", "cover_p10_p90", "mae", "rmse", "mase", "coverage-80")
+    out.print(
+        metrics_table(
+            "runtime predictors on the last 20% of jobs by time (trained only on what had finished)",
+            [{k: v for k, v in r.items() if k in keep} for r in summary["runtime_backtest"]],
+        )
+    )
+    out.print(
+        metrics_table(
+            "fleet GPU-utilization forecast 1 h ahead (10-min steps, 6 rolling origins)",
+            [{k: v for k, v in r.items() if k in keep} for r in summary["demand_backtest"]],
+        )
+    )
     out.print(
         grid_table(
             summary["simulations"],

@@ -2,7 +2,9 @@
 
 It generates, validates and profiles the synthetic fleet, jobs, requests and GPU telemetry, writes them
 as a run directory, then replays the jobs on the fleet under several scheduling and placement policies
-(one run directory each under `sim/`) and compares them. Forecasting and the optimizer extend it next.
+(one run directory each under `sim/`) and compares them. It backtests the runtime predictors on the
+last 20% of the jobs (by time) and replays SJF with the LightGBM predictor; and it backtests demand
+forecasters on the fleet's GPU utilization and writes a 6-hour forecast. The optimizer extends it next.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from gpufleet import __version__
 from gpufleet.core.config import DemoConfig
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
 from gpufleet.experiments import save
+from gpufleet.forecasting.runtime.backtest import backtest_runtime
+from gpufleet.forecasting.series import backtest_series, make_forecaster
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.run import SimConfig, simulate
 from gpufleet.traces.describe import profile
@@ -40,7 +44,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
     ]
     tables: dict[str, pl.DataFrame] = {}
     with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("demo", total=len(steps) + len(cfg.policies) + 1)
+        task = bar.add_task("demo", total=len(steps) + len(cfg.policies) + 3)
         for name, tbl, make in steps:
             bar.update(task, description=f"generating {name}")
             tables[name] = validate(make(), tbl)
@@ -51,17 +55,34 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             res = simulate(
                 tables["jobs"], tables["nodes"], SimConfig(scheduler=sched, placement=place, predictor=pred, seed=seed)
             )
-            save(res, out_dir / "sim" / f"{sched}__{place}", {"jobs": "synthetic:jobs", "cluster": "synthetic:nodes"})
+            name = f"{sched}__{place}" + (f"__{pred}" if res.summary["predictor"] != "none" else "")
+            save(res, out_dir / "sim" / name, {"jobs": "synthetic:jobs", "cluster": "synthetic:nodes"})
             runs.append(res.summary)
             bar.advance(task)
+        bar.update(task, description="backtesting runtime predictors")
+        runtime = backtest_runtime(tables["jobs"], ["user-history", "lightgbm", "oracle"], test_frac=0.2)
+        bar.advance(task)
+        bar.update(task, description="forecasting GPU demand")
+        demand = fleet_utilization(tables["gpu_samples"])
+        series_bt = backtest_series(demand, ["seasonal-naive", "lightgbm"], h=6, n_origins=6)
+        forecast = make_forecaster("lightgbm", step_s=600.0, horizon=36).fit(demand).predict(36, [80, 95])
+        tables["forecast"] = forecast
+        bar.advance(task)
         bar.update(task, description="writing run directory")
         summary: dict[str, Any] = {
             "gpufleet_version": __version__,
             "kind": "demo",
             "seed": seed,
             "rows": {k: v.height for k, v in tables.items()},
-            "profiles": {k: profile(v, t.name) for (k, t, _), v in zip(steps, tables.values(), strict=True)},
+            "profiles": {k: profile(tables[k], t.name) for k, t, _ in steps},
             "simulations": [{k: v for k, v in r.items() if k != "wall_s"} for r in runs],
+            "runtime_backtest": runtime.drop("fit_s", "predict_s").to_dicts(),
+            "demand_backtest": series_bt.drop("fit_s", "predict_s").to_dicts(),
+            "demand_forecast": {
+                "series": "fleet mean GPU utilization, 10-minute steps",
+                "h": 36,
+                "first": forecast.head(1).to_dicts()[0] | {"ds": str(forecast["ds"][0])},
+            },
         }
         files = write_run(
             out_dir,
@@ -72,6 +93,17 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         bar.advance(task)
     summary["files"] = [p.name for p in files]
     return summary
+
+
+def fleet_utilization(samples: pl.DataFrame) -> pl.DataFrame:
+    """Mean GPU utilization of the whole fleet every 10 minutes, as a SERIES frame."""
+    return (
+        samples.filter(pl.col("util").is_not_null())
+        .sort("ts")
+        .group_by_dynamic("ts", every="10m")
+        .agg(pl.col("util").mean().alias("y"))
+        .select(pl.lit("fleet-util").alias("unique_id"), pl.col("ts").alias("ds"), "y")
+    )
 
 
 def _names(tables: dict[str, pl.DataFrame]) -> list[str]:

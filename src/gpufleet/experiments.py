@@ -127,3 +127,83 @@ def downstream(
                 {"scheduler": s, "predictor": p, "avg_jct_s": jct, "vs_oracle": jct / oracle if oracle else None}
             )
     return rows
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '10m', '1h', '2d' (or plain seconds) to seconds."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not m:
+        raise GpufleetError(f"cannot read the duration {text!r}; use e.g. 90s, 10m, 1h, 2d")
+    return float(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+
+
+def natural_step(horizon_s: float, native_s: float) -> float:
+    """The grid a horizon calls for: 1 min up to 30 min ahead, 10 min up to 6 h, else 1 h (never finer than
+    the data's own step)."""
+    step = 60.0 if horizon_s <= 1800 else 600.0 if horizon_s <= 6 * 3600 else 3600.0
+    return max(step, native_s)
+
+
+def load_series(
+    ref: str,
+    data_dir: str | Path | None,
+    *,
+    ids: list[str] | None = None,
+    top: int | None = None,
+    value: str = "util",
+    params: dict[str, Any] | None = None,
+) -> tuple[pl.DataFrame, str]:
+    """A SERIES frame from any reference, and a note on how it was made.
+
+    SERIES parts are used as they are; GPU_SAMPLES become one series per GPU (or pod) of `value`; REQUESTS
+    become the request rate per model at 1-minute resolution. `ids` keeps those series, `top` the busiest.
+    """
+    tr = load(ref, data_dir, **(params or {}))
+    f, note = tr.frame, f"{ref} ({tr.meta.table})"
+    if tr.meta.table == "GPU_SAMPLES":
+        if value not in ("util", "mem_used_bytes", "power_w"):
+            raise GpufleetError(f"--value {value!r}: use util, mem_used_bytes or power_w")
+        key = pl.coalesce(pl.col("gpu_uuid"), pl.col("pod"), pl.col("node"), pl.lit("fleet"))
+        before = f.height
+        f = f.select(key.alias("unique_id"), pl.col("ts").alias("ds"), pl.col(value).cast(pl.Float64).alias("y"))
+        f = f.drop_nulls("y")
+        note += f": {value} per GPU/pod ({before - f.height:,} samples without {value} left out)"
+    elif tr.meta.table == "REQUESTS":
+        f = (
+            f.select(
+                pl.coalesce(pl.col("model"), pl.lit("all")).alias("unique_id"),
+                (pl.col("arrival_time") // 60 * 60).alias("t"),
+            )
+            .group_by("unique_id", "t")
+            .agg((pl.len() / 60.0).alias("y"))
+            .select(
+                "unique_id",
+                pl.from_epoch(pl.col("t").cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC").alias("ds"),
+                "y",
+            )
+            .sort("unique_id", "ds")
+        )
+        note += ": requests/s per model per minute (seconds since the trace epoch)"
+    elif tr.meta.table != "SERIES":
+        raise GpufleetError(f"{ref} is a {tr.meta.table} table; forecasting needs SERIES, GPU_SAMPLES or REQUESTS")
+    f = f.select("unique_id", "ds", "y")
+    if ids:
+        missing = sorted(set(ids) - set(f["unique_id"].unique().to_list()))
+        if missing:
+            raise GpufleetError(
+                f"{ref} has no series {', '.join(missing)}; it has e.g. "
+                f"{', '.join(sorted(f['unique_id'].unique().to_list())[:8])}"
+            )
+        f = f.filter(pl.col("unique_id").is_in(ids))
+    if top:
+        busiest = (
+            f.group_by("unique_id")
+            .agg(pl.col("y").mean().alias("m"))
+            .sort(["m", "unique_id"], descending=[True, False])
+            .head(top)["unique_id"]
+        )
+        f = f.filter(pl.col("unique_id").is_in(busiest))
+        note += f"; the {top} series with the highest mean"
+    return f, note

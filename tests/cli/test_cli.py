@@ -109,7 +109,7 @@ def test_demo_writes_a_reproducible_run_dir(tmp_path: Path) -> None:
     } <= set(out["files"])
     run("demo", "--out", str(b), "--json")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert len(files) >= 6 + 6 * 4  # the tables plus one run directory per simulated policy
+    assert len(files) >= 7 + 7 * 4  # the tables plus one run directory per simulated policy
     for f in files:
         da, db = (a / f).read_bytes(), (b / f).read_bytes()
         if f.name == "config.yaml":  # records its own out_dir, the one intended difference
@@ -118,8 +118,11 @@ def test_demo_writes_a_reproducible_run_dir(tmp_path: Path) -> None:
             da, db = (json.dumps({k: v for k, v in json.loads(x).items() if k != "wall_s"}).encode() for x in (da, db))
         assert da == db, f"{f} differs between identical runs"
     sims = out["simulations"]
-    assert [s["scheduler"] for s in sims] == ["fifo", "fifo-backfill", "sjf", "qssf", "tiresias", "fifo"]
+    assert [s["scheduler"] for s in sims] == ["fifo", "fifo-backfill", "sjf", "sjf", "qssf", "tiresias", "fifo"]
     assert all(s["finished"] + s["unschedulable"] == 5000 for s in sims)
+    assert {r["model"] for r in out["runtime_backtest"]} == {"user-history", "lightgbm", "oracle"}
+    assert {r["model"] for r in out["demand_backtest"]} == {"seasonal-naive", "lightgbm"}
+    assert pl.read_parquet(a / "forecast.parquet").height == 36
     text = run("demo", "--out", str(tmp_path / "c"), "--seed", "8")["text"]
     assert "outputs in" in text and "make dashboard" in text
     assert (tmp_path / "c" / "jobs.parquet").read_bytes() != (a / "jobs.parquet").read_bytes()

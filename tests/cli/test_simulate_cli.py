@@ -162,3 +162,77 @@ def test_compare_on_ray_matches_local(tmp_path: Path) -> None:
         assert [r["avg_jct_s"] for r in on_ray] == [r["avg_jct_s"] for r in local]
     finally:
         ray.shutdown()
+
+
+def test_forecast_and_backtest_series_cli(tmp_path: Path) -> None:
+    f = runner.invoke(
+        app,
+        [
+            "forecast",
+            "--series",
+            "synthetic:gpu-samples",
+            "-p",
+            "n_gpus=4",
+            "-p",
+            "hours=72",
+            "--model",
+            "lightgbm",
+            "--horizon",
+            "6h",
+            "--out",
+            str(tmp_path / "f.parquet"),
+            "--json",
+        ],
+    )
+    assert f.exit_code == 0, f.output
+    info = json.loads(f.stdout)
+    assert info["step_s"] == 600 and info["h"] == 36
+    fc = pl.read_parquet(tmp_path / "f.parquet")
+    assert fc.height == 4 * 36 and {"mean", "lo-80", "hi-95"} <= set(fc.columns)
+    assert ((fc["lo-80"] <= fc["mean"]) & (fc["mean"] <= fc["hi-80"])).all()
+    b = runner.invoke(
+        app,
+        [
+            "backtest",
+            "series",
+            "--data",
+            "synthetic:gpu-samples",
+            "-p",
+            "n_gpus=3",
+            "-p",
+            "hours=72",
+            "--models",
+            "seasonal-naive,lightgbm",
+            "--horizon",
+            "1h",
+            "--json",
+        ],
+    )
+    assert b.exit_code == 0, b.output
+    rows = json.loads(b.stdout)["metrics"]
+    assert [r["model"] for r in rows] == ["seasonal-naive", "lightgbm"] and all(r["mase"] > 0 for r in rows)
+    bad = runner.invoke(app, ["forecast", "--series", "synthetic:jobs", "--out", str(tmp_path / "x.parquet")])
+    assert bad.exit_code == 2 and "forecasting needs SERIES" in bad.stderr
+    unknown = runner.invoke(app, ["backtest", "series", "--data", "synthetic:gpu-samples", "--models", "arima"])
+    assert unknown.exit_code == 2 and "unknown forecaster 'arima'" in unknown.stderr
+
+
+def test_simulate_with_lightgbm_predictor(tmp_path: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "simulate",
+            *SYN,
+            *CLUSTER,
+            "--scheduler",
+            "sjf",
+            "--predictor",
+            "lightgbm",
+            "--out",
+            str(tmp_path / "l"),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["predictor"] == "lightgbm" and s["finished"] + s["unschedulable"] == 400

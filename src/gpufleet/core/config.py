@@ -180,6 +180,7 @@ class DemoConfig(_Settings):
             ("fifo", "best-fit", "oracle"),
             ("fifo-backfill", "best-fit", "user-history"),
             ("sjf", "best-fit", "user-history"),
+            ("sjf", "best-fit", "lightgbm"),
             ("qssf", "best-fit", "user-history"),
             ("tiresias", "best-fit", "oracle"),
             ("fifo", "worst-fit", "oracle"),
