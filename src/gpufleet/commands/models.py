@@ -102,8 +102,9 @@ def predict_runtime(
     if as_json:
         emit_json(info)
         return
+    median = f"{info['p50_median_s']:.0f} s" if info["p50_median_s"] is not None else "-"
     out.print(
-        f"predicted {frame.height:,} jobs; median p50 {info['p50_median_s']:.0f} s"
+        f"predicted {frame.height:,} jobs; median p50 {median}"
         + (f"; written to {out_path}" if out_path else "")
     )
     if score:
