@@ -104,8 +104,7 @@ def predict_runtime(
         return
     median = f"{info['p50_median_s']:.0f} s" if info["p50_median_s"] is not None else "-"
     out.print(
-        f"predicted {frame.height:,} jobs; median p50 {median}"
-        + (f"; written to {out_path}" if out_path else "")
+        f"predicted {frame.height:,} jobs; median p50 {median}" + (f"; written to {out_path}" if out_path else "")
     )
     if score:
         out.print(
