@@ -70,4 +70,46 @@ def test_placer_contract(
 
 
 def test_registry_has_the_required_placers() -> None:
-    assert {"first-fit", "best-fit", "worst-fit", "consolidate"} <= set(PLACERS.names())
+    assert {"first-fit", "best-fit", "worst-fit", "consolidate", "dot-product", "gpu-packing", "random"} <= set(
+        PLACERS.names()
+    )
+
+
+def _view2() -> ClusterView:
+    # node 0: two GPUs, one of them half used (free 0.5 and 1.0); node 1: one idle GPU
+    v = ClusterView(
+        node_ids=["n0", "n1"],
+        gpu_type=["A", "A"],
+        gpu_total=np.array([2, 1]),
+        cpu_total=np.array([32.0, 32.0]),
+        mem_total=np.array([1e11, 1e11]),
+    )
+    v.allocate(0, [(0, 0.5)], cpus=4, mem=1e10)
+    return v
+
+
+def test_gpu_packing_prefers_a_shared_gpu_where_best_fit_opens_a_new_one() -> None:
+    v = _view2()
+    req = Request(0.4)
+    # best-fit: node 1 leaves 0.6 free, node 0 would leave 1.1 -> node 1 (a fresh GPU gets split)
+    assert place(v, req, PLACERS.get("best-fit")()).nodes == [1]
+    # gpu-packing: node 0 has a partly used GPU with 0.5 >= 0.4 free -> tier 0, and it lands on that GPU
+    p = place(v, req, PLACERS.get("gpu-packing")())
+    assert p.nodes == [0] and p.parts[0][1] == ((0, 0.4),)
+
+
+def test_dot_product_aligns_with_the_freest_dimension() -> None:
+    v = _view2()
+    # 1 GPU + 8 CPUs: node 0 free (1.5/2 GPU, 28/32 CPU) -> 0.5*0.75 + 0.25*0.875 = 0.594;
+    # node 1 free (1/1, 32/32) -> 1*1 + 0.25*1 = 1.25 -> node 1
+    assert place(v, Request(1.0, cpus=8), PLACERS.get("dot-product")()).nodes == [1]
+
+
+def test_random_placer_is_seeded() -> None:
+    v = view([8] * 20, ["A"] * 20, [0.0] * 20)
+
+    def picks(seed: int) -> list[int]:
+        placer = PLACERS.get("random")(seed=seed)  # type: ignore[call-arg]
+        return [place(v, Request(1.0), placer).nodes[0] for _ in range(10)]  # type: ignore[union-attr]
+
+    assert picks(1) == picks(1) and picks(1) != picks(2)

@@ -87,11 +87,20 @@ D = [("J1", 0, 1, 100), ("J2", 1, 1, 100), ("J3", 2, 4, 10)]
 
 
 @pytest.mark.parametrize(
-    ("placement", "j3"), [("best-fit", 10), ("first-fit", 10), ("consolidate", 10), ("worst-fit", 108)]
+    ("placement", "j3"),
+    [
+        ("best-fit", 10),
+        ("first-fit", 10),
+        ("consolidate", 10),
+        ("worst-fit", 108),
+        ("gpu-packing", 10),
+        ("dot-product", 108),
+    ],
 )
 def test_scenario_d_placement(placement: str, j3: float) -> None:
     # best/first-fit and consolidate put J2 next to J1 on node 0, leaving node 1 whole for J3 at 2.
     # worst-fit spreads J2 to node 1 (4 free > 3 free): J3 waits until J1 frees node 0 at 100: 100-110.
+    # gpu-packing keeps J2 on the busy node 0; dot-product (GPU only here: 1/4 x free/4) prefers node 1's 4 free.
     res = sim(D, "2x4", placement=placement)
     assert jct(res)["J3"] == j3
     if placement == "worst-fit":

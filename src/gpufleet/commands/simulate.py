@@ -62,7 +62,9 @@ def simulate_cmd(
     cluster: ClusterOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     scheduler: Annotated[str, typer.Option(help="fifo, fifo-backfill, sjf, srtf, tiresias, qssf")] = "fifo",
-    placement: Annotated[str, typer.Option(help="first-fit, best-fit, worst-fit, consolidate")] = "best-fit",
+    placement: Annotated[
+        str, typer.Option(help="first-fit, best-fit, worst-fit, consolidate, dot-product, gpu-packing, random")
+    ] = "best-fit",
     predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,

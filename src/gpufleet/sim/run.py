@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.core.schemas import JOBS, NODES, validate
 from gpufleet.forecasting.runtime import make_predictor
-from gpufleet.optimizer.packing import PLACERS
+from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.metrics import JobRecorder, Timeline
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
@@ -77,7 +77,7 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     preds = predictor.predict(jobs) if scheduler.uses_prediction and cfg.predictor != "oracle" else None
     wl = build_workload(jobs, preds)
     view = view_from_nodes(nodes)
-    placer = PLACERS.get(cfg.placement)()
+    placer = make_placer(cfg.placement, seed=cfg.seed)
     speeds = spec_speeds(view) if cfg.speeds == "spec" else (cfg.speeds if isinstance(cfg.speeds, dict) else None)
     sim = TrainingSim(
         wl,

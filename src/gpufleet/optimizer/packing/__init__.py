@@ -1,7 +1,7 @@
 """Packing: where jobs go. The Placer protocol and registry, the cluster view they score, and `place`."""
 
 from gpufleet.optimizer.packing.place import Placement, apply, feasible, fits_ever, place, undo
-from gpufleet.optimizer.packing.placers import PLACERS, Placer
+from gpufleet.optimizer.packing.placers import PLACERS, Placer, make_placer
 from gpufleet.optimizer.packing.view import ClusterView, Request
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "apply",
     "feasible",
     "fits_ever",
+    "make_placer",
     "place",
     "undo",
 ]

@@ -25,8 +25,20 @@ class Placer(Protocol):
 PLACERS: Registry[type[Placer]] = Registry("placer")
 
 
+class BasePlacer:
+    """Every placer takes a seed (only `random` uses it) so the registry can build any member the same way."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+
+def make_placer(name: str, seed: int = 0) -> Placer:
+    """A fresh placer by registry name."""
+    return PLACERS.get(name)(seed=seed)  # type: ignore[call-arg]
+
+
 @PLACERS.register("first-fit")
-class FirstFit:
+class FirstFit(BasePlacer):
     """The first node (in inventory order) that fits."""
 
     def score(self, view: ClusterView, req: Request) -> F64:
@@ -35,7 +47,7 @@ class FirstFit:
 
 
 @PLACERS.register("best-fit")
-class BestFit:
+class BestFit(BasePlacer):
     """The node left with the least free GPU capacity (packs GPUs tightly, keeps whole nodes free)."""
 
     def score(self, view: ClusterView, req: Request) -> F64:
@@ -46,7 +58,7 @@ class BestFit:
 
 
 @PLACERS.register("worst-fit")
-class WorstFit:
+class WorstFit(BasePlacer):
     """The node left with the most free GPU capacity (spreads load)."""
 
     def score(self, view: ClusterView, req: Request) -> F64:
@@ -57,7 +69,7 @@ class WorstFit:
 
 
 @PLACERS.register("consolidate")
-class Consolidate:
+class Consolidate(BasePlacer):
     """Fewest nodes: never open an empty node while a used one fits; among used ones, the fullest by its
     dominant resource (GPU, CPU or memory share), so idle nodes stay idle and can be powered down."""
 
@@ -69,3 +81,45 @@ class Consolidate:
         used = (view.free_sum < view.gpu_total - 1e-9) | (view.cpu_free < view.cpu_total - 1e-9)
         dominant = np.maximum(np.maximum(gpu_share, cpu_share), mem_share)
         return np.where(used, 0.0, 10.0) - dominant
+
+
+@PLACERS.register("dot-product")
+class DotProduct(BasePlacer):
+    """Tetris-style alignment: the node whose free (GPU, CPU, memory) vector, each normalized by the node's
+    capacity, has the largest dot product with the request's normalized demand."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Negative dot product of normalized demand and normalized free capacity."""
+        g_cap = np.maximum(view.gpu_total, 1).astype(float)
+        c_cap = np.maximum(view.cpu_total, 1e-9)
+        m_cap = np.maximum(view.mem_total, 1e-9)
+        dot = (max(req.gpus, 0.0) / g_cap) * (view.free_sum / g_cap) + (req.cpus / c_cap) * (view.cpu_free / c_cap)
+        return -(dot + (req.mem / m_cap) * (view.mem_free / m_cap))
+
+
+@PLACERS.register("gpu-packing")
+class GpuPacking(BasePlacer):
+    """FGD's GpuPacking baseline: a partly used GPU that still fits a fractional request first, then a node
+    with some GPUs in use, then an idle node; best fit (least free GPU capacity) within each tier."""
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Tier (0, 1, 2) plus the free capacity after placement as a fraction of a tier."""
+        busy = view.free_sum < view.gpu_total - 1e-9
+        tier = np.where(busy, 1.0, 2.0)
+        if req.fraction:
+            tier = np.where(view.shared_max >= req.fraction - 1e-9, 0.0, tier)
+        rest = (view.free_sum - max(req.gpus, 0.0)) / (np.maximum(view.gpu_total, 1) + 1.0)
+        return tier + rest
+
+
+@PLACERS.register("random")
+class RandomPlacer(BasePlacer):
+    """A uniformly random feasible node (seeded: the same seed gives the same choices)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed)
+        self._rng = np.random.default_rng(seed)
+
+    def score(self, view: ClusterView, req: Request) -> F64:
+        """Random scores."""
+        return self._rng.random(view.n)

@@ -49,6 +49,7 @@ class ClusterView:
     rows: list[list[float]] = field(init=False)  # free fraction of each GPU, per node (Python: fast scalar updates)
     whole_free: I64 = field(init=False)  # fully free GPUs per node
     frac_max: F64 = field(init=False)  # largest free fraction of any GPU per node
+    shared_max: F64 = field(init=False)  # largest free fraction among partly used GPUs per node (0 if none)
     free_sum: F64 = field(init=False)  # total free GPU capacity per node
     cpu_free: F64 = field(init=False)
     mem_free: F64 = field(init=False)
@@ -60,6 +61,7 @@ class ClusterView:
         self._widest: dict[int, tuple[int, B | None]] = {}
         self.whole_free = self.gpu_total.astype(np.int64).copy()
         self.frac_max = np.where(self.gpu_total > 0, 1.0, 0.0)
+        self.shared_max = np.zeros(len(self.node_ids))
         self.free_sum = self.gpu_total.astype(np.float64).copy()
         self.cpu_free = self.cpu_total.astype(np.float64).copy()
         self.mem_free = self.mem_total.astype(np.float64).copy()
@@ -119,6 +121,7 @@ class ClusterView:
             self.whole_free[node] += whole
         self.free_sum[node] += moved
         self.frac_max[node] = max(row) if row else 0.0
+        self.shared_max[node] = max((v for v in row if EPS < v < 1.0 - EPS), default=0.0)
 
     def allocate(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float) -> None:
         """Take GPU shares, CPUs and memory on one node."""
