@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import polars as pl
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.gpus import gpu_spec
-from gpufleet.optimizer.packing import ClusterView
-from gpufleet.optimizer.packing.view import UNLIMITED
+from gpufleet.optimizer.packing.view import view_from_nodes  # noqa: F401  (re-exported for the simulator)
 
 SPEC_PART = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*(?::\s*([A-Za-z0-9_.\-]+))?\s*$")
 
@@ -52,17 +50,4 @@ def parse_spec(text: str) -> pl.DataFrame:
             "num_gpus": pl.Int64,
             "gpu_mem_bytes": pl.Int64,
         },
-    )
-
-
-def view_from_nodes(nodes: pl.DataFrame) -> ClusterView:
-    """A fresh, empty ClusterView of a canonical NODES frame (unknown CPUs/memory are unlimited)."""
-    cpus = nodes["num_cpus"] if "num_cpus" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
-    mem = nodes["mem_bytes"] if "mem_bytes" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
-    return ClusterView(
-        node_ids=nodes["node_id"].to_list(),
-        gpu_type=nodes["gpu_type"].to_list(),
-        gpu_total=nodes["num_gpus"].fill_null(0).to_numpy().astype(np.int64),
-        cpu_total=cpus.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
-        mem_total=mem.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -138,3 +139,16 @@ class ClusterView:
     def allocated_gpus(self) -> float:
         """GPUs currently allocated (fractions count as fractions)."""
         return float(self.total_gpus - self.free_sum.sum())
+
+
+def view_from_nodes(nodes: pl.DataFrame) -> ClusterView:
+    """A fresh, empty ClusterView of a canonical NODES frame (unknown CPUs/memory are unlimited)."""
+    cpus = nodes["num_cpus"] if "num_cpus" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
+    mem = nodes["mem_bytes"] if "mem_bytes" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
+    return ClusterView(
+        node_ids=nodes["node_id"].to_list(),
+        gpu_type=nodes["gpu_type"].to_list(),
+        gpu_total=nodes["num_gpus"].fill_null(0).to_numpy().astype(np.int64),
+        cpu_total=cpus.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
+        mem_total=mem.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
+    )
