@@ -78,3 +78,12 @@ def test_random_baseline_matches_the_published_figure(data_dir: Path) -> None:
     got = np.mean([inflation_run(pods, nodes, "random", s)["ratios"][-1] for s in range(42, 52)]) * 100
     print(f"random: {got:.2f}% (published 87.47%)")
     assert abs(got - SHIPPED_AT_130["random"]) < 1.5
+
+
+def test_pack_once_accounts_for_every_pod() -> None:
+    r = runner.invoke(app, ["pack", "--pods", "synthetic:jobs", "--nodes", "4x8", "--policy", "gpu-packing", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["placed"] + out["failed"] == out["pods"] == 5000
+    assert out["allocated_gpus"] + out["unallocated_gpus"] == pytest.approx(out["gpus"])
+    assert 0 < out["alloc_ratio"] <= 1

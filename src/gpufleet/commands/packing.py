@@ -82,3 +82,25 @@ def pack_experiment_cmd(
             rows,
         )
     )
+
+
+@handles_errors
+def pack_cmd(
+    pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")],
+    nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")],
+    policy: Annotated[str, typer.Option(help="Placer name.")] = "best-fit",
+    seed: Annotated[int, typer.Option(help="Seed (for the random placer).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
+    from gpufleet.experiments import load_cluster, load_jobs
+    from gpufleet.optimizer.packing import PLACERS
+    from gpufleet.optimizer.packing.experiment import pack_once
+    from gpufleet.report.console import metrics_table
+
+    PLACERS.get(policy)
+    res = pack_once(load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir")), policy, seed)
+    if as_json:
+        emit_json(res)
+        return
+    out.print(metrics_table(f"{policy}: {pods} on {nodes}", [{k: v for k, v in res.items() if k != "failed_pods"}]))

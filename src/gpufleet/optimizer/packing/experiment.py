@@ -102,3 +102,45 @@ def inflation_experiment(
                     }
                 )
     return pl.DataFrame(rows)
+
+
+def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 0) -> dict[str, object]:
+    """One placement pass in the pods' order, nothing departs: what fits, what fails and where GPUs are left."""
+    view = view_from_nodes(nodes)
+    placer = make_placer(policy, seed=seed)
+    masks: dict[str | None, object] = {}
+    placed: list[str] = []
+    failed: list[str] = []
+    spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height
+    rows = zip(
+        pods["job_id"].to_list(),
+        pods["num_gpus"].to_list(),
+        pods["num_cpus"].fill_null(0.0).to_list(),
+        pods["mem_bytes"].cast(pl.Float64).fill_null(0.0).to_list(),
+        spec,
+        strict=True,
+    )
+    for job, g, c, m, s in rows:
+        if s not in masks:
+            masks[s] = view.type_mask(s)
+        p = place(view, Request(g, c, m, masks[s]), placer)  # type: ignore[arg-type]
+        if p is None:
+            failed.append(job)
+        else:
+            apply(view, p)
+            placed.append(job)
+    total = view.total_gpus
+    partly = int(((view.free_sum > 1e-9) & (view.free_sum < view.gpu_total - 1e-9)).sum())
+    return {
+        "policy": policy,
+        "pods": pods.height,
+        "placed": len(placed),
+        "failed": len(failed),
+        "failed_pods": failed[:100],
+        "gpus": total,
+        "allocated_gpus": view.allocated_gpus(),
+        "alloc_ratio": view.allocated_gpus() / total if total else 0.0,
+        "unallocated_gpus": float(view.free_sum.sum()),
+        "nodes_partly_used": partly,
+        "idle_nodes": int((view.free_sum >= view.gpu_total - 1e-9).sum() - (view.gpu_total == 0).sum()),
+    }
