@@ -63,8 +63,6 @@ class TrainingSim:
         self.allocated = 0.0
         self.total_gpus = view.total_gpus
         self._speeds = speeds or {}
-        self._masks: dict[str | None, Any] = {None: None}
-        self._requests: dict[tuple[float, float, float, str | None], Request] = {}
         self._fits_ever: dict[tuple[float, float, float, str | None], bool] = {}
         self._out: list[FollowUp] = []
         # Shapes that did not fit, each with the nodes released since (see try_start).
@@ -87,12 +85,8 @@ class TrainingSim:
         """The resource request of job i (one shared object per distinct shape)."""
         wl = self.wl
         key = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
-        req = self._requests.get(key)
-        if req is None:
-            spec = key[3]
-            if spec not in self._masks:
-                self._masks[spec] = self.view.type_mask(spec)
-            req = self._requests[key] = Request(key[0], key[1], key[2], self._masks[spec])
+        req = self.view.request(*key)
+        if key not in self._fits_ever:
             self._fits_ever[key] = fits_ever(self.view, req, chunk=self.chunk, multi_node=self.multi_node)
         return req
 
@@ -199,12 +193,6 @@ class TrainingSim:
         self.epoch[i] += 1
         self._tell(t, "preempt", i)
 
-    def attained_now(self, i: int, t: float) -> float:
-        """GPU-seconds of service job i has received up to t."""
-        if self.state[i] == RUNNING:
-            return self.attained[i] + (t - self.last_start[i]) * self.wl.gpus[i]
-        return self.attained[i]
-
     def work_done(self, i: int, t: float) -> float:
         """Seconds of work (at speed 1.0) job i has completed up to t."""
         done = self.wl.duration[i] - self.remaining[i]
@@ -286,9 +274,7 @@ class TrainingSim:
 
     def _speed_of(self, node: int) -> float:
         gtype = self.view.gpu_type[node]
-        if gtype in self._speeds:
-            return self._speeds[gtype]
-        return self._speeds.get("*", 1.0) if "*" in self._speeds else 1.0
+        return self._speeds.get(gtype or "", self._speeds.get("*", 1.0))
 
     def _tell(self, t: float, what: str, i: int) -> None:
         for o in self.job_observers:

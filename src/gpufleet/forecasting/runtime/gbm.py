@@ -10,7 +10,6 @@ Two ways to use it:
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -195,8 +194,3 @@ class LightGBMRuntime:
                 f"the model was trained with {', '.join(lacking)} but these jobs have no values for"
                 f" {'it' if len(lacking) == 1 else 'them'}; train a model on data like this"
             )
-
-
-def describe(m: LightGBMRuntime) -> str:
-    """One line: which features the model could use."""
-    return json.dumps({"used": m.features, "unavailable": m.missing})

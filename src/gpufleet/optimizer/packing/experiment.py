@@ -15,7 +15,7 @@ import polars as pl
 
 from gpufleet.optimizer.packing.place import apply, place
 from gpufleet.optimizer.packing.placers import make_placer
-from gpufleet.optimizer.packing.view import Request, view_from_nodes
+from gpufleet.optimizer.packing.view import view_from_nodes
 
 # What the FGD authors ship for openb:default on the openb nodes, mean of 10 seeds at 130% load (percent).
 SHIPPED_AT_130 = {"fgd": 95.39, "best-fit": 93.08, "gpu-packing": 92.00, "random": 87.47}
@@ -33,8 +33,6 @@ def inflation_run(
     cpus = pods["num_cpus"].fill_null(0.0).to_numpy().astype(float)
     mem = pods["mem_bytes"].cast(pl.Float64).fill_null(0.0).to_numpy().astype(float)
     spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height
-    masks: dict[str | None, object] = {}
-    reqs: dict[tuple[float, float, float, str | None], Request] = {}
     marks = [round(step * k, 6) for k in range(1, round(max_load / step) + 1)]
     ratios: list[float] = []
     arrived = allocated = 0.0
@@ -46,13 +44,7 @@ def inflation_run(
             order, pos = rng.permutation(pods.height), 0
         i = int(order[pos])
         pos += 1
-        key = (gpus[i], cpus[i], mem[i], spec[i])
-        req = reqs.get(key)
-        if req is None:
-            if spec[i] not in masks:
-                masks[spec[i]] = view.type_mask(spec[i])
-            req = reqs[key] = Request(key[0], key[1], key[2], masks[spec[i]])  # type: ignore[arg-type]
-        p = place(view, req, placer)
+        p = place(view, view.request(gpus[i], cpus[i], mem[i], spec[i]), placer)
         if p is None:
             failed += 1
         else:
@@ -108,7 +100,6 @@ def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 
     """One placement pass in the pods' order, nothing departs: what fits, what fails and where GPUs are left."""
     view = view_from_nodes(nodes)
     placer = make_placer(policy, seed=seed)
-    masks: dict[str | None, object] = {}
     placed: list[str] = []
     failed: list[str] = []
     spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height
@@ -121,9 +112,7 @@ def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 
         strict=True,
     )
     for job, g, c, m, s in rows:
-        if s not in masks:
-            masks[s] = view.type_mask(s)
-        p = place(view, Request(g, c, m, masks[s]), placer)  # type: ignore[arg-type]
+        p = place(view, view.request(g, c, m, s), placer)
         if p is None:
             failed.append(job)
         else:

@@ -60,6 +60,8 @@ class ClusterView:
     def __post_init__(self) -> None:
         self.rows = [[1.0] * int(g) for g in self.gpu_total]
         self._widest: dict[int, tuple[int, B | None]] = {}
+        self._masks: dict[str | None, B | None] = {None: None}
+        self._requests: dict[tuple[float, float, float, str | None], Request] = {}
         self.whole_free = self.gpu_total.astype(np.int64).copy()
         self.frac_max = np.where(self.gpu_total > 0, 1.0, 0.0)
         self.shared_max = np.zeros(len(self.node_ids))
@@ -100,6 +102,17 @@ class ClusterView:
             return None
         allowed = set(spec.split("|"))
         return np.array([t in allowed for t in self.gpu_type], dtype=bool)
+
+    def request(self, gpus: float, cpus: float, mem: float, spec: str | None) -> Request:
+        """The Request for a shape, one shared object per distinct shape and one mask per GPU-type spec
+        (replays ask for the same few shapes millions of times; stable masks also key the widest-node cache)."""
+        key = (gpus, cpus, mem, spec)
+        req = self._requests.get(key)
+        if req is None:
+            if spec not in self._masks:
+                self._masks[spec] = self.type_mask(spec)
+            req = self._requests[key] = Request(gpus, cpus, mem, self._masks[spec])
+        return req
 
     def _change(self, node: int, slots: list[tuple[int, float]], sign: float) -> None:
         # Incremental bookkeeping in plain Python: replays call this millions of times on rows of a few GPUs.
