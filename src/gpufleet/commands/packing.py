@@ -9,6 +9,8 @@ import typer
 from gpufleet.commands.common import JsonOpt, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
+DEFAULT_POLICIES = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random"
+
 
 def _seeds(text: str) -> list[int]:
     try:
@@ -23,8 +25,10 @@ def _seeds(text: str) -> list[int]:
 @handles_errors
 def pack_experiment_cmd(
     pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")] = "openb:default",
-    nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")] = "openb:gpu-nodes",
-    policies: Annotated[str, typer.Option(help="Comma-separated placers.")] = "best-fit,gpu-packing,dot-product,random",
+    nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")] = "openb:nodes",
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated placers.")
+    ] = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random",
     seeds: Annotated[str, typer.Option(help="Seeds, A-B or a comma list.")] = "42-51",
     max_load: Annotated[float, typer.Option(help="Stop when requested GPUs reach this x cluster GPUs.")] = 1.3,
     as_json: JsonOpt = False,

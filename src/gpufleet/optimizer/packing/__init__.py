@@ -1,19 +1,23 @@
 """Packing: where jobs go. The Placer protocol and registry, the cluster view they score, and `place`."""
 
+from gpufleet.optimizer.packing.fgd import FGD, Shape, workload_shapes
 from gpufleet.optimizer.packing.place import Placement, apply, feasible, fits_ever, place, undo
 from gpufleet.optimizer.packing.placers import PLACERS, Placer, make_placer
 from gpufleet.optimizer.packing.view import ClusterView, Request
 
 __all__ = [
+    "FGD",
     "PLACERS",
     "ClusterView",
     "Placement",
     "Placer",
     "Request",
+    "Shape",
     "apply",
     "feasible",
     "fits_ever",
     "make_placer",
     "place",
     "undo",
+    "workload_shapes",
 ]

@@ -21,6 +21,13 @@ from gpufleet.optimizer.packing.view import view_from_nodes
 SHIPPED_AT_130 = {"fgd": 95.39, "best-fit": 93.08, "gpu-packing": 92.00, "random": 87.47}
 
 
+def fit_workload(placer: object, pods: pl.DataFrame) -> None:
+    """Show the placer the pod list's shape distribution (FGD's premise: the workload's mix is known)."""
+    fit = getattr(placer, "fit_workload", None)
+    if fit is not None:
+        fit(pods)
+
+
 def inflation_run(
     pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int, *, max_load: float = 1.3, step: float = 0.1
 ) -> dict[str, object]:
@@ -28,6 +35,7 @@ def inflation_run(
     view = view_from_nodes(nodes)
     total = view.total_gpus
     placer = make_placer(policy, seed=seed)
+    fit_workload(placer, pods)
     rng = np.random.default_rng(seed)
     gpus = pods["num_gpus"].to_numpy().astype(float)
     cpus = pods["num_cpus"].fill_null(0.0).to_numpy().astype(float)
@@ -100,6 +108,7 @@ def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 
     """One placement pass in the pods' order, nothing departs: what fits, what fails and where GPUs are left."""
     view = view_from_nodes(nodes)
     placer = make_placer(policy, seed=seed)
+    fit_workload(placer, pods)
     placed: list[str] = []
     failed: list[str] = []
     spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height

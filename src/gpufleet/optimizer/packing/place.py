@@ -61,8 +61,14 @@ def fits_node(view: ClusterView, req: Request, n: int) -> bool:
     return req.type_mask is None or bool(req.type_mask[n])
 
 
-def _slots(view: ClusterView, node: int, req: Request) -> tuple[tuple[int, float], ...]:
+def _slots(view: ClusterView, node: int, req: Request, placer: Placer | None = None) -> tuple[tuple[int, float], ...]:
     row = view.rows[node]
+    choose = getattr(placer, "choose_slot", None)
+    if req.fraction and choose is not None:
+        # placers that score GPUs inside a node (fgd) say which one they meant
+        s = choose(view, node, req)
+        if s is not None:
+            return ((s, req.fraction),)
     if req.whole:
         free = [s for s, v in enumerate(row) if v >= 1.0 - EPS][: req.whole]
         return tuple((s, 1.0) for s in free)
@@ -133,7 +139,7 @@ def place(
     if req.whole <= widest or not multi_node or widest == 0:
         # a job that fits on one node waits for one node rather than spreading
         node = _pick(view, req, placer, [])
-        return None if node is None else Placement(((node, _slots(view, node, req), req.cpus, req.mem),))
+        return None if node is None else Placement(((node, _slots(view, node, req, placer), req.cpus, req.mem),))
     chunks = _chunks(req.whole, min(chunk, widest))
     parts: list[tuple[int, tuple[tuple[int, float], ...], float, float]] = []
     taken: list[int] = []
@@ -144,7 +150,7 @@ def place(
             n = _pick(view, sub, placer, taken)
             if n is None:
                 return None
-            slots = _slots(view, n, sub)
+            slots = _slots(view, n, sub, placer)
             # tentatively take it so the next chunk sees the updated node; undone below
             view.allocate(n, list(slots), sub.cpus, sub.mem)
             parts.append((n, slots, sub.cpus, sub.mem))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import polars as pl
 
 from gpufleet.core.registry import Registry
 from gpufleet.optimizer.packing.view import F64, ClusterView, Request
@@ -30,6 +31,13 @@ class BasePlacer:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+
+    def fit_workload(self, pods: pl.DataFrame) -> None:
+        """Learn from the workload to come (JOBS-like frame); placers that model it (fgd) override this."""
+
+    def choose_slot(self, view: ClusterView, node: int, req: Request) -> int | None:
+        """The GPU inside `node` for a fractional request; None lets `place` best-fit it."""
+        return None
 
 
 def make_placer(name: str, seed: int = 0) -> Placer:

@@ -56,6 +56,7 @@ class ClusterView:
     mem_free: F64 = field(init=False)
     cpu_limited: bool = field(init=False)
     mem_limited: bool = field(init=False)
+    version: I64 = field(init=False)  # bumped on every change of a node, so placers can cache per-node scores
 
     def __post_init__(self) -> None:
         self.rows = [[1.0] * int(g) for g in self.gpu_total]
@@ -68,6 +69,7 @@ class ClusterView:
         self.free_sum = self.gpu_total.astype(np.float64).copy()
         self.cpu_free = self.cpu_total.astype(np.float64).copy()
         self.mem_free = self.mem_total.astype(np.float64).copy()
+        self.version = np.zeros(len(self.node_ids), dtype=np.int64)
         # with no CPU or memory limits anywhere, feasibility skips those checks (the hot path of big replays)
         self.cpu_limited = bool((self.cpu_total < UNLIMITED).any())
         self.mem_limited = bool((self.mem_total < UNLIMITED).any())
@@ -79,6 +81,15 @@ class ClusterView:
         out = np.full((len(self.rows), max(width, 1)), -1.0)
         for i, r in enumerate(self.rows):
             out[i, : len(r)] = r
+        return out
+
+    def slot_matrix(self, nodes: I64) -> F64:
+        """(len(nodes), widest node) free fractions of the given nodes, -1 where a node has no such GPU."""
+        width = max((len(self.rows[n]) for n in nodes), default=0)
+        out = np.full((len(nodes), max(width, 1)), -1.0)
+        for k, n in enumerate(nodes):
+            r = self.rows[n]
+            out[k, : len(r)] = r
         return out
 
     @property
@@ -142,12 +153,14 @@ class ClusterView:
         self._change(node, slots, 1.0)
         self.cpu_free[node] -= cpus
         self.mem_free[node] -= mem
+        self.version[node] += 1
 
     def release(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float) -> None:
         """Give back what allocate took."""
         self._change(node, slots, -1.0)
         self.cpu_free[node] += cpus
         self.mem_free[node] += mem
+        self.version[node] += 1
 
     def allocated_gpus(self) -> float:
         """GPUs currently allocated (fractions count as fractions)."""
