@@ -11,6 +11,7 @@ import typer
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
+from gpufleet.commands.rightsize import rightsize_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd
 from gpufleet.commands.traces import traces_app
 
@@ -29,6 +30,7 @@ app.command("compare")(compare_cmd)
 app.command("forecast")(forecast_cmd)
 app.command("pack-experiment")(pack_experiment_cmd)
 app.command("pack")(pack_cmd)
+app.command("rightsize")(rightsize_cmd)
 
 
 @app.callback()

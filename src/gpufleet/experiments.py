@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.schemas import validate
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.cluster_spec import is_spec, parse_spec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
@@ -144,6 +145,29 @@ def natural_step(horizon_s: float, native_s: float) -> float:
     the data's own step)."""
     step = 60.0 if horizon_s <= 1800 else 600.0 if horizon_s <= 6 * 3600 else 3600.0
     return max(step, native_s)
+
+
+def load_samples(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """A GPU_SAMPLES frame from a reference (genai:gpu, synthetic:gpu-samples) or a Parquet/CSV file of
+    canonical GPU_SAMPLES columns."""
+    path = Path(ref)
+    if path.suffix in (".parquet", ".csv") or ref.endswith(".csv.gz"):
+        if not path.exists():
+            raise GpufleetError(f"--samples {ref}: no such file")
+        try:
+            raw = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise GpufleetError(f"--samples {ref}: cannot read it ({type(e).__name__}: {e})") from None
+        try:
+            return validate(raw, "GPU_SAMPLES")
+        except GpufleetError as e:
+            raise GpufleetError(f"{ref}: {e}") from None
+    tr = load(ref, data_dir, **(params or {}))
+    if tr.meta.table != "GPU_SAMPLES":
+        raise GpufleetError(
+            f"--samples {ref!r} is a {tr.meta.table} table; a GPU_SAMPLES reference is needed (e.g. genai:gpu)"
+        )
+    return tr.frame
 
 
 def load_series(

@@ -127,6 +127,9 @@ GPU_SAMPLES = Table(
         Column("pod", S),
         Column("container", S),
         Column("source", S, required=True, doc="where the sample came from: nvml, dcgm, a trace name"),
+        Column("cpu_used_cores", F, check="nonneg", doc="the pod's container CPU use, cores (pod-level samples)"),
+        Column("host_mem_used_bytes", I, check="nonneg", doc="the pod's container memory working set, bytes"),
+        Column("oom_killed", I, check="nonneg", doc="OOM kills of the pod's container since the previous sample"),
     ),
     doc="one row per GPU (or pod) per sample time",
 )

@@ -152,6 +152,11 @@ def synthetic_gpu_samples(cfg: SyntheticSamplesConfig, nodes: pl.DataFrame | Non
     power = idle_w + (tdp - idle_w) * util + 0.01 * tdp * rng.standard_normal((g_n, n_t))
     power = np.clip(power, 0.8 * idle_w, tdp)
 
+    # The pod's container: CPU follows the GPU's work (data loading, pre/post-processing), host memory its
+    # GPU memory. Drawn last so the GPU columns stay what they were for a given seed.
+    cpu = np.clip(0.5 + 6.0 * util + 0.3 * rng.standard_normal((g_n, n_t)), 0.05, None)
+    host_mem = (2.0 + 14.0 * mf * (0.9 + 0.1 * util)) * 2**30 * np.ones((g_n, n_t))
+
     # A pod is one allocated stretch of one GPU: named <kind>-<global stretch number>.
     seg_id = pl.Series((rows * m + seg_local).ravel()).cast(pl.Utf8).str.zfill(len(str(g_n * m)))
     step_us = round(cfg.interval_s * 1e6)
@@ -169,6 +174,8 @@ def synthetic_gpu_samples(cfg: SyntheticSamplesConfig, nodes: pl.DataFrame | Non
             "mem_used_bytes": pl.Series(np.rint(mem_used.ravel())).cast(pl.Int64, strict=False),
             "mem_total_bytes": gpus["mem_total_bytes"].gather(idx),
             "power_w": np.round(power.ravel(), 1),
+            "cpu": np.round(cpu.ravel(), 3),
+            "host_mem": pl.Series(np.rint(host_mem.ravel())).cast(pl.Int64, strict=False),
             "alloc": allocated.ravel(),
             "kind": pl.Series(KINDS).gather(k_s.ravel()),
             "seg": seg_id,
@@ -180,4 +187,7 @@ def synthetic_gpu_samples(cfg: SyntheticSamplesConfig, nodes: pl.DataFrame | Non
         pl.when("alloc").then(pl.lit("main")).alias("container"),
         pl.lit("synthetic").alias("source"),
         gpus["gpu_uuid"].gather(idx).alias("gpu_uuid"),
+        pl.when("alloc").then(pl.col("cpu")).alias("cpu_used_cores"),
+        pl.when("alloc").then(pl.col("host_mem")).alias("host_mem_used_bytes"),
+        pl.when("alloc").then(pl.lit(0, pl.Int64)).alias("oom_killed"),
     ).select(GPU_SAMPLES.names)
