@@ -79,11 +79,17 @@ def pack_experiment_cmd(
     if as_json:
         emit_json(result)
         return
+    # one column per policy (nine policies fit a terminal; thirteen load steps would not)
+    loads = [k for k in rows[0] if k.endswith("%")] if rows else []
+    table = [{"load": ld, **{r["policy"]: round(r[ld], 2) for r in rows}} for ld in loads]
+    table.append({"load": "unallocated GPUs", **{r["policy"]: round(r["unallocated_gpus"], 1) for r in rows}})
+    table.append({"load": "failed pods", **{r["policy"]: round(r["failed_pods"], 1) for r in rows}})
+    table.append({"load": "FGD paper, 130%", **{r["policy"]: r["shipped_fgd_130"] for r in rows}})
     out.print(
         metrics_table(
             f"GPU allocation ratio (%) by arrived load, mean of {len(seed_list)} seeds, {pods} on"
             f" {nodes} ({result['gpus']:,.0f} GPUs)",
-            rows,
+            table,
         )
     )
 

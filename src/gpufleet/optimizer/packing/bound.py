@@ -4,18 +4,20 @@ Question answered: of these pods, which subset and which placement allocate the 
 An online placer sees pods one at a time and must place each that fits, so its allocation can never beat
 this optimum: the gap is how far a heuristic is from the best any placement could do.
 
-Model (pods that fit on one node; all GPUs of a node alike, so fractional pods go to numbered "shared"
-GPUs and whole-GPU pods only count GPUs):
-    x[p,n] in {0,1}      whole-GPU pod p on node n
-    z[p,n,g] in {0,1}    fractional pod p on shared GPU g of node n
+Model (pods that fit on one node; identical pods are one shape s with a count; all GPUs of a node alike,
+so fractional pods go to numbered "shared" GPUs and whole-GPU pods only count GPUs):
+    x[s,n] in 0..count   whole-GPU (or CPU-only) pods of shape s on node n
+    z[s,n,g] in 0..      fractional pods of shape s on shared GPU g of node n
     u[n,g] in {0,1}      GPU g of node n is shared (u[n,g] >= u[n,g+1] breaks the symmetry)
-    each pod at most once; per shared GPU sum of fractions <= u[n,g];
+    at most count pods of each shape; per shared GPU sum of fractions <= u[n,g];
+    identical nodes in order of GPUs allocated (symmetry again);
     per node: whole GPUs taken + shared GPUs <= GPUs; CPUs and memory within capacity; GPU model allowed
     maximize GPUs allocated.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,27 +55,37 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     if (gpus > widest + EPS).any():
         raise GpufleetError(f"the exact bound handles pods that fit on one node (<= {widest} GPUs)")
 
-    cols: list[tuple[str, int, int, int]] = []  # (kind, pod or -1, node, gpu) per variable
+    # Identical pods are interchangeable: one integer variable per (pod shape, node) instead of one binary
+    # per pod, which removes the pods' symmetry from the search.
+    shapes: dict[tuple[float, float, float, str | None], int] = {}
+    for key in zip(gpus.tolist(), cpus.tolist(), mem.tolist(), spec, strict=True):
+        shapes[key] = shapes.get(key, 0) + 1
+    cols: list[tuple[str, int, int, int]] = []  # (kind, shape or -1, node, gpu) per variable
     obj: list[float] = []
-    for p in range(pods.height):
-        mask = view.type_mask(spec[p])
+    ub: list[float] = []
+    keys = list(shapes)
+    for si, (g_s, c_s, m_s, t_s) in enumerate(keys):
+        mask = view.type_mask(t_s)
         for n in range(view.n):
             if mask is not None and not mask[n]:
                 continue
-            if cpus[p] > view.cpu_total[n] + EPS or mem[p] > view.mem_total[n] + EPS:
+            if c_s > view.cpu_total[n] + EPS or m_s > view.mem_total[n] + EPS:
                 continue
-            if gpus[p] >= 1 - EPS or gpus[p] <= EPS:
-                if gpus[p] <= view.gpu_total[n] + EPS:
-                    cols.append(("x", p, n, -1))
-                    obj.append(gpus[p])
+            if g_s >= 1 - EPS or g_s <= EPS:
+                if g_s <= view.gpu_total[n] + EPS:
+                    cols.append(("x", si, n, -1))
+                    obj.append(g_s)
+                    ub.append(float(shapes[keys[si]]))
             else:
                 for g in range(int(view.gpu_total[n])):
-                    cols.append(("z", p, n, g))
-                    obj.append(gpus[p])
+                    cols.append(("z", si, n, g))
+                    obj.append(g_s)
+                    ub.append(float(min(shapes[keys[si]], int(1 / g_s + EPS))))
     shared = [(n, g) for n in range(view.n) for g in range(int(view.gpu_total[n]))]
     u_index = {ng: len(cols) + i for i, ng in enumerate(shared)}
     cols += [("u", -1, n, g) for n, g in shared]
     obj += [0.0] * len(shared)
+    ub += [1.0] * len(shared)
 
     rows: list[int] = []
     vals: list[float] = []
@@ -90,25 +102,28 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
         lo.append(low)
         hi.append(high)
 
-    by_pod: dict[int, list[tuple[int, float]]] = {}
+    by_shape: dict[int, list[tuple[int, float]]] = {}
     by_gpu: dict[tuple[int, int], list[tuple[int, float]]] = {}
     by_node_gpu: dict[int, list[tuple[int, float]]] = {}
+    by_node_alloc: dict[int, list[tuple[int, float]]] = {}
     by_node_cpu: dict[int, list[tuple[int, float]]] = {}
     by_node_mem: dict[int, list[tuple[int, float]]] = {}
-    for j, (kind, p, n, g) in enumerate(cols):
+    for j, (kind, si, n, g) in enumerate(cols):
         if kind == "u":
             by_gpu.setdefault((n, g), []).append((j, -1.0))
             by_node_gpu.setdefault(n, []).append((j, 1.0))
             continue
-        by_pod.setdefault(p, []).append((j, 1.0))
-        by_node_cpu.setdefault(n, []).append((j, cpus[p]))
-        by_node_mem.setdefault(n, []).append((j, mem[p]))
+        g_s, c_s, m_s, _ = keys[si]
+        by_shape.setdefault(si, []).append((j, 1.0))
+        by_node_cpu.setdefault(n, []).append((j, c_s))
+        by_node_mem.setdefault(n, []).append((j, m_s))
+        by_node_alloc.setdefault(n, []).append((j, g_s))
         if kind == "x":
-            by_node_gpu.setdefault(n, []).append((j, gpus[p]))
+            by_node_gpu.setdefault(n, []).append((j, g_s))
         else:
-            by_gpu.setdefault((n, g), []).append((j, gpus[p]))
-    for entries in by_pod.values():
-        add(entries, 0.0, 1.0)
+            by_gpu.setdefault((n, g), []).append((j, g_s))
+    for si, entries in by_shape.items():
+        add(entries, 0.0, float(shapes[keys[si]]))
     for entries in by_gpu.values():
         add(entries, -np.inf, 0.0)
     for n, entries in by_node_gpu.items():
@@ -122,6 +137,15 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     for n, g in shared:  # shared GPUs are numbered from 0 upward: no two equivalent numberings
         if g > 0:
             add([(u_index[(n, g)], 1.0), (u_index[(n, g - 1)], -1.0)], -np.inf, 0.0)
+    # identical nodes are interchangeable too: the earlier one allocates at least as many GPUs
+    twins: dict[tuple[object, ...], list[int]] = {}
+    for n in range(view.n):
+        twins.setdefault(
+            (view.gpu_type[n], int(view.gpu_total[n]), float(view.cpu_total[n]), float(view.mem_total[n])), []
+        ).append(n)
+    for group in twins.values():
+        for a, b in itertools.pairwise(group):
+            add(by_node_alloc.get(b, []) + [(j, -v) for j, v in by_node_alloc.get(a, [])], -np.inf, 0.0)
 
     if not cols:
         return Bound(0.0, 0.0, True, pods.height, view.n)
@@ -130,7 +154,7 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
         c=-np.asarray(obj),
         constraints=LinearConstraint(a, lo, hi),
         integrality=np.ones(len(cols)),
-        bounds=Bounds(0, 1),
+        bounds=Bounds(0, np.asarray(ub)),
         options={"time_limit": time_limit, "disp": False},
     )
     if res.x is None:
