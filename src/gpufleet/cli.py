@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_cmd
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
@@ -31,6 +32,8 @@ app.command("forecast")(forecast_cmd)
 app.command("pack-experiment")(pack_experiment_cmd)
 app.command("pack")(pack_cmd)
 app.command("rightsize")(rightsize_cmd)
+app.command("autoscale-sim")(autoscale_sim_cmd)
+app.command("compare-autoscalers")(compare_autoscalers_cmd)
 
 
 @app.callback()
@@ -78,6 +81,41 @@ def demo(
             summary["simulations"],
             wall=False,
             title=f"replaying the {summary['rows']['jobs']:,} jobs on the synthetic fleet",
+        )
+    )
+    rs = [r for r in summary["rightsizing"]["recommendations"] if r["opinion"]]
+    out.print(
+        metrics_table(
+            "right-sizing the fleet's workloads (vpa: p90 x 1.15, 24 h half-life)",
+            [
+                {
+                    "workload": r["workload"],
+                    "pods": r["pods"],
+                    "GPUs now": r["current_gpus"],
+                    "proposed": r["proposed_mig"] or r["proposed_gpus"],
+                    "GPUs saved": r["gpus_saved"],
+                    "risk": r["risk"],
+                    "CPU": r["cpu_target"],
+                    "memory GiB": (r["mem_target"] or 0) / 2**30,
+                }
+                for r in rs
+            ],
+        )
+    )
+    out.print(
+        metrics_table(
+            f"serving the {summary['rows']['requests']:,} requests under autoscalers"
+            f" (SLO {summary['serving'][0]['slo']})",
+            [
+                {
+                    "policy": s["policy"],
+                    "GPU-hours": s["gpu_hours"],
+                    "SLO attainment": s["slo_attainment"],
+                    "TTFT p99 s": s["ttft_p99_s"],
+                    "max replicas": s["max_replicas"],
+                }
+                for s in summary["serving"]
+            ],
         )
     )
     out.print(

@@ -22,8 +22,10 @@ from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, val
 from gpufleet.experiments import save
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.series import backtest_series, make_forecaster
+from gpufleet.optimizer.rightsizing import recommend_all
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.run import SimConfig, simulate
+from gpufleet.sim.serving import ServingConfig, simulate_serving
 from gpufleet.traces.describe import profile
 from gpufleet.traces.synthetic import (
     synthetic_gpu_samples,
@@ -31,6 +33,8 @@ from gpufleet.traces.synthetic import (
     synthetic_nodes,
     synthetic_requests,
 )
+
+SERVING_POLICIES = ("target-tracking", "predictive", "oracle")
 
 
 def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str, Any]:
@@ -44,7 +48,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
     ]
     tables: dict[str, pl.DataFrame] = {}
     with Progress(transient=True, disable=not progress) as bar:
-        task = bar.add_task("demo", total=len(steps) + len(cfg.policies) + 3)
+        task = bar.add_task("demo", total=len(steps) + len(cfg.policies) + 5)
         for name, tbl, make in steps:
             bar.update(task, description=f"generating {name}")
             tables[name] = validate(make(), tbl)
@@ -68,6 +72,25 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         forecast = make_forecaster("lightgbm", step_s=600.0, horizon=36).fit(demand).predict(36, [80, 95])
         tables["forecast"] = forecast
         bar.advance(task)
+        bar.update(task, description="right-sizing the fleet's workloads")
+        recs, rs_notes = recommend_all(tables["gpu_samples"], "vpa")
+        bar.advance(task)
+        serving = []
+        for policy in SERVING_POLICIES:
+            bar.update(task, description=f"replaying requests under {policy}")
+            res = simulate_serving(tables["requests"], ServingConfig(policy=policy))
+            write_run(
+                out_dir / "serving" / policy,
+                summary=res.summary | {"actions": res.actions},
+                config={
+                    "command": "demo",
+                    "requests": "synthetic:requests",
+                    **ServingConfig(policy=policy).model_dump(),
+                },
+                tables={"requests": res.requests, "timeline": res.timeline},
+            )
+            serving.append(res.summary)
+        bar.advance(task)
         bar.update(task, description="writing run directory")
         summary: dict[str, Any] = {
             "gpufleet_version": __version__,
@@ -78,6 +101,8 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             "simulations": [{k: v for k, v in r.items() if k != "wall_s"} for r in runs],
             "runtime_backtest": runtime.drop("fit_s", "predict_s").to_dicts(),
             "demand_backtest": series_bt.drop("fit_s", "predict_s").to_dicts(),
+            "rightsizing": {**rs_notes, "recommendations": [r.to_dict() for r in recs]},
+            "serving": serving,
             "demand_forecast": {
                 "series": "fleet mean GPU utilization, 10-minute steps",
                 "h": 36,

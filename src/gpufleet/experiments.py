@@ -147,6 +147,16 @@ def natural_step(horizon_s: float, native_s: float) -> float:
     return max(step, native_s)
 
 
+def load_requests(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    """A REQUESTS frame from a reference (azure-llm:conv, genai:requests, synthetic:requests)."""
+    tr = load(ref, data_dir, **(params or {}))
+    if tr.meta.table != "REQUESTS":
+        raise GpufleetError(
+            f"--requests {ref!r} is a {tr.meta.table} table; a REQUESTS reference is needed (e.g. azure-llm:conv)"
+        )
+    return tr.frame
+
+
 def load_samples(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
     """A GPU_SAMPLES frame from a reference (genai:gpu, synthetic:gpu-samples) or a Parquet/CSV file of
     canonical GPU_SAMPLES columns."""

@@ -12,6 +12,7 @@ from gpufleet.forecasting.series.lgbm import LightGBMForecaster, LightGBMSetting
 from gpufleet.forecasting.series.prepare import Prepared, infer_step, prepare, resample, to_series
 from gpufleet.forecasting.series.prophet_model import ProphetForecaster, ProphetSettings
 from gpufleet.forecasting.series.seasonal_naive import SeasonalNaive, SeasonalNaiveSettings
+from gpufleet.forecasting.series.window import RecentWindow, RecentWindowSettings
 
 __all__ = [
     "FORECASTERS",
@@ -23,6 +24,8 @@ __all__ = [
     "Prepared",
     "ProphetForecaster",
     "ProphetSettings",
+    "RecentWindow",
+    "RecentWindowSettings",
     "SeasonalNaive",
     "SeasonalNaiveSettings",
     "backtest_series",

@@ -1,0 +1,168 @@
+"""`gpufleet autoscale-sim` and `gpufleet compare-autoscalers`: serving replays under autoscaling policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.core.errors import GpufleetError
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
+]
+
+
+def _settings(items: list[str] | None) -> dict[str, float]:
+    out_: dict[str, float] = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out_[k.strip()] = float(v)
+        except ValueError:
+            raise GpufleetError(f"--set {item!r}: expected KEY=NUMBER, e.g. target_util=0.6") from None
+    return out_
+
+
+def _config(policy: str, **kw: Any) -> Any:
+    from pydantic import ValidationError
+
+    from gpufleet.optimizer.autoscaling import AUTOSCALERS
+    from gpufleet.sim.serving import ServingConfig, load_profile, parse_slo
+
+    AUTOSCALERS.get(policy)
+    parse_slo(kw["slo"])
+    load_profile(kw["profile"])
+    try:
+        return ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise GpufleetError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+
+
+def _row(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "policy": s["policy"],
+        "GPU-hours": s["gpu_hours"],
+        "SLO attainment": f"{s['slo_attainment']:.2%}",
+        "SLO met": "yes" if s["slo_met"] else "no",
+        "TTFT p50 s": s["ttft_p50_s"],
+        "TTFT p99 s": s["ttft_p99_s"],
+        "e2e p99 s": s["e2e_p99_s"],
+        "max replicas": s["max_replicas"],
+        "utilization": s["mean_utilization"],
+        "actions": s["scaling_actions"],
+    }
+
+
+@handles_errors
+def autoscale_sim_cmd(
+    requests: Annotated[
+        str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
+    ],
+    policy: Annotated[
+        str, typer.Option(help="Autoscaler: target-tracking, kpa, predictive, oracle.")
+    ] = "target-tracking",
+    slo: Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")] = "ttft_p99<=2",
+    profile: Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")] = None,
+    cold_start: Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")] = None,
+    min_replicas: Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")] = None,
+    max_replicas: Annotated[int | None, typer.Option(help="Guardrail: never more replicas.")] = None,
+    setting: SetOpt = None,
+    param: ParamOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
+    from gpufleet.experiments import load_requests
+    from gpufleet.report.console import metrics_table
+    from gpufleet.report.rundir import write_run
+    from gpufleet.sim.serving import simulate_serving
+
+    cfg = _config(
+        policy,
+        slo=slo,
+        profile=profile,
+        cold_start_s=cold_start,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        settings=_settings(setting),
+    )
+    frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    with err.status(f"replaying {frame.height:,} requests under {policy} …"):
+        res = simulate_serving(frame, cfg)
+    summary = {"requests_ref": requests, **res.summary}
+    if out_dir is not None:
+        write_run(
+            out_dir,
+            summary=summary | {"actions": res.actions},
+            config={"command": "autoscale-sim", "requests": requests, **cfg.model_dump()},
+            tables={"requests": res.requests, "timeline": res.timeline},
+        )
+    if as_json:
+        emit_json(summary)
+        return
+    out.print(
+        metrics_table(
+            f"{policy} on {requests} ({res.summary['profile']}, SLO {res.summary['slo']})", [_row(res.summary)]
+        )
+    )
+    if out_dir is not None:
+        out.print(f"run directory: {out_dir}")
+
+
+@handles_errors
+def compare_autoscalers_cmd(
+    requests: Annotated[
+        str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
+    ],
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated autoscalers.")
+    ] = "target-tracking,kpa,predictive,oracle",
+    slo: Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")] = "ttft_p99<=2",
+    profile: Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")] = None,
+    cold_start: Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")] = None,
+    min_replicas: Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")] = None,
+    param: ParamOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies)."""
+    from gpufleet.experiments import load_requests
+    from gpufleet.report.console import metrics_table
+    from gpufleet.report.rundir import write_run
+    from gpufleet.sim.serving import simulate_serving
+
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    cfgs = [
+        _config(n, slo=slo, profile=profile, cold_start_s=cold_start, min_replicas=min_replicas, settings={})
+        for n in names
+    ]
+    frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    rows = []
+    for cfg in cfgs:
+        with err.status(f"{cfg.policy} …"):
+            res = simulate_serving(frame, cfg)
+        rows.append(res.summary)
+        if out_dir is not None:
+            write_run(
+                out_dir / cfg.policy,
+                summary={"requests_ref": requests, **res.summary, "actions": res.actions},
+                config={"command": "compare-autoscalers", "requests": requests, **cfg.model_dump()},
+                tables={"requests": res.requests, "timeline": res.timeline},
+            )
+    oracle = next((r["gpu_hours"] for r in rows if r["policy"] == "oracle"), None)
+    for r in rows:
+        r["gpu_hours_vs_oracle"] = r["gpu_hours"] / oracle if oracle else None
+    if as_json:
+        emit_json({"requests": requests, "slo": slo, "policies": rows})
+        return
+    table = [_row(r) | {"x oracle": r["gpu_hours_vs_oracle"]} for r in rows]
+    out.print(metrics_table(f"autoscalers on {requests} ({rows[0]['profile']}, SLO {rows[0]['slo']})", table))
+    if out_dir is not None:
+        out.print(f"run directories under {out_dir}")

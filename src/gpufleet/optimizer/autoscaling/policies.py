@@ -1,0 +1,152 @@
+"""The autoscalers: `target-tracking` (Kubernetes HPA), `kpa` (Knative), `predictive` (EHPA-style) and
+`oracle` (knows the future; the GPU-hours floor for the SLO). Semantics in docs/autoscaling.md."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from gpufleet.optimizer.autoscaling.base import (
+    AUTOSCALERS,
+    F64,
+    BaseAutoscaler,
+    FleetState,
+    Forecast,
+    Guardrails,
+    ScalingPlan,
+    replicas_for,
+)
+
+
+@AUTOSCALERS.register("target-tracking")
+class TargetTracking(BaseAutoscaler):
+    """Kubernetes HPA on per-replica concurrency (requests in flight per replica).
+
+    desired = ceil(current x metric / target), unchanged while |metric/target - 1| <= tolerance; scale-down
+    waits for the highest recommendation of the last `down_window_s` (stabilization); scale-up at most
+    max(100% of current, 4 pods) per 15 s period. The metric is the mean over the last period."""
+
+    period_s = 15.0
+    target_util = 0.7  # target concurrency per replica as a share of its slots
+    tolerance = 0.1
+    down_window_s = 300.0
+
+    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
+        super().__init__(guardrails, **settings)
+        self._recs: deque[tuple[float, int]] = deque()
+
+    def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
+        current = max(state.current, 1)
+        conc = float(np.nanmean(state.window(state.concurrency, self.period_s)))
+        # like the HPA with pods not yet ready, starting replicas count as replicas doing nothing yet, so
+        # demand already ordered for is not ordered twice
+        per_replica = conc / current
+        target = self.target_util * state.slots_per_replica
+        ratio = per_replica / target
+        rec = state.current if abs(ratio - 1.0) <= self.tolerance else math.ceil(current * ratio - 1e-9)
+        if not self._recs:  # a replay starts with a warm HPA that has been recommending the fleet it found
+            self._recs.append((state.now - self.period_s, state.current))
+        # stabilization: scale down only to the highest recommendation of the window
+        self._recs.append((state.now, rec))
+        while self._recs and self._recs[0][0] < state.now - self.down_window_s:
+            self._recs.popleft()
+        if rec < state.current:
+            rec = min(state.current, max(r for _, r in self._recs))
+        # scale-up rate limit: max(100%, 4 pods) per period
+        rec = min(rec, current + max(current, 4))
+        return float(rec), f"HPA: {per_replica:.1f} in flight per replica vs target {target:.1f} (x{ratio:.2f})"
+
+
+@AUTOSCALERS.register("kpa")
+class Kpa(BaseAutoscaler):
+    """Knative's KPA on concurrency: the stable window's average sizes the fleet; when the panic window's
+    average asks for at least `panic_threshold` x the current replicas, panic: follow the panic window and
+    never scale down until `stable_window_s` has passed without panicking."""
+
+    period_s = 2.0
+    target_util = 0.7
+    stable_window_s = 60.0
+    panic_window_s = 6.0
+    panic_threshold = 2.0
+
+    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
+        super().__init__(guardrails, **settings)
+        self._panic_until = -math.inf
+        self._panic_max = 0.0
+
+    def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
+        target = self.target_util * state.slots_per_replica
+        stable = float(np.nanmean(state.window(state.concurrency, self.stable_window_s))) / target
+        panic = float(np.nanmean(state.window(state.concurrency, self.panic_window_s))) / target
+        ready = max(state.ready, 1)
+        if panic / ready >= self.panic_threshold:
+            self._panic_until = state.now + self.stable_window_s
+        if state.now < self._panic_until:
+            self._panic_max = max(self._panic_max, panic, float(state.current))
+            return self._panic_max, f"KPA panic: 6 s window wants {panic:.1f} replicas"
+        self._panic_max = 0.0
+        return stable, f"KPA: 60 s window wants {stable:.1f} replicas"
+
+
+@AUTOSCALERS.register("predictive")
+class Predictive(BaseAutoscaler):
+    """Provision for the forecast's upper quantile over the cold-start lead time plus one period, and take
+    the larger of that and the reactive (target-tracking) answer, as Crane's EHPA and AWS predictive scaling
+    do. Demand in requests/s becomes concurrency by Little's law (rate x recent service time)."""
+
+    period_s = 15.0
+    uses_forecast = True
+    # defaults chosen on azure-llm:code (bench/bench_autoscaling.py), reported on azure-llm:conv
+    target_util = 0.7  # sizing for the forecast's upper quantile
+    reactive_util = 0.9  # the reactive floor can run fuller: the forecast carries the burst margin
+
+    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
+        super().__init__(guardrails, **settings)
+        self._reactive = TargetTracking(self.guard, target_util=self.reactive_util)
+
+    def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
+        reactive, why = self._reactive._desired(state, None)
+        if forecast is None or not len(forecast.hi):
+            return reactive, why + " (no forecast yet)"
+        horizon = state.cold_start_s + self.period_s
+        steps = max(1, math.ceil(horizon / forecast.step_s))
+        peak_rate = float(np.max(forecast.hi[:steps]))
+        need = replicas_for(peak_rate * state.service_s, state.slots_per_replica, self.target_util)
+        if need >= reactive:
+            return need, f"forecast: up to {peak_rate:.2f} req/s in the next {horizon:.0f} s -> {need:.1f} replicas"
+        return reactive, why
+
+
+@AUTOSCALERS.register("oracle")
+class Oracle(BaseAutoscaler):
+    """Knows the future: sized for the true concurrency over the next cold start + period (it must order
+    replicas that long ahead). Needs `set_future(concurrency_per_second)` before use; a lower bound on the
+    GPU-hours any policy needs for the same utilization target."""
+
+    period_s = 15.0
+    target_util = 1.0  # no slack: with the future known, every slot ordered is used
+
+    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
+        super().__init__(guardrails, **settings)
+        self._future: F64 | None = None
+
+    def set_future(self, concurrency: F64) -> None:
+        """The true per-second concurrency of the whole replay (what it would be with unlimited replicas)."""
+        self._future = concurrency
+
+    def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
+        if self._future is None:
+            raise RuntimeError("oracle autoscaler needs set_future() with the replay's demand")
+        a = int(state.now)
+        b = int(state.now + state.cold_start_s + self.period_s) + 1
+        window = self._future[a:b] if a < len(self._future) else np.zeros(1)
+        peak = float(window.max()) if len(window) else 0.0
+        need = replicas_for(peak, state.slots_per_replica, self.target_util)
+        return need, f"oracle: peak {peak:.1f} in flight over the next {b - a} s"
+
+
+def plan_summary(plan: ScalingPlan) -> str:
+    """One line for logs."""
+    return f"{plan.desired} replicas: {plan.reason}"

@@ -1,0 +1,90 @@
+"""Replica throughput profiles: how fast one replica of a served model works on one GPU type.
+
+A replica runs up to `max_seqs` sequences at once (continuous batching). A request's prefill takes
+input_tokens / prefill_tps; its decode takes output_tokens / (decode_tps / max_seqs), i.e. each sequence
+gets an equal share of the replica's decode throughput at a full batch. That is the slot model: a request
+holds one of `max_seqs` slots for prefill + decode, whatever else runs (a documented simplification: a real
+engine decodes a little faster per sequence when the batch is not full, so latencies here err high).
+Requests without token counts but with an observed `service_time` (Stable Diffusion in genai:requests)
+hold a slot for that time and have no separate prefill.
+
+Measure your own: run vLLM's benchmark_serving at batch 1 (prefill_tps = prompt tokens / TTFT) and at
+saturation with your max_num_seqs (decode_tps = output tokens/s across the batch), then give a CSV/YAML
+row with these fields to `--profile`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gpufleet.core.errors import GpufleetError
+
+
+class ReplicaProfile(BaseModel):
+    """One model server on one GPU type."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    gpu_type: str = Field(description="GPU model of the replica")
+    gpus: int = Field(1, ge=1, description="GPUs one replica holds (tensor parallel degree)")
+    prefill_tps: float = Field(gt=0, description="prompt tokens per second one replica prefills")
+    decode_tps: float = Field(gt=0, description="output tokens per second across a full batch")
+    max_seqs: int = Field(ge=1, description="sequences running at once (vLLM max_num_seqs)")
+
+    def seconds(self, input_tokens: float, output_tokens: float) -> tuple[float, float]:
+        """(prefill seconds, total seconds holding a slot) of one request."""
+        prefill = input_tokens / self.prefill_tps
+        return prefill, prefill + output_tokens * self.max_seqs / self.decode_tps
+
+
+# Rough public figures for 16-bit models under vLLM (order of magnitude, not a benchmark; measure yours).
+DEFAULT_PROFILES: dict[str, ReplicaProfile] = {
+    p.name: p
+    for p in (
+        ReplicaProfile(name="llama7b-a10", gpu_type="A10", gpus=1, prefill_tps=5000, decode_tps=320, max_seqs=8),
+        ReplicaProfile(name="llama7b-l4", gpu_type="L4", gpus=1, prefill_tps=4000, decode_tps=250, max_seqs=8),
+        ReplicaProfile(
+            name="llama13b-a100", gpu_type="A100-80GB", gpus=1, prefill_tps=6000, decode_tps=1200, max_seqs=32
+        ),
+        ReplicaProfile(
+            name="llama70b-a100x4", gpu_type="A100-80GB", gpus=4, prefill_tps=4000, decode_tps=1000, max_seqs=32
+        ),
+        ReplicaProfile(
+            name="llama70b-h100x2", gpu_type="H100-80GB", gpus=2, prefill_tps=6000, decode_tps=1400, max_seqs=32
+        ),
+        # Stable Diffusion: one image at a time per GPU; service time comes from the trace
+        ReplicaProfile(name="sd-a10", gpu_type="A10", gpus=1, prefill_tps=1e9, decode_tps=1e9, max_seqs=1),
+    )
+}
+DEFAULT_PROFILE = "llama7b-a10"
+# Cold start default: p90 of the base-model load latency in genai:basemodel-update (41.3 s; p50 21.4 s),
+# `gpufleet traces show genai:basemodel-update`. A new replica serves that long after it is ordered.
+DEFAULT_COLD_START_S = 41.3
+
+
+def load_profile(text: str | None) -> ReplicaProfile:
+    """A profile by default name, or the first row of a YAML/CSV file of ReplicaProfile fields."""
+    if text is None:
+        return DEFAULT_PROFILES[DEFAULT_PROFILE]
+    if text in DEFAULT_PROFILES:
+        return DEFAULT_PROFILES[text]
+    path = Path(text)
+    if not path.exists():
+        names = ", ".join(DEFAULT_PROFILES)
+        raise GpufleetError(f"--profile {text!r}: neither a file nor a built-in profile ({names})")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            row = yaml.safe_load(path.read_text())
+            row = row[0] if isinstance(row, list) else row
+        else:
+            row = pl.read_csv(path).row(0, named=True)
+        return ReplicaProfile.model_validate(row)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise GpufleetError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    except (OSError, yaml.YAMLError, pl.exceptions.PolarsError, IndexError, TypeError) as e:
+        raise GpufleetError(f"{path}: cannot read a profile ({type(e).__name__}: {e})") from None

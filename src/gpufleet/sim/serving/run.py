@@ -1,0 +1,212 @@
+"""`simulate_serving`: a REQUESTS frame, a replica profile and an autoscaler in; latencies, timeline and
+GPU-hours out."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.optimizer.autoscaling import Guardrails, Oracle, make_autoscaler, replicas_for
+from gpufleet.sim.serving.fleet import Forecasting, ServingSim
+from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
+
+_SLO = re.compile(r"^(ttft|e2e|wait)_p(\d+(?:\.\d+)?)<=(\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Slo:
+    """A latency objective: the `q`th percentile of `metric` at most `seconds`."""
+
+    metric: str
+    q: float
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        """Back to the spec string."""
+        return f"{self.metric}_p{self.q:g}<={self.seconds:g}"
+
+
+def parse_slo(text: str) -> Slo:
+    """'ttft_p99<=2' -> Slo('ttft', 99, 2.0)."""
+    m = _SLO.match(text.replace(" ", ""))
+    if not m or not 0 < float(m.group(2)) < 100:
+        raise GpufleetError(f"--slo {text!r}: expected METRIC_pQ<=SECONDS with METRIC ttft, e2e or wait (ttft_p99<=2)")
+    return Slo(m.group(1), float(m.group(2)), float(m.group(3)))
+
+
+class ServingConfig(BaseModel):
+    """Everything that decides a serving replay (saved as config.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: str = Field("target-tracking", description="autoscaler (AUTOSCALERS registry)")
+    profile: str = Field(DEFAULT_PROFILE, description="replica profile: a built-in name or a YAML/CSV file")
+    slo: str = Field("ttft_p99<=2", description="latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait)")
+    cold_start_s: float = Field(DEFAULT_COLD_START_S, ge=0, description="seconds from ordering a replica to serving")
+    initial_replicas: int | None = Field(
+        None, ge=1, description="replicas at the start; default: what the first minute's demand needs at 70%"
+    )
+    min_replicas: int = Field(1, ge=1, description="guardrail: never fewer")
+    max_replicas: int = Field(200, ge=1, description="guardrail: never more")
+    max_step: int | None = Field(None, ge=1, description="guardrail: largest change per decision")
+    forecaster: str = Field("seasonal-naive", description="Forecaster for the predictive policy")
+    forecaster_settings: dict[str, float] = Field(default_factory=dict, description="settings of the forecaster")
+    forecast_step_s: int = Field(60, ge=1, description="demand series step the forecaster sees")
+    forecast_level: int = Field(99, ge=50, le=99, description="prediction interval whose upper end is provisioned")
+    settings: dict[str, float] = Field(default_factory=dict, description="autoscaler settings, e.g. target_util")
+    warmup_s: float = Field(
+        300.0,
+        ge=0,
+        description="seconds at the start that are replayed but not scored (the fleet starts cold, sized for"
+        " the first minute); latencies, SLO and GPU-hours count from then on",
+    )
+
+
+@dataclass
+class ServingResult:
+    """Per-request latencies, the per-minute timeline, the scaling actions and the summary."""
+
+    requests: pl.DataFrame
+    timeline: pl.DataFrame
+    actions: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def request_times(requests: pl.DataFrame, profile: ReplicaProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(arrival, prefill seconds, slot seconds) per usable request, sorted by arrival; and how many had
+    neither token counts nor an observed service time (left out, counted)."""
+    cols = requests.columns
+    tok_in = requests["input_tokens"].cast(pl.Float64) if "input_tokens" in cols else None
+    tok_out = requests["output_tokens"].cast(pl.Float64) if "output_tokens" in cols else None
+    observed = requests["service_time"].cast(pl.Float64) if "service_time" in cols else None
+    f = requests.select(
+        pl.col("arrival_time").cast(pl.Float64).alias("a"),
+        (tok_in if tok_in is not None else pl.lit(None, pl.Float64)).alias("i"),
+        (tok_out if tok_out is not None else pl.lit(None, pl.Float64)).alias("o"),
+        (observed if observed is not None else pl.lit(None, pl.Float64)).alias("s"),
+    )
+    tokens = pl.col("i").is_not_null() & pl.col("o").is_not_null()
+    f = f.with_columns(
+        pl.when(tokens).then(pl.col("i") / profile.prefill_tps).otherwise(0.0).alias("prefill"),
+        pl.when(tokens)
+        .then(pl.col("i") / profile.prefill_tps + pl.col("o") * profile.max_seqs / profile.decode_tps)
+        .otherwise(pl.col("s"))
+        .alias("service"),
+    )
+    usable = f.filter(pl.col("service").is_not_null()).sort("a", maintain_order=True)
+    return (
+        usable["a"].to_numpy(),
+        usable["prefill"].to_numpy(),
+        usable["service"].to_numpy(),
+        f.height - usable.height,
+    )
+
+
+def unlimited_concurrency(arrival: np.ndarray, service: np.ndarray) -> np.ndarray:
+    """Per-second average of requests in service if every request started on arrival (demand, not supply)."""
+    size = int(arrival.max(initial=0.0) + service.max(initial=0.0)) + 2
+    delta = np.zeros(size + 1)
+    ends = arrival + service
+    # integrate exactly: each request adds its overlap with each second; done by cumulative sums of
+    # fractional starts/ends
+    conc = np.zeros(size)
+    start_sec, end_sec = np.floor(arrival).astype(int), np.floor(ends).astype(int)
+    np.add.at(delta, start_sec + 1, 1.0)
+    np.add.at(delta, end_sec + 1, -1.0)
+    full = np.cumsum(delta)[:size]  # requests covering each whole second from start_sec+1 .. end_sec
+    conc += full
+    same = start_sec == end_sec
+    np.add.at(conc, start_sec[same], (ends - arrival)[same])
+    diff = ~same
+    np.add.at(conc, start_sec[diff], (start_sec[diff] + 1 - arrival[diff]))
+    np.add.at(conc, end_sec[diff], (ends[diff] - end_sec[diff]) - 1.0)
+    return conc
+
+
+def _max_replicas(timeline: pl.DataFrame, warm: float, init: int) -> int:
+    """Most ready replicas in a scored minute."""
+    if not timeline.height:
+        return init
+    scored = timeline.filter(pl.col("t") > warm)["replicas"]
+    return int(scored.max()) if scored.len() else init  # type: ignore[arg-type]
+
+
+def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResult:
+    """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas."""
+    profile = load_profile(cfg.profile)
+    slo = parse_slo(cfg.slo)
+    arrival, prefill, service, skipped = request_times(requests, profile)
+    if len(arrival) == 0:
+        raise GpufleetError("no request has token counts or a service time: nothing to replay")
+    arrival = arrival - arrival[0]  # the replay starts with the first request
+    guard = Guardrails(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas, max_step=cfg.max_step)
+    try:
+        scaler = make_autoscaler(cfg.policy, guard, **cfg.settings)
+    except ValueError as e:
+        raise GpufleetError(f"--policy {cfg.policy}: {e}") from None
+    demand = unlimited_concurrency(arrival, service)
+    if isinstance(scaler, Oracle):
+        scaler.set_future(demand)
+    init = cfg.initial_replicas
+    if init is None:
+        init = math.ceil(replicas_for(float(demand[:60].mean()), profile.max_seqs, 0.7))
+    init = max(min(init, cfg.max_replicas), cfg.min_replicas)
+    fc = None
+    if scaler.uses_forecast:
+        fc = Forecasting(
+            cfg.forecaster,
+            cfg.forecast_step_s,
+            every_s=cfg.forecast_step_s,
+            history_s=4 * 3600,
+            level=cfg.forecast_level,
+            settings=cfg.forecaster_settings,
+        )
+    sim = ServingSim(
+        arrival, prefill, service, profile, scaler, cold_start_s=cfg.cold_start_s, initial_replicas=init, forecasting=fc
+    )
+    end = sim.run()
+    wait = sim.start - arrival
+    ttft = wait + prefill
+    e2e = sim.finish - arrival
+    warm = min(cfg.warmup_s, float(arrival[-1]) / 2)  # a short replay keeps at least half of it scored
+    scored = arrival >= warm
+    per = pl.DataFrame(
+        {"arrival": arrival, "wait_s": wait, "ttft_s": ttft, "e2e_s": e2e, "service_s": service, "scored": scored}
+    )
+    wait, ttft, e2e = wait[scored], ttft[scored], e2e[scored]
+    metric = {"ttft": ttft, "e2e": e2e, "wait": wait}[slo.metric]
+    timeline = pl.DataFrame(sim.timeline) if sim.timeline else pl.DataFrame()
+    gpu_h = sim.gpu_hours(since=warm)
+    summary = {
+        "policy": cfg.policy,
+        "profile": profile.name,
+        "gpu_type": profile.gpu_type,
+        "requests": len(arrival),
+        "requests_scored": int(scored.sum()),
+        "warmup_s": warm,
+        "requests_skipped_no_size": skipped,
+        "duration_h": end / 3600,
+        "gpu_hours": gpu_h,
+        "replica_hours": gpu_h / profile.gpus,
+        "slo": slo.text,
+        "slo_attainment": float((metric <= slo.seconds).mean()),
+        f"{slo.metric}_p{slo.q:g}_s": float(np.percentile(metric, slo.q)),
+        "slo_met": bool(np.percentile(metric, slo.q) <= slo.seconds),
+        "ttft_p50_s": float(np.percentile(ttft, 50)),
+        "ttft_p99_s": float(np.percentile(ttft, 99)),
+        "e2e_p50_s": float(np.percentile(e2e, 50)),
+        "e2e_p99_s": float(np.percentile(e2e, 99)),
+        "wait_p99_s": float(np.percentile(wait, 99)),
+        "scaling_actions": len(sim.actions),
+        "max_replicas": _max_replicas(timeline, warm, init),
+        "mean_utilization": float(np.sum(sim.busy_int[int(warm) :]) / max(np.sum(sim.slots_int[int(warm) :]), 1e-9)),
+        "events": sim.events,
+    }
+    return ServingResult(per, timeline, sim.actions, summary)

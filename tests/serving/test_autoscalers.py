@@ -1,0 +1,113 @@
+"""Autoscalers: contract over AUTOSCALERS, HPA formulas by hand, KPA panic, predictive uses its forecast."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle, make_autoscaler
+
+
+def state(
+    conc: float | list[float], *, now: float = 600.0, ready: int = 4, starting: int = 0, n: int = 600
+) -> FleetState:
+    c = np.full(n, conc, dtype=float) if np.isscalar(conc) else np.asarray(conc, dtype=float)
+    return FleetState(
+        now=now,
+        ready=ready,
+        starting=starting,
+        slots_per_replica=10,
+        service_s=2.0,
+        cold_start_s=40.0,
+        concurrency=c,
+        arrivals=np.full(len(c), 1.0),
+    )
+
+
+def fresh(name: str, guard: Guardrails | None = None) -> object:
+    a = make_autoscaler(name, guard)
+    if isinstance(a, Oracle):
+        a.set_future(np.full(10_000, 30.0))
+    return a
+
+
+@pytest.mark.parametrize("name", AUTOSCALERS.names())
+@pytest.mark.parametrize("conc", [0.0, 3.0, 30.0, 500.0])
+def test_guardrails_and_determinism(name: str, conc: float) -> None:
+    g = Guardrails(min_replicas=2, max_replicas=9, max_step=3)
+    a, b = fresh(name, g), fresh(name, g)
+    fc = Forecast(0.0, 60.0, np.full(5, conc / 2), np.full(5, conc / 2), 99)
+    p1, p2 = a.decide(state(conc), fc), b.decide(state(conc), fc)  # type: ignore[attr-defined]
+    assert p1.desired == p2.desired and p1.reason == p2.reason, "deterministic"
+    assert 2 <= p1.desired <= 9, "min/max"
+    assert abs(p1.desired - 4) <= 3, "max step"
+    assert p1.reason
+
+
+@pytest.mark.parametrize("name", AUTOSCALERS.names())
+def test_missing_telemetry_never_scales_down(name: str) -> None:
+    a = fresh(name)
+    plan = a.decide(state(np.nan))  # type: ignore[attr-defined]
+    assert plan.desired == 4 and "no telemetry" in plan.reason
+    plan = a.decide(state(np.nan, ready=0, starting=0))  # type: ignore[attr-defined]
+    assert plan.desired >= 1, "never to zero on missing data"
+
+
+@pytest.mark.parametrize("name", AUTOSCALERS.names())
+def test_reacts_to_a_step_up_within_its_delay(name: str) -> None:
+    """Demand jumps from 20 to 100 in flight (2 -> 10+ replicas at 10 slots); each policy orders more
+    replicas by its first decision that sees one full period of the new level (documented delays:
+    HPA 15 s, KPA 6 s panic window, predictive 15 s, oracle ahead of time)."""
+    a = fresh(name)
+    if isinstance(a, Oracle):
+        a.set_future(np.concatenate([np.full(600, 20.0), np.full(600, 100.0)]))
+    before = np.full(600, 20.0)
+    a.decide(state(before, ready=3))  # type: ignore[attr-defined]
+    period = int(a.period_s)  # type: ignore[attr-defined]
+    after = np.concatenate([before, np.full(period, 100.0)])
+    fc = Forecast(0.0, 15.0, np.full(5, 50.0), np.full(5, 50.0), 99)
+    plan = a.decide(state(after, now=600.0 + period, ready=3), fc)  # type: ignore[attr-defined]
+    assert plan.desired > 3
+
+
+def test_hpa_formula_and_tolerance() -> None:
+    # 4 replicas x 10 slots, target 70% = 7 in flight per replica
+    hpa = make_autoscaler("target-tracking")
+    assert hpa.decide(state(4 * 7.5)).desired == 4  # ratio 1.07: inside the 10% tolerance, no change
+    hpa = make_autoscaler("target-tracking")
+    assert hpa.decide(state(4 * 8.0)).desired == math.ceil(4 * 8.0 / 7)  # ratio 1.14 -> ceil(4.57) = 5
+    hpa = make_autoscaler("target-tracking")
+    # scale-up limit: max(100%, 4 pods) per period -> from 4 at most 8, however large the metric
+    assert hpa.decide(state(1000.0)).desired == 8
+
+
+def test_hpa_scale_down_waits_for_the_stabilization_window() -> None:
+    hpa = make_autoscaler("target-tracking")
+    assert hpa.decide(state(4 * 7.0, now=0.0)).desired == 4
+    # demand falls to 1 replica's worth: the highest recommendation of the last 300 s (4) holds
+    for t in (15.0, 150.0, 299.0):
+        assert hpa.decide(state(7.0, now=t)).desired == 4
+    assert hpa.decide(state(7.0, now=330.0)).desired == 1  # the 4 left the window
+
+
+def test_kpa_panics_at_twice_the_capacity_and_holds() -> None:
+    kpa = make_autoscaler("kpa")
+    base = np.full(600, 2 * 7.0)  # 2 replicas' worth, stable
+    assert kpa.decide(state(base, ready=2)).desired == 2
+    burst = np.concatenate([base, np.full(6, 6 * 7.0)])  # panic window sees 6 replicas' worth >= 2 x 2
+    p = kpa.decide(state(burst, ready=2, now=606.0))
+    assert p.desired == 6 and "panic" in p.reason
+    calm = np.concatenate([burst, np.full(6, 2 * 7.0)])
+    assert kpa.decide(state(calm, ready=6, now=612.0)).desired == 6, "no scale-down while panicking"
+
+
+def test_predictive_provisions_the_forecast_upper_quantile() -> None:
+    pred = make_autoscaler("predictive")
+    st = state(2 * 7.0, ready=2)
+    # forecast: up to 20 req/s x 2 s = 40 in flight at 70% of 10 slots -> ceil(5.7) = 6 replicas
+    fc = Forecast(600.0, 60.0, np.full(3, 5.0), np.full(3, 20.0), 99)
+    p = pred.decide(st, fc)
+    assert p.desired == 6 and "forecast" in p.reason
+    assert pred.decide(st, None).desired == 2  # no forecast: the reactive answer
