@@ -140,3 +140,21 @@ def test_compare_autoscalers_on_azure_conv(data_dir: Path) -> None:
     for r in rows.values():  # knowing the future is never beaten on GPU-hours at the SLO
         if r["slo_attainment"] >= oracle["slo_attainment"]:
             assert r["gpu_hours"] >= 0.95 * oracle["gpu_hours"]
+
+
+@pytest.mark.traces
+def test_servegen_windows_become_arrivals_at_the_window_rates(data_dir: Path) -> None:
+    from gpufleet.traces import load
+
+    win = load("servegen:m-mid", data_dir).frame
+    req = load("servegen:m-mid-requests", data_dir, hours=1, start_h=2, scale=0.001, seed=1).frame
+    expected = float(
+        win.filter((pl.col("ds").dt.epoch("s") >= 7200) & (pl.col("ds").dt.epoch("s") < 10800))["y"].sum() * 600 * 0.001
+    )
+    assert req.height == pytest.approx(expected, rel=0.1)
+    a = req["arrival_time"].to_numpy()
+    assert (np.diff(a) >= 0).all() and a.min() >= 0 and a.max() < 3600
+    again = load("servegen:m-mid-requests", data_dir, hours=1, start_h=2, scale=0.001, seed=1).frame
+    assert again.equals(req), "seeded"
+    res = simulate_serving(req, ServingConfig(policy="target-tracking"))
+    assert res.summary["requests"] == req.height

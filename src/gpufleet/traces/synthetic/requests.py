@@ -39,6 +39,12 @@ def _tokens(rng: np.random.Generator, model_idx: np.ndarray, which: int) -> np.n
     return out
 
 
+def sample_tokens(rng: np.random.Generator, n: int, model: str = "conv") -> tuple[np.ndarray, np.ndarray]:
+    """(input, output) token counts for n requests from the Azure-fitted lengths of `model` (code or conv)."""
+    idx = np.full(n, MODELS.index(model))
+    return _tokens(rng, idx, 0), _tokens(rng, idx, 1)
+
+
 def _burst_extra(cfg: SyntheticRequestsConfig) -> float:
     """Expected burst traffic as a fraction of base traffic."""
     return cfg.bursts_per_hour * cfg.burst_mean_s / HOUR * (cfg.burst_mult - 1.0)
