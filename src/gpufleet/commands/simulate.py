@@ -71,6 +71,11 @@ def simulate_cmd(
     speeds: Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")] = None,
     multi_node: Annotated[bool, typer.Option(help="Let jobs larger than any node span nodes.")] = True,
     chunk_gpus: Annotated[int, typer.Option(help="GPUs per node-chunk of a multi-node gang.")] = 8,
+    pool: Annotated[
+        str | None,
+        typer.Option(help="Node-pool scaler: fixed, cluster-autoscaler or predictive (default: a fixed cluster)."),
+    ] = None,
+    provision_delay: Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")] = 300.0,
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
@@ -90,7 +95,13 @@ def simulate_cmd(
         speeds=speeds,
         multi_node=multi_node,
         chunk_gpus=chunk_gpus,
+        pool_policy=pool,
+        provision_delay_s=provision_delay,
     )
+    if pool is not None:
+        from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS
+
+        POOL_SCALERS.get(pool)
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         nf = load_cluster(cluster, _root_opt("data_dir"))

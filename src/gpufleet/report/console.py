@@ -157,6 +157,15 @@ def sim_table(s: dict[str, Any]) -> Table:
     t.add_row("avg GPU allocation", f"{s['avg_gpu_allocation']:.1%}")
     t.add_row("avg stranded GPUs", fmt(s["avg_stranded_gpus"]))
     t.add_row("preemptions", f"{s['preemptions']:,}")
+    if "gpu_hours" in s:
+        t.add_row("GPU-hours (cluster)", f"{s['gpu_hours']:,.0f}")
+    if s.get("pool"):
+        p = s["pool"]
+        t.add_row(
+            "node pool",
+            f"{p['policy']}: {p['nodes_added']:,} nodes added, {p['nodes_removed']:,} removed,"
+            f" {p['jobs_preempted_by_scale_down']:,} jobs preempted by scale-down",
+        )
     t.add_row("simulated", f"{s['events']:,} events in {s['wall_s']:.2f} s")
     return t
 

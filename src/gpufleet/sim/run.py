@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.core.schemas import JOBS, NODES, validate
 from gpufleet.forecasting.runtime import make_predictor
+from gpufleet.optimizer.autoscaling.pools import make_pool_scaler
 from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.metrics import JobRecorder, Timeline
+from gpufleet.sim.pools import PoolController
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload
@@ -40,6 +42,12 @@ class SimConfig(BaseModel):
         description="per-GPU-type speed factors (durations are divided by them); 'spec' = from the GPU table"
         " relative to V100; default: every type 1.0 (durations as observed)",
     )
+
+    pool_policy: str | None = Field(
+        None, description="node-pool scaler (POOL_SCALERS: fixed, cluster-autoscaler, predictive); None = fixed"
+    )
+    provision_delay_s: float = Field(300.0, ge=0, description="seconds from ordering a node to its serving")
+    pool_settings: dict[str, float] = Field(default_factory=dict, description="settings of the pool scaler")
 
     @field_validator("speeds")
     @classmethod
@@ -74,7 +82,9 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     scheduler = make_scheduler(cfg.scheduler, SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s))
     predictor = make_predictor(cfg.predictor)
     # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
-    preds = predictor.predict(jobs) if scheduler.uses_prediction and cfg.predictor != "oracle" else None
+    # the predictive pool scaler reads predicted ends too
+    wants = scheduler.uses_prediction or cfg.pool_policy == "predictive"
+    preds = predictor.predict(jobs) if wants and cfg.predictor != "oracle" else None
     wl = build_workload(jobs, preds)
     view = view_from_nodes(nodes)
     placer = make_placer(cfg.placement, seed=cfg.seed)
@@ -89,6 +99,11 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
         preempt_overhead=cfg.preempt_overhead_s,
         speeds=speeds,
     )
+    pool = None
+    if cfg.pool_policy is not None:
+        pool = PoolController(make_pool_scaler(cfg.pool_policy, **cfg.pool_settings), cfg.provision_delay_s)
+        pool.attach(sim)
+        sim.engine.observers.append(pool)
     rec = JobRecorder(wl.n, view, sim.placement)
     start = wl.submit[0] if wl.n else 0.0
     tl = Timeline(sim, cfg.timeline_step_s, start)
@@ -104,8 +119,19 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     t_end = sim.run()
     tl.close(t_end)
     out = _jobs_frame(wl, sim, rec)
-    summary = _summary(out, wl, view.total_gpus, tl, start, cfg) | {
-        "predictor": cfg.predictor if scheduler.uses_prediction else "none",
+    summary = _summary(out, wl, view.total_gpus, tl, start, cfg)
+    last = start + summary["makespan_s"]
+    summary["gpu_hours"] = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary["makespan_s"] / 3600
+    if pool is not None:
+        summary["pool"] = {
+            "policy": cfg.pool_policy,
+            "nodes_added": pool.added,
+            "nodes_removed": pool.removed,
+            "jobs_preempted_by_scale_down": pool.preempted,
+            "actions": len(pool.actions),
+        }
+    summary |= {
+        "predictor": cfg.predictor if wants else "none",
         "events": sim.engine.events_handled,
         "wall_s": round(time.perf_counter() - t0, 3),
     }

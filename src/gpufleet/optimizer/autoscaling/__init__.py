@@ -11,18 +11,24 @@ from gpufleet.optimizer.autoscaling.base import (
     replicas_for,
 )
 from gpufleet.optimizer.autoscaling.policies import Kpa, Oracle, Predictive, TargetTracking
+from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolPlan, PoolScaler, PoolState, make_pool_scaler
 
 __all__ = [
     "AUTOSCALERS",
+    "POOL_SCALERS",
     "Autoscaler",
     "FleetState",
     "Forecast",
     "Guardrails",
     "Kpa",
     "Oracle",
+    "PoolPlan",
+    "PoolScaler",
+    "PoolState",
     "Predictive",
     "ScalingPlan",
     "TargetTracking",
     "make_autoscaler",
+    "make_pool_scaler",
     "replicas_for",
 ]

@@ -44,6 +44,8 @@ def feasible(view: ClusterView, req: Request) -> B:
         ok &= view.mem_free >= req.mem - EPS
     if req.type_mask is not None:
         ok &= req.type_mask
+    if not view.all_active:
+        ok &= view.active
     return ok
 
 
@@ -57,6 +59,8 @@ def fits_node(view: ClusterView, req: Request, n: int) -> bool:
     if req.cpus > 0 and view.cpu_free[n] < req.cpus - EPS:
         return False
     if req.mem > 0 and view.mem_free[n] < req.mem - EPS:
+        return False
+    if not view.active[n]:
         return False
     return req.type_mask is None or bool(req.type_mask[n])
 

@@ -57,6 +57,8 @@ class ClusterView:
     cpu_limited: bool = field(init=False)
     mem_limited: bool = field(init=False)
     version: I64 = field(init=False)  # bumped on every change of a node, so placers can cache per-node scores
+    active: B = field(init=False)  # nodes in service (a node pool scaler switches them; all by default)
+    all_active: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.rows = [[1.0] * int(g) for g in self.gpu_total]
@@ -70,6 +72,8 @@ class ClusterView:
         self.cpu_free = self.cpu_total.astype(np.float64).copy()
         self.mem_free = self.mem_total.astype(np.float64).copy()
         self.version = np.zeros(len(self.node_ids), dtype=np.int64)
+        self.active = np.ones(len(self.node_ids), dtype=bool)
+        self.all_active = True
         # with no CPU or memory limits anywhere, feasibility skips those checks (the hot path of big replays)
         self.cpu_limited = bool((self.cpu_total < UNLIMITED).any())
         self.mem_limited = bool((self.mem_total < UNLIMITED).any())
@@ -161,6 +165,19 @@ class ClusterView:
         self.cpu_free[node] += cpus
         self.mem_free[node] += mem
         self.version[node] += 1
+
+    def set_active(self, node: int, on: bool) -> None:
+        """Put a node in or out of service; only an empty node may leave."""
+        if not on and self.free_sum[node] < self.gpu_total[node] - EPS:
+            raise AssertionError(f"node {self.node_ids[node]} still runs work")
+        self.active[node] = on
+        self.all_active = bool(self.active.all())
+        self.version[node] += 1
+
+    @property
+    def active_gpus(self) -> float:
+        """GPUs on nodes in service."""
+        return float(self.gpu_total[self.active].sum())
 
     def allocated_gpus(self) -> float:
         """GPUs currently allocated (fractions count as fractions)."""
