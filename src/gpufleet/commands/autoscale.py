@@ -10,6 +10,13 @@ import typer
 from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
+RequestsOpt = Annotated[
+    str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
+]
+SloOpt = Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")]
+ProfileOpt = Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")]
+ColdStartOpt = Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")]
+MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
@@ -45,6 +52,18 @@ def _config(policy: str, **kw: Any) -> Any:
         raise GpufleetError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
 
 
+def _save(out_dir: Path, command: str, requests: str, cfg: Any, res: Any) -> None:
+    """One run directory: summary (with the scaling actions), config, per-request and per-minute tables."""
+    from gpufleet.report.rundir import write_run
+
+    write_run(
+        out_dir,
+        summary={"requests_ref": requests, **res.summary, "actions": res.actions},
+        config={"command": command, "requests": requests, **cfg.model_dump()},
+        tables={"requests": res.requests, "timeline": res.timeline},
+    )
+
+
 def _row(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "policy": s["policy"],
@@ -62,16 +81,14 @@ def _row(s: dict[str, Any]) -> dict[str, Any]:
 
 @handles_errors
 def autoscale_sim_cmd(
-    requests: Annotated[
-        str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
-    ],
+    requests: RequestsOpt,
     policy: Annotated[
         str, typer.Option(help="Autoscaler: target-tracking, kpa, predictive, oracle.")
     ] = "target-tracking",
-    slo: Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")] = "ttft_p99<=2",
-    profile: Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")] = None,
-    cold_start: Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")] = None,
-    min_replicas: Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")] = None,
+    slo: SloOpt = "ttft_p99<=2",
+    profile: ProfileOpt = None,
+    cold_start: ColdStartOpt = None,
+    min_replicas: MinReplicasOpt = None,
     max_replicas: Annotated[int | None, typer.Option(help="Guardrail: never more replicas.")] = None,
     setting: SetOpt = None,
     param: ParamOpt = None,
@@ -81,7 +98,6 @@ def autoscale_sim_cmd(
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
     from gpufleet.experiments import load_requests
     from gpufleet.report.console import metrics_table
-    from gpufleet.report.rundir import write_run
     from gpufleet.sim.serving import simulate_serving
 
     cfg = _config(
@@ -98,12 +114,7 @@ def autoscale_sim_cmd(
         res = simulate_serving(frame, cfg)
     summary = {"requests_ref": requests, **res.summary}
     if out_dir is not None:
-        write_run(
-            out_dir,
-            summary=summary | {"actions": res.actions},
-            config={"command": "autoscale-sim", "requests": requests, **cfg.model_dump()},
-            tables={"requests": res.requests, "timeline": res.timeline},
-        )
+        _save(out_dir, "autoscale-sim", requests, cfg, res)
     if as_json:
         emit_json(summary)
         return
@@ -118,16 +129,14 @@ def autoscale_sim_cmd(
 
 @handles_errors
 def compare_autoscalers_cmd(
-    requests: Annotated[
-        str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
-    ],
+    requests: RequestsOpt,
     policies: Annotated[
         str, typer.Option(help="Comma-separated autoscalers.")
     ] = "target-tracking,kpa,predictive,oracle",
-    slo: Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")] = "ttft_p99<=2",
-    profile: Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")] = None,
-    cold_start: Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")] = None,
-    min_replicas: Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")] = None,
+    slo: SloOpt = "ttft_p99<=2",
+    profile: ProfileOpt = None,
+    cold_start: ColdStartOpt = None,
+    min_replicas: MinReplicasOpt = None,
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
     as_json: JsonOpt = False,
@@ -135,7 +144,6 @@ def compare_autoscalers_cmd(
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies)."""
     from gpufleet.experiments import load_requests
     from gpufleet.report.console import metrics_table
-    from gpufleet.report.rundir import write_run
     from gpufleet.sim.serving import simulate_serving
 
     names = [p.strip() for p in policies.split(",") if p.strip()]
@@ -150,12 +158,7 @@ def compare_autoscalers_cmd(
             res = simulate_serving(frame, cfg)
         rows.append(res.summary)
         if out_dir is not None:
-            write_run(
-                out_dir / cfg.policy,
-                summary={"requests_ref": requests, **res.summary, "actions": res.actions},
-                config={"command": "compare-autoscalers", "requests": requests, **cfg.model_dump()},
-                tables={"requests": res.requests, "timeline": res.timeline},
-            )
+            _save(out_dir / cfg.policy, "compare-autoscalers", requests, cfg, res)
     oracle = next((r["gpu_hours"] for r in rows if r["policy"] == "oracle"), None)
     for r in rows:
         r["gpu_hours_vs_oracle"] = r["gpu_hours"] / oracle if oracle else None
