@@ -10,7 +10,7 @@ ifeq ($(GPUFLEET_DATA),)
   endif
 endif
 
-.PHONY: setup run test lint bench dashboard lock clean
+.PHONY: setup system-deps run test lint bench dashboard lock clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,18 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup
 	$(VENV)/bin/gpufleet demo --out out/demo
 
-test: setup
+# System parts the integration tests run for real (Debian's prometheus); installed when missing and apt-get
+# can (as root); otherwise those tests skip and say why.
+system-deps:
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian package prometheus (integration tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	      || echo "could not install prometheus: its integration tests will skip"; \
+	  else echo "prometheus not installed and apt-get unavailable: its integration tests will skip"; fi; \
+	fi
+
+test: setup system-deps
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 

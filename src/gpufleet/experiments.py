@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from gpufleet.collector.store import Store, is_store
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.schemas import validate
 from gpufleet.report.rundir import write_run
@@ -158,9 +159,11 @@ def load_requests(ref: str, data_dir: str | Path | None, params: dict[str, Any] 
 
 
 def load_samples(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
-    """A GPU_SAMPLES frame from a reference (genai:gpu, synthetic:gpu-samples) or a Parquet/CSV file of
-    canonical GPU_SAMPLES columns."""
+    """A GPU_SAMPLES frame from a reference (genai:gpu, synthetic:gpu-samples), a collector store directory,
+    or a Parquet/CSV file of canonical GPU_SAMPLES columns."""
     path = Path(ref)
+    if is_store(path):
+        return Store(path).read("GPU_SAMPLES")
     if path.suffix in (".parquet", ".csv") or ref.endswith(".csv.gz"):
         if not path.exists():
             raise GpufleetError(f"--samples {ref}: no such file")

@@ -1,0 +1,244 @@
+"""Prometheus source: DCGM exporter GPU metrics into GPU_SAMPLES, chunk by chunk, into the store.
+
+Any Prometheus-compatible HTTP API works (Prometheus, Thanos, Mimir, VictoriaMetrics). Label spellings
+differ between deployments; each canonical column accepts every spelling below. Long ranges are split so
+that no query returns more than `MAX_POINTS` points per series (Prometheus refuses 11,000), and each chunk is
+written to the store before the next is asked for, so memory stays bounded whatever the range.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from gpufleet.collector.store import Store
+from gpufleet.core.errors import GpufleetError
+from gpufleet.core.schemas import GPU_SAMPLES
+
+MAX_POINTS = 10_000  # per series per query; Prometheus' hard limit is 11,000
+MIB = 2**20
+LABELS: dict[str, tuple[str, ...]] = {
+    "node": ("Hostname", "hostname", "node", "instance"),
+    "gpu_uuid": ("UUID", "uuid"),
+    "gpu_index": ("gpu", "GPU"),
+    "gpu_model": ("modelName", "model_name"),
+    "mig_profile": ("GPU_I_PROFILE",),
+    "namespace": ("namespace", "namespace_name", "exported_namespace"),
+    "pod": ("pod", "pod_name", "exported_pod"),
+    "container": ("container", "container_name", "exported_container"),
+}
+# metric -> (column, scale to canonical units)
+GPU_METRICS: dict[str, tuple[str, float]] = {
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": ("engine_active", 1.0),
+    "DCGM_FI_DEV_GPU_UTIL": ("gpu_util", 0.01),  # percent; absent on MIG
+    "DCGM_FI_DEV_FB_USED": ("fb_used", MIB),
+    "DCGM_FI_DEV_FB_FREE": ("fb_free", MIB),
+    "DCGM_FI_DEV_FB_RESERVED": ("fb_reserved", MIB),
+    "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0),
+}
+KEYS = ["node", "gpu_uuid", "gpu_index", "gpu_model", "mig_profile", "namespace", "pod", "container"]
+SERIES_KEYS = ["node", "gpu_uuid", "gpu_index", "mig_profile", "pod"]
+
+
+@dataclass
+class Stats:
+    """What a collection did: rows written, queries, retries, and what was skipped and why."""
+
+    rows_written: int = 0
+    queries: int = 0
+    retries: int = 0
+    chunks: int = 0
+    empty_results: dict[str, int] = field(default_factory=dict)
+    bad_values: int = 0
+
+
+def label(metric: dict[str, str], column: str) -> str | None:
+    """The value of a canonical label, whichever spelling the deployment uses."""
+    for name in LABELS[column]:
+        v = metric.get(name)
+        if v not in (None, ""):
+            return v
+    return None
+
+
+class PrometheusSource:
+    """Queries a Prometheus-compatible API over HTTP (prometheus-api-client)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        verify_tls: bool = True,
+        timeout_s: float = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.url = url
+        # retries are ours (counted, with backoff), not the HTTP library's
+        self.prom = PrometheusConnect(
+            url=url, headers=headers, disable_ssl=not verify_tls, retry=Retry(total=0), timeout=int(timeout_s)
+        )
+        self.timeout_s, self.retries, self.backoff_s, self.sleep = timeout_s, retries, backoff_s, sleep
+        self.stats = Stats()
+
+    def _query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
+        """One range query with retries and exponential backoff; GpufleetError after the last attempt."""
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                self.stats.queries += 1
+                out: list[dict[str, Any]] = self.prom.custom_query_range(
+                    query,
+                    start_time=start,
+                    end_time=end,
+                    step=f"{step_s:g}s",
+                    params={"timeout": f"{self.timeout_s:g}s"},
+                )
+                return out
+            except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
+                if attempt == self.retries:
+                    raise GpufleetError(
+                        f"{self.url}: {query} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
+                    ) from None
+                self.stats.retries += 1
+                self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _query_raw(self, metric: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The raw samples of `metric` in [start, end] (a range-vector selector evaluated at `end`)."""
+        window = max(1, math.ceil((end - start).total_seconds()))
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                self.stats.queries += 1
+                out: list[dict[str, Any]] = self.prom.custom_query(
+                    f"{metric}[{window}s]", params={"time": end.timestamp(), "timeout": f"{self.timeout_s:g}s"}
+                )
+                return out
+            except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
+                if attempt == self.retries:
+                    raise GpufleetError(
+                        f"{self.url}: {metric} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
+                    ) from None
+                self.stats.retries += 1
+                self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def gpu_chunk(self, start: datetime, end: datetime, step_s: float, raw: bool = True) -> pl.DataFrame:
+        """GPU_SAMPLES for [start, end]: the raw samples (default) or evaluated every `step_s`."""
+        frames = []
+        for metric, (col, scale) in GPU_METRICS.items():
+            if raw:
+                result = self._query_raw(metric, start, end)
+            else:
+                result = self._query_range(metric, start, end, step_s)
+            if not result:
+                self.stats.empty_results[metric] = self.stats.empty_results.get(metric, 0) + 1
+                continue
+            rows: dict[str, list[Any]] = {k: [] for k in [*KEYS, "ts", col]}
+            for series in result:
+                labels = {k: label(series.get("metric", {}), k) for k in KEYS}
+                for ts, value in series.get("values", []):
+                    try:
+                        v = float(value) * scale
+                    except (TypeError, ValueError):
+                        self.stats.bad_values += 1
+                        continue
+                    if not math.isfinite(v):
+                        self.stats.bad_values += 1
+                        continue
+                    for k in KEYS:
+                        rows[k].append(labels[k])
+                    rows["ts"].append(float(ts))
+                    rows[col].append(v)
+            frames.append(
+                pl.DataFrame(rows, schema={**dict.fromkeys(KEYS, pl.String), "ts": pl.Float64, col: pl.Float64})
+            )
+        if not frames:
+            return GPU_SAMPLES.empty()
+        wide = frames[0]
+        for f in frames[1:]:
+            wide = wide.join(f, on=[*KEYS, "ts"], how="full", coalesce=True, nulls_equal=True)
+        return to_gpu_samples(wide)
+
+    def collect_gpu(self, store: Store, start: datetime, end: datetime, step_s: float, *, raw: bool = True) -> Stats:
+        """Pull [start, end] chunk by chunk into the store (re-running a window adds nothing twice).
+
+        `step_s` is the scrape interval (raw samples) or the evaluation step (raw=False); a chunk spans
+        MAX_POINTS of them, so no series returns more than Prometheus allows."""
+        chunk = timedelta(seconds=step_s * MAX_POINTS)
+        t = start
+        while t < end:
+            t1 = min(t + chunk, end)
+            frame = self.gpu_chunk(t, t1, step_s, raw)
+            self.stats.rows_written += store.append("GPU_SAMPLES", "prometheus", frame, SERIES_KEYS)
+            self.stats.chunks += 1
+            # both ends are included: the store's watermark drops the sample a boundary repeats
+            t = t1
+            if t1 >= end:
+                break
+        return self.stats
+
+
+def to_gpu_samples(wide: pl.DataFrame) -> pl.DataFrame:
+    """Canonical GPU_SAMPLES from one row per (labels, ts) with the metric columns that were found."""
+    cols = wide.columns
+
+    def c(name: str) -> pl.Expr:
+        return pl.col(name) if name in cols else pl.lit(None, pl.Float64)
+
+    # engine activity is the right utilization on MIG and wherever the exporter has it
+    util = pl.coalesce(c("engine_active"), c("gpu_util")).clip(0.0, 1.0)
+    total = pl.when(c("fb_used").is_not_null() & c("fb_free").is_not_null()).then(
+        c("fb_used") + c("fb_free") + c("fb_reserved").fill_null(0.0)
+    )
+    out = wide.select(
+        pl.from_epoch((pl.col("ts") * 1e6).round().cast(pl.Int64), time_unit="us")
+        .dt.replace_time_zone("UTC")
+        .alias("ts"),
+        "node",
+        "gpu_uuid",
+        pl.col("gpu_index").cast(pl.Int64, strict=False).alias("gpu_index"),
+        "gpu_model",
+        "mig_profile",
+        util.alias("util"),
+        c("fb_used").round().cast(pl.Int64).alias("mem_used_bytes"),
+        total.round().cast(pl.Int64).alias("mem_total_bytes"),
+        c("power_w").alias("power_w"),
+        "namespace",
+        "pod",
+        "container",
+        pl.lit("prometheus").alias("source"),
+    )
+    return out.sort("ts", "node", "gpu_uuid", nulls_last=True)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'6h', '30m', '2d' before now, or an ISO timestamp."""
+    now = now or datetime.now(UTC)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    t = text.strip()
+    if t and t[-1] in units:
+        try:
+            return now - timedelta(seconds=float(t[:-1]) * units[t[-1]])
+        except ValueError:
+            pass
+    try:
+        d = datetime.fromisoformat(t)
+    except ValueError:
+        raise GpufleetError(f"--since {text!r}: give a duration (30m, 6h, 2d) or an ISO time") from None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
