@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_cmd
-from gpufleet.commands.collect import collect_app
+from gpufleet.commands.collect import collect_app, store_app
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(traces_app, name="traces")
 app.add_typer(collect_app, name="collect")
+app.add_typer(store_app, name="store")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
 app.add_typer(backtest_app, name="backtest")

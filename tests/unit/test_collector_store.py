@@ -86,3 +86,29 @@ def test_parse_since() -> None:
     assert parse_since("2025-01-01T00:00:00", now) == datetime(2025, 1, 1, tzinfo=UTC)
     with pytest.raises(GpufleetError, match="--since"):
         parse_since("yesterday", now)
+
+
+def test_compact_and_retention_keep_the_data_exact(tmp_path: Path) -> None:
+    from datetime import date
+
+    from typer.testing import CliRunner
+
+    from gpufleet.cli import app
+
+    st = Store(tmp_path / "s")
+    for k in range(4):  # four appends -> several parts per day
+        st.append("GPU_SAMPLES", "prom", samples(range(3 * k, 3 * k + 3)), ["gpu_uuid"])
+    before = st.read("GPU_SAMPLES").sort("ts")
+    res = CliRunner().invoke(app, ["store", "compact", "--store", str(tmp_path / "s"), "--json"])
+    assert res.exit_code == 0, res.output
+    after = Store(tmp_path / "s").read("GPU_SAMPLES").sort("ts")
+    assert after.equals(before)
+    assert all(len(list(d.glob("*.parquet"))) == 1 for d in (tmp_path / "s").glob("*/source=*/day=*"))
+    assert not list((tmp_path / "s").rglob(".compacting-*")) and not list((tmp_path / "s").rglob(".old-*"))
+    # keep 0 days before 2025-03-02: the 2025-03-01 partition goes, the rest stays
+    out = Store(tmp_path / "s").retention(0, today=date(2025, 3, 2))
+    assert out["days_deleted"] == 1
+    left = Store(tmp_path / "s").read("GPU_SAMPLES")
+    assert left.height == before.filter(pl.col("ts").dt.date() >= date(2025, 3, 2)).height
+    bad = CliRunner().invoke(app, ["store", "info", "--store", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a collector store" in bad.stderr

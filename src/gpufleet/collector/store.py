@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -117,6 +118,46 @@ class Store:
                 "days": len({p.parent.name for p in parts}),
             }
         return out
+
+    # -- maintenance --------------------------------------------------------------------------------
+    def _days(self) -> list[Path]:
+        return sorted(self.root.glob("*/source=*/day=*"))
+
+    def compact(self) -> dict[str, int]:
+        """Merge each day's parts into one. Crash-safe: the merged day is built in a hidden sibling folder and
+        swapped in by renames, so a reader sees either the old parts or the new one, never both."""
+        merged = files_before = 0
+        for day in self._days():
+            parts = sorted(day.glob("part-*.parquet"))
+            if len(parts) < 2:
+                continue
+            files_before += len(parts)
+            new = day.parent / f".compacting-{day.name}"
+            old = day.parent / f".old-{day.name}"
+            for junk in (new, old):
+                if junk.exists():
+                    shutil.rmtree(junk)
+            new.mkdir()
+            frame = pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+            _atomic_write_parquet(frame, new / "part-00000.parquet")
+            os.replace(day, old)
+            os.replace(new, day)
+            shutil.rmtree(old)
+            merged += 1
+        return {"days_compacted": merged, "files_before": files_before}
+
+    def retention(self, keep_days: int, today: date | None = None) -> dict[str, object]:
+        """Delete day partitions older than `keep_days` before `today` (UTC); watermarks stay, so a re-run
+        of an old window does not bring deleted data back."""
+        today = today or datetime.now(UTC).date()
+        cutoff = today - timedelta(days=keep_days)
+        dropped = 0
+        for day in self._days():
+            d = date.fromisoformat(day.name.split("=", 1)[1])
+            if d < cutoff:
+                shutil.rmtree(day)
+                dropped += 1
+        return {"days_deleted": dropped, "kept_from": cutoff.isoformat()}
 
 
 def is_store(path: str | Path) -> bool:

@@ -70,3 +70,53 @@ def collect_prometheus_cmd(
         f" {stats.retries} retries); metrics with no data: {', '.join(stats.empty_results) or 'none'};"
         f" bad values skipped: {stats.bad_values}"
     )
+
+
+store_app = typer.Typer(help="Look after a collector store.", no_args_is_help=True)
+StoreOpt = Annotated[Path, typer.Option(help="Store directory.")]
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    from gpufleet.collector.store import Store, is_store
+
+    if not is_store(path):
+        raise GpufleetError(f"--store {path}: not a collector store (no _watermarks.json or table folders)")
+    return Store(path)
+
+
+@store_app.command("info")
+@handles_errors
+def store_info_cmd(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """Tables, sources, days, files and rows."""
+    info = _open(store).info()
+    if as_json:
+        emit_json(info)
+        return
+    for table, v in info.items():
+        out.print(f"{table}: {v}")
+
+
+@store_app.command("compact")
+@handles_errors
+def store_compact_cmd(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """Merge each day's parts into one file (crash-safe)."""
+    res = _open(store).compact()
+    if as_json:
+        emit_json(res)
+        return
+    out.print(f"{res['days_compacted']} days compacted ({res['files_before']} files merged)")
+
+
+@store_app.command("retention")
+@handles_errors
+def store_retention_cmd(
+    store: StoreOpt,
+    days: Annotated[int, typer.Option(min=0, help="Keep this many days before today (UTC).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete day partitions older than --days."""
+    res = _open(store).retention(days)
+    if as_json:
+        emit_json(res)
+        return
+    out.print(f"{res['days_deleted']} day partitions deleted")
