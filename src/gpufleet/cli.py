@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_cmd
-from gpufleet.commands.collect import collect_app, store_app
+from gpufleet.commands.collect import collect_app, exporter_cmd, store_app
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
@@ -35,6 +35,7 @@ app.command("forecast")(forecast_cmd)
 app.command("pack-experiment")(pack_experiment_cmd)
 app.command("pack")(pack_cmd)
 app.command("rightsize")(rightsize_cmd)
+app.command("exporter")(exporter_cmd)
 app.command("autoscale-sim")(autoscale_sim_cmd)
 app.command("compare-autoscalers")(compare_autoscalers_cmd)
 

@@ -112,3 +112,19 @@ def test_compact_and_retention_keep_the_data_exact(tmp_path: Path) -> None:
     assert left.height == before.filter(pl.col("ts").dt.date() >= date(2025, 3, 2)).height
     bad = CliRunner().invoke(app, ["store", "info", "--store", str(tmp_path)])
     assert bad.exit_code == 2 and "not a collector store" in bad.stderr
+
+
+def test_exporter_without_nvml_says_so_and_exits_3() -> None:
+    from typer.testing import CliRunner
+
+    from gpufleet.cli import app
+
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pytest.skip("NVML works on this machine: the no-NVML path cannot be shown here")
+    except Exception:
+        pass
+    res = CliRunner().invoke(app, ["exporter", "--port", "0", "--duration", "1"])
+    assert res.exit_code == 3 and "NVML is not available on this machine" in res.stderr

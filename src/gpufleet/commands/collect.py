@@ -120,3 +120,42 @@ def store_retention_cmd(
         emit_json(res)
         return
     out.print(f"{res['days_deleted']} day partitions deleted")
+
+
+@handles_errors
+def exporter_cmd(
+    port: Annotated[int, typer.Option(help="Port for /metrics (dcgm-exporter uses 9400).")] = 9400,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    replay: Annotated[
+        str | None, typer.Option(help="Serve a recorded GPU_SAMPLES reference, file or store as if live.")
+    ] = None,
+    speed: Annotated[float, typer.Option(min=0.001, help="Replay speed (trace seconds per wall second).")] = 1.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until killed).")
+    ] = None,
+) -> None:
+    """GPU metrics under DCGM exporter names and labels, from NVML or a recording."""
+    import socket
+    import time
+
+    from gpufleet.collector.exporter import NvmlProvider, ReplayProvider, serve
+
+    if replay is not None:
+        from gpufleet.commands.common import _root_opt
+        from gpufleet.experiments import load_samples
+
+        provider: object = ReplayProvider(load_samples(replay, _root_opt("data_dir")), speed=speed)
+        what = f"replaying {replay} at {speed:g}x"
+    else:
+        provider = NvmlProvider(socket.gethostname())
+        what = "NVML"
+    server = serve(provider, host, port)
+    err.print(f"serving {what} on http://{host}:{port}/metrics")
+    try:
+        deadline = time.monotonic() + duration if duration else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
