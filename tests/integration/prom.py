@@ -1,118 +1,15 @@
-"""A real Prometheus (the Debian package) for tests: backfilled with promtool, served on 127.0.0.1."""
+"""The local Prometheus helpers, and a skip with a reason when the Debian package is missing."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+from gpufleet.collector.promserver import backfill, free_port, have_prometheus, prometheus, prometheus_scraping
+
+__all__ = ["backfill", "free_port", "need_prometheus", "prometheus", "prometheus_scraping"]
 
 
 def need_prometheus() -> None:
     """Skip with a clear reason when the Debian package is not installed (make test installs it)."""
-    if not (Path(PROMETHEUS).exists() and Path(PROMTOOL).exists()):
+    if not have_prometheus():
         pytest.skip("Debian package 'prometheus' not installed (make test / .ci/run install it with apt-get)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def backfill(openmetrics: Path, tsdb: Path) -> None:
-    """Turn an OpenMetrics file into TSDB blocks before the server starts (so they load at once)."""
-    tsdb.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(tsdb)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-@contextmanager
-def prometheus(tsdb: Path, port: int | None = None) -> Iterator[str]:
-    """Run Prometheus on 127.0.0.1 over `tsdb`; yields its URL; stops it by PID."""
-    port = port or free_port()
-    cfg = tsdb.parent / f"prometheus-{port}.yml"
-    cfg.write_text("global:\n  scrape_interval: 15s\n")
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={cfg}",
-            f"--storage.tsdb.path={tsdb}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=100y",  # backfilled history is years old
-            "--web.enable-lifecycle",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start on {url}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@contextmanager
-def prometheus_scraping(root: Path, target: str, interval_s: float = 1.0) -> Iterator[str]:
-    """Prometheus on an empty TSDB, scraping `target` (host:port) every `interval_s`."""
-    tsdb = root / "tsdb-live"
-    tsdb.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    cfg = root / "scrape.yml"
-    cfg.write_text(
-        f"global:\n  scrape_interval: {interval_s:g}s\n  scrape_timeout: {interval_s:g}s\n"
-        f"scrape_configs:\n  - job_name: gpus\n    static_configs:\n      - targets: ['{target}']\n"
-    )
-    proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start on {url}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -35,6 +35,9 @@ def collect_prometheus_cmd(
     until: Annotated[str | None, typer.Option(help="End: an ISO time (default: now).")] = None,
     step: Annotated[str, typer.Option(help="Scrape interval of the DCGM exporter (sizes the query chunks).")] = "30s",
     resample: Annotated[bool, typer.Option(help="Evaluate every step instead of pulling raw samples.")] = False,
+    chunk: Annotated[
+        str | None, typer.Option(help="Longest time per query (e.g. 1h) to bound memory with many GPUs.")
+    ] = None,
     token: Annotated[str | None, typer.Option(envvar="GPUFLEET_PROM_TOKEN", help="Bearer token.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates.")] = False,
     as_json: JsonOpt = False,
@@ -49,7 +52,9 @@ def collect_prometheus_cmd(
         raise GpufleetError(f"--since {since} is not before --until {until or 'now'}")
     src = PrometheusSource(url, token=token, verify_tls=not insecure)
     with err.status(f"collecting {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} from {url} …"):
-        stats = src.collect_gpu(Store(store), start, end, _step(step), raw=not resample)
+        stats = src.collect_gpu(
+            Store(store), start, end, _step(step), raw=not resample, chunk_s=_step(chunk) if chunk else None
+        )
     result = {
         "url": url,
         "store": str(store),
