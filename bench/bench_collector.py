@@ -23,7 +23,9 @@ def main() -> int:
     args, _ = ap.parse_known_args()
     from gpufleet.collector.openmetrics import write_openmetrics
     from gpufleet.collector.promserver import backfill, have_prometheus, prometheus
-    from gpufleet.traces import load
+    from gpufleet.core.config import SyntheticSamplesConfig
+    from gpufleet.sim.cluster_spec import parse_spec
+    from gpufleet.traces.synthetic.samples import synthetic_gpu_samples
 
     if not have_prometheus():
         print("prometheus/promtool not installed: collector benchmark skipped")
@@ -31,7 +33,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         t0 = time.perf_counter()
-        samples = load("synthetic:gpu-samples", n_gpus=args.gpus, hours=args.hours, interval_s=30).frame
+        # the synthetic default fleet has 432 GPUs: lay the samples on a fleet of 8-GPU A100 nodes big enough
+        nodes = parse_spec(f"{-(-args.gpus // 8)}x8:A100")
+        cfg = SyntheticSamplesConfig(n_gpus=args.gpus, hours=args.hours, interval_s=30)
+        samples = synthetic_gpu_samples(cfg, nodes)
         n = write_openmetrics(samples, root / "h.om")
         start, end = samples["ts"].min(), samples["ts"].max()
         del samples
@@ -41,12 +46,15 @@ def main() -> int:
         t_fill = time.perf_counter() - t0
         (root / "h.om").unlink()
         with prometheus(root / "tsdb") as url:
-            # the pull runs in its own process, which reports its own peak memory (promtool and the server
-            # are children of this process too, so RUSAGE_CHILDREN would mix them in)
+            # the pull runs in its own process, which reports its own peak memory: VmHWM of its address space
+            # (ru_maxrss would carry over this process's size from before the exec, and RUSAGE_CHILDREN would
+            # mix in promtool and the server)
             runner = (
-                "import resource, sys\nfrom gpufleet.cli import app\n"
+                "import re, sys\nfrom gpufleet.cli import app\n"
                 "try:\n    app(sys.argv[1:], standalone_mode=False)\n"
-                "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+                "finally:\n"
+                "    hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+                "    print(hwm, file=sys.stderr)"
             )
             cmd = [
                 sys.executable,
@@ -71,7 +79,7 @@ def main() -> int:
             t0 = time.perf_counter()
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             wall = time.perf_counter() - t0
-        peak = int(out.stderr.strip().splitlines()[-1]) / 2**20  # GiB (ru_maxrss is KiB)
+        peak = int(out.stderr.strip().splitlines()[-1]) / 2**20  # GiB (VmHWM is KiB)
         res = json.loads(out.stdout)
         print(
             f"collector: {args.gpus} GPUs x {args.hours:g} h at 30 s = {n / 3:,.0f} samples per metric ({n:,} in all)"
