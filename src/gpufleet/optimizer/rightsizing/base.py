@@ -218,7 +218,7 @@ def histories(
                 gpus_per_pod=float(gpus_now),
                 pods=float(g.height / max(g["_t"].n_unique(), 1)),
                 gpu_model=model,
-                gpu_mem_total=_gpu_mem(model, gtotal, gmem),
+                gpu_mem_total=_gpu_mem(model, gtotal),
                 cpu_request=r.get("cpu_request"),
                 mem_request=r.get("mem_request"),
             )
@@ -231,7 +231,7 @@ def _sum_or_null(col: str) -> pl.Expr:
     return pl.when(pl.col(col).count() > 0).then(pl.col(col).sum())
 
 
-def _gpu_mem(model: str | None, observed_total: Any, used: F64) -> float | None:
+def _gpu_mem(model: str | None, observed_total: Any) -> float | None:
     """Memory of one GPU: from the samples, else the model's spec, else None."""
     if observed_total is not None and observed_total > 0:
         return float(observed_total)
