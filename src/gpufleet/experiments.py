@@ -197,9 +197,15 @@ def load_series(
     SERIES parts are used as they are; GPU_SAMPLES become one series per GPU (or pod) of `value`; REQUESTS
     become the request rate per model at 1-minute resolution. `ids` keeps those series, `top` the busiest.
     """
-    tr = load(ref, data_dir, **(params or {}))
-    f, note = tr.frame, f"{ref} ({tr.meta.table})"
-    if tr.meta.table == "GPU_SAMPLES":
+    if is_store(ref):  # a collector store: its GPU samples
+        f, table = Store(ref).read("GPU_SAMPLES"), "GPU_SAMPLES"
+        if f.height == 0:
+            raise GpufleetError(f"{ref}: the store holds no GPU samples yet")
+    else:
+        tr = load(ref, data_dir, **(params or {}))
+        f, table = tr.frame, tr.meta.table
+    note = f"{ref} ({table})"
+    if table == "GPU_SAMPLES":
         if value not in ("util", "mem_used_bytes", "power_w"):
             raise GpufleetError(f"--value {value!r}: use util, mem_used_bytes or power_w")
         key = pl.coalesce(pl.col("gpu_uuid"), pl.col("pod"), pl.col("node"), pl.lit("fleet"))
@@ -207,7 +213,7 @@ def load_series(
         f = f.select(key.alias("unique_id"), pl.col("ts").alias("ds"), pl.col(value).cast(pl.Float64).alias("y"))
         f = f.drop_nulls("y")
         note += f": {value} per GPU/pod ({before - f.height:,} samples without {value} left out)"
-    elif tr.meta.table == "REQUESTS":
+    elif table == "REQUESTS":
         f = (
             f.select(
                 pl.coalesce(pl.col("model"), pl.lit("all")).alias("unique_id"),
@@ -223,8 +229,8 @@ def load_series(
             .sort("unique_id", "ds")
         )
         note += ": requests/s per model per minute (seconds since the trace epoch)"
-    elif tr.meta.table != "SERIES":
-        raise GpufleetError(f"{ref} is a {tr.meta.table} table; forecasting needs SERIES, GPU_SAMPLES or REQUESTS")
+    elif table != "SERIES":
+        raise GpufleetError(f"{ref} is a {table} table; forecasting needs SERIES, GPU_SAMPLES or REQUESTS")
     f = f.select("unique_id", "ds", "y")
     if ids:
         missing = sorted(set(ids) - set(f["unique_id"].unique().to_list()))

@@ -124,3 +124,11 @@ def test_cli_collect_then_rightsize_from_the_store(served, tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     recs = json.loads(res.stdout)["recommendations"]
     assert {r["workload"] for r in recs} == {f"genai/{p}" for p in src["pod"].unique()}
+    # the forecasters read the same store: one utilization series per GPU
+    out = tmp_path / "fc.parquet"
+    res = CliRunner().invoke(
+        app, ["forecast", "--series", str(store), "--model", "seasonal-naive", "--horizon", "1h", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    fc = pl.read_parquet(out)
+    assert fc["unique_id"].n_unique() == src["gpu_uuid"].n_unique() and fc.height > 0
