@@ -25,7 +25,12 @@ from gpufleet.traces import load
 
 
 def load_jobs(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
-    """A JOBS frame from a reference (synthetic references take generator parameters)."""
+    """A JOBS frame from a reference (synthetic references take generator parameters) or a collector store."""
+    if is_store(ref):
+        jobs = Store(ref).read("JOBS")
+        if jobs.height == 0:
+            raise GpufleetError(f"{ref}: the store holds no jobs yet (gpufleet collect prometheus --jobs ...)")
+        return jobs
     tr = load(ref, data_dir, **(params or {}))
     if tr.meta.table != "JOBS":
         raise GpufleetError(

@@ -69,3 +69,53 @@ def write_openmetrics(samples: pl.DataFrame, path: str | Path) -> int:
             n += part.height
         out.write("# EOF\n")
     return n
+
+
+def write_ksm_openmetrics(jobs: pl.DataFrame, path: str | Path, *, epoch_s: float, scrape_s: float = 300.0) -> int:
+    """kube-state-metrics series for finished JOBS (one pod each, namespace = group or 'default'), scraped
+    every `scrape_s` from creation until two scrapes after completion: what a cluster that ran these jobs
+    would have shown Prometheus. `epoch_s` places the trace's time zero in Unix time. Returns samples."""
+    import numpy as np
+
+    j = jobs.filter(pl.col("duration").is_not_null() & (pl.col("num_gpus") > 0))
+    ns = j["group"].fill_null("default").to_list() if "group" in j.columns else ["default"] * j.height
+    sub = j["submit_time"].to_numpy() + epoch_s
+    wait = j["trace_wait"].fill_null(0.0).to_numpy() if "trace_wait" in j.columns else np.zeros(j.height)
+    begin = sub + wait
+    end = begin + j["duration"].to_numpy()
+    series: dict[str, list[str]] = {k: [] for k in ("created", "start", "completion", "requests", "phase", "owner")}
+    n = 0
+    for k, (job, g) in enumerate(zip(j["job_id"].to_list(), j["num_gpus"].to_list(), strict=True)):
+        pod = f"job-{job}".replace("/", "-")
+        lab = f'namespace="{ns[k]}",pod="{pod}"'
+        first = np.ceil(sub[k] / scrape_s) * scrape_s
+        times = np.arange(first, end[k] + 2 * scrape_s, scrape_s).astype(np.int64)
+        for t in times:
+            series["created"].append(f"kube_pod_created{{{lab}}} {sub[k]:.0f} {t}")
+            series["owner"].append(f'kube_pod_owner{{{lab},owner_kind="Job",owner_name="{pod}"}} 1 {t}')
+            series["requests"].append(
+                f'kube_pod_container_resource_requests{{{lab},container="main",resource="nvidia_com_gpu",unit="integer"}}'
+                f" {g:g} {t}"
+            )
+            if t >= begin[k]:
+                series["start"].append(f"kube_pod_start_time{{{lab}}} {begin[k]:.0f} {t}")
+            if t >= end[k]:
+                series["completion"].append(f"kube_pod_completion_time{{{lab}}} {end[k]:.0f} {t}")
+            phase = "Succeeded" if t >= end[k] else "Running" if t >= begin[k] else "Pending"
+            series["phase"].append(f'kube_pod_status_phase{{{lab},phase="{phase}"}} 1 {t}')
+            n += 1
+    names = {
+        "created": "kube_pod_created",
+        "start": "kube_pod_start_time",
+        "completion": "kube_pod_completion_time",
+        "requests": "kube_pod_container_resource_requests",
+        "phase": "kube_pod_status_phase",
+        "owner": "kube_pod_owner",
+    }
+    with open(path, "w") as out:
+        for key, metric in names.items():
+            if series[key]:
+                out.write(f"# TYPE {metric} gauge\n")
+                out.write("\n".join(series[key]) + "\n")
+        out.write("# EOF\n")
+    return n

@@ -92,10 +92,28 @@ class Store:
         self._save_marks()
         return fresh.height
 
+    def merge_jobs(self, source: str, jobs: pl.DataFrame) -> int:
+        """Upsert JOBS: a pod seen again (it finished since) replaces its earlier record. Jobs change, unlike
+        samples, so they live in one file per source (`jobs/source=<s>/jobs.parquet`), rewritten atomically.
+        Returns the jobs the source now holds."""
+        folder = self.root / "jobs" / f"source={source}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "jobs.parquet"
+        if path.exists():
+            old = pl.read_parquet(path)
+            jobs = pl.concat([old, jobs], how="diagonal_relaxed").unique("job_id", keep="last", maintain_order=True)
+        _atomic_write_parquet(jobs.sort("submit_time"), path)
+        return jobs.height
+
     # -- reading ------------------------------------------------------------------------------------
     def scan(self, table: str, source: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (optionally one source); an empty frame of the table's schema when none."""
         base = self.root / table.lower()
+        if table == "JOBS":
+            files = sorted(base.glob(f"source={source or '*'}/jobs.parquet"))
+            if not files:
+                return TABLES[table].empty().lazy()
+            return pl.concat([pl.scan_parquet(str(f)) for f in files], how="diagonal_relaxed")
         pattern = base / (f"source={source}" if source else "source=*") / "day=*" / "*.parquet"
         if not list(base.glob(str(pattern.relative_to(base)))):
             return TABLES[table].empty().lazy()
@@ -109,12 +127,14 @@ class Store:
         """Tables, sources, days and rows in the store."""
         out: dict[str, object] = {}
         for tdir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            parts = sorted(tdir.glob("source=*/day=*/*.parquet"))
+            parts = sorted(tdir.glob("source=*/day=*/*.parquet")) + sorted(tdir.glob("source=*/jobs.parquet"))
             rows = sum(pl.scan_parquet(str(p)).select(pl.len()).collect().item() for p in parts)
             out[tdir.name] = {
                 "files": len(parts),
                 "rows": rows,
-                "sources": sorted({p.parent.parent.name.split("=", 1)[1] for p in parts}),
+                "sources": sorted(
+                    {next(x for x in p.parts if x.startswith("source=")).split("=", 1)[1] for p in parts}
+                ),
                 "days": len({p.parent.name for p in parts}),
             }
         return out

@@ -38,6 +38,7 @@ def collect_prometheus_cmd(
     chunk: Annotated[
         str | None, typer.Option(help="Longest time per query (e.g. 1h) to bound memory with many GPUs.")
     ] = None,
+    jobs: Annotated[bool, typer.Option(help="Also rebuild JOBS from kube-state-metrics (pods as jobs).")] = True,
     token: Annotated[str | None, typer.Option(envvar="GPUFLEET_PROM_TOKEN", help="Bearer token.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates.")] = False,
     as_json: JsonOpt = False,
@@ -55,6 +56,12 @@ def collect_prometheus_cmd(
         stats = src.collect_gpu(
             Store(store), start, end, _step(step), raw=not resample, chunk_s=_step(chunk) if chunk else None
         )
+    job_stats: dict[str, int] = {}
+    if jobs:
+        from gpufleet.collector.kube import collect_jobs
+
+        with err.status("rebuilding jobs from kube-state-metrics …"):
+            job_stats = collect_jobs(src, Store(store), start, end, _step(step))
     result = {
         "url": url,
         "store": str(store),
@@ -66,6 +73,7 @@ def collect_prometheus_cmd(
         "chunks": stats.chunks,
         "empty_results": stats.empty_results,
         "bad_values_skipped": stats.bad_values,
+        "jobs": job_stats,
     }
     if as_json:
         emit_json(result)
@@ -75,6 +83,11 @@ def collect_prometheus_cmd(
         f" {stats.retries} retries); metrics with no data: {', '.join(stats.empty_results) or 'none'};"
         f" bad values skipped: {stats.bad_values}"
     )
+    if job_stats:
+        out.print(
+            f"jobs: {job_stats['jobs']:,} pods with GPUs rebuilt ({job_stats['pods_without_gpus_skipped']:,} without"
+            f" GPUs skipped); the store now holds {job_stats['jobs_in_store']:,} jobs"
+        )
 
 
 store_app = typer.Typer(help="Look after a collector store.", no_args_is_help=True)
