@@ -73,7 +73,7 @@ def collect_jobs(src: PrometheusSource, store: Store, start: datetime, end: date
     while t < end:
         t1 = min(t + chunk, end)
         for what, query in QUERIES.items():
-            for metric, ts, v in _latest(src._query_raw(query, t, t1)):
+            for metric, ts, v in _latest(src.query_raw(query, t, t1)):
                 p = pod(metric)
                 if p is None:
                     continue

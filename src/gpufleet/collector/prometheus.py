@@ -94,57 +94,45 @@ class PrometheusSource:
         self.timeout_s, self.retries, self.backoff_s, self.sleep = timeout_s, retries, backoff_s, sleep
         self.stats = Stats()
 
-    def _query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
-        """One range query with retries and exponential backoff; GpufleetError after the last attempt."""
+    def _retrying(self, what: str, call: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`call` with retries and exponential backoff; GpufleetError naming `what` after the last attempt."""
         delay = self.backoff_s
         for attempt in range(self.retries + 1):
             try:
                 self.stats.queries += 1
-                out: list[dict[str, Any]] = self.prom.custom_query_range(
-                    query,
-                    start_time=start,
-                    end_time=end,
-                    step=f"{step_s:g}s",
-                    params={"timeout": f"{self.timeout_s:g}s"},
-                )
-                return out
+                return call()
             except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
                 if attempt == self.retries:
                     raise GpufleetError(
-                        f"{self.url}: {query} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
+                        f"{self.url}: {what} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
                     ) from None
                 self.stats.retries += 1
                 self.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _query_raw(self, metric: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    def _query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
+        """One range query evaluated every `step_s`."""
+        params = {"timeout": f"{self.timeout_s:g}s"}
+        return self._retrying(
+            query,
+            lambda: self.prom.custom_query_range(
+                query, start_time=start, end_time=end, step=f"{step_s:g}s", params=params
+            ),
+        )
+
+    def query_raw(self, metric: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """The raw samples of `metric` in [start, end] (a range-vector selector evaluated at `end`)."""
         window = max(1, math.ceil((end - start).total_seconds()))
-        delay = self.backoff_s
-        for attempt in range(self.retries + 1):
-            try:
-                self.stats.queries += 1
-                out: list[dict[str, Any]] = self.prom.custom_query(
-                    f"{metric}[{window}s]", params={"time": end.timestamp(), "timeout": f"{self.timeout_s:g}s"}
-                )
-                return out
-            except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
-                if attempt == self.retries:
-                    raise GpufleetError(
-                        f"{self.url}: {metric} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
-                    ) from None
-                self.stats.retries += 1
-                self.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        params = {"time": end.timestamp(), "timeout": f"{self.timeout_s:g}s"}
+        return self._retrying(metric, lambda: self.prom.custom_query(f"{metric}[{window}s]", params=params))
 
     def gpu_chunk(self, start: datetime, end: datetime, step_s: float, raw: bool = True) -> pl.DataFrame:
         """GPU_SAMPLES for [start, end]: the raw samples (default) or evaluated every `step_s`."""
         frames = []
         for metric, (col, scale) in GPU_METRICS.items():
             if raw:
-                result = self._query_raw(metric, start, end)
+                result = self.query_raw(metric, start, end)
             else:
                 result = self._query_range(metric, start, end, step_s)
             if not result:

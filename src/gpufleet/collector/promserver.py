@@ -39,20 +39,10 @@ def backfill(openmetrics: Path, tsdb: Path) -> None:
 
 
 @contextmanager
-def prometheus(tsdb: Path, port: int | None = None) -> Iterator[str]:
-    """Run Prometheus on 127.0.0.1 over `tsdb`; yields its URL; stops it by PID."""
-    port = port or free_port()
-    cfg = tsdb.parent / f"prometheus-{port}.yml"
-    cfg.write_text("global:\n  scrape_interval: 15s\n")
+def _serve(args: list[str], port: int) -> Iterator[str]:
+    """Start the prometheus binary with `args` on 127.0.0.1:`port`, wait until ready, yield its URL, stop it."""
     proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={cfg}",
-            f"--storage.tsdb.path={tsdb}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=100y",  # backfilled history is years old
-            "--web.enable-lifecycle",
-        ],
+        [PROMETHEUS, *args, f"--web.listen-address=127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -79,38 +69,30 @@ def prometheus(tsdb: Path, port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
+def prometheus(tsdb: Path, port: int | None = None) -> Iterator[str]:
+    """Run Prometheus on 127.0.0.1 over `tsdb`; yields its URL; stops it by PID."""
+    port = port or free_port()
+    cfg = tsdb.parent / f"prometheus-{port}.yml"
+    cfg.write_text("global:\n  scrape_interval: 15s\n")
+    args = [
+        f"--config.file={cfg}",
+        f"--storage.tsdb.path={tsdb}",
+        "--storage.tsdb.retention.time=100y",  # backfilled history is years old
+        "--web.enable-lifecycle",
+    ]
+    with _serve(args, port) as url:
+        yield url
+
+
+@contextmanager
 def prometheus_scraping(root: Path, target: str, interval_s: float = 1.0) -> Iterator[str]:
     """Prometheus on an empty TSDB, scraping `target` (host:port) every `interval_s`."""
     tsdb = root / "tsdb-live"
     tsdb.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     cfg = root / "scrape.yml"
     cfg.write_text(
         f"global:\n  scrape_interval: {interval_s:g}s\n  scrape_timeout: {interval_s:g}s\n"
         f"scrape_configs:\n  - job_name: gpus\n    static_configs:\n      - targets: ['{target}']\n"
     )
-    proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start on {url}")
-            time.sleep(0.3)
+    with _serve([f"--config.file={cfg}", f"--storage.tsdb.path={tsdb}"], free_port()) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
