@@ -2,7 +2,8 @@
 dcgm-exporter, or a recorded trace, feeds the same Prometheus queries.
 
 Two providers of "the GPUs now":
-- NVML (nvidia-ml-py, `pynvml`): utilization, framebuffer used/free, power, per GPU;
+- NVML (`collector.nvml.NvmlProvider`): utilization, framebuffer, power, temperature, clocks, processes,
+  XID, per GPU and per MIG instance;
 - replay: a recorded GPU_SAMPLES table served as if live — wall-clock time since start, times `speed`, is
   trace time since its first sample; each series shows its latest sample at or before that time, and
   disappears once its last sample is older than `stale_s` of trace time (as a finished pod would).
@@ -17,7 +18,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gpufleet.collector.nvml import NvmlProvider, NvmlUnavailable
 from gpufleet.core.errors import GpufleetError
+
+__all__ = ["DcgmCollector", "NvmlProvider", "NvmlUnavailable", "ReplayProvider", "serve"]
 
 MIB = 2**20
 LABEL_COLS = {
@@ -27,19 +31,20 @@ LABEL_COLS = {
     "modelName": "gpu_model",
     "namespace": "namespace",
     "pod": "pod",
+    "GPU_I_PROFILE": "mig_profile",
 }
 METRICS = {  # DCGM name -> (column, multiplier from canonical units, help)
     "DCGM_FI_DEV_GPU_UTIL": ("util", 100.0, "GPU utilization (in %)."),
     "DCGM_FI_DEV_FB_USED": ("mem_used_bytes", 1 / MIB, "Framebuffer memory used (in MiB)."),
     "DCGM_FI_DEV_FB_FREE": ("mem_free_bytes", 1 / MIB, "Framebuffer memory free (in MiB)."),
     "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0, "Power draw (in W)."),
+    "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1.0, "GPU temperature (in C)."),
+    "DCGM_FI_DEV_SM_CLOCK": ("sm_clock_mhz", 1.0, "SM clock frequency (in MHz)."),
+    "DCGM_FI_DEV_MEM_CLOCK": ("mem_clock_mhz", 1.0, "Memory clock frequency (in MHz)."),
+    "DCGM_FI_DEV_XID_ERRORS": ("xid_errors", 1.0, "Value of the last XID error encountered."),
+    # not a DCGM field: NVML's running compute processes, for nodes where nothing else counts them
+    "gpufleet_gpu_processes": ("processes", 1.0, "Compute processes running on the GPU."),
 }
-
-
-class NvmlUnavailable(GpufleetError):
-    """No NVML library or no NVIDIA driver here."""
-
-    exit_code = 3
 
 
 class ReplayProvider:
@@ -75,46 +80,6 @@ class ReplayProvider:
             if i < 0 or now - times[i] > self.stale_s:
                 continue
             yield labels, g.row(i, named=True)
-
-
-class NvmlProvider:
-    """The GPUs of this machine through NVML."""
-
-    def __init__(self, hostname: str) -> None:
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-        except Exception as e:  # no library, no driver, no device: pynvml raises several kinds
-            raise NvmlUnavailable(f"NVML is not available on this machine ({type(e).__name__})") from None
-        self.nvml = pynvml
-        self.hostname = hostname
-
-    def current(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        """(labels, readings) per GPU."""
-        n = self.nvml
-        for i in range(n.nvmlDeviceGetCount()):
-            h = n.nvmlDeviceGetHandleByIndex(i)
-            uuid = n.nvmlDeviceGetUUID(h)
-            name = n.nvmlDeviceGetName(h)
-            util = n.nvmlDeviceGetUtilizationRates(h)
-            mem = n.nvmlDeviceGetMemoryInfo(h)
-            power_mw = n.nvmlDeviceGetPowerUsage(h)
-            labels = {
-                "node": self.hostname,
-                "gpu_uuid": uuid,
-                "gpu_index": i,
-                "gpu_model": name.decode() if isinstance(name, bytes) else name,
-            }
-            yield (
-                labels,
-                {
-                    "util": util.gpu / 100.0,
-                    "mem_used_bytes": mem.used,
-                    "mem_free_bytes": mem.free,
-                    "power_w": power_mw / 1000.0,
-                },
-            )
 
 
 class DcgmCollector:

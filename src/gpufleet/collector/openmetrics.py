@@ -17,6 +17,9 @@ DCGM_NAMES = {
     "util": ("DCGM_FI_DEV_GPU_UTIL", 100.0),
     "mem_used_bytes": ("DCGM_FI_DEV_FB_USED", 1 / MIB),
     "power_w": ("DCGM_FI_DEV_POWER_USAGE", 1.0),
+    "temp_c": ("DCGM_FI_DEV_GPU_TEMP", 1.0),
+    "sm_clock_mhz": ("DCGM_FI_DEV_SM_CLOCK", 1.0),
+    "xid_errors": ("DCGM_FI_DEV_XID_ERRORS", 1.0),
 }
 
 

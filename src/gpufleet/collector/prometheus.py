@@ -42,6 +42,9 @@ GPU_METRICS: dict[str, tuple[str, float]] = {
     "DCGM_FI_DEV_FB_FREE": ("fb_free", MIB),
     "DCGM_FI_DEV_FB_RESERVED": ("fb_reserved", MIB),
     "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0),
+    "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1.0),
+    "DCGM_FI_DEV_SM_CLOCK": ("sm_clock_mhz", 1.0),
+    "DCGM_FI_DEV_XID_ERRORS": ("xid_errors", 1.0),  # the last XID code, not a count
 }
 KEYS = ["node", "gpu_uuid", "gpu_index", "gpu_model", "mig_profile", "namespace", "pod", "container"]
 SERIES_KEYS = ["node", "gpu_uuid", "gpu_index", "mig_profile", "pod"]
@@ -231,6 +234,9 @@ def to_gpu_samples(wide: pl.DataFrame) -> pl.DataFrame:
         c("fb_used").round().cast(pl.Int64).alias("mem_used_bytes"),
         total.round().cast(pl.Int64).alias("mem_total_bytes"),
         c("power_w").alias("power_w"),
+        c("temp_c").alias("temp_c"),
+        c("sm_clock_mhz").alias("sm_clock_mhz"),
+        c("xid_errors").round().cast(pl.Int64).alias("xid_errors"),
         "namespace",
         "pod",
         "container",

@@ -14,14 +14,15 @@ from gpufleet.core.errors import GpufleetError
 collect_app = typer.Typer(help="Pull GPU and job telemetry into a durable store.", no_args_is_help=True)
 
 
-def _step(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600}
+def _step(text: str, option: str = "--step") -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        if text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        v = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
-        raise GpufleetError(f"--step {text!r}: give seconds or a duration like 30s, 1m") from None
+        raise GpufleetError(f"{option} {text!r}: give seconds or a duration like 30s, 1m") from None
+    if v <= 0:
+        raise GpufleetError(f"{option} {text!r}: must be positive")
+    return v
 
 
 @collect_app.command("prometheus")
@@ -54,7 +55,7 @@ def collect_prometheus_cmd(
     src = PrometheusSource(url, token=token, verify_tls=not insecure)
     with err.status(f"collecting {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} from {url} …"):
         stats = src.collect_gpu(
-            Store(store), start, end, _step(step), raw=not resample, chunk_s=_step(chunk) if chunk else None
+            Store(store), start, end, _step(step), raw=not resample, chunk_s=_step(chunk, "--chunk") if chunk else None
         )
     job_stats: dict[str, int] = {}
     if jobs:
@@ -88,6 +89,40 @@ def collect_prometheus_cmd(
             f"jobs: {job_stats['jobs']:,} pods with GPUs rebuilt ({job_stats['pods_without_gpus_skipped']:,} without"
             f" GPUs skipped); the store now holds {job_stats['jobs_in_store']:,} jobs"
         )
+
+
+@collect_app.command("nvml")
+@handles_errors
+def collect_nvml_cmd(
+    store: Annotated[Path, typer.Option(help="Store directory (created if missing).")],
+    interval: Annotated[str, typer.Option(help="Time between samples (5s, 1m).")] = "5s",
+    duration: Annotated[str, typer.Option(help="How long to sample (10m, 1h).")] = "10m",
+    flush: Annotated[str, typer.Option(help="Write to the store at least this often.")] = "1m",
+    as_json: JsonOpt = False,
+) -> None:
+    """This machine's GPUs through NVML (utilization, memory, power, temperature, clocks, MIG) into the store."""
+    import socket
+
+    from gpufleet.collector.nvml import NvmlProvider, collect_nvml
+    from gpufleet.collector.store import Store
+
+    interval_s, duration_s = _step(interval, "--interval"), _step(duration, "--duration")
+    provider = NvmlProvider(socket.gethostname())  # exit 3 with one line when there is no NVML
+    with err.status(f"sampling NVML every {interval} for {duration} …"):
+        stats = collect_nvml(provider, Store(store), interval_s, duration_s, flush_s=_step(flush, "--flush"))
+    result = {
+        "store": str(store),
+        "samples": stats.samples,
+        "rows_written": stats.rows_written,
+        "unsupported_readings": stats.unsupported,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    out.print(
+        f"{stats.samples} samples, {stats.rows_written:,} GPU rows written to {store};"
+        f" readings this GPU does not support: {', '.join(stats.unsupported) or 'none'}"
+    )
 
 
 store_app = typer.Typer(help="Look after a collector store.", no_args_is_help=True)
@@ -156,7 +191,8 @@ def exporter_cmd(
     import socket
     import time
 
-    from gpufleet.collector.exporter import NvmlProvider, ReplayProvider, serve
+    from gpufleet.collector.exporter import ReplayProvider, serve
+    from gpufleet.collector.nvml import NvmlProvider
 
     if replay is not None:
         from gpufleet.commands.common import _root_opt

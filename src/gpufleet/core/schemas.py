@@ -130,6 +130,9 @@ GPU_SAMPLES = Table(
         Column("cpu_used_cores", F, check="nonneg", doc="the pod's container CPU use, cores (pod-level samples)"),
         Column("host_mem_used_bytes", I, check="nonneg", doc="the pod's container memory working set, bytes"),
         Column("oom_killed", I, check="nonneg", doc="OOM kills of the pod's container since the previous sample"),
+        Column("temp_c", F, check="finite", doc="GPU temperature, degrees C"),
+        Column("sm_clock_mhz", F, check="nonneg", doc="SM clock, MHz"),
+        Column("xid_errors", I, check="nonneg", doc="last XID error code the driver reported (0: none)"),
     ),
     doc="one row per GPU (or pod) per sample time",
 )

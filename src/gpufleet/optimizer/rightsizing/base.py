@@ -9,9 +9,8 @@ GPUs), GPU memory used, and where the samples carry them, CPU cores and memory u
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -19,34 +18,13 @@ import polars as pl
 
 from gpufleet.core.gpus import gpu_spec
 from gpufleet.core.registry import Registry
+from gpufleet.core.workloads import GroupBy, workload_name
 from gpufleet.optimizer.rightsizing.mig import GPU_MEM, mig_model, smallest_profile
 
 F64 = npt.NDArray[np.float64]
-GroupBy = Literal["prefix", "pod", "namespace"]
 MIN_SPAN_S = 3 * 3600.0
 MIN_SAMPLES = 100
 SHARE_STEP = 0.05  # GPU time-slicing shares are proposed in steps of 5%
-
-# Deployment pods: <name>-<replicaset hash>-<5 chars>; Job/DaemonSet pods: <name>-<5 chars>; StatefulSet: <name>-<n>
-_SUFFIXES = (
-    re.compile(r"-[a-z0-9]{6,10}-[a-z0-9]{5}$"),
-    re.compile(r"-[a-z0-9]{5}$"),
-    re.compile(r"-\d+$"),
-)
-
-
-def workload_name(pod: str | None, namespace: str | None = None, by: GroupBy = "prefix") -> str:
-    """The workload a pod belongs to."""
-    name = pod or "(no pod)"
-    if by == "namespace":
-        return namespace or "(no namespace)"
-    if by == "prefix":
-        for rx in _SUFFIXES:
-            stripped = rx.sub("", name)
-            if stripped != name and stripped:
-                name = stripped
-                break
-    return f"{namespace}/{name}" if namespace else name
 
 
 @dataclass

@@ -190,4 +190,9 @@ def synthetic_gpu_samples(cfg: SyntheticSamplesConfig, nodes: pl.DataFrame | Non
         pl.when("alloc").then(pl.col("cpu")).alias("cpu_used_cores"),
         pl.when("alloc").then(pl.col("host_mem")).alias("host_mem_used_bytes"),
         pl.when("alloc").then(pl.lit(0, pl.Int64)).alias("oom_killed"),
+        # no random draws here, so a seed's earlier columns stay as they were: the die warms with work and
+        # the SM clock drops to idle when nothing runs
+        (30.0 + 45.0 * pl.col("util")).round(1).alias("temp_c"),
+        pl.when(pl.col("util") > 0.01).then(1410.0).otherwise(210.0).alias("sm_clock_mhz"),
+        pl.lit(0, pl.Int64).alias("xid_errors"),
     ).select(GPU_SAMPLES.names)
