@@ -199,13 +199,16 @@ def load_series(
 ) -> tuple[pl.DataFrame, str]:
     """A SERIES frame from any reference, and a note on how it was made.
 
-    SERIES parts are used as they are; GPU_SAMPLES become one series per GPU (or pod) of `value`; REQUESTS
+    SERIES parts (and a store's per-workload SERIES) are used as they are; GPU_SAMPLES (a store without
+    SERIES) become one series per GPU (or pod) of `value`; REQUESTS
     become the request rate per model at 1-minute resolution. `ids` keeps those series, `top` the busiest.
     """
-    if is_store(ref):  # a collector store: its GPU samples
-        f, table = Store(ref).read("GPU_SAMPLES"), "GPU_SAMPLES"
+    if is_store(ref):  # a collector store: its per-workload series, else one series per GPU
+        f, table = Store(ref).read("SERIES"), "SERIES"
         if f.height == 0:
-            raise GpufleetError(f"{ref}: the store holds no GPU samples yet")
+            f, table = Store(ref).read("GPU_SAMPLES"), "GPU_SAMPLES"
+        if f.height == 0:
+            raise GpufleetError(f"{ref}: the store holds no series or GPU samples yet")
     else:
         tr = load(ref, data_dir, **(params or {}))
         f, table = tr.frame, tr.meta.table

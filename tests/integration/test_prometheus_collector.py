@@ -124,11 +124,15 @@ def test_cli_collect_then_rightsize_from_the_store(served, tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     recs = json.loads(res.stdout)["recommendations"]
     assert {r["workload"] for r in recs} == {f"genai/{p}" for p in src["pod"].unique()}
-    # the forecasters read the same store: one utilization series per GPU
+    # the forecasters read the same store: GPUs held and busy per workload
     out = tmp_path / "fc.parquet"
     res = CliRunner().invoke(
         app, ["forecast", "--series", str(store), "--model", "seasonal-naive", "--horizon", "1h", "--out", str(out)]
     )
     assert res.exit_code == 0, res.output
     fc = pl.read_parquet(out)
-    assert fc["unique_id"].n_unique() == src["gpu_uuid"].n_unique() and fc.height > 0
+    pods = src["pod"].unique().to_list()
+    assert set(fc["unique_id"]) == {f"genai/{p}:{q}" for p in pods for q in ("gpus", "gpus_busy")}
+    series = Store(store).read("SERIES")
+    held = series.filter(pl.col("unique_id").str.ends_with(":gpus"))
+    assert held["y"].max() == 1.0, "each SD pod holds one GPU"

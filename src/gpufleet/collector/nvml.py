@@ -57,10 +57,10 @@ class NvmlProvider:
         self._events: Any = None
         self._xid: dict[int, int] = {}  # GPU index -> last XID code seen
 
-    def _read(self, what: str, call: Callable[[], Any]) -> Any:
+    def _read(self, what: str, call: Callable[..., Any], *args: Any) -> Any:
         """One NVML call; None (counted) when this GPU does not support the reading."""
         try:
-            return call()
+            return call(*args)
         except self.nvml.NVMLError as e:
             key = f"{what}: {e}"
             self.unsupported[key] = self.unsupported.get(key, 0) + 1
@@ -76,7 +76,10 @@ class NvmlProvider:
                     h = n.nvmlDeviceGetHandleByIndex(i)
                     self._read(
                         "xid events",
-                        lambda h=h: n.nvmlDeviceRegisterEvents(h, n.nvmlEventTypeXidCriticalError, self._events),
+                        n.nvmlDeviceRegisterEvents,
+                        h,
+                        n.nvmlEventTypeXidCriticalError,
+                        self._events,
                     )
         if not self._events:
             return
@@ -103,10 +106,10 @@ class NvmlProvider:
                 "gpu_model": _text(n.nvmlDeviceGetName(h)),
                 "mig_profile": None,
             }
-            util = self._read("utilization", lambda h=h: n.nvmlDeviceGetUtilizationRates(h))
-            mem = self._read("memory", lambda h=h: n.nvmlDeviceGetMemoryInfo(h))
-            power = self._read("power", lambda h=h: n.nvmlDeviceGetPowerUsage(h))
-            procs = self._read("processes", lambda h=h: n.nvmlDeviceGetComputeRunningProcesses(h))
+            util = self._read("utilization", n.nvmlDeviceGetUtilizationRates, h)
+            mem = self._read("memory", n.nvmlDeviceGetMemoryInfo, h)
+            power = self._read("power", n.nvmlDeviceGetPowerUsage, h)
+            procs = self._read("processes", n.nvmlDeviceGetComputeRunningProcesses, h)
             yield (
                 labels,
                 {
@@ -115,11 +118,9 @@ class NvmlProvider:
                     "mem_total_bytes": int(mem.total) if mem is not None else None,
                     "mem_free_bytes": int(mem.free) if mem is not None else None,
                     "power_w": power / 1000.0 if power is not None else None,
-                    "temp_c": self._read(
-                        "temperature", lambda h=h: n.nvmlDeviceGetTemperature(h, n.NVML_TEMPERATURE_GPU)
-                    ),
-                    "sm_clock_mhz": self._read("sm clock", lambda h=h: n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_SM)),
-                    "mem_clock_mhz": self._read("mem clock", lambda h=h: n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_MEM)),
+                    "temp_c": self._read("temperature", n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU),
+                    "sm_clock_mhz": self._read("sm clock", n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
+                    "mem_clock_mhz": self._read("mem clock", n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_MEM),
                     "processes": len(procs) if procs is not None else None,
                     "xid_errors": self._xid.get(i, 0),
                 },
@@ -128,7 +129,7 @@ class NvmlProvider:
 
     def _mig(self, h: Any, index: int, parent: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         n = self.nvml
-        mode = self._read("mig mode", lambda: n.nvmlDeviceGetMigMode(h))
+        mode = self._read("mig mode", n.nvmlDeviceGetMigMode, h)
         if not mode or mode[0] != n.NVML_DEVICE_MIG_ENABLE:
             return
         for k in range(n.nvmlDeviceGetMaxMigDeviceCount(h)):
@@ -136,8 +137,8 @@ class NvmlProvider:
                 mh = n.nvmlDeviceGetMigDeviceHandleByIndex(h, k)
             except n.NVMLError:  # NOT_FOUND: no instance in this slot
                 continue
-            attrs = self._read("mig attributes", lambda mh=mh: n.nvmlDeviceGetAttributes(mh))
-            mem = self._read("mig memory", lambda mh=mh: n.nvmlDeviceGetMemoryInfo(mh))
+            attrs = self._read("mig attributes", n.nvmlDeviceGetAttributes, mh)
+            mem = self._read("mig memory", n.nvmlDeviceGetMemoryInfo, mh)
             profile = (
                 f"{attrs.gpuInstanceSliceCount}g.{round(attrs.memorySizeMB / 1024)}gb" if attrs is not None else "mig"
             )

@@ -122,3 +122,81 @@ def write_ksm_openmetrics(jobs: pl.DataFrame, path: str | Path, *, epoch_s: floa
                 out.write("\n".join(series[key]) + "\n")
         out.write("# EOF\n")
     return n
+
+
+def vllm_replicas(requests: pl.DataFrame, pods: int = 2) -> pl.DataFrame:
+    """REQUESTS given to `pods` vLLM replicas round-robin, each with a finish time from a simple service model
+    (prefill at 5,000 tokens/s, decode at 40 tokens/s per sequence — the defaults of the serving profile):
+    columns pod (0..pods-1), arrival, finish, input_tokens, output_tokens."""
+    r = requests.sort("arrival_time").with_row_index("_i")
+    return r.select(
+        (pl.col("_i") % pods).cast(pl.Int64).alias("pod"),
+        pl.col("arrival_time").alias("arrival"),
+        (
+            pl.col("arrival_time")
+            + pl.col("input_tokens").fill_null(0) / 5000.0
+            + pl.col("output_tokens").fill_null(0) / 40.0
+        ).alias("finish"),
+        pl.col("input_tokens").fill_null(0),
+        pl.col("output_tokens").fill_null(0),
+    )
+
+
+def write_vllm_openmetrics(
+    served: pl.DataFrame,
+    path: str | Path,
+    *,
+    epoch_s: float,
+    scrape_s: float = 15.0,
+    namespace: str = "llm",
+    model: str = "code",
+    restart: tuple[int, float] | None = None,
+    max_running: int = 8,
+) -> int:
+    """vLLM metrics as its replicas would have shown them, scraped every `scrape_s` (Unix time = `epoch_s` +
+    trace time): counters `vllm:request_success_total`, `vllm:prompt_tokens_total`,
+    `vllm:generation_tokens_total` (finished requests and their tokens up to the scrape), gauges
+    `vllm:num_requests_running` (at most `max_running`), `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc`.
+    `restart=(pod, t)` restarts that pod at scrape time t: its counters start again from zero.
+    `served` comes from `vllm_replicas`. Returns the samples written."""
+    import numpy as np
+
+    end = float(served["finish"].max())  # type: ignore[arg-type]
+    times = np.arange(0.0, end + 2 * scrape_s, scrape_s)
+    lines: dict[str, list[str]] = {}
+    n = 0
+    for pod, g in served.group_by("pod", maintain_order=True):
+        p = int(pod[0])
+        fin = np.sort(g["finish"].to_numpy())
+        order = np.argsort(g["finish"].to_numpy())
+        cum_in = np.concatenate([[0], np.cumsum(g["input_tokens"].to_numpy()[order])])
+        cum_out = np.concatenate([[0], np.cumsum(g["output_tokens"].to_numpy()[order])])
+        arr = np.sort(g["arrival"].to_numpy())
+        done = np.searchsorted(fin, times, side="right")  # finished at or before each scrape
+        base = np.zeros_like(done)
+        if restart is not None and restart[0] == p:
+            k = int(np.searchsorted(times, restart[1]))
+            base[k:] = done[k - 1]  # what the restarted process no longer remembers
+        inflight = np.searchsorted(arr, times, side="right") - done
+        running = np.minimum(inflight, max_running)
+        lab = f'namespace="{namespace}",pod="vllm-{model}-7c9d4b8f6-p{p:04d}",model_name="{model}"'
+        ts = (times + epoch_s).astype(np.int64)
+        for name, vals in (
+            ("vllm:request_success_total", done - base),
+            ("vllm:prompt_tokens_total", cum_in[done] - cum_in[base]),
+            ("vllm:generation_tokens_total", cum_out[done] - cum_out[base]),
+            ("vllm:num_requests_running", running),
+            ("vllm:num_requests_waiting", inflight - running),
+            ("vllm:kv_cache_usage_perc", np.round(running / max_running, 6)),
+        ):
+            lines.setdefault(name, []).extend(f"{name}{{{lab}}} {v:.12g} {t}" for v, t in zip(vals, ts, strict=True))
+            n += len(ts)
+    with open(path, "w") as out:
+        for name, ls in lines.items():
+            kind = "counter" if name.endswith("_total") else "gauge"
+            family = name.removesuffix("_total") if kind == "counter" else name
+            out.write(f"# TYPE {family} {kind}\n")
+            out.write("\n".join(ls))
+            out.write("\n")
+        out.write("# EOF\n")
+    return n

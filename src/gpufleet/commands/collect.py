@@ -40,6 +40,10 @@ def collect_prometheus_cmd(
         str | None, typer.Option(help="Longest time per query (e.g. 1h) to bound memory with many GPUs.")
     ] = None,
     jobs: Annotated[bool, typer.Option(help="Also rebuild JOBS from kube-state-metrics (pods as jobs).")] = True,
+    serving: Annotated[bool, typer.Option(help="Also pull vLLM metrics into per-workload SERIES.")] = True,
+    series_step: Annotated[
+        str, typer.Option(help="Bucket of the per-workload SERIES (GPU demand, vLLM rates and gauges).")
+    ] = "1m",
     token: Annotated[str | None, typer.Option(envvar="GPUFLEET_PROM_TOKEN", help="Bearer token.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates.")] = False,
     as_json: JsonOpt = False,
@@ -63,6 +67,17 @@ def collect_prometheus_cmd(
 
         with err.status("rebuilding jobs from kube-state-metrics …"):
             job_stats = collect_jobs(src, Store(store), start, end, _step(step))
+    from gpufleet.collector.derive import derive_gpu_series
+
+    bucket = _step(series_step, "--series-step")
+    with err.status("deriving per-workload GPU series …"):
+        derived = derive_gpu_series(Store(store), start, end, bucket)
+    serving_rows = None
+    if serving:
+        from gpufleet.collector.vllm import collect_vllm
+
+        with err.status("pulling vLLM serving metrics …"):
+            serving_rows = collect_vllm(src, Store(store), start, end, bucket)
     result = {
         "url": url,
         "store": str(store),
@@ -75,6 +90,8 @@ def collect_prometheus_cmd(
         "empty_results": stats.empty_results,
         "bad_values_skipped": stats.bad_values,
         "jobs": job_stats,
+        "gpu_series": derived,
+        "serving_series_rows": serving_rows,
     }
     if as_json:
         emit_json(result)
@@ -83,6 +100,11 @@ def collect_prometheus_cmd(
         f"{stats.rows_written:,} GPU samples written to {store} in {stats.chunks} chunks ({stats.queries} queries,"
         f" {stats.retries} retries); metrics with no data: {', '.join(stats.empty_results) or 'none'};"
         f" bad values skipped: {stats.bad_values}"
+    )
+    out.print(
+        f"per-workload GPU series: {derived['series_rows']:,} points for {derived['workloads']} workloads"
+        f" ({derived['samples_without_pod']:,} samples without a pod belong to none)"
+        + (f"; vLLM series: {serving_rows:,} points" if serving_rows is not None else "")
     )
     if job_stats:
         out.print(
