@@ -136,3 +136,71 @@ def test_cli_collect_then_rightsize_from_the_store(served, tmp_path: Path) -> No
     series = Store(store).read("SERIES")
     held = series.filter(pl.col("unique_id").str.ends_with(":gpus"))
     assert held["y"].max() == 1.0, "each SD pod holds one GPU"
+
+
+def test_5xx_timeouts_drops_and_garbage_are_retried_and_counted(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.faultproxy import fault_proxy
+
+    src, url, _ = served
+    start, end = src["ts"].min() - timedelta(seconds=1), src["ts"].max() + timedelta(seconds=1)
+    faults = ["500", "ok", "503", "slow", "ok", "ok", "garbage", "drop", "ok", "503"]
+    n_faults = sum(f != "ok" for f in faults)
+    slept: list[float] = []
+    with fault_proxy(url, list(faults), slow_s=3.0) as (proxy, taken):
+        api = PrometheusSource(proxy, retries=3, backoff_s=0.05, timeout_s=1.0, sleep=slept.append)
+        store = Store(tmp_path / "store")
+        stats = api.collect_gpu(store, start, end, step_s=5.0)
+    assert taken[: len(faults)] == faults
+    assert stats.retries == n_faults == len(slept), "each fault was retried once, and counted"
+    got = store.read("GPU_SAMPLES")
+    assert got.height == src.height and got.unique(["pod", "ts"]).height == got.height, "nothing lost or doubled"
+
+
+def test_empty_windows_and_unknown_metrics_are_counted_not_fatal(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from gpufleet.collector.vllm import collect_vllm
+
+    src, url, _ = served
+    api = PrometheusSource(url)
+    store = Store(tmp_path / "store")
+    before = src["ts"].min() - timedelta(days=30)
+    stats = api.collect_gpu(store, before, before + timedelta(hours=1), step_s=30.0)
+    assert stats.rows_written == 0 and set(stats.empty_results) >= {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED"}
+    # this Prometheus never saw vLLM: every serving metric is reported empty, nothing is written
+    assert collect_vllm(api, store, src["ts"].min(), src["ts"].max(), 60.0) == 0
+    assert "vllm:num_requests_running" in api.stats.empty_results
+    assert api.query_raw("no_such_metric_anywhere", src["ts"].min(), src["ts"].max()) == []
+
+
+def test_label_variants_of_other_deployments(data_dir: Path, tmp_path: Path) -> None:
+    """hostname/uuid/pod_name/namespace_name (older dcgm-exporter, Helm charts) and exported_* (relabelled by
+    a ServiceMonitor with honorLabels off) all land in the same columns."""
+    need_prometheus()
+    src = genai_as_dcgm(data_dir, pods=2).head(400)
+    variants = [
+        {"hostname": "node", "uuid": "gpu_uuid", "gpu": "gpu_index", "namespace_name": "namespace", "pod_name": "pod"},
+        {
+            "Hostname": "node",
+            "UUID": "gpu_uuid",
+            "GPU": "gpu_index",
+            "exported_namespace": "namespace",
+            "exported_pod": "pod",
+        },
+    ]
+    for k, spelling in enumerate(variants):
+        om = tmp_path / f"v{k}.om"
+        write_openmetrics(src, om, labels=spelling)
+        backfill(om, tmp_path / f"tsdb{k}")
+        with prometheus(tmp_path / f"tsdb{k}") as url:
+            store = Store(tmp_path / f"store{k}")
+            start, end = src["ts"].min() - timedelta(seconds=1), src["ts"].max() + timedelta(seconds=1)
+            PrometheusSource(url).collect_gpu(store, start, end, step_s=30.0)
+        got = store.read("GPU_SAMPLES").sort("pod", "ts")
+        assert got.height == src.height, spelling
+        for col in ("node", "gpu_uuid", "gpu_index", "namespace", "pod"):
+            assert got[col].null_count() == 0, (spelling, col)
+        assert (
+            got.select("pod", "gpu_uuid", "node")
+            .unique()
+            .sort("pod")
+            .equals(src.select("pod", "gpu_uuid", "node").unique().sort("pod"))
+        )

@@ -54,7 +54,7 @@ def gpu_series(samples: pl.DataFrame, step_s: float) -> tuple[pl.DataFrame, int]
 
 
 def derive_gpu_series(
-    store: Store, start: datetime, end: datetime, step_s: float, source: str = "prometheus"
+    store: Store, start: datetime, end: datetime, step_s: float, source: str = "prometheus", into: str = "derived"
 ) -> dict[str, int]:
     """Whole buckets of [start, end) from the store's GPU_SAMPLES (of `source`) into its SERIES (source
     `derived`)."""
@@ -63,7 +63,7 @@ def derive_gpu_series(
     lo, hi = datetime.fromtimestamp(b0, UTC), datetime.fromtimestamp(b1, UTC)
     samples = store.scan("GPU_SAMPLES", source).filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)).collect()
     series, unattributed = gpu_series(samples, step_s)
-    written = store.append("SERIES", "derived", series, ["unique_id"])
+    written = store.append("SERIES", into, series, ["unique_id"])
     return {
         "series_rows": written,
         "workloads": series["unique_id"].n_unique() // 2,

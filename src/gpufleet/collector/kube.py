@@ -58,7 +58,9 @@ def _latest(result: list[dict[str, Any]]) -> list[tuple[dict[str, str], float, f
     return out
 
 
-def collect_jobs(src: PrometheusSource, store: Store, start: datetime, end: datetime, step_s: float) -> dict[str, int]:
+def collect_jobs(
+    src: PrometheusSource, store: Store, start: datetime, end: datetime, step_s: float, source: str = "kube"
+) -> dict[str, int]:
     """Pull kube-state-metrics for [start, end] and merge the pods into the store's JOBS."""
     pods: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -128,5 +130,5 @@ def collect_jobs(src: PrometheusSource, store: Store, start: datetime, end: date
             "oom_killed": pl.Int64,
         },
     )
-    written = store.merge_jobs("kube", validate(frame, JOBS)) if frame.height else 0
+    written = store.merge_jobs(source, validate(frame, JOBS)) if frame.height else 0
     return {"pods": len(pods), "jobs": frame.height, "pods_without_gpus_skipped": skipped, "jobs_in_store": written}

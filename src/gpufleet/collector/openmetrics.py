@@ -33,19 +33,21 @@ LABELS = {
 }
 
 
-def write_openmetrics(samples: pl.DataFrame, path: str | Path) -> int:
+def write_openmetrics(samples: pl.DataFrame, path: str | Path, labels: dict[str, str] | None = None) -> int:
     """Write the GPU_SAMPLES columns that map to DCGM metrics; returns the number of samples written.
+    `labels` (label name -> column) replaces the dcgm-exporter spellings, as other deployments name them.
 
     Lines are built column-wise with polars, so millions of samples take seconds, not minutes."""
     f = samples.with_columns(pl.col("ts").dt.epoch("s").alias("_t"))
-    keys = [c for c in LABELS.values() if c in f.columns]
+    spelling = labels or LABELS
+    keys = [c for c in spelling.values() if c in f.columns]
     f = f.sort([*keys, "_t"], nulls_last=True)
     # one label string per row: name="value" for the labels that are set, comma-separated
     pairs = [
         pl.when(pl.col(col).is_not_null() & (pl.col(col).cast(pl.String) != "")).then(
             pl.lit(f'{name}="') + pl.col(col).cast(pl.String) + pl.lit('"')
         )
-        for name, col in LABELS.items()
+        for name, col in spelling.items()
         if col in f.columns
     ]
     f = f.with_columns(pl.concat_str(pairs, separator=",", ignore_nulls=True).alias("_labels"))

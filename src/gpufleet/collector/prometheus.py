@@ -9,6 +9,7 @@ written to the store before the next is asked for, so memory stays bounded whate
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,18 @@ class Stats:
     bad_values: int = 0
 
 
+def _short(e: Exception) -> str:
+    """An HTTP client error in one short line (urllib3's are paragraphs)."""
+    text = str(e)
+    m = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if m:
+        return f"{type(e).__name__}: {m.group(0).strip()}"
+    if "Read timed out" in text:
+        return f"{type(e).__name__}: read timed out"
+    first = text.splitlines()[0] if text else ""
+    return f"{type(e).__name__}: {first[:200]}"
+
+
 def label(metric: dict[str, str], column: str) -> str | None:
     """The value of a canonical label, whichever spelling the deployment uses."""
     for name in LABELS[column]:
@@ -107,7 +120,7 @@ class PrometheusSource:
             except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
                 if attempt == self.retries:
                     raise GpufleetError(
-                        f"{self.url}: {what} failed after {self.retries + 1} attempts ({type(e).__name__}: {e})"
+                        f"{self.url}: {what} failed after {self.retries + 1} attempts ({_short(e)})"
                     ) from None
                 self.stats.retries += 1
                 self.sleep(delay)
@@ -189,6 +202,7 @@ class PrometheusSource:
         *,
         raw: bool = True,
         chunk_s: float | None = None,
+        source: str = "prometheus",
     ) -> Stats:
         """Pull [start, end] chunk by chunk into the store (re-running a window adds nothing twice).
 
@@ -200,7 +214,7 @@ class PrometheusSource:
         while t < end:
             t1 = min(t + chunk, end)
             frame = self.gpu_chunk(t, t1, step_s, raw)
-            self.stats.rows_written += store.append("GPU_SAMPLES", "prometheus", frame, SERIES_KEYS)
+            self.stats.rows_written += store.append("GPU_SAMPLES", source, frame, SERIES_KEYS)
             self.stats.chunks += 1
             # both ends are included: the store's watermark drops the sample a boundary repeats
             t = t1

@@ -131,7 +131,13 @@ def vllm_chunk(src: PrometheusSource, t0: float, t1: float, step_s: float) -> pl
 
 
 def collect_vllm(
-    src: PrometheusSource, store: Store, start: datetime, end: datetime, step_s: float, chunk_s: float = 6 * 3600
+    src: PrometheusSource,
+    store: Store,
+    start: datetime,
+    end: datetime,
+    step_s: float,
+    chunk_s: float = 6 * 3600,
+    source: str = "vllm",
 ) -> int:
     """Whole `step_s` buckets of [start, end) into the store's SERIES (source `vllm`), chunk by chunk.
     Returns the rows written."""
@@ -141,6 +147,6 @@ def collect_vllm(
     written = 0
     while t < stop:
         t1 = min(t + chunk, stop)
-        written += store.append("SERIES", "vllm", vllm_chunk(src, t, t1, step_s), ["unique_id"])
+        written += store.append("SERIES", source, vllm_chunk(src, t, t1, step_s), ["unique_id"])
         t = t1
     return written

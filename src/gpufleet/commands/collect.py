@@ -147,6 +147,90 @@ def collect_nvml_cmd(
     )
 
 
+@collect_app.command("run")
+@handles_errors
+def collect_run_cmd(
+    config: Annotated[Path, typer.Option(help="collector.yaml: the store, the sources and their schedules.")],
+    duration: Annotated[str | None, typer.Option(help="Stop after this long (default: until killed).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The long-running loop over all sources: retries with exponential backoff, a live progress table,
+    and /metrics about itself."""
+    import signal
+    from datetime import datetime
+
+    from rich.live import Live
+    from rich.table import Table
+
+    from gpufleet.collector.loop import CollectorLoop, load_config, seconds
+
+    cfg = load_config(config)
+
+    def log(line: str) -> None:
+        err.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {line}")
+
+    loop = CollectorLoop(cfg, log=log)
+    # SIGTERM (kubectl delete, systemd stop) ends the loop like Ctrl-C: pending samples are written first
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop.set())
+    if cfg.metrics_port:
+        err.print(f"collector metrics on http://{cfg.metrics_host}:{cfg.metrics_port}/metrics")
+
+    def table() -> Table:
+        t = Table(title=f"gpufleet collect run -> {cfg.store}")
+        for c in ("source", "state", "runs ok", "failed", "rows", "backoff"):
+            t.add_column(c)
+        for st in loop.states:
+            state = (
+                "off: " + st.disabled
+                if st.disabled
+                else ("retrying" if st.failures else "ok" if st.runs_ok else "starting")
+            )
+            t.add_row(
+                st.name,
+                state,
+                str(st.runs_ok),
+                str(st.runs_failed),
+                f"{sum(st.rows.values()):,}",
+                f"{st.backoff_s:g} s",
+            )
+        return t
+
+    limit = seconds(duration, "--duration") if duration else None
+    try:
+        if err.is_terminal and not as_json:
+            with Live(table(), console=err, refresh_per_second=2) as live:
+
+                def tick(s: float) -> None:
+                    live.update(table())
+                    loop.stop.wait(s)
+
+                states = loop.run(limit, sleep=tick)
+        else:
+            states = loop.run(limit)
+    except KeyboardInterrupt:
+        loop.stop.set()
+        states = loop.states
+    result = {
+        st.name: {
+            "kind": st.kind,
+            "runs_ok": st.runs_ok,
+            "runs_failed": st.runs_failed,
+            "rows": st.rows,
+            "disabled": st.disabled,
+            "last_error": st.last_error,
+        }
+        for st in states
+    }
+    if as_json:
+        emit_json(result)
+        return
+    for name, r in result.items():
+        out.print(
+            f"{name}: {r['runs_ok']} runs ok, {r['runs_failed']} failed, rows {r['rows']}"
+            + (f" (off: {r['disabled']})" if r["disabled"] else "")
+        )
+
+
 store_app = typer.Typer(help="Look after a collector store.", no_args_is_help=True)
 StoreOpt = Annotated[Path, typer.Option(help="Store directory.")]
 
