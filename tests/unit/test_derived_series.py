@@ -52,4 +52,7 @@ def test_only_whole_buckets_once(tmp_path: Path) -> None:
     assert again["series_rows"] == 0 and half["series_rows"] + rest["series_rows"] == got.height
     assert got.unique(["unique_id", "ds"]).height == got.height
     whole, _ = gpu_series(s, 600)
-    assert got.sort("unique_id", "ds").equals(whole.sort("unique_id", "ds")), "chunked == all at once"
+    both = got.join(whole, on=["unique_id", "ds"], how="full", suffix="_all")
+    assert both.height == whole.height == got.height, "chunked: the same points as all at once"
+    # sums over GPUs come in group order, which polars does not fix: equal up to rounding
+    assert (both["y"] - both["y_all"]).abs().max() < 1e-12
