@@ -14,7 +14,7 @@ endif
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock hatch_build.py src/gpufleet/hook/proto/externalscaler.proto
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv || true
 	@if command -v uv >/dev/null 2>&1; then \
 	  uv venv -q --allow-existing --python python3 $(VENV) && \

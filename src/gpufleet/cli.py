@@ -11,6 +11,7 @@ import typer
 from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_cmd
 from gpufleet.commands.collect import collect_app, exporter_cmd, store_app
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
+from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(traces_app, name="traces")
 app.add_typer(collect_app, name="collect")
 app.add_typer(store_app, name="store")
+app.add_typer(hook_app, name="hook")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
 app.add_typer(backtest_app, name="backtest")

@@ -202,3 +202,50 @@ def write_vllm_openmetrics(
             out.write("\n")
         out.write("# EOF\n")
     return n
+
+
+def write_serving_openmetrics(
+    per_second: pl.DataFrame,
+    requests: pl.DataFrame,
+    path: str | Path,
+    *,
+    epoch_s: int,
+    namespace: str,
+    model: str,
+    gateway: str = "gateway_requests_total",
+) -> int:
+    """A serving replay's per-second demand as one vLLM pod and its gateway would have shown it, scraped
+    every second (Unix time = `epoch_s` + replay time): at second s+1, `vllm:num_requests_running` is the
+    time-averaged requests in the system during second s (`vllm:num_requests_waiting` 0), the gateway's
+    counter `<gateway>{namespace,service}` the arrivals before s+1, and
+    `vllm:request_inference_time_seconds_sum/_count` the service time of the requests that arrived by then.
+    `per_second` has (t, concurrency, arrivals); `requests` (arrival, service_s) per request. A first scrape
+    at second 0 shows the counters at zero, as an engine that just started does. Returns samples written."""
+    import numpy as np
+
+    conc = per_second["concurrency"].to_numpy()
+    arr = np.concatenate([[0.0], np.cumsum(per_second["arrivals"].to_numpy())])
+    a = requests["arrival"].to_numpy()
+    order = np.argsort(a, kind="stable")
+    a, svc = a[order], requests["service_s"].to_numpy()[order]
+    svc_cum = np.concatenate([[0.0], np.cumsum(svc)])
+    secs = np.arange(len(conc) + 1)
+    upto = np.searchsorted(a, secs, side="right")  # requests that arrived at or before each second
+    pod = f'namespace="{namespace}",model_name="{model}",pod="vllm-{model}-0"'
+    ts = secs + epoch_s
+    series = {
+        "vllm:num_requests_running": (pod, np.concatenate([[0.0], conc])),
+        "vllm:num_requests_waiting": (pod, np.zeros(len(secs))),
+        gateway: (f'namespace="{namespace}",service="{model}"', arr),
+        "vllm:request_inference_time_seconds_sum": (pod, svc_cum[upto]),
+        "vllm:request_inference_time_seconds_count": (pod, upto.astype(float)),
+    }
+    n = 0
+    with open(path, "w") as out:
+        for name, (lab, vals) in series.items():
+            out.write(f"# TYPE {name} gauge\n")  # counters and histogram parts alike: promtool keeps the values
+            out.write("\n".join(f"{name}{{{lab}}} {v!r} {t}" for v, t in zip(vals.tolist(), ts.tolist(), strict=True)))
+            out.write("\n")
+            n += len(ts)
+        out.write("# EOF\n")
+    return n

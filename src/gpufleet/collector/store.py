@@ -62,7 +62,7 @@ class Store:
             raise GpufleetError(f"unknown table {table!r}")
         if frame.height == 0:
             return 0
-        ts_col = "ts" if table == "GPU_SAMPLES" else "ds"
+        ts_col = "ds" if table == "SERIES" else "ts"
         frame = validate(frame, table)
         marks = self._load_marks().setdefault(source, {})
         key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|")

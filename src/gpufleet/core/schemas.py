@@ -147,7 +147,29 @@ SERIES = Table(
     doc="long-format time series, as the forecasting ecosystem uses",
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (JOBS, NODES, REQUESTS, GPU_SAMPLES, SERIES)}
+DECISIONS = Table(
+    "DECISIONS",
+    (
+        Column("ts", UTC_DT, required=True),
+        Column("namespace", S, required=True),
+        Column("workload", S, required=True),
+        Column("policy", S),
+        Column("status", S, required=True, doc="ok, stale (telemetry too old), error (telemetry or policy failed)"),
+        Column("current_replicas", I, check="nonneg"),
+        Column("desired_replicas", I, required=True, check="nonneg"),
+        Column("raw", F, doc="the policy's answer before guardrails"),
+        Column("concurrency", F, doc="requests in flight, mean of the last decision period"),
+        Column("arrival_rate", F, doc="arrivals per second, mean of the last decision period"),
+        Column("forecast_hi", F, doc="the forecast's upper quantile over the lead time, arrivals per second"),
+        Column("service_s", F),
+        Column("telemetry_age_s", F),
+        Column("latency_ms", F, doc="time the decision took"),
+        Column("reason", S),
+    ),
+    doc="one row per live autoscaling decision (the hook's record, replayable)",
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (JOBS, NODES, REQUESTS, GPU_SAMPLES, SERIES, DECISIONS)}
 
 
 def table(name: str) -> Table:

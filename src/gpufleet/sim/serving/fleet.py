@@ -66,16 +66,18 @@ class Forecasting:
         self.last_fit = -math.inf
         self.latest: Forecast | None = None
 
-    def forecast(self, now: float, arrivals: np.ndarray, horizon_s: float) -> Forecast | None:
-        """Refit every `every_s` on whole steps up to now; None until two steps of history exist."""
+    def forecast(self, now: float, arrivals: np.ndarray, horizon_s: float, t0: int = 0) -> Forecast | None:
+        """Refit every `every_s` on whole steps up to now; None until two steps of history exist.
+        `arrivals[i]` counts the arrivals in second `t0 + i` (the simulator starts at 0; the live hook passes
+        the Unix second its window starts at); steps are aligned on multiples of `step_s` either way."""
         if now - self.last_fit < self.every_s and self.latest is not None:
             return self.latest
         step = int(self.step_s)
-        n_steps = min(int(now) // step, int(self.history_s // step))
+        end = (int(now) // step) * step
+        n_steps = min((end - t0) // step, int(self.history_s // step))
         if n_steps < 2:
             return None
-        end = (int(now) // step) * step
-        counts = arrivals[end - n_steps * step : end].reshape(n_steps, step).sum(axis=1) / step
+        counts = arrivals[end - n_steps * step - t0 : end - t0].reshape(n_steps, step).sum(axis=1) / step
         ds_us = (end - n_steps * step + np.arange(n_steps) * step) * 1_000_000
         frame = pl.DataFrame({"unique_id": ["demand"] * n_steps, "ds": ds_us, "y": counts}).with_columns(
             pl.col("ds").cast(pl.Datetime("us", "UTC"))
@@ -130,6 +132,8 @@ class ServingSim:
         self._service_sum = 0.0
         self._service_n = 0
         self.actions: list[dict[str, Any]] = []
+        # every decision with what the policy saw: the live hook's end-to-end test replays these
+        self.decisions: list[tuple[float, int, int, float, int]] = []
         self.timeline: list[dict[str, Any]] = []
         self._last_sample = {"arrivals": 0.0, "conc": 0.0, "busy": 0.0, "slots": 0.0}
         self._arrivals_seen = 0
@@ -252,6 +256,7 @@ class ServingSim:
         if self.forecasting is not None and self.autoscaler.uses_forecast:
             fc = self.forecasting.forecast(t, self.arr, self.cold_start_s + self.autoscaler.period_s)
         plan = self.autoscaler.decide(st, fc)
+        self.decisions.append((t, st.ready, st.starting, st.service_s, plan.desired))
         out: list[tuple[float, int, Any]] = []
         change = plan.desired - st.current
         if change > 0:

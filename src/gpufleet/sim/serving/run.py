@@ -77,6 +77,10 @@ class ServingResult:
     timeline: pl.DataFrame
     actions: list[dict[str, Any]]
     summary: dict[str, Any]
+    # what each decision saw and chose (t, ready, starting, service_s, desired), and the per-second demand
+    # (requests in the system, time-averaged; arrivals): the inputs a live autoscaler would have had
+    decisions: pl.DataFrame | None = None
+    per_second: pl.DataFrame | None = None
 
 
 def request_times(requests: pl.DataFrame, profile: ReplicaProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -209,4 +213,7 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         "mean_utilization": float(np.sum(sim.busy_int[int(warm) :]) / max(np.sum(sim.slots_int[int(warm) :]), 1e-9)),
         "events": sim.events,
     }
-    return ServingResult(per, timeline, sim.actions, summary)
+    decisions = pl.DataFrame(sim.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
+    n = int(np.ceil(end)) + 1
+    per_second = pl.DataFrame({"t": np.arange(n), "concurrency": sim.conc[:n], "arrivals": sim.arr[:n]})
+    return ServingResult(per, timeline, sim.actions, summary, decisions, per_second)

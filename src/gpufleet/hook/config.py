@@ -1,0 +1,157 @@
+"""hook.yaml: what the live hook serves, where its telemetry comes from, and which policy runs per workload.
+
+Every field is checked (pydantic) and an error names the file and the field. Secrets never live in the file:
+the bearer token is read from `auth.token_file` (a mounted Kubernetes Secret) or `auth.token_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
+
+NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Kubernetes object name (RFC 1123 subdomain)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Listen(Strict):
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 only when asked (in a pod)")
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP API; 0 picks a free port")
+    grpc_port: int = Field(9090, ge=0, le=65535, description="KEDA external scaler; 0 picks a free port")
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS and gRPC over TLS")
+    tls_key: Path | None = None
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="larger request bodies are refused (413)")
+
+    @model_validator(mode="after")
+    def _pair(self) -> Listen:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
+class Auth(Strict):
+    token_file: Path | None = Field(None, description="file holding the bearer token (a mounted Secret)")
+    token_env: str | None = Field(None, description="environment variable holding the bearer token")
+
+    def token(self) -> str | None:
+        if self.token_file is not None:
+            try:
+                t = self.token_file.read_text().strip()
+            except OSError as e:
+                raise GpufleetError(f"auth.token_file {self.token_file}: cannot read it ({e.strerror})") from None
+            if not t:
+                raise GpufleetError(f"auth.token_file {self.token_file}: empty")
+            return t
+        if self.token_env is not None:
+            t = os.environ.get(self.token_env, "").strip()
+            if not t:
+                raise GpufleetError(f"auth.token_env: ${self.token_env} is not set")
+            return t
+        return None
+
+
+class Telemetry(Strict):
+    url: str = Field(description="Prometheus-compatible base URL")
+    token_env: str | None = None
+    insecure: bool = False
+    timeout: float = Field(5.0, gt=0, description="seconds per query")
+    stale_after: float = Field(120.0, gt=0, description="seconds without a sample before telemetry is stale")
+
+
+class Kubernetes(Strict):
+    enabled: bool = True
+    kubeconfig: Path | None = Field(None, description="default: in-cluster, else ~/.kube/config")
+    host: str | None = Field(None, description="API server URL (overrides the kubeconfig's)")
+    label_selector: str = Field("gpufleet.io/managed=true", description="workloads to discover")
+    namespaces: list[str] | None = Field(None, description="limit discovery (default: all)")
+    apply: bool = Field(False, description="patch /scale (clusters without KEDA); default dry-run: log only")
+
+
+class WorkloadConfig(Strict):
+    namespace: str = Field(pattern=NAME)
+    name: str = Field(pattern=NAME)
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+    model: str | None = Field(None, description="vLLM model_name label (default: the workload name)")
+    policy: str = "predictive"
+    settings: dict[str, float] = Field(default_factory=dict, description="the policy's settings")
+    guardrails: Guardrails = Guardrails()
+    slots_per_replica: int = Field(8, ge=1, description="sequences one replica runs at once")
+    capacity: float | None = Field(
+        None, gt=0, description="requests in flight one replica should carry (default: slots x target_util)"
+    )
+    cold_start_s: float = Field(41.3, ge=0)
+    service_s: float = Field(5.0, gt=0, description="service time until the engine reports its own")
+    arrivals: str | None = Field(
+        None,
+        description="counter of arriving requests (a gateway's); default vllm:request_success_total of the pods",
+    )
+    forecaster: str = "seasonal-naive"
+    forecaster_settings: dict[str, float] = Field(default_factory=dict, description="as in autoscale-sim")
+    forecast_step_s: float = Field(60.0, gt=0)
+    forecast_level: int = Field(99, ge=50, le=99)
+    history_s: float = Field(
+        4 * 3600.0, ge=60, description="seconds of telemetry a decision reads (the forecaster's history)"
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in AUTOSCALERS.names():
+            raise ValueError(f"unknown policy {v!r}; valid: {', '.join(AUTOSCALERS.names())}")
+        if v == "oracle":
+            raise ValueError("oracle needs the future: offline only")
+        return v
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class HookConfig(Strict):
+    listen: Listen = Listen()
+    auth: Auth = Auth()
+    store: Path = Field(Path("hook-store"), description="decisions and telemetry (relative to this file)")
+    interval: float = Field(15.0, gt=0, description="seconds between decisions")
+    telemetry: Telemetry
+    kubernetes: Kubernetes = Kubernetes()
+    recommend_from: Path | None = Field(None, description="a collector store: right-sizing for /v1/recommendations")
+    workloads: list[WorkloadConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> HookConfig:
+        keys = [w.key for w in self.workloads]
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise ValueError(f"workloads listed twice: {', '.join(sorted(dup))}")
+        return self
+
+
+def load_hook_config(path: str | Path) -> HookConfig:
+    """Read hook.yaml; errors name the file and the field."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except OSError as e:
+        raise GpufleetError(f"{p}: cannot read it ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise GpufleetError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    try:
+        cfg = HookConfig.model_validate(raw or {})
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top)"
+        raise GpufleetError(f"{p}: {where}: {first['msg']}") from None
+    if not cfg.store.is_absolute():
+        cfg.store = p.parent / cfg.store
+    if cfg.recommend_from is not None and not cfg.recommend_from.is_absolute():
+        cfg.recommend_from = p.parent / cfg.recommend_from
+    return cfg

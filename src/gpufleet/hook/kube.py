@@ -1,0 +1,148 @@
+"""The Kubernetes side of the hook (official `kubernetes` client): discover workloads, read replicas, and in
+apply mode patch the `/scale` subresource. Default is dry-run: the intended change is logged, nothing sent.
+
+Discovery: Deployments and StatefulSets carrying the configured label, and KEDA ScaledObjects whose trigger
+is our external scaler. Label selectors are sent to the API server and checked again here (some servers
+and emulators ignore them). Per-workload settings come from annotations, so a team can opt in without
+editing hook.yaml: `gpufleet.io/policy`, `gpufleet.io/model`, `gpufleet.io/min-replicas`,
+`gpufleet.io/max-replicas`, `gpufleet.io/slots-per-replica`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.hook.config import Kubernetes, WorkloadConfig
+from gpufleet.optimizer.autoscaling import Guardrails
+
+ANNOTATION = "gpufleet.io/"
+
+
+def _selector_matches(selector: str, labels: dict[str, str] | None) -> bool:
+    """Equality-based selectors (`a=b,c!=d,e`), the kind discovery uses."""
+    labels = labels or {}
+    for part in filter(None, (p.strip() for p in selector.split(","))):
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "=" in part:
+            k, v = part.split("=", 1)
+            if labels.get(k.strip().rstrip("=")) != v.strip():
+                return False
+        elif part.strip() not in labels:
+            return False
+    return True
+
+
+class KubeSide:
+    def __init__(self, cfg: Kubernetes, log: Callable[[str], None] = print) -> None:
+        from kubernetes import client, config
+
+        self.cfg, self.log = cfg, log
+        try:
+            if cfg.host:
+                conf = client.Configuration()
+                conf.host = cfg.host
+                api = client.ApiClient(conf)
+            elif cfg.kubeconfig:
+                api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
+            else:
+                try:
+                    config.load_incluster_config()
+                except config.ConfigException:
+                    config.load_kube_config()
+                api = client.ApiClient()
+        except Exception as e:  # no kubeconfig, bad file: one line, not a traceback
+            raise GpufleetError(f"kubernetes: cannot configure the client ({type(e).__name__}: {e})") from None
+        self.apps = client.AppsV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.intended: list[tuple[str, int, int]] = []  # dry-run: (workload, from, to) that would have been sent
+
+    def _lists(self, kind: str) -> list[Any]:
+        sel = self.cfg.label_selector
+        fns: dict[str, tuple[Any, Any]] = {
+            "Deployment": (self.apps.list_namespaced_deployment, self.apps.list_deployment_for_all_namespaces),
+            "StatefulSet": (self.apps.list_namespaced_stateful_set, self.apps.list_stateful_set_for_all_namespaces),
+        }
+        fn = fns[kind]
+        if self.cfg.namespaces:
+            items = [x for ns in self.cfg.namespaces for x in fn[0](ns, label_selector=sel).items]
+        else:
+            items = fn[1](label_selector=sel).items
+        return [x for x in items if _selector_matches(sel, x.metadata.labels)]
+
+    def discover(self) -> list[WorkloadConfig]:
+        """Workloads that opted in, with settings from their annotations."""
+        out: list[WorkloadConfig] = []
+        for kind in ("Deployment", "StatefulSet"):
+            for obj in self._lists(kind):
+                a = obj.metadata.annotations or {}
+                ints = {
+                    k: int(a[ANNOTATION + k])
+                    for k in ("min-replicas", "max-replicas", "slots-per-replica")
+                    if ANNOTATION + k in a
+                }
+                try:
+                    out.append(
+                        WorkloadConfig(
+                            namespace=obj.metadata.namespace,
+                            name=obj.metadata.name,
+                            kind=kind,
+                            model=a.get(ANNOTATION + "model"),
+                            policy=a.get(ANNOTATION + "policy", "predictive"),
+                            slots_per_replica=ints.get("slots-per-replica", 8),
+                            guardrails=Guardrails(
+                                min_replicas=ints.get("min-replicas", 1), max_replicas=ints.get("max-replicas", 200)
+                            ),
+                        )
+                    )
+                except Exception as e:  # one bad annotation skips that workload, loudly
+                    self.log(f"{obj.metadata.namespace}/{obj.metadata.name}: skipped, bad gpufleet.io annotations: {e}")
+        return out
+
+    def scaled_objects(self) -> list[dict[str, Any]]:
+        """KEDA ScaledObjects that point a trigger at an external scaler (ours, by the metadata they carry)."""
+        try:
+            res: Any = self.custom.list_cluster_custom_object("keda.sh", "v1alpha1", "scaledobjects")
+        except Exception as e:  # KEDA not installed: no CRD
+            self.log(f"kubernetes: no KEDA ScaledObjects ({type(e).__name__})")
+            return []
+        out = []
+        for so in res.get("items", []):
+            for trig in so.get("spec", {}).get("triggers", []):
+                if trig.get("type") in ("external", "external-push") and "policy" in trig.get("metadata", {}):
+                    out.append(so)
+                    break
+        return out
+
+    def replicas(self, w: WorkloadConfig) -> tuple[int, int] | None:
+        obj: Any
+        try:
+            if w.kind == "StatefulSet":
+                obj = self.apps.read_namespaced_stateful_set(w.name, w.namespace)
+            else:
+                obj = self.apps.read_namespaced_deployment(w.name, w.namespace)
+        except Exception as e:
+            self.log(f"{w.key}: cannot read replicas ({type(e).__name__})")
+            return None
+        asked = int(obj.spec.replicas or 0)
+        ready = int((obj.status.ready_replicas if obj.status else None) or 0)
+        return asked, ready
+
+    def scale(self, w: WorkloadConfig, replicas: int) -> None:
+        """Patch /scale in apply mode; otherwise log what would be sent."""
+        now = self.replicas(w)
+        before = now[0] if now else -1
+        if not self.cfg.apply:
+            self.intended.append((w.key, before, replicas))
+            self.log(f"{w.key}: would scale {before} -> {replicas} (dry-run; set kubernetes.apply to act)")
+            return
+        body = {"spec": {"replicas": int(replicas)}}
+        if w.kind == "StatefulSet":
+            self.apps.patch_namespaced_stateful_set_scale(w.name, w.namespace, body)
+        else:
+            self.apps.patch_namespaced_deployment_scale(w.name, w.namespace, body)
+        self.log(f"{w.key}: scaled {before} -> {replicas}")

@@ -1,0 +1,135 @@
+"""Live telemetry for the decision loop: a serving workload's recent per-second demand, from Prometheus.
+
+The autoscalers read per-second bins (see optimizer.autoscaling.FleetState). From the raw samples of the
+last `history_s` seconds (through the collector's PrometheusSource: same retries, labels and counting):
+- concurrency: `vllm:num_requests_running` + `vllm:num_requests_waiting`, summed over the workload's pods;
+  a gauge sample at t stands for the seconds since the series' previous sample (for the first sample of a
+  series: the second before it), so a 1 s scrape gives exact bins and a 15 s scrape holds each value;
+- arrivals: the increase of a counter (default `vllm:request_success_total`; a gateway's request counter is
+  better where there is one), each increase spread evenly over the seconds since the previous sample, a
+  counter that went down counted from zero (a restarted pod);
+- service time: `vllm:request_inference_time_seconds` sum / count over the pods (the mean time a request
+  holds a slot since the pods started), else the configured estimate.
+Seconds no series covers are NaN: the policies treat them as missing, never as zero demand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gpufleet.collector.prometheus import PrometheusSource, label
+from gpufleet.hook.config import Telemetry, WorkloadConfig
+
+F64 = npt.NDArray[np.float64]
+GAUGES = ("vllm:num_requests_running", "vllm:num_requests_waiting")
+ARRIVALS = "vllm:request_success_total"
+SERVICE = "vllm:request_inference_time_seconds"
+
+
+@dataclass
+class Window:
+    """Per-second bins [t0, t0 + len) of one workload, and what the newest sample says."""
+
+    t0: int
+    concurrency: F64
+    arrivals: F64
+    service_s: float | None
+    last_sample: float | None  # Unix time of the newest gauge sample
+    pods: int  # pods that reported in the newest sample's scrape
+    arrivals_from: int = 0  # first bin the arrivals counter covers (before it: unknown, not zero)
+
+    def age(self, now: float) -> float:
+        return math.inf if self.last_sample is None else max(0.0, now - self.last_sample)
+
+
+def _series(result: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndarray, dict[str, str]]]:
+    out = []
+    for s in result:
+        values = s.get("values") or []
+        if not values:
+            continue
+        arr = np.asarray(values, dtype=float)
+        order = np.argsort(arr[:, 0], kind="stable")
+        out.append((arr[order, 0], arr[order, 1], s.get("metric", {})))
+    return out
+
+
+def spans(t: np.ndarray, t0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For samples at times t (sorted), the bins [lo, hi) each stands for, clipped to [0, n)."""
+    hi = np.floor(t).astype(np.int64) - t0
+    lo = np.empty_like(hi)
+    lo[1:] = hi[:-1]
+    lo[0] = hi[0] - 1
+    lo = np.minimum(lo, hi - 1)  # two samples in one second: the later one still covers its second
+    return np.clip(lo, 0, n), np.clip(hi, 0, n)
+
+
+def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every bin of the spans [lo, hi), and the span each came from (vectorized: no loop per sample)."""
+    lengths = np.maximum(hi - lo, 0)
+    k = np.repeat(np.arange(len(lo)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return lo[k] + (np.arange(int(lengths.sum())) - starts[k]), k
+
+
+class PrometheusTelemetry:
+    """Reads one workload's window from a Prometheus-compatible API."""
+
+    def __init__(self, cfg: Telemetry, token: str | None = None) -> None:
+        self.cfg = cfg
+        self.src = PrometheusSource(cfg.url, token=token, verify_tls=not cfg.insecure, timeout_s=cfg.timeout, retries=0)
+
+    def _selector(self, w: WorkloadConfig) -> str:
+        return f'{{namespace="{w.namespace}",model_name="{w.model or w.name}"}}'
+
+    def window(self, w: WorkloadConfig, now: float) -> Window:
+        """Bins for the `w.history_s` seconds before `now` (GpufleetError when Prometheus cannot answer)."""
+        end = math.floor(now)
+        t0 = end - int(w.history_s)
+        n = end - t0
+        start_dt, end_dt = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(now, UTC)
+        sel = self._selector(w)
+        conc = np.zeros(n)
+        covered = np.zeros(n, dtype=bool)
+        last: float | None = None
+        newest_pods: dict[str, float] = {}
+        for metric in GAUGES:
+            for t, v, m in _series(self.src.query_raw(metric + sel, start_dt, end_dt)):
+                ok = np.isfinite(v)
+                bins, k = expand(*spans(t[ok], t0, n))
+                np.add.at(conc, bins, v[ok][k])
+                covered[bins] = True
+                last = max(last or -math.inf, float(t[-1]))
+                pod = label(m, "pod") or str(m)
+                newest_pods[pod] = max(newest_pods.get(pod, -math.inf), float(t[-1]))
+        concurrency = np.where(covered, conc, np.nan)
+        arrivals = np.zeros(n)
+        counter = w.arrivals or (ARRIVALS + sel)
+        known = n
+        for t, v, _ in _series(self.src.query_raw(counter, start_dt, end_dt)):
+            known = min(known, max(0, math.floor(t[0]) - t0))
+            inc = np.diff(v, prepend=np.nan)
+            inc = np.where(inc < 0, v, inc)  # a reset: all it shows is new
+            lo, hi = spans(t, t0, n)
+            ok = np.isfinite(inc) & (hi > lo)
+            bins, k = expand(lo[ok], hi[ok])
+            np.add.at(arrivals, bins, (inc[ok] / (hi[ok] - lo[ok]))[k])
+        service = self._service(sel, start_dt, end_dt)
+        pods = sum(1 for tp in newest_pods.values() if last is not None and last - tp <= 1.0)
+        return Window(t0, concurrency, arrivals, service, last, pods, known)
+
+    def _service(self, sel: str, start: datetime, end: datetime) -> float | None:
+        total = count = 0.0
+        for suffix in ("_sum", "_count"):
+            for _t, v, _ in _series(self.src.query_raw(SERVICE + suffix + sel, start, end)):
+                if suffix == "_sum":
+                    total += float(v[-1])
+                else:
+                    count += float(v[-1])
+        return total / count if count > 0 else None
