@@ -99,6 +99,8 @@ def test_http_api_auth_validation_and_answers(hook: Hook) -> None:
         assert bad.status_code == 422 and "x" in bad.text
         big = c.post("/v1/what-if", headers=auth, content=b"{" + b" " * 5000 + b"}")
         assert big.status_code == 413
+        chunked = c.post("/v1/what-if", headers=auth, content=(b for b in [b"{}"]))  # no Content-Length
+        assert chunked.status_code == 411
         wi = c.post(
             "/v1/what-if",
             headers=auth,

@@ -94,3 +94,23 @@ def test_rerun_and_extension_write_each_bucket_once(served, tmp_path: Path) -> N
     got = store.read("SERIES")
     assert first + more == got.height and got.unique(["unique_id", "ds"]).height == got.height
     assert got.group_by("unique_id").len()["len"].to_list() == [50] * 6, "the partial minute was filled in later"
+
+
+def test_colons_escaped_to_underscores_are_read_too(data_dir: Path, tmp_path: Path) -> None:
+    """prometheus-client >= 0.22 escapes ':' to '_' when the scraper negotiates OpenMetrics, so vLLM's
+    metrics can reach Prometheus as vllm_num_requests_running; both spellings give the same series."""
+    need_prometheus()
+    from gpufleet.traces import load
+
+    rep = vllm_replicas(load("azure-llm:code", data_dir).frame.head(2000), pods=2)
+    om = tmp_path / "v.om"
+    write_vllm_openmetrics(rep, om, epoch_s=EPOCH, scrape_s=SCRAPE)
+    om.write_text(om.read_text().replace("vllm:", "vllm_"))
+    backfill(om, tmp_path / "tsdb")
+    with prometheus(tmp_path / "tsdb") as url:
+        store = Store(tmp_path / "s")
+        assert collect_vllm(PrometheusSource(url), store, at(0), at(10), STEP) > 0
+    got = store.read("SERIES")
+    assert (
+        got["unique_id"].n_unique() == 6 and got.filter(pl.col("unique_id") == "llm/code:request_rate")["y"].sum() > 0
+    )

@@ -54,18 +54,30 @@ def gpu_series(samples: pl.DataFrame, step_s: float) -> tuple[pl.DataFrame, int]
 
 
 def derive_gpu_series(
-    store: Store, start: datetime, end: datetime, step_s: float, source: str = "prometheus", into: str = "derived"
+    store: Store,
+    start: datetime,
+    end: datetime,
+    step_s: float,
+    source: str = "prometheus",
+    into: str = "derived",
+    chunk_s: float = 3600,
 ) -> dict[str, int]:
     """Whole buckets of [start, end) from the store's GPU_SAMPLES (of `source`) into its SERIES (source
-    `derived`)."""
+    `into`), `chunk_s` at a time (bucket-aligned), so memory stays bounded whatever the window."""
     b0 = math.floor(start.timestamp() / step_s) * step_s
     b1 = math.floor(end.timestamp() / step_s) * step_s
-    lo, hi = datetime.fromtimestamp(b0, UTC), datetime.fromtimestamp(b1, UTC)
-    samples = store.scan("GPU_SAMPLES", source).filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)).collect()
-    series, unattributed = gpu_series(samples, step_s)
-    written = store.append("SERIES", into, series, ["unique_id"])
-    return {
-        "series_rows": written,
-        "workloads": series["unique_id"].n_unique() // 2,
-        "samples_without_pod": unattributed,
-    }
+    chunk = max(step_s, math.floor(chunk_s / step_s) * step_s)
+    written = unattributed = 0
+    workloads: set[str] = set()
+    scan = store.scan("GPU_SAMPLES", source)
+    t = b0
+    while t < b1:
+        t1 = min(t + chunk, b1)
+        lo, hi = datetime.fromtimestamp(t, UTC), datetime.fromtimestamp(t1, UTC)
+        samples = scan.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)).collect()
+        series, skipped = gpu_series(samples, step_s)
+        written += store.append("SERIES", into, series, ["unique_id"])
+        unattributed += skipped
+        workloads |= {u.rsplit(":", 1)[0] for u in series["unique_id"].unique().to_list()}
+        t = t1
+    return {"series_rows": written, "workloads": len(workloads), "samples_without_pod": unattributed}

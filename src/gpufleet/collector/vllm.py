@@ -40,6 +40,14 @@ COUNTERS: dict[str, str] = {
 LOOKBACK_S = 300.0  # how far before a bucket to look for the counter sample its first increase needs
 
 
+def either(metric: str, labels: str = "") -> str:
+    """A selector for `metric` under its own name and with ':' escaped to '_': recent prometheus-client
+    releases (which vLLM uses) escape colons when the scraper negotiates OpenMetrics, so the same metric
+    reaches Prometheus as `vllm_num_requests_running` in some deployments."""
+    names = sorted({metric, metric.replace(":", "_")})
+    return f'{{__name__=~"{"|".join(names)}"{"," + labels if labels else ""}}}'
+
+
 def _long(src: PrometheusSource, result: list[dict[str, Any]]) -> pl.DataFrame:
     """Raw samples as (series, pod, namespace, model, t, v); unparsable values are counted and left out."""
     parts = []
@@ -88,9 +96,9 @@ def vllm_chunk(src: PrometheusSource, t0: float, t1: float, step_s: float) -> pl
     out = []
     for metric, (quantity, how) in GAUGES.items():
         # from a step early: a range selector may leave its left end out (Prometheus 3 does)
-        result = src.query_raw(metric, start - timedelta(seconds=step_s), end)
+        result = src.query_raw(either(metric), start - timedelta(seconds=step_s), end)
         if not result and metric in ALIASES:
-            result = src.query_raw(ALIASES[metric], start - timedelta(seconds=step_s), end)
+            result = src.query_raw(either(ALIASES[metric]), start - timedelta(seconds=step_s), end)
         f = _long(src, result).filter((pl.col("t") >= t0) & (pl.col("t") < t1))
         if f.height == 0:
             src.stats.empty_results[metric] = src.stats.empty_results.get(metric, 0) + 1
@@ -100,7 +108,7 @@ def vllm_chunk(src: PrometheusSource, t0: float, t1: float, step_s: float) -> pl
         agg = pl.col("v").sum() if how == "sum" else pl.col("v").mean()
         out.append(per_pod.group_by("workload", "b").agg(agg.alias("y")).with_columns(pl.lit(quantity).alias("q")))
     for metric, quantity in COUNTERS.items():
-        result = src.query_raw(metric, start - timedelta(seconds=LOOKBACK_S), end)
+        result = src.query_raw(either(metric), start - timedelta(seconds=LOOKBACK_S), end)
         f = _long(src, result)
         if f.height == 0:
             src.stats.empty_results[metric] = src.stats.empty_results.get(metric, 0) + 1

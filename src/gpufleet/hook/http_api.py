@@ -35,34 +35,49 @@ class WhatIf(BaseModel):
     slo: str = Field("ttft_p99<=2", max_length=64)
 
 
+class Guard:
+    """Pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on every request): refuses bodies over
+    `max_body` bytes (413) and bodies without a length (411) before reading them, and times each request."""
+
+    def __init__(self, app: Any, max_body: int, observe: Any) -> None:
+        self.app, self.max_body, self.observe = app, max_body, observe
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        size = dict(scope["headers"]).get(b"content-length")
+        problem = None
+        if size is not None and (not size.isdigit() or int(size) > self.max_body):
+            problem = (413, f"request body over {self.max_body} bytes")
+        elif scope["method"] in ("POST", "PUT", "PATCH") and size is None:
+            problem = (411, "a Content-Length header is required")
+        if problem is not None:
+            await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+            return
+        began = time.perf_counter()
+        await self.app(scope, receive, send)
+        route = scope.get("route")
+        self.observe("http " + (getattr(route, "path", None) or "unmatched"), time.perf_counter() - began)
+
+
 def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if: Any) -> FastAPI:
     app = FastAPI(title="gpufleet hook", version="1", description=__doc__)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > max_body):
-            return JSONResponse({"detail": f"request body over {max_body} bytes"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and size is None:
-            return JSONResponse({"detail": "a Content-Length header is required"}, status_code=411)
-        began = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.observe("http " + (getattr(route, "path", None) or "unmatched"), time.perf_counter() - began)
-        return response
+    app.add_middleware(Guard, max_body=max_body, observe=metrics.observe)
 
-    def auth(request: Request) -> None:
+    async def auth(request: Request) -> None:
         got = request.headers.get("authorization", "")
         scheme, _, value = got.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         reasons = []
         if engine.ticks == 0:
             reasons.append("no decision yet")
@@ -73,11 +88,11 @@ def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if
         return JSONResponse(body, status_code=503 if reasons else 200)
 
     @app.get("/metrics")
-    def prom_metrics() -> Response:
+    async def prom_metrics() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/workloads", dependencies=[Depends(auth)])
-    def workloads() -> dict[str, Any]:
+    async def workloads() -> dict[str, Any]:
         out = []
         for rt in list(engine.workloads.values()):
             d = rt.last
@@ -95,7 +110,7 @@ def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if
         return {"workloads": out}
 
     @app.get("/v1/workloads/{namespace}/{name}/decision", dependencies=[Depends(auth)])
-    def decision(namespace: str, name: str) -> dict[str, Any]:
+    async def decision(namespace: str, name: str) -> dict[str, Any]:
         rt = engine.get(namespace, name)
         if rt is None:
             raise HTTPException(404, f"unknown workload {namespace}/{name}")

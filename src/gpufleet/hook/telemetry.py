@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gpufleet.collector.prometheus import PrometheusSource, label
+from gpufleet.collector.vllm import either
 from gpufleet.hook.config import Telemetry, WorkloadConfig
 
 F64 = npt.NDArray[np.float64]
@@ -85,8 +86,8 @@ class PrometheusTelemetry:
         self.cfg = cfg
         self.src = PrometheusSource(cfg.url, token=token, verify_tls=not cfg.insecure, timeout_s=cfg.timeout, retries=0)
 
-    def _selector(self, w: WorkloadConfig) -> str:
-        return f'{{namespace="{w.namespace}",model_name="{w.model or w.name}"}}'
+    def _labels(self, w: WorkloadConfig) -> str:
+        return f'namespace="{w.namespace}",model_name="{w.model or w.name}"'
 
     def window(self, w: WorkloadConfig, now: float) -> Window:
         """Bins for the `w.history_s` seconds before `now` (GpufleetError when Prometheus cannot answer)."""
@@ -94,13 +95,13 @@ class PrometheusTelemetry:
         t0 = end - int(w.history_s)
         n = end - t0
         start_dt, end_dt = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(now, UTC)
-        sel = self._selector(w)
+        lab = self._labels(w)
         conc = np.zeros(n)
         covered = np.zeros(n, dtype=bool)
         last: float | None = None
         newest_pods: dict[str, float] = {}
         for metric in GAUGES:
-            for t, v, m in _series(self.src.query_raw(metric + sel, start_dt, end_dt)):
+            for t, v, m in _series(self.src.query_raw(either(metric, lab), start_dt, end_dt)):
                 ok = np.isfinite(v)
                 bins, k = expand(*spans(t[ok], t0, n))
                 np.add.at(conc, bins, v[ok][k])
@@ -110,7 +111,7 @@ class PrometheusTelemetry:
                 newest_pods[pod] = max(newest_pods.get(pod, -math.inf), float(t[-1]))
         concurrency = np.where(covered, conc, np.nan)
         arrivals = np.zeros(n)
-        counter = w.arrivals or (ARRIVALS + sel)
+        counter = w.arrivals or either(ARRIVALS, lab)
         known = n
         for t, v, _ in _series(self.src.query_raw(counter, start_dt, end_dt)):
             known = min(known, max(0, math.floor(t[0]) - t0))
@@ -120,14 +121,14 @@ class PrometheusTelemetry:
             ok = np.isfinite(inc) & (hi > lo)
             bins, k = expand(lo[ok], hi[ok])
             np.add.at(arrivals, bins, (inc[ok] / (hi[ok] - lo[ok]))[k])
-        service = self._service(sel, start_dt, end_dt)
+        service = self._service(lab, start_dt, end_dt)
         pods = sum(1 for tp in newest_pods.values() if last is not None and last - tp <= 1.0)
         return Window(t0, concurrency, arrivals, service, last, pods, known)
 
-    def _service(self, sel: str, start: datetime, end: datetime) -> float | None:
+    def _service(self, lab: str, start: datetime, end: datetime) -> float | None:
         total = count = 0.0
         for suffix in ("_sum", "_count"):
-            for _t, v, _ in _series(self.src.query_raw(SERVICE + suffix + sel, start, end)):
+            for _t, v, _ in _series(self.src.query_raw(either(SERVICE + suffix, lab), start, end)):
                 if suffix == "_sum":
                     total += float(v[-1])
                 else:
