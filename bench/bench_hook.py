@@ -159,10 +159,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=500.0)
     args = ap.parse_args()
 
-    import httpx
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from gpufleet.collector.promserver import free_port, have_prometheus, prometheus_scraping
+    from gpufleet.collector.promserver import free_port, have_prometheus
     from gpufleet.sim.serving import ServingConfig, simulate_serving
     from gpufleet.traces import load as load_trace
 
@@ -177,6 +176,21 @@ def main() -> int:
     exporter, _ = start_http_server(exp_port, addr="127.0.0.1", registry=reg)
     tmp = Path(tempfile.mkdtemp(prefix="bench-hook-"))
     (tmp / "token").write_text(TOKEN)
+    procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    try:
+        return run(args, tmp, exp_port, procs)
+    finally:
+        for p in procs:  # never leave a hook behind, whatever failed
+            if p.poll() is None:
+                p.kill()
+        exporter.shutdown()
+
+
+def run(args, tmp: Path, exp_port: int, procs: list) -> int:  # type: ignore[no-untyped-def, type-arg]
+    import httpx
+
+    from gpufleet.collector.promserver import free_port, prometheus_scraping
+
     http_port, grpc_port = free_port(), free_port()
     http, grpc_addr = f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}"
     print(f"# bench_hook: {args.rate:g} req/s for {args.seconds:g} s, half gRPC GetMetrics, half HTTP decision reads")
@@ -191,6 +205,7 @@ def main() -> int:
         )
         log = tmp / "hook.log"
         proc = start_hook(cfg, log)
+        procs.append(proc)
         time.sleep(3)  # a few scrapes first
         ready_s = wait_ready(http)
         print(f"hook ready after {ready_s:.1f} s")
@@ -222,6 +237,7 @@ def main() -> int:
         proc.wait()
         t = time.time()
         proc = start_hook(cfg, log)
+        procs.append(proc)
         import grpc
 
         from gpufleet.hook.proto import externalscaler_pb2 as pb
@@ -246,7 +262,6 @@ def main() -> int:
         )
         proc.terminate()
         proc.wait(timeout=20)
-    exporter.shutdown()
     ok = steady["errors"] == 0 and outage["errors"] == 0 and first == before_kill
     print(
         f"RESULT hook load: p50 {steady['all_p50_ms']:.2f} ms, p99 {steady['all_p99_ms']:.2f} ms (goal <= 20),"

@@ -23,7 +23,13 @@ def kube_emulator() -> Iterator[str]:
         stop = asyncio.Event()
         box["stop"] = stop
         async with kmock.KubernetesEmulator() as k, kmock.Server(k) as srv:
-            for res in ("apps/v1/deployments", "apps/v1/statefulsets", "keda.sh/v1alpha1/scaledobjects"):
+            for res in (
+                "apps/v1/deployments",
+                "apps/v1/statefulsets",
+                "keda.sh/v1alpha1/scaledobjects",
+                "v1/nodes",
+                "v1/pods",
+            ):
                 k.resources[res] = {}
             box["url"] = str(srv.url).rstrip("/")
             ready.set()

@@ -38,12 +38,12 @@ def hook_serve_cmd(
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     hook.start()
     scheme = "https" if cfg.listen.tls_cert else "http"
+    kube = ("apply" if cfg.kubernetes.apply else "dry-run") if cfg.kubernetes.enabled else "off"
     err.print(
         f"gpufleet hook: {len(hook.engine.workloads)} workload(s); HTTP {scheme}://{cfg.listen.host}:{hook.http_port}"
         f" (docs at /docs); KEDA gRPC {cfg.listen.host}:{hook.grpc_port}; deciding every {cfg.interval:g} s;"
-        f" kubernetes {'apply' if cfg.kubernetes.apply else 'dry-run'}"
-        if cfg.kubernetes.enabled
-        else " kubernetes off"
+        f" kubernetes {kube}",
+        soft_wrap=True,
     )
     try:
         done.wait(duration)

@@ -18,6 +18,7 @@ from gpufleet.hook.config import Kubernetes, WorkloadConfig
 from gpufleet.optimizer.autoscaling import Guardrails
 
 ANNOTATION = "gpufleet.io/"
+GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def _selector_matches(selector: str, labels: dict[str, str] | None) -> bool:
@@ -58,6 +59,7 @@ class KubeSide:
         except Exception as e:  # no kubeconfig, bad file: one line, not a traceback
             raise GpufleetError(f"kubernetes: cannot configure the client ({type(e).__name__}: {e})") from None
         self.apps = client.AppsV1Api(api)
+        self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.intended: list[tuple[str, int, int]] = []  # dry-run: (workload, from, to) that would have been sent
 
@@ -101,7 +103,93 @@ class KubeSide:
                     )
                 except Exception as e:  # one bad annotation skips that workload, loudly
                     self.log(f"{obj.metadata.namespace}/{obj.metadata.name}: skipped, bad gpufleet.io annotations: {e}")
+        seen = {w.key for w in out}
+        for so in self.scaled_objects():
+            meta, spec = so.get("metadata", {}), so.get("spec", {})
+            trig = next(t for t in spec.get("triggers", []) if "policy" in t.get("metadata", {}))
+            ns = meta.get("namespace", "default")
+            name = trig["metadata"].get("workload") or spec.get("scaleTargetRef", {}).get("name") or meta.get("name")
+            if f"{ns}/{name}" in seen:
+                continue
+            try:
+                out.append(
+                    WorkloadConfig(
+                        namespace=ns,
+                        name=name,
+                        kind=spec.get("scaleTargetRef", {}).get("kind", "Deployment"),
+                        model=trig["metadata"].get("model"),
+                        policy=trig["metadata"]["policy"],
+                        guardrails=Guardrails(
+                            min_replicas=int(spec.get("minReplicaCount", 1)),
+                            max_replicas=int(spec.get("maxReplicaCount", 200)),
+                        ),
+                    )
+                )
+            except Exception as e:
+                self.log(f"ScaledObject {ns}/{meta.get('name')}: skipped ({str(e).splitlines()[0]})")
         return out
+
+    def cluster(self) -> tuple[Any, Any]:
+        """(NODES, running GPU pods as JOBS-like rows with their `node`) as the API server shows them now."""
+        import polars as pl
+        from kubernetes.utils import parse_quantity
+
+        def q(d: dict[str, str] | None, key: str) -> float | None:
+            return float(parse_quantity(d[key])) if d and key in d else None
+
+        nodes = []
+        node_items: list[Any] = self.core.list_node().items
+        for n in node_items:
+            alloc = n.status.allocatable if n.status else None
+            labels = n.metadata.labels or {}
+            nodes.append(
+                {
+                    "node_id": n.metadata.name,
+                    "num_gpus": int(q(alloc, GPU_RESOURCE) or 0),
+                    "gpu_type": labels.get("nvidia.com/gpu.product"),
+                    "num_cpus": q(alloc, "cpu"),
+                    "mem_bytes": int(q(alloc, "memory") or 0) or None,
+                }
+            )
+        pods = []
+        pod_items: list[Any] = self.core.list_pod_for_all_namespaces().items
+        for p in pod_items:
+            phase = p.status.phase if p.status else None
+            if phase != "Running" or not p.spec.node_name:
+                continue
+            g = c = m = 0.0
+            for ct in p.spec.containers:
+                res = ct.resources
+                req = (res.requests or {}) if res else {}
+                lim = (res.limits or {}) if res else {}
+                g += q(req, GPU_RESOURCE) or q(lim, GPU_RESOURCE) or 0.0  # extended resources: limits suffice
+                c += q(req, "cpu") or 0.0
+                m += q(req, "memory") or 0.0
+            if g > 0:
+                pods.append(
+                    {
+                        "job_id": f"{p.metadata.namespace}/{p.metadata.name}",
+                        "num_gpus": g,
+                        "num_cpus": c,
+                        "mem_bytes": m,
+                        "node": p.spec.node_name,
+                    }
+                )
+        node_schema = {
+            "node_id": pl.String,
+            "num_gpus": pl.Int64,
+            "gpu_type": pl.String,
+            "num_cpus": pl.Float64,
+            "mem_bytes": pl.Int64,
+        }
+        pod_schema = {
+            "job_id": pl.String,
+            "num_gpus": pl.Float64,
+            "num_cpus": pl.Float64,
+            "mem_bytes": pl.Float64,
+            "node": pl.String,
+        }
+        return pl.DataFrame(nodes, schema=node_schema), pl.DataFrame(pods, schema=pod_schema)
 
     def scaled_objects(self) -> list[dict[str, Any]]:
         """KEDA ScaledObjects that point a trigger at an external scaler (ours, by the metadata they carry)."""

@@ -23,21 +23,28 @@ from gpufleet.hook.http_api import WHAT_IF_MAX_REQUESTS, WHAT_IF_MAX_S, WhatIf, 
 from gpufleet.hook.telemetry import PrometheusTelemetry
 
 DISCOVER_EVERY_S = 300.0
+ADVICE_EVERY_S = 600.0  # right-sizing and packing advice change slowly; recomputed this often
 
 
 class HookMetrics:
     """/metrics: the engine's state read at scrape time, plus request latency histograms."""
 
-    def __init__(self, engine: Engine, recommend_from: Path | None = None) -> None:
+    def __init__(self, engine: Engine, recommend_from: Path | None = None, cluster: Any = None) -> None:
         from prometheus_client import CollectorRegistry, Histogram
 
-        self.engine, self.recommend_from = engine, recommend_from
+        self.engine, self.recommend_from, self.cluster = engine, recommend_from, cluster
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "gpufleet_request_latency_seconds",
             "Time to answer, by endpoint.",
             ["endpoint"],
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0),
+            registry=self.registry,
+        )
+        self.decision_seconds = Histogram(
+            "gpufleet_decision_duration_seconds",
+            "Time one workload's decision took (telemetry read, forecast, policy).",
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
             registry=self.registry,
         )
         self.registry.register(self)
@@ -90,17 +97,26 @@ class HookMetrics:
 
         return generate_latest(self.registry)
 
-    def recommendations(self) -> dict[str, Any]:
-        """Right-sizing from the collector store named in the config (recomputed at most every 10 minutes)."""
-        if self.recommend_from is None:
-            return {"recommendations": [], "note": "no collector store configured (recommend_from in hook.yaml)"}
-        if self._recs is not None and time.time() - self._recs[0] < 600:
+    def recommendations(self, refresh: bool = False) -> dict[str, Any]:
+        """Right-sizing from the collector store named in the config, and packing advice from the cluster's
+        nodes and running GPU pods; computed by the decision loop every 10 minutes (or on first request)."""
+        if self._recs is not None and not refresh and time.time() - self._recs[0] < 600:
             return self._recs[1]
-        from gpufleet.optimizer.rightsizing import recommend_all
+        out: dict[str, Any] = {"recommendations": [], "packing": None, "notes": {}}
+        if self.recommend_from is not None:
+            from gpufleet.optimizer.rightsizing import recommend_all
 
-        samples = Store(self.recommend_from).read("GPU_SAMPLES")
-        recs, notes = recommend_all(samples) if samples.height else ([], {"samples": 0})
-        out = {"recommendations": [r.to_dict() for r in recs], "notes": notes, "store": str(self.recommend_from)}
+            samples = Store(self.recommend_from).read("GPU_SAMPLES")
+            recs, notes = recommend_all(samples) if samples.height else ([], {"samples": 0})
+            out["recommendations"] = [r.to_dict() for r in recs]
+            out["notes"] = {**notes, "store": str(self.recommend_from)}
+        else:
+            out["notes"]["rightsizing"] = "no collector store configured (recommend_from in hook.yaml)"
+        if self.cluster is not None:
+            from gpufleet.optimizer.packing.advice import consolidation_advice
+
+            nodes, pods = self.cluster()
+            out["packing"] = consolidation_advice(nodes, pods) if pods.height else None
         self._recs = (time.time(), out)
         return out
 
@@ -183,7 +199,7 @@ class Hook:
             kube = KubeSide(cfg.kubernetes, log=log)
         self.kube = kube
         self.engine = Engine(cfg, telemetry, kube, Store(cfg.store), clock=clock, log=log)
-        self.metrics = HookMetrics(self.engine, cfg.recommend_from)
+        self.metrics = HookMetrics(self.engine, cfg.recommend_from, getattr(kube, "cluster", None))
         self.stop = threading.Event()
         self.http_port = self.grpc_port = 0
         self._threads: list[threading.Thread] = []
@@ -204,14 +220,18 @@ class Hook:
         return n
 
     def _loop(self) -> None:
-        next_discovery = 0.0
+        next_discovery = next_advice = 0.0
         while not self.stop.is_set():
             began = time.monotonic()
             try:
                 if self.kube is not None and began >= next_discovery:
                     self.discover()
                     next_discovery = began + DISCOVER_EVERY_S
-                self.engine.tick()
+                for d in self.engine.tick():
+                    self.metrics.decision_seconds.observe(d.latency_ms / 1e3)
+                if began >= next_advice:
+                    self.metrics.recommendations(refresh=True)
+                    next_advice = began + ADVICE_EVERY_S
             except Exception as e:  # the loop must outlive any one bad tick
                 self.log(f"decision loop: {type(e).__name__}: {e}")
             self.stop.wait(max(0.0, self.cfg.interval - (time.monotonic() - began)))

@@ -141,4 +141,5 @@ def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 
         "unallocated_gpus": float(view.free_sum.sum()),
         "nodes_partly_used": partly,
         "idle_nodes": int((view.free_sum >= view.gpu_total - 1e-9).sum() - (view.gpu_total == 0).sum()),
+        "idle_gpus": float(view.gpu_total[(view.free_sum >= view.gpu_total - 1e-9) & (view.gpu_total > 0)].sum()),
     }
