@@ -40,9 +40,15 @@ def load_jobs(ref: str, data_dir: str | Path | None, params: dict[str, Any] | No
 
 
 def load_cluster(text: str, data_dir: str | Path | None) -> pl.DataFrame:
-    """A NODES frame from a spec (`64x8:A100,32x8:V100`) or a reference (`openb:nodes`)."""
+    """A NODES frame from a spec (`64x8:A100,32x8:V100`), a reference (`openb:nodes`) or a collector store
+    (the node capacity kube-state-metrics reported)."""
     if is_spec(text):
         return parse_spec(text)
+    if is_store(text):
+        nodes = Store(text).read("NODES")
+        if nodes.height == 0:
+            raise GpufleetError(f"{text}: the store holds no nodes yet (gpufleet collect prometheus --jobs ...)")
+        return nodes
     tr = load(text, data_dir)
     if tr.meta.table != "NODES":
         raise GpufleetError(

@@ -23,7 +23,7 @@ import polars as pl
 
 from gpufleet.collector.prometheus import MAX_POINTS, PrometheusSource, label
 from gpufleet.collector.store import Store
-from gpufleet.core.schemas import JOBS, validate
+from gpufleet.core.schemas import JOBS, NODES, validate
 
 QUERIES = {
     "requests": 'kube_pod_container_resource_requests{resource=~"nvidia_com_gpu|nvidia_com_mig_.*"}',
@@ -132,3 +132,60 @@ def collect_jobs(
     )
     written = store.merge_jobs(source, validate(frame, JOBS)) if frame.height else 0
     return {"pods": len(pods), "jobs": frame.height, "pods_without_gpus_skipped": skipped, "jobs_in_store": written}
+
+
+# node capacity: allocatable resources and the labels that name the GPU model and the node pool
+NODE_QUERIES = {
+    "allocatable": 'kube_node_status_allocatable{resource=~"nvidia_com_gpu|cpu|memory"}',
+    "labels": "kube_node_labels",
+}
+GPU_PRODUCT_LABELS = ("label_nvidia_com_gpu_product", "label_accelerator", "label_cloud_google_com_gke_accelerator")
+POOL_LABELS = (
+    "label_karpenter_sh_nodepool",
+    "label_cloud_google_com_gke_nodepool",
+    "label_eks_amazonaws_com_nodegroup",
+    "label_kubernetes_azure_com_agentpool",
+    "label_node_pool",
+)
+
+
+def collect_nodes(
+    src: PrometheusSource, store: Store, start: datetime, end: datetime, source: str = "kube"
+) -> dict[str, int]:
+    """kube-state-metrics node capacity for [start, end] into the store's NODES: per node the latest
+    allocatable GPUs, CPUs and memory, the GPU model (`nvidia.com/gpu.product`, as GPU feature discovery
+    labels it) and the node pool (Karpenter, GKE, EKS, AKS labels). Upserted by node name."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for what, query in NODE_QUERIES.items():
+        for metric, _ts, v in _latest(src.query_raw(query, start, end)):
+            name = metric.get("node")
+            if not name:
+                continue
+            n = nodes.setdefault(name, {})
+            if what == "allocatable":
+                n[metric.get("resource", "")] = v
+            else:
+                n["gpu_type"] = next((metric[k] for k in GPU_PRODUCT_LABELS if metric.get(k)), None)
+                n["pool"] = next((metric[k] for k in POOL_LABELS if metric.get(k)), None)
+    rows = [
+        {
+            "node_id": name,
+            "pool": n.get("pool"),
+            "gpu_type": n.get("gpu_type"),
+            "num_gpus": int(n.get("nvidia_com_gpu", 0)),
+            "num_cpus": n.get("cpu"),
+            "mem_bytes": int(n["memory"]) if "memory" in n else None,
+        }
+        for name, n in sorted(nodes.items())
+    ]
+    schema = {
+        "node_id": pl.String,
+        "pool": pl.String,
+        "gpu_type": pl.String,
+        "num_gpus": pl.Int64,
+        "num_cpus": pl.Float64,
+        "mem_bytes": pl.Int64,
+    }
+    frame = validate(pl.DataFrame(rows, schema=schema), NODES)
+    held = store.merge_nodes(source, frame) if frame.height else 0
+    return {"nodes": frame.height, "gpu_nodes": int((frame["num_gpus"] > 0).sum()), "nodes_in_store": held}

@@ -175,7 +175,7 @@ class CollectorLoop:
     # -- one source, once ------------------------------------------------------------------------------
     def _run_prometheus(self, st: SourceState, now: float) -> dict[str, int]:
         from gpufleet.collector.derive import derive_gpu_series
-        from gpufleet.collector.kube import collect_jobs
+        from gpufleet.collector.kube import collect_jobs, collect_nodes
         from gpufleet.collector.prometheus import PrometheusSource, parse_since
         from gpufleet.collector.vllm import collect_vllm
 
@@ -199,6 +199,7 @@ class CollectorLoop:
         if sc.jobs:
             jobs_source = "kube" if st.name == "prometheus" else f"{st.name}-kube"
             rows["JOBS"] = collect_jobs(src, self.store, start, end, step, source=jobs_source)["jobs"]
+            rows["NODES"] = collect_nodes(src, self.store, start, end, source=jobs_source)["nodes"]
         bucket = seconds(sc.series_step, "series_step")
         # the series look one bucket back: the bucket the previous window left partial is whole now
         back = start - timedelta(seconds=bucket)

@@ -249,3 +249,36 @@ def write_serving_openmetrics(
             n += len(ts)
         out.write("# EOF\n")
     return n
+
+
+def write_ksm_nodes_openmetrics(nodes: pl.DataFrame, path: str | Path, times: list[int]) -> int:
+    """kube-state-metrics node capacity for NODES, scraped at `times` (Unix seconds):
+    `kube_node_status_allocatable` for nvidia_com_gpu, cpu and memory, and `kube_node_labels` with the GPU
+    model as GPU feature discovery labels it and the pool as Karpenter does. Returns samples written."""
+    alloc: list[str] = []
+    labels: list[str] = []
+    for r in nodes.iter_rows(named=True):
+        node = r["node_id"]
+        extra = ""
+        if r.get("gpu_type"):
+            extra += f',label_nvidia_com_gpu_product="{r["gpu_type"]}"'
+        if r.get("pool"):
+            extra += f',label_karpenter_sh_nodepool="{r["pool"]}"'
+        for t in times:
+            alloc.append(
+                f'kube_node_status_allocatable{{node="{node}",resource="nvidia_com_gpu",unit="integer"}}'
+                f" {r['num_gpus'] or 0} {t}"
+            )
+            if r.get("num_cpus") is not None:
+                alloc.append(
+                    f'kube_node_status_allocatable{{node="{node}",resource="cpu",unit="core"}} {r["num_cpus"]:.12g} {t}'
+                )
+            if r.get("mem_bytes") is not None:
+                alloc.append(
+                    f'kube_node_status_allocatable{{node="{node}",resource="memory",unit="byte"}} {r["mem_bytes"]} {t}'
+                )
+            labels.append(f'kube_node_labels{{node="{node}"{extra}}} 1 {t}')
+    with open(path, "w") as out:
+        out.write("# TYPE kube_node_status_allocatable gauge\n" + "\n".join(alloc) + "\n")
+        out.write("# TYPE kube_node_labels gauge\n" + "\n".join(labels) + "\n# EOF\n")
+    return len(alloc) + len(labels)

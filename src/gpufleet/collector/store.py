@@ -105,12 +105,23 @@ class Store:
         _atomic_write_parquet(jobs.sort("submit_time"), path)
         return jobs.height
 
+    def merge_nodes(self, source: str, nodes: pl.DataFrame) -> int:
+        """Upsert NODES by node name (capacity changes as nodes come and go); one file per source."""
+        folder = self.root / "nodes" / f"source={source}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "nodes.parquet"
+        if path.exists():
+            old = pl.read_parquet(path)
+            nodes = pl.concat([old, nodes], how="diagonal_relaxed").unique("node_id", keep="last", maintain_order=True)
+        _atomic_write_parquet(nodes.sort("node_id"), path)
+        return nodes.height
+
     # -- reading ------------------------------------------------------------------------------------
     def scan(self, table: str, source: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (optionally one source); an empty frame of the table's schema when none."""
         base = self.root / table.lower()
-        if table == "JOBS":
-            files = sorted(base.glob(f"source={source or '*'}/jobs.parquet"))
+        if table in ("JOBS", "NODES"):
+            files = sorted(base.glob(f"source={source or '*'}/{table.lower()}.parquet"))
             if not files:
                 return TABLES[table].empty().lazy()
             return pl.concat([pl.scan_parquet(str(f)) for f in files], how="diagonal_relaxed")
@@ -127,7 +138,8 @@ class Store:
         """Tables, sources, days and rows in the store."""
         out: dict[str, object] = {}
         for tdir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            parts = sorted(tdir.glob("source=*/day=*/*.parquet")) + sorted(tdir.glob("source=*/jobs.parquet"))
+            parts = sorted(tdir.glob("source=*/day=*/*.parquet"))
+            parts += sorted(tdir.glob("source=*/jobs.parquet")) + sorted(tdir.glob("source=*/nodes.parquet"))
             rows = sum(pl.scan_parquet(str(p)).select(pl.len()).collect().item() for p in parts)
             out[tdir.name] = {
                 "files": len(parts),

@@ -63,10 +63,11 @@ def collect_prometheus_cmd(
         )
     job_stats: dict[str, int] = {}
     if jobs:
-        from gpufleet.collector.kube import collect_jobs
+        from gpufleet.collector.kube import collect_jobs, collect_nodes
 
-        with err.status("rebuilding jobs from kube-state-metrics …"):
+        with err.status("rebuilding jobs and node capacity from kube-state-metrics …"):
             job_stats = collect_jobs(src, Store(store), start, end, _step(step))
+            job_stats |= collect_nodes(src, Store(store), start, end)
     from gpufleet.collector.derive import derive_gpu_series
 
     bucket = _step(series_step, "--series-step")
@@ -109,7 +110,8 @@ def collect_prometheus_cmd(
     if job_stats:
         out.print(
             f"jobs: {job_stats['jobs']:,} pods with GPUs rebuilt ({job_stats['pods_without_gpus_skipped']:,} without"
-            f" GPUs skipped); the store now holds {job_stats['jobs_in_store']:,} jobs"
+            f" GPUs skipped); the store now holds {job_stats['jobs_in_store']:,} jobs; node capacity:"
+            f" {job_stats['nodes']:,} nodes ({job_stats['gpu_nodes']:,} with GPUs)"
         )
 
 
