@@ -29,15 +29,24 @@ $(STAMP): pyproject.toml requirements.lock hatch_build.py src/gpufleet/hook/prot
 run: setup
 	$(VENV)/bin/gpufleet demo --out out/demo
 
-# System parts the integration tests run for real (Debian's prometheus); installed when missing and apt-get
-# can (as root); otherwise those tests skip and say why.
+# System parts the integration tests run for real: Debian's prometheus and chromium, and playwright-core from
+# npm (drives chromium in the dashboard test). Installed when missing and possible (apt-get as root, npm);
+# otherwise those tests skip and say why.
+APT_PKGS := prometheus:prometheus chromium:chromium
 system-deps:
-	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
+	@missing=""; for p in $(APT_PKGS); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p##*:}"; done; \
+	command -v promtool >/dev/null 2>&1 || case "$$missing" in *prometheus*) ;; *) missing="$$missing prometheus";; esac; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian package prometheus (integration tests)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-	      || echo "could not install prometheus: its integration tests will skip"; \
-	  else echo "prometheus not installed and apt-get unavailable: its integration tests will skip"; fi; \
+	    echo "installing Debian packages:$$missing (integration tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	      || echo "could not install$$missing: those integration tests will skip"; \
+	  else echo "not installed:$$missing, and apt-get is unavailable: those integration tests will skip"; fi; \
+	fi
+	@if [ ! -d .cache/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then \
+	  echo "installing playwright-core from npm into .cache/browser (dashboard browser test)"; \
+	  npm install -q --prefix .cache/browser --no-audit --no-fund playwright-core@1 >/dev/null 2>&1 \
+	    || echo "could not install playwright-core: the browser test will skip"; \
 	fi
 
 test: setup system-deps

@@ -127,40 +127,74 @@ def demo(
     out.print(
         f"\n[bold green]done[/bold green]: outputs in [bold]{out_dir}/[/bold] ({', '.join(sorted(summary['files']))})"
     )
+    out.print(f"report: [bold]{out_dir / 'report.html'}[/bold] (one file, opens with no network)")
     out.print(
-        "next: [bold]make dashboard[/bold] (or `gpufleet dashboard`) to open the dashboard at http://localhost:8501"
+        f"next: [bold]gpufleet dashboard --runs {out_dir.parent}[/bold] (or `make dashboard`) and open"
+        " http://localhost:8501"
     )
+
+
+@app.command("report")
+@handles_errors
+def report(
+    run: Annotated[list[Path], typer.Option(help="A run directory (repeat for several; a demo brings its sub-runs).")],
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+) -> None:
+    """One self-contained HTML report: summary, CDFs, timelines, policy comparison, serving, recommendations."""
+    from gpufleet.report.html import write_report
+
+    cmd = "gpufleet report " + " ".join(f"--run {r}" for r in run) + f" --out {out_file}"
+    path = write_report(run, out_file, cmd)
+    out.print(f"report written: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
 @app.command("dashboard")
 @handles_errors
 def dashboard(
-    runs: Annotated[Path, typer.Option(help="Directory of run directories.")] = Path("out"),
+    runs: Annotated[Path, typer.Option(help="Directory of run directories (demo, simulate, autoscale-sim).")] = Path(
+        "out"
+    ),
+    store: Annotated[Path | None, typer.Option(help="A collector store (GPU samples, nodes, series).")] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="Price table: YAML {gpu_model: $ per GPU-hour} or CSV gpu_model,price.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
 ) -> None:
-    """Open the Streamlit dashboard over the run directories."""
+    """The Streamlit dashboard: Fleet, Workloads, Forecasts, What-if, Autoscaling."""
+    import os
     import subprocess
 
+    from gpufleet.collector.store import is_store
+    from gpufleet.core.errors import GpufleetError
     from gpufleet.dashboard import app_path
+    from gpufleet.dashboard.data import ENV_PRICES, ENV_RUNS, ENV_STORE, load_prices
 
+    if store is not None and not is_store(store):
+        raise GpufleetError(f"--store {store}: not a collector store")
+    load_prices(prices)  # a bad price table fails here, in one line, not in the browser
+    env = os.environ | {ENV_RUNS: str(runs.resolve())}
+    if store is not None:
+        env[ENV_STORE] = str(store.resolve())
+    if prices is not None:
+        env[ENV_PRICES] = str(prices.resolve())
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(app_path()),
+        "--server.address",
+        host,
         "--server.port",
         str(port),
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
         "false",
-        "--",
-        "--runs",
-        str(runs),
     ]
-    err.print(f"dashboard on http://localhost:{port} (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(cmd))
+    err.print(f"dashboard on http://{host}:{port} (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(cmd, env=env))
 
 
 def main() -> None:

@@ -116,7 +116,12 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             tables=tables,
         )
         bar.advance(task)
-    summary["files"] = [p.name for p in files]
+    from gpufleet.report.html import write_report
+
+    report = write_report(
+        [out_dir], out_dir / "report.html", f"gpufleet report --run {out_dir} --out {out_dir}/report.html"
+    )
+    summary["files"] = [p.name for p in files] + [report.name]
     return summary
 
 

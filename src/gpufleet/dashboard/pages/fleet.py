@@ -1,0 +1,64 @@
+"""Fleet: where the GPUs are and how they are used."""
+
+import plotly.express as px
+import streamlit as st
+
+from gpufleet.dashboard import common, data
+
+common.header(
+    "Fleet",
+    "GPUs by type and pool; over time, how many are allocated to pods, how busy they are, how many sit idle "
+    "while allocated or stranded by fragmentation; and which teams (namespaces) hold the GPU-hours.",
+    "look for allocated-but-idle GPUs (right-size those workloads) and stranded GPUs (try another placer on "
+    "the What-if page); compare teams' GPU-hours with their quota.",
+)
+src = common.sources()
+key = src.key()
+every = st.sidebar.selectbox("time bucket", ["10m", "1h", "6h", "1d"], index=1)
+timeline, teams, where, step = common.fleet(src, key, every)
+nodes, nodes_from = common.nodes(src, key)
+st.caption(f"samples from {where} (one every {data.human_s(step)} per GPU); nodes from {nodes_from}")
+
+by_type = data.gpus_by_type_and_pool(nodes)
+c = st.columns(4)
+c[0].metric("GPUs in the nodes", f"{int(by_type['gpus'].sum()):,}")
+c[1].metric("allocated (mean)", f"{timeline['allocation_pct'].mean():.1f} %")
+c[2].metric("busy (mean)", f"{timeline['utilization_pct'].mean():.1f} %")
+c[3].metric("idle while allocated (mean)", f"{timeline['idle'].mean():.1f} GPUs")
+
+left, right = st.columns([1, 2])
+fig = px.bar(
+    by_type.to_pandas(),
+    x="gpu_type",
+    y="gpus",
+    color="pool",
+    title="GPUs by type and pool",
+    color_discrete_sequence=common.COLORS,
+    labels={"gpus": "GPUs", "gpu_type": "GPU type"},
+)
+left.plotly_chart(fig, width="stretch")
+right.plotly_chart(
+    common.line(timeline, "ts", ["allocated", "busy", "idle", "free"], "Sampled GPUs over time", "GPUs"),
+    width="stretch",
+)
+stranded = data.stranded_from_runs(src)
+if stranded is not None:
+    fig = px.line(
+        stranded.to_pandas(),
+        x="hours",
+        y="stranded_gpus",
+        color="run",
+        title="Stranded GPUs in the simulation runs (free, but no queued job fits them)",
+        labels={"hours": "hours since the trace start", "stranded_gpus": "GPUs"},
+        color_discrete_sequence=common.COLORS,
+    )
+    st.plotly_chart(fig, width="stretch")
+else:
+    st.info(
+        "No simulation runs under --runs: fragmentation over time appears once `gpufleet simulate --out` runs exist."
+    )
+
+st.subheader("GPU-hours by namespace")
+if "cost" not in teams.columns:
+    st.caption("Give a price table (`gpufleet dashboard --prices prices.yaml`, GPU model: $ per GPU-hour) to see cost.")
+st.dataframe(teams.head(20).to_pandas(), width="stretch", hide_index=True)

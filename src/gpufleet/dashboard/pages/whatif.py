@@ -1,0 +1,117 @@
+"""What-if: replay a workload on a cluster under several policies, and size the cluster for a wait target."""
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import plotly.express as px
+import polars as pl
+import streamlit as st
+
+from gpufleet.dashboard import common, data
+
+common.header(
+    "What-if",
+    "Replay a workload (a real trace, the store's jobs or the synthetic one) on a cluster you describe, under "
+    "the schedulers and placers you pick, and compare job completion time, wait, allocation and GPU-hours. "
+    "Below: how many GPUs of one type keep the 95th-percentile wait under a target.",
+    "pick the policy with the lowest wait at the allocation you can afford; use the capacity answer for the "
+    "next purchase or quota request.",
+)
+
+
+@st.cache_resource
+def executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1)  # one simulation at a time: the page stays responsive
+
+
+@st.cache_data(show_spinner="loading the workload …", max_entries=4)
+def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
+    from gpufleet.experiments import load_jobs as load
+
+    if ref == "the store's jobs" and store:
+        return load(store, None)
+    params = {"n_jobs": n_jobs} if ref.startswith("synthetic") else None
+    return load(ref, None, params)
+
+
+def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str) -> dict:
+    from gpufleet.experiments import load_cluster
+    from gpufleet.sim.run import SimConfig, simulate
+
+    return simulate(jobs, load_cluster(cluster, None), SimConfig(scheduler=scheduler, placement=placement)).summary
+
+
+src = common.sources()
+refs = ["synthetic:jobs", "itp:cluster04", "philly:jobs"] + (["the store's jobs"] if src.store else [])
+with st.form("whatif"):
+    c1, c2 = st.columns(2)
+    ref = c1.selectbox("workload", refs)
+    n_jobs = c1.number_input("jobs (synthetic)", 100, 100_000, 2000, step=500)
+    cluster = c2.text_input("cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)", "16x8:A100")
+    scheds = c2.multiselect("schedulers", ["fifo", "fifo-backfill", "sjf", "qssf", "srtf", "tiresias"], ["fifo", "sjf"])
+    place = c2.selectbox("placer", ["best-fit", "worst-fit", "first-fit", "fgd", "fgd-balance"])
+    go = st.form_submit_button("run the simulations")
+if go:
+    try:
+        jobs = load_jobs(ref, int(n_jobs), str(src.store) if src.store else None)
+    except Exception as e:  # a reference that is not here: say so, do not crash the page
+        st.error(str(e).splitlines()[0])
+        st.stop()
+    st.session_state["whatif_runs"] = [(s, executor().submit(run_one, jobs, cluster, s, place)) for s in scheds]
+    st.session_state["whatif_what"] = f"{ref} ({jobs.height:,} jobs) on {cluster}, placer {place}"
+runs: list[tuple[str, Future]] = st.session_state.get("whatif_runs", [])
+if runs:
+    done = sum(f.done() for _, f in runs)
+    st.progress(done / len(runs), text=f"{done} of {len(runs)} simulations done")
+    if done < len(runs):
+        time.sleep(0.3)
+        st.rerun()
+    errors = [(s, f.exception()) for s, f in runs if f.exception() is not None]
+    for s, e in errors:
+        st.error(f"{s}: {str(e).splitlines()[0]}")
+    rows = [data.sim_summary_row(f.result()) for _, f in runs if f.exception() is None]
+    if rows:
+        st.caption(st.session_state.get("whatif_what", ""))
+        table = pl.DataFrame(rows)
+        st.dataframe(table.to_pandas(), width="stretch", hide_index=True)
+        raw = pl.DataFrame([f.result() for _, f in runs if f.exception() is None])
+        chart = raw.select(
+            "scheduler",
+            (pl.col("avg_jct_s") / 3600).alias("avg JCT (h)"),
+            (pl.col("p95_wait_s") / 3600).alias("p95 wait (h)"),
+        ).unpivot(index="scheduler", variable_name="metric", value_name="hours")
+        st.plotly_chart(
+            px.bar(
+                chart.to_pandas(),
+                x="scheduler",
+                y="hours",
+                color="metric",
+                barmode="group",
+                color_discrete_sequence=common.COLORS,
+                title="Completion time and wait by scheduler",
+            ),
+            width="stretch",
+        )
+
+st.subheader("How many GPUs keep the wait under a target?")
+with st.form("capacity"):
+    k1, k2, k3 = st.columns(3)
+    gpu_type = k1.selectbox("GPU type", ["A100", "H100", "V100", "A10", "L40S"])
+    per_node = k2.selectbox("GPUs per node", [8, 4, 2, 1])
+    target_min = k3.number_input("p95 wait at most (minutes)", 1, 10_000, 60)
+    cap_ref = k1.selectbox("workload ", refs, key="cap_ref")
+    cap_jobs = k2.number_input("jobs (synthetic) ", 100, 50_000, 2000, step=500, key="cap_jobs")
+    ask = st.form_submit_button("search cluster sizes")
+if ask:
+    jobs = load_jobs(cap_ref, int(cap_jobs), str(src.store) if src.store else None)
+    bar = st.progress(0.0, text="bisecting over node counts …")
+    res = data.capacity_search(
+        jobs,
+        int(per_node),
+        gpu_type,
+        float(target_min) * 60,
+        progress=lambda n: bar.progress(min(1.0, n / 10), text=f"{n} cluster sizes simulated"),
+    )
+    bar.progress(1.0, text="done")
+    st.success(res["answer"]) if res["nodes"] else st.warning(res["answer"])
+    st.dataframe(pl.DataFrame(res["probes"]).drop("p95_wait_s").to_pandas(), width="stretch", hide_index=True)

@@ -1,0 +1,60 @@
+"""Workloads: requested vs used, and right-sizing recommendations."""
+
+import json
+
+import plotly.express as px
+import polars as pl
+import streamlit as st
+
+from gpufleet.dashboard import common
+
+common.header(
+    "Workloads",
+    "Per workload (pods sharing one template): the GPUs its pods hold, what they use at the 95th percentile, "
+    "and what the right-sizer proposes — a GPU count, a MIG profile or a share — with the GPU-hours it frees "
+    "and the risk (share of past samples the proposal would not have covered).",
+    "start with the largest savings at low risk; download the table for the owners; a 'no opinion' means too "
+    "little history (under 3 h or 100 samples).",
+)
+src = common.sources()
+sizer = st.sidebar.selectbox("right-sizer", ["vpa", "krr-simple"])
+table, recs, where = common.workloads(src, src.key(), sizer)
+st.caption(f"samples from {where}; {len(recs)} workloads; sizer {sizer}")
+if table.height == 0:
+    st.warning("No workload has samples with a pod: nothing to right-size.")
+    st.stop()
+saved = table["GPUs saved"].fill_null(0).sum()
+c = st.columns(3)
+c[0].metric("workloads", f"{table.height}")
+c[1].metric("GPUs saved if applied", f"{saved:.1f}")
+c[2].metric("GPU-hours saved per day", f"{table['GPU-h saved/day'].fill_null(0).sum():,.0f}")
+top = table.sort("GPUs saved", descending=True, nulls_last=True)
+chart = (
+    top.head(15)
+    .select(
+        "workload",
+        pl.col("GPUs held").alias("held"),
+        pl.col("GPUs busy p95").alias("used (p95)"),
+        pl.col("GPUs proposed").alias("proposed"),
+    )
+    .unpivot(index="workload", variable_name="what", value_name="GPUs per pod")
+)
+fig = px.bar(
+    chart.to_pandas(),
+    x="workload",
+    y="GPUs per pod",
+    color="what",
+    barmode="group",
+    color_discrete_sequence=common.COLORS,
+    title="Requested vs used vs proposed (the 15 largest savings)",
+)
+st.plotly_chart(fig, width="stretch")
+st.dataframe(top.with_columns(pl.col("pods").round(1)).to_pandas(), width="stretch", hide_index=True)
+d1, d2 = st.columns(2)
+d1.download_button("download CSV", table.write_csv(), file_name=f"rightsizing-{sizer}.csv", mime="text/csv")
+d2.download_button(
+    "download JSON",
+    json.dumps(recs, default=str, indent=1),
+    file_name=f"rightsizing-{sizer}.json",
+    mime="application/json",
+)

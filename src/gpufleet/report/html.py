@@ -1,0 +1,275 @@
+"""`gpufleet report`: one self-contained HTML file for one or more run directories — plotly.js is inlined once,
+so the file opens anywhere with no network. A demo directory brings its simulation and serving sub-runs.
+
+Sections: summary table; JCT and wait CDFs; allocation and queue timelines; policy comparison; serving
+replicas vs demand; right-sizing recommendations; and per run the exact config and the command that
+reproduces it.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import yaml
+
+from gpufleet.report.rundir import read_summary
+
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
+h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
+td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right} th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.6rem;overflow:auto}
+.note{color:#555;font-size:.9rem}
+"""
+
+
+def expand(runs: list[Path]) -> list[Path]:
+    """The runs, with a demo directory's sub-runs after it."""
+    out: list[Path] = []
+    for r in runs:
+        if not (r / "summary.json").is_file():
+            from gpufleet.core.errors import GpufleetError
+
+            raise GpufleetError(f"--run {r}: not a run directory (no summary.json)")
+        out.append(r)
+        if read_summary(r).get("kind") == "demo":
+            out += sorted(p.parent for p in r.glob("*/*/summary.json"))
+    return out
+
+
+def kind(s: dict[str, Any]) -> str:
+    if s.get("kind") == "demo":
+        return "demo"
+    if "slo_attainment" in s:
+        return "serving"
+    if "scheduler" in s:
+        return "sim"
+    return "other"
+
+
+def _h(s: float | None) -> str:
+    if s is None or s != s:
+        return "-"
+    return f"{s / 3600:.2f} h" if s >= 3600 else f"{s / 60:.1f} m" if s >= 120 else f"{s:.0f} s"
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p class='note'>none</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return html.escape("" if v is None else str(v))
+
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cdf(values: np.ndarray) -> tuple[list[float], list[float]]:
+    v = np.sort(values[np.isfinite(values)])
+    if len(v) > 2000:  # a CDF drawn with 2,000 points is indistinguishable and keeps the file small
+        idx = np.linspace(0, len(v) - 1, 2000).astype(int)
+        return (v[idx] / 3600).tolist(), ((idx + 1) / len(v)).tolist()
+    return (v / 3600).tolist(), (np.arange(1, len(v) + 1) / max(len(v), 1)).tolist()
+
+
+def _fig(fig: go.Figure, first: bool) -> str:
+    fig.update_layout(height=380, margin={"t": 50, "b": 40}, legend={"orientation": "h"}, template="plotly_white")
+    return fig.to_html(full_html=False, include_plotlyjs=bool(first), config={"displaylogo": False, "responsive": True})
+
+
+def build(runs: list[Path], command: str) -> str:
+    """The report's HTML."""
+    runs = expand(runs)
+    summaries = {r: read_summary(r) for r in runs}
+    sims = [r for r in runs if kind(summaries[r]) == "sim"]
+    serving = [r for r in runs if kind(summaries[r]) == "serving"]
+    demos = [r for r in runs if kind(summaries[r]) == "demo"]
+    parts: list[str] = []
+    figs = 0
+
+    def add(fig: go.Figure) -> None:
+        nonlocal figs
+        parts.append(f"<div class='figure' id='fig-{figs}'>" + _fig(fig, figs == 0) + "</div>")
+        figs += 1
+
+    parts.append("<h2>Summary</h2>")
+    rows = []
+    for r in sims:
+        s = summaries[r]
+        rows.append(
+            {
+                "run": r.name,
+                "scheduler": s["scheduler"],
+                "placement": s["placement"],
+                "GPUs": s["cluster_gpus"],
+                "jobs": s["jobs"],
+                "avg JCT": _h(s["avg_jct_s"]),
+                "p95 JCT": _h(s["p95_jct_s"]),
+                "avg wait": _h(s["avg_wait_s"]),
+                "p95 wait": _h(s["p95_wait_s"]),
+                "allocation %": 100 * s["avg_gpu_allocation"],
+                "unfinished": s["unfinished"],
+            }
+        )
+    parts.append("<h3>Training-cluster simulations</h3>" + _table(rows))
+    srows = [
+        {
+            "run": r.name,
+            "policy": summaries[r]["policy"],
+            "GPU-hours": summaries[r]["gpu_hours"],
+            "SLO": summaries[r]["slo"],
+            "SLO attainment %": 100 * summaries[r]["slo_attainment"],
+            "TTFT p99": _h(summaries[r]["ttft_p99_s"]),
+            "scaling actions": summaries[r]["scaling_actions"],
+        }
+        for r in serving
+    ]
+    parts.append("<h3>Serving replays</h3>" + _table(srows))
+
+    if sims:
+        parts.append("<h2>Job completion time and wait</h2>")
+        for metric, title in (("jct", "JCT"), ("wait", "wait")):
+            fig = go.Figure()
+            for i, r in enumerate(sims):
+                j = pl.read_parquet(r / "jobs.parquet", columns=[metric])
+                x, y = _cdf(j[metric].cast(pl.Float64).to_numpy())
+                fig.add_trace(go.Scatter(x=x, y=y, name=r.name, line={"color": COLORS[i % 8]}))
+            fig.update_layout(title=f"{title} CDF", xaxis_title=f"{title} (hours)", yaxis_title="share of jobs")
+            if metric == "jct":
+                fig.update_xaxes(type="log")
+            add(fig)
+        parts.append("<h2>Allocation and queue over time</h2>")
+        for col, title, y in (
+            ("allocated_gpus", "GPUs allocated", "GPUs"),
+            ("queued_jobs", "Jobs waiting", "jobs"),
+        ):
+            fig = go.Figure()
+            for i, r in enumerate(sims):
+                t = pl.read_parquet(r / "timeline.parquet", columns=["t", col])
+                if t.height > 3000:
+                    t = t.gather_every(t.height // 3000 + 1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=(t["t"] / 3600).to_list(), y=t[col].to_list(), name=r.name, line={"color": COLORS[i % 8]}
+                    )
+                )
+            fig.update_layout(title=title, xaxis_title="hours", yaxis_title=y)
+            add(fig)
+        parts.append("<h2>Policy comparison</h2>")
+        fig = go.Figure()
+        for i, (key, name) in enumerate(
+            (("avg_jct_s", "avg JCT"), ("p95_wait_s", "p95 wait"), ("avg_wait_s", "avg wait"))
+        ):
+            fig.add_trace(
+                go.Bar(
+                    x=[r.name for r in sims],
+                    y=[summaries[r][key] / 3600 for r in sims],
+                    name=name,
+                    marker_color=COLORS[i],
+                )
+            )
+        fig.update_layout(title="Completion time and wait by policy", yaxis_title="hours", barmode="group")
+        add(fig)
+
+    if serving:
+        parts.append("<h2>Serving: replicas vs demand</h2>")
+        for r in serving:
+            t = pl.read_parquet(r / "timeline.parquet")
+            fig = go.Figure()
+            fig.add_trace(
+                go.Scatter(
+                    x=(t["t"] / 3600).to_list(),
+                    y=t["replicas"].to_list(),
+                    name="replicas serving",
+                    line={"color": COLORS[0], "shape": "hv"},
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=(t["t"] / 3600).to_list(),
+                    y=t["concurrency"].to_list(),
+                    name="requests in flight",
+                    yaxis="y2",
+                    line={"color": COLORS[1]},
+                )
+            )
+            fig.update_layout(
+                title=f"{r.name} ({summaries[r]['policy']})",
+                xaxis_title="hours",
+                yaxis_title="replicas",
+                yaxis2={"title": "requests in flight", "overlaying": "y", "side": "right"},
+            )
+            add(fig)
+
+    recs = [rec for d in demos for rec in summaries[d].get("rightsizing", {}).get("recommendations", [])]
+    parts.append("<h2>Right-sizing recommendations</h2>")
+    parts.append(
+        _table(
+            [
+                {
+                    "workload": x["workload"],
+                    "GPUs held": x.get("current_gpus"),
+                    "proposed": x.get("proposed_mig") or x.get("proposed_gpus"),
+                    "GPUs saved": x.get("gpus_saved"),
+                    "risk %": None if x.get("risk") is None else 100 * x["risk"],
+                    "reason": x["reason"],
+                }
+                for x in sorted(recs, key=lambda x: -(x.get("gpus_saved") or 0))
+            ]
+        )
+        if recs
+        else "<p class='note'>No recommendations in these runs (the demo computes them; so does"
+        " `gpufleet rightsize`).</p>"
+    )
+
+    parts.append("<h2>Reproduce</h2>")
+    parts.append(f"<p>This report: <code>{html.escape(command)}</code></p>")
+    for r in runs:
+        cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
+        how = _command_for(r, summaries[r], cfg)
+        parts.append(
+            f"<details><summary>{html.escape(str(r))}</summary><p><code>{html.escape(how)}</code></p>"
+            f"<pre>{html.escape(cfg)}</pre></details>"
+        )
+    title = "gpufleet report"
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body>"
+        f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(', '.join(r.name for r in runs))}</p>"
+        + "".join(parts)
+        + "</body></html>"
+    )
+
+
+def _command_for(run: Path, s: dict[str, Any], cfg_text: str) -> str:
+    """The command that makes this run again, from what its config recorded."""
+    cfg = yaml.safe_load(cfg_text) if cfg_text else {}
+    k = kind(s)
+    if k == "demo":
+        return f"gpufleet demo --out {run} --seed {s.get('seed', 7)}"
+    if k == "sim":
+        jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "CLUSTER")
+        extra = f" --predictor {s['predictor']}" if s.get("predictor", "none") != "none" else ""
+        policy = f"--scheduler {s['scheduler']} --placement {s['placement']}{extra}"
+        return f"gpufleet simulate --jobs {jobs} --cluster {cluster} {policy} --out {run}"
+    if k == "serving":
+        reqs = cfg.get("requests", "REQUESTS")
+        return f"gpufleet autoscale-sim --requests {reqs} --policy {s['policy']} --slo '{s['slo']}' --out {run}"
+    return "(unknown run kind)"
+
+
+def write_report(runs: list[Path], out: Path, command: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build(runs, command))
+    return out

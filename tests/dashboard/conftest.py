@@ -1,0 +1,16 @@
+"""One demo run shared by the dashboard and report tests of a worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gpufleet.demo import run_demo
+
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    run_demo(out, progress=False)
+    return out

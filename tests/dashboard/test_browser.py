@@ -1,0 +1,90 @@
+"""The dashboard in a real browser: `gpufleet dashboard` on the demo's runs, every page loaded in Debian's
+chromium (headless) by playwright-core from npm; charts must render and no page may show an exception.
+Screenshots go to test-artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tests.integration.prom import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".cache" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = ["fleet", "workloads", "forecasts", "whatif", "autoscaling"]
+
+
+def playwright() -> Path:
+    """playwright-core under .cache/browser (make system-deps installs it; installed here when missing)."""
+    mod = TOOLS / "node_modules" / "playwright-core"
+    if not mod.exists():
+        if shutil.which("npm") is None:
+            pytest.skip("npm not installed: cannot get playwright-core for the browser test")
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(
+            ["npm", "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "playwright-core@1"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if r.returncode != 0:
+            pytest.skip(f"npm could not install playwright-core: {r.stderr.strip().splitlines()[-1:]}")
+    return mod
+
+
+def test_every_page_renders_in_chromium(demo: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian package 'chromium' not installed (make test / .ci/run install it with apt-get)")
+    playwright()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpufleet.cli", "dashboard", "--runs", str(demo.parent), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    out = ROOT / "test-artifacts" / "dashboard"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, "the dashboard did not start"
+            time.sleep(0.3)
+        script = ROOT / "tests" / "dashboard" / "browser.mjs"
+        # node resolves playwright-core from the script's folder upwards: run a copy inside the tools folder
+        shutil.copy(script, TOOLS / "browser.mjs")
+        res = subprocess.run(
+            ["node", str(TOOLS / "browser.mjs"), base, str(out), *PAGES],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={"CHROMIUM": CHROMIUM, "PATH": "/usr/bin:/bin", "HOME": str(TOOLS)},
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    results = {r["page"]: r for r in map(json.loads, res.stdout.strip().splitlines())}
+    assert set(results) == set(PAGES)
+    for name, r in results.items():
+        assert not r["errors"], (name, r["errors"])
+        assert r["title"], name
+        assert (out / f"{name}.png").stat().st_size > 10_000, name
+    expected = {"fleet": 3, "workloads": 0, "forecasts": 1, "whatif": 0, "autoscaling": 1}
+    for name, n in expected.items():
+        assert results[name]["charts"] >= n, (name, results[name])

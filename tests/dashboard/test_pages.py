@@ -1,0 +1,99 @@
+"""Every dashboard page under Streamlit's AppTest: on the demo's run directory (numbers match its summary),
+on nothing at all (the embedded synthetic fleet), and the What-if page driven to finished simulations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gpufleet.dashboard.data import ENV_RUNS, ENV_STORE
+
+PAGES = Path(__file__).resolve().parents[2] / "src" / "gpufleet" / "dashboard" / "pages"
+NAMES = ["fleet", "workloads", "forecasts", "whatif", "autoscaling"]
+
+
+@pytest.fixture
+def on(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def set_sources(runs: Path | None, store: Path | None = None) -> None:
+        monkeypatch.setenv(ENV_RUNS, str(runs) if runs else "/nonexistent-runs")
+        if store:
+            monkeypatch.setenv(ENV_STORE, str(store))
+        else:
+            monkeypatch.delenv(ENV_STORE, raising=False)
+
+    yield set_sources
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_page_runs_on_the_demo(name: str, demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page(name).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value and "What to do with it" in at.markdown[0].value
+
+
+@pytest.mark.parametrize("name", ["fleet", "workloads", "forecasts", "whatif"])
+def test_pages_run_with_no_data_at_all(name: str, on) -> None:  # type: ignore[no-untyped-def]
+    on(None)
+    at = page(name).run()
+    assert not at.exception, at.exception
+
+
+def test_autoscaling_page_numbers_match_the_runs(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page("autoscaling").run()
+    shown = at.dataframe[0].value
+    for policy in ("target-tracking", "predictive", "oracle"):
+        s = json.loads((demo / "serving" / policy / "summary.json").read_text())
+        row = shown[shown["policy"] == policy].iloc[0]
+        assert row["GPU-hours"] == pytest.approx(s["gpu_hours"])
+        assert row["SLO attainment %"] == pytest.approx(100 * s["slo_attainment"])
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_workloads_page_matches_the_demo_recommendations(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page("workloads").run()
+    s = json.loads((demo / "summary.json").read_text())
+    recs = s["rightsizing"]["recommendations"]
+    shown = at.dataframe[0].value
+    assert len(shown) == len(recs)
+    want = sum(r["gpus_saved"] or 0 for r in recs)
+    assert at.metric[1].value == f"{want:.1f}"
+
+
+def test_fleet_page_gpu_count_matches_the_nodes(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    on(demo.parent)
+    at = page("fleet").run()
+    gpus = int(pl.read_parquet(demo / "nodes.parquet")["num_gpus"].sum())
+    assert at.metric[0].value == f"{gpus:,}"
+    assert len(at.get("plotly_chart")) >= 3  # by type, over time, stranded in the simulation runs
+
+
+def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page("whatif").run()
+    at.number_input[0].set_value(400)
+    at.text_input[0].set_value("4x8:A100")
+    at.multiselect[0].set_value(["fifo", "sjf", "tiresias"])
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["scheduler"]) == ["fifo", "sjf", "tiresias"]
+    assert (table["GPUs"] == 32).all()
+    # and the capacity question, answered by bisection over simulated cluster sizes
+    at.number_input[1].set_value(600)
+    at.number_input[2].set_value(400)
+    at.button[1].click().run()
+    assert not at.exception, at.exception
+    assert at.success and "nodes x 8 A100" in at.success[0].value

@@ -1,0 +1,74 @@
+"""`gpufleet report`: one self-contained HTML file — every figure there, plotly.js inlined once, no network URL."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gpufleet.cli import app
+
+
+class Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.scripts = 0
+        self.figures: list[str] = []
+        self.headings: list[str] = []
+        self._h = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for k in ("src", "href", "data", "action", "poster"):
+            if a.get(k):
+                self.urls.append(a[k] or "")
+        if tag == "script":
+            self.scripts += 1
+        if tag == "div" and a.get("class") == "figure":
+            self.figures.append(a.get("id") or "")
+        self._h = tag == "h2"
+
+    def handle_data(self, data: str) -> None:
+        if self._h:
+            self.headings.append(data.strip())
+            self._h = False
+
+
+def test_demo_writes_a_self_contained_report(demo: Path) -> None:
+    text = (demo / "report.html").read_text()
+    p = Refs()
+    p.feed(text)
+    sims = len(list((demo / "sim").iterdir()))
+    serving = len(list((demo / "serving").iterdir()))
+    assert sims >= 2 and serving == 3
+    # JCT and wait CDFs, allocation and queue timelines, the comparison; one replicas-vs-demand per replay
+    assert len(p.figures) == 5 + serving
+    assert text.count("Plotly.newPlot(") == len(p.figures)
+    assert not [u for u in p.urls if u.startswith(("http:", "https:", "//"))], "no network URL in src/href"
+    assert text.count("plotly.js v") >= 1 and len(text) > 3_000_000, "plotly.js is inlined"
+    for h in (
+        "Summary",
+        "Job completion time and wait",
+        "Allocation and queue over time",
+        "Policy comparison",
+        "Serving: replicas vs demand",
+        "Right-sizing recommendations",
+        "Reproduce",
+    ):
+        assert h in p.headings
+    assert "gpufleet simulate --jobs synthetic:jobs --cluster synthetic:nodes" in text
+    assert "gpufleet autoscale-sim --requests synthetic:requests --policy predictive" in text
+
+
+def test_report_command_on_two_runs_and_a_bad_one(demo: Path, tmp_path: Path) -> None:
+    runs = sorted((demo / "sim").iterdir())[:2]
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", "--run", str(runs[0]), "--run", str(runs[1]), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    p = Refs()
+    p.feed(out.read_text())
+    assert len(p.figures) == 5 and runs[0].name in out.read_text()
+    res = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--out", str(out)])
+    assert res.exit_code == 2 and "not a run directory" in res.output
