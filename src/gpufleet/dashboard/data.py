@@ -228,10 +228,20 @@ def workloads_table(samples: pl.DataFrame, sizer: str = "vpa") -> tuple[pl.DataF
                 "GPU-h saved/day": r.gpu_hours_saved_per_day,
                 "risk %": None if r.risk is None else 100 * r.risk,
                 "GPUs busy p95": r.evidence.get("gpu_busy_p95"),
+                "GPU mem p50 GiB": _gib(r.evidence.get("gpu_mem_p50")),
+                "GPU mem proposed GiB": _gib(r.proposed_gpu_mem_bytes),
+                "CPU now": r.cpu_current,
+                "CPU target": r.cpu_target,
+                "memory now GiB": _gib(r.mem_current),
+                "memory target GiB": _gib(r.mem_target),
                 "reason": r.reason,
             }
         )
     return pl.DataFrame(rows, infer_schema_length=None), [r.to_dict() for r in recs]
+
+
+def _gib(b: float | None) -> float | None:
+    return None if b is None else b / 2**30
 
 
 # -- Forecasts ------------------------------------------------------------------------------------------------

@@ -83,14 +83,29 @@ def _cdf(values: np.ndarray) -> tuple[list[float], list[float]]:
     return (v / 3600).tolist(), (np.arange(1, len(v) + 1) / max(len(v), 1)).tolist()
 
 
-def _fig(fig: go.Figure, first: bool) -> str:
+def _fig(fig: go.Figure, n: int) -> str:
     fig.update_layout(height=380, margin={"t": 50, "b": 40}, legend={"orientation": "h"}, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=bool(first), config={"displaylogo": False, "responsive": True})
+    # a fixed div id (plotly draws a random one): the same runs give the same bytes
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=n == 0,
+        div_id=f"plot-{n}",
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
-def build(runs: list[Path], command: str) -> str:
-    """The report's HTML."""
+def build(runs: list[Path], command: str, where: Path | None = None) -> str:
+    """The report's HTML; run paths are shown relative to `where` (the report's folder) when inside it."""
     runs = expand(runs)
+
+    def shown(r: Path) -> str:
+        if where is not None:
+            try:
+                return str(r.resolve().relative_to(where.resolve()))
+            except ValueError:
+                pass
+        return str(r)
+
     summaries = {r: read_summary(r) for r in runs}
     sims = [r for r in runs if kind(summaries[r]) == "sim"]
     serving = [r for r in runs if kind(summaries[r]) == "serving"]
@@ -100,7 +115,7 @@ def build(runs: list[Path], command: str) -> str:
 
     def add(fig: go.Figure) -> None:
         nonlocal figs
-        parts.append(f"<div class='figure' id='fig-{figs}'>" + _fig(fig, figs == 0) + "</div>")
+        parts.append(f"<div class='figure' id='fig-{figs}'>" + _fig(fig, figs) + "</div>")
         figs += 1
 
     parts.append("<h2>Summary</h2>")
@@ -109,7 +124,7 @@ def build(runs: list[Path], command: str) -> str:
         s = summaries[r]
         rows.append(
             {
-                "run": r.name,
+                "run": shown(r),
                 "scheduler": s["scheduler"],
                 "placement": s["placement"],
                 "GPUs": s["cluster_gpus"],
@@ -125,7 +140,7 @@ def build(runs: list[Path], command: str) -> str:
     parts.append("<h3>Training-cluster simulations</h3>" + _table(rows))
     srows = [
         {
-            "run": r.name,
+            "run": shown(r),
             "policy": summaries[r]["policy"],
             "GPU-hours": summaries[r]["gpu_hours"],
             "SLO": summaries[r]["slo"],
@@ -144,7 +159,7 @@ def build(runs: list[Path], command: str) -> str:
             for i, r in enumerate(sims):
                 j = pl.read_parquet(r / "jobs.parquet", columns=[metric])
                 x, y = _cdf(j[metric].cast(pl.Float64).to_numpy())
-                fig.add_trace(go.Scatter(x=x, y=y, name=r.name, line={"color": COLORS[i % 8]}))
+                fig.add_trace(go.Scatter(x=x, y=y, name=shown(r), line={"color": COLORS[i % 8]}))
             fig.update_layout(title=f"{title} CDF", xaxis_title=f"{title} (hours)", yaxis_title="share of jobs")
             if metric == "jct":
                 fig.update_xaxes(type="log")
@@ -161,7 +176,7 @@ def build(runs: list[Path], command: str) -> str:
                     t = t.gather_every(t.height // 3000 + 1)
                 fig.add_trace(
                     go.Scatter(
-                        x=(t["t"] / 3600).to_list(), y=t[col].to_list(), name=r.name, line={"color": COLORS[i % 8]}
+                        x=(t["t"] / 3600).to_list(), y=t[col].to_list(), name=shown(r), line={"color": COLORS[i % 8]}
                     )
                 )
             fig.update_layout(title=title, xaxis_title="hours", yaxis_title=y)
@@ -173,7 +188,7 @@ def build(runs: list[Path], command: str) -> str:
         ):
             fig.add_trace(
                 go.Bar(
-                    x=[r.name for r in sims],
+                    x=[shown(r) for r in sims],
                     y=[summaries[r][key] / 3600 for r in sims],
                     name=name,
                     marker_color=COLORS[i],
@@ -205,7 +220,7 @@ def build(runs: list[Path], command: str) -> str:
                 )
             )
             fig.update_layout(
-                title=f"{r.name} ({summaries[r]['policy']})",
+                title=f"{shown(r)} ({summaries[r]['policy']})",
                 xaxis_title="hours",
                 yaxis_title="replicas",
                 yaxis2={"title": "requests in flight", "overlaying": "y", "side": "right"},
@@ -237,22 +252,23 @@ def build(runs: list[Path], command: str) -> str:
     parts.append(f"<p>This report: <code>{html.escape(command)}</code></p>")
     for r in runs:
         cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
-        how = _command_for(r, summaries[r], cfg)
+        how = _command_for(shown(r), summaries[r], cfg)
         parts.append(
-            f"<details><summary>{html.escape(str(r))}</summary><p><code>{html.escape(how)}</code></p>"
+            f"<details><summary>{html.escape(shown(r))}</summary><p><code>{html.escape(how)}</code></p>"
             f"<pre>{html.escape(cfg)}</pre></details>"
         )
     title = "gpufleet report"
+    names = ", ".join(shown(r) for r in runs)
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
         f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body>"
-        f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(', '.join(r.name for r in runs))}</p>"
+        f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(names)}</p>"
         + "".join(parts)
         + "</body></html>"
     )
 
 
-def _command_for(run: Path, s: dict[str, Any], cfg_text: str) -> str:
+def _command_for(run: str, s: dict[str, Any], cfg_text: str) -> str:
     """The command that makes this run again, from what its config recorded."""
     cfg = yaml.safe_load(cfg_text) if cfg_text else {}
     k = kind(s)
@@ -271,5 +287,5 @@ def _command_for(run: Path, s: dict[str, Any], cfg_text: str) -> str:
 
 def write_report(runs: list[Path], out: Path, command: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build(runs, command))
+    out.write_text(build(runs, command, out.parent))
     return out

@@ -10,8 +10,9 @@ from gpufleet.dashboard import common
 
 common.header(
     "Workloads",
-    "Per workload (pods sharing one template): the GPUs its pods hold, what they use at the 95th percentile, "
-    "and what the right-sizer proposes — a GPU count, a MIG profile or a share — with the GPU-hours it frees "
+    "Per workload (pods sharing one template): the GPUs its pods hold, what they use at the 95th percentile "
+    "(GPU memory, CPU and memory too), and what the right-sizer proposes — a GPU count, a MIG profile or a "
+    "share — with the GPU-hours it frees "
     "and the risk (share of past samples the proposal would not have covered).",
     "start with the largest savings at low risk; download the table for the owners; a 'no opinion' means too "
     "little history (under 3 h or 100 samples).",
