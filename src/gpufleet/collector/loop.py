@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.collector.store import Store
+from gpufleet.core.config import parse_yaml_model
 from gpufleet.core.errors import GpufleetError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -108,17 +108,10 @@ def load_config(path: str | Path) -> CollectorConfig:
     """Read and check collector.yaml; errors name the file and the field."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
+        text = p.read_text()
     except OSError as e:
         raise GpufleetError(f"{p}: cannot read it ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise GpufleetError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
-    try:
-        cfg = CollectorConfig.model_validate(raw or {})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise GpufleetError(f"{p}: {where}: {first['msg']}") from None
+    cfg = parse_yaml_model(text, CollectorConfig, str(p))
     if not cfg.sources:
         raise GpufleetError(f"{p}: sources: give at least one source (kind: prometheus or nvml)")
     if not cfg.store.is_absolute():

@@ -96,25 +96,21 @@ class Store:
         """Upsert JOBS: a pod seen again (it finished since) replaces its earlier record. Jobs change, unlike
         samples, so they live in one file per source (`jobs/source=<s>/jobs.parquet`), rewritten atomically.
         Returns the jobs the source now holds."""
-        folder = self.root / "jobs" / f"source={source}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "jobs.parquet"
-        if path.exists():
-            old = pl.read_parquet(path)
-            jobs = pl.concat([old, jobs], how="diagonal_relaxed").unique("job_id", keep="last", maintain_order=True)
-        _atomic_write_parquet(jobs.sort("submit_time"), path)
-        return jobs.height
+        return self._upsert("jobs", source, jobs, "job_id", "submit_time")
 
     def merge_nodes(self, source: str, nodes: pl.DataFrame) -> int:
         """Upsert NODES by node name (capacity changes as nodes come and go); one file per source."""
-        folder = self.root / "nodes" / f"source={source}"
+        return self._upsert("nodes", source, nodes, "node_id", "node_id")
+
+    def _upsert(self, name: str, source: str, frame: pl.DataFrame, key: str, order: str) -> int:
+        folder = self.root / name / f"source={source}"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "nodes.parquet"
+        path = folder / f"{name}.parquet"
         if path.exists():
             old = pl.read_parquet(path)
-            nodes = pl.concat([old, nodes], how="diagonal_relaxed").unique("node_id", keep="last", maintain_order=True)
-        _atomic_write_parquet(nodes.sort("node_id"), path)
-        return nodes.height
+            frame = pl.concat([old, frame], how="diagonal_relaxed").unique(key, keep="last", maintain_order=True)
+        _atomic_write_parquet(frame.sort(order), path)
+        return frame.height
 
     # -- reading ------------------------------------------------------------------------------------
     def scan(self, table: str, source: str | None = None) -> pl.LazyFrame:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 # Jobs per GPU count in the Microsoft ITP cluster04 trace (15,802 jobs, 59.5 days).
 ITP_CLUSTER04_GPU_MIX: dict[int, float] = {1: 11924, 2: 125, 4: 532, 8: 2779, 16: 182, 32: 254, 64: 6}
@@ -200,3 +202,23 @@ class DemoConfig(_Settings):
             if "seed" not in sub.model_fields_set:
                 setattr(self, name, sub.model_copy(update={"seed": self.seed}))
         return self
+
+
+def parse_yaml_model(text: str, model: type[M], where: str) -> M:
+    """A YAML document checked as `model`; errors are one line naming `where` (the file) and the field.
+    Parsing only: the caller reads the file (core does no I/O)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from gpufleet.core.errors import GpufleetError
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise GpufleetError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(x) for x in first["loc"]) or "(top)"
+        raise GpufleetError(f"{where}: {field}: {first['msg']}") from None

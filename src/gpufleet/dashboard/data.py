@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from gpufleet.report.rundir import read_summary
+from gpufleet.report.rundir import run_kind as summary_kind
 
 ENV_RUNS, ENV_STORE, ENV_PRICES = "GPUFLEET_DASHBOARD_RUNS", "GPUFLEET_DASHBOARD_STORE", "GPUFLEET_DASHBOARD_PRICES"
 IDLE_UTIL = 0.05  # an allocated GPU below 5% busy is idle
@@ -55,15 +56,8 @@ def run_dirs(sources: Sources) -> list[Path]:
 
 
 def run_kind(run: Path) -> str:
-    """demo, sim (a training-cluster simulation) or serving (an autoscaling replay)."""
-    s = read_summary(run)
-    if s.get("kind") == "demo":
-        return "demo"
-    if "slo_attainment" in s:
-        return "serving"
-    if "scheduler" in s:
-        return "sim"
-    return "other"
+    """demo, sim, serving or other (report.rundir.run_kind on the run's summary)."""
+    return summary_kind(read_summary(run))
 
 
 def demo_dir(sources: Sources) -> Path | None:

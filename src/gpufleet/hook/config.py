@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gpufleet.core.config import parse_yaml_model
 from gpufleet.core.errors import GpufleetError
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 
@@ -139,17 +139,10 @@ def load_hook_config(path: str | Path) -> HookConfig:
     """Read hook.yaml; errors name the file and the field."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
+        text = p.read_text()
     except OSError as e:
         raise GpufleetError(f"{p}: cannot read it ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise GpufleetError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
-    try:
-        cfg = HookConfig.model_validate(raw or {})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top)"
-        raise GpufleetError(f"{p}: {where}: {first['msg']}") from None
+    cfg = parse_yaml_model(text, HookConfig, str(p))
     if not cfg.store.is_absolute():
         cfg.store = p.parent / cfg.store
     if cfg.recommend_from is not None and not cfg.recommend_from.is_absolute():

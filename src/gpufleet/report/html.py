@@ -18,6 +18,7 @@ import polars as pl
 import yaml
 
 from gpufleet.report.rundir import read_summary
+from gpufleet.report.rundir import run_kind as kind
 
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CSS = """
@@ -42,16 +43,6 @@ def expand(runs: list[Path]) -> list[Path]:
         if read_summary(r).get("kind") == "demo":
             out += sorted(p.parent for p in r.glob("*/*/summary.json"))
     return out
-
-
-def kind(s: dict[str, Any]) -> str:
-    if s.get("kind") == "demo":
-        return "demo"
-    if "slo_attainment" in s:
-        return "serving"
-    if "scheduler" in s:
-        return "sim"
-    return "other"
 
 
 def _h(s: float | None) -> str:

@@ -45,3 +45,14 @@ def write_run(
 def read_summary(run: Path) -> dict[str, Any]:
     """The summary.json of a run directory."""
     return json.loads((run / "summary.json").read_text())  # type: ignore[no-any-return]
+
+
+def run_kind(summary: dict[str, Any]) -> str:
+    """demo, sim (a training-cluster simulation), serving (an autoscaling replay) or other."""
+    if summary.get("kind") == "demo":
+        return "demo"
+    if "slo_attainment" in summary:
+        return "serving"
+    if "scheduler" in summary:
+        return "sim"
+    return "other"
