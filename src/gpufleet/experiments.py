@@ -17,7 +17,6 @@ import polars as pl
 
 from gpufleet.collector.store import Store, is_store
 from gpufleet.core.errors import GpufleetError
-from gpufleet.core.schemas import validate
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.cluster_spec import is_spec, parse_spec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
@@ -31,7 +30,7 @@ def load_jobs(ref: str, data_dir: str | Path | None, params: dict[str, Any] | No
         if jobs.height == 0:
             raise GpufleetError(f"{ref}: the store holds no jobs yet (gpufleet collect prometheus --jobs ...)")
         return jobs
-    tr = load(ref, data_dir, **(params or {}))
+    tr = load(ref, data_dir, expect="JOBS", **(params or {}))
     if tr.meta.table != "JOBS":
         raise GpufleetError(
             f"--jobs {ref!r} is a {tr.meta.table} table; a JOBS reference is needed (e.g. itp:cluster04)"
@@ -49,7 +48,7 @@ def load_cluster(text: str, data_dir: str | Path | None) -> pl.DataFrame:
         if nodes.height == 0:
             raise GpufleetError(f"{text}: the store holds no nodes yet (gpufleet collect prometheus --jobs ...)")
         return nodes
-    tr = load(text, data_dir)
+    tr = load(text, data_dir, expect="NODES")
     if tr.meta.table != "NODES":
         raise GpufleetError(
             f"--cluster {text!r} is a {tr.meta.table} table; give a spec like 64x8:V100 or a NODES"
@@ -161,7 +160,7 @@ def natural_step(horizon_s: float, native_s: float) -> float:
 
 def load_requests(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
     """A REQUESTS frame from a reference (azure-llm:conv, genai:requests, synthetic:requests)."""
-    tr = load(ref, data_dir, **(params or {}))
+    tr = load(ref, data_dir, expect="REQUESTS", **(params or {}))
     if tr.meta.table != "REQUESTS":
         raise GpufleetError(
             f"--requests {ref!r} is a {tr.meta.table} table; a REQUESTS reference is needed (e.g. azure-llm:conv)"
@@ -175,18 +174,7 @@ def load_samples(ref: str, data_dir: str | Path | None, params: dict[str, Any] |
     path = Path(ref)
     if is_store(path):
         return Store(path).read("GPU_SAMPLES")
-    if path.suffix in (".parquet", ".csv") or ref.endswith(".csv.gz"):
-        if not path.exists():
-            raise GpufleetError(f"--samples {ref}: no such file")
-        try:
-            raw = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
-        except (pl.exceptions.PolarsError, OSError) as e:
-            raise GpufleetError(f"--samples {ref}: cannot read it ({type(e).__name__}: {e})") from None
-        try:
-            return validate(raw, "GPU_SAMPLES")
-        except GpufleetError as e:
-            raise GpufleetError(f"{ref}: {e}") from None
-    tr = load(ref, data_dir, **(params or {}))
+    tr = load(ref, data_dir, expect="GPU_SAMPLES", **(params or {}))
     if tr.meta.table != "GPU_SAMPLES":
         raise GpufleetError(
             f"--samples {ref!r} is a {tr.meta.table} table; a GPU_SAMPLES reference is needed (e.g. genai:gpu)"
@@ -216,7 +204,7 @@ def load_series(
         if f.height == 0:
             raise GpufleetError(f"{ref}: the store holds no series or GPU samples yet")
     else:
-        tr = load(ref, data_dir, **(params or {}))
+        tr = load(ref, data_dir, expect="SERIES", **(params or {}))
         f, table = tr.frame, tr.meta.table
     note = f"{ref} ({table})"
     if table == "GPU_SAMPLES":

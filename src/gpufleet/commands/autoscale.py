@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 RequestsOpt = Annotated[
@@ -94,6 +94,7 @@ def autoscale_sim_cmd(
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
     as_json: JsonOpt = False,
+    schema_map: MapOpt = None,
 ) -> None:
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
     from gpufleet.experiments import load_requests
@@ -140,6 +141,7 @@ def compare_autoscalers_cmd(
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
     as_json: JsonOpt = False,
+    schema_map: MapOpt = None,
 ) -> None:
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies)."""
     from gpufleet.experiments import load_requests

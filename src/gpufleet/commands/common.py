@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -45,11 +46,25 @@ ParamOpt = Annotated[
 ]
 
 
+MapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--map",
+        help="YAML mapping a foreign schema onto the canonical one for file inputs (columns, units, timestamp"
+        " formats, constants; see docs/data.md).",
+    ),
+]
+
+
 def handles_errors(fn: F) -> F:
-    """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug)."""
+    """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug). A command
+    with a `schema_map` parameter (--map) makes it the mapping every file input of the run is read with."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from gpufleet.traces.userfile import SCHEMA_MAP
+
+        token = SCHEMA_MAP.set(kwargs.get("schema_map"))
         try:
             return fn(*args, **kwargs)
         except GpufleetError as e:
@@ -68,6 +83,8 @@ def handles_errors(fn: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
+        finally:
+            SCHEMA_MAP.reset(token)
 
     return wrapper  # type: ignore[return-value]
 

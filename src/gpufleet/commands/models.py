@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
@@ -234,6 +234,7 @@ def forecast_cmd(
     top: TopOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
 ) -> None:
     """Fit a forecaster on every series of a reference and write mean and intervals for the horizon."""
     from gpufleet.forecasting.series import FORECASTERS, make_forecaster

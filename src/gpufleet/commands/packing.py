@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 DEFAULT_POLICIES = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random"
@@ -101,6 +101,7 @@ def pack_cmd(
     policy: Annotated[str, typer.Option(help="Placer name.")] = "best-fit",
     seed: Annotated[int, typer.Option(help="Seed (for the random placer).")] = 0,
     as_json: JsonOpt = False,
+    schema_map: MapOpt = None,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
     from gpufleet.experiments import load_cluster, load_jobs

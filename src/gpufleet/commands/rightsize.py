@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, _root_opt, emit_json, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, _root_opt, emit_json, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 GIB = 2**30
@@ -46,6 +46,7 @@ def rightsize_cmd(
     top: Annotated[int, typer.Option(help="Rows shown in the table (JSON/CSV carry all).")] = 25,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the recommendations as CSV.")] = False,
+    schema_map: MapOpt = None,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
     from gpufleet.experiments import load_samples

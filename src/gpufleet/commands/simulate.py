@@ -9,6 +9,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
+    MapOpt,
     ParamOpt,
     SkipOpt,
     _params,
@@ -79,6 +80,7 @@ def simulate_cmd(
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
 ) -> None:
     """Replay a job trace on a cluster under one scheduler and placer; write and print the summary."""
     from gpufleet.experiments import load_cluster, load_jobs, save
@@ -128,6 +130,7 @@ def compare_cmd(
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
 ) -> None:
     """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
     from gpufleet.experiments import load_cluster, load_jobs, run_grid

@@ -9,6 +9,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
+    MapOpt,
     ParamOpt,
     SkipOpt,
     _load,
@@ -66,6 +67,7 @@ def traces_show(
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
 ) -> None:
     """Read one dataset part and print its metadata and profile."""
     from gpufleet.report.console import meta_table, profile_table
@@ -88,6 +90,7 @@ def traces_convert(
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
 ) -> None:
     """Write one dataset part as a canonical Parquet (or CSV) file."""
     tr = _load(ref, skip_bad_rows, param)

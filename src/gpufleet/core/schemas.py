@@ -74,6 +74,7 @@ JOBS = Table(
         Column("mem_bytes", I, check="nonneg", doc="main memory in bytes"),
         Column("user", S),
         Column("group", S),
+        Column("pool", S, doc="partition / node pool the job asked for"),
         Column("name", S),
         Column("status", S, doc="final status as the trace reports it"),
         Column("qos", S),

@@ -66,31 +66,80 @@ def open_ref(ref: str, data_dir: str | Path | None = None) -> tuple[Dataset, Par
     return ds, part, folder
 
 
-def load(ref: str, data_dir: str | Path | None = None, *, on_bad_row: OnBadRow = "raise", **params: Any) -> Trace:
-    """Read one part and return its validated canonical frame with metadata."""
+def load(
+    ref: str,
+    data_dir: str | Path | None = None,
+    *,
+    on_bad_row: OnBadRow = "raise",
+    expect: str | None = None,
+    **params: Any,
+) -> Trace:
+    """Read one part and return its validated canonical frame with metadata. A path reads a user's file
+    (CSV, CSV.gz, Parquet, JSON Lines; the table is `expect` or the --map file's), `slurm:PATH` or a path
+    to a sacct export reads Slurm accounting."""
+    from gpufleet.traces.slurm import looks_like_sacct, read_sacct
+    from gpufleet.traces.userfile import SCHEMA_MAP, is_user_file, read_user_file
+
+    if ref.startswith("slurm:") or (is_user_file(ref) and looks_like_sacct(Path(ref))):
+        path = Path(ref.removeprefix("slurm:"))
+        ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
+        frame = validate(read_sacct(path, ctx), "JOBS")
+        return _trace(frame, ctx, f"slurm:{path}", "slurm", path.name, "JOBS", "submit_time", "Slurm sacct export")
+    if is_user_file(ref):
+        path = Path(ref)
+        ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
+        frame, tbl = read_user_file(path, expect, ctx, SCHEMA_MAP.get())
+        time_col = {"JOBS": "submit_time", "REQUESTS": "arrival_time", "GPU_SAMPLES": "ts", "SERIES": "ds"}.get(tbl)
+        return _trace(frame, ctx, str(path), "file", path.name, tbl, time_col, "your file")
     ds, part, folder = open_ref(ref, data_dir)
     ctx = ReadContext(folder=folder, on_bad_row=on_bad_row, params=params)
     frame = part.read(ctx)
     frame = validate(frame, part.table)
+    return _trace(
+        frame,
+        ctx,
+        f"{ds.name}:{part.name}",
+        ds.name,
+        part.name,
+        part.table,
+        part.time_column,
+        ds.title,
+        ds.source,
+        ds.license,
+    )
+
+
+def _trace(
+    frame: pl.DataFrame,
+    ctx: ReadContext,
+    ref: str,
+    dataset: str,
+    part_name: str,
+    tbl: str,
+    time_column: str | None,
+    title: str,
+    source: str = "user-provided",
+    license: str = "yours",
+) -> Trace:
     t0 = t1 = None
-    if part.time_column and frame.height:
-        col = frame.get_column(part.time_column)
+    if time_column and frame.height:
+        col = frame.get_column(time_column)
         if col.dtype == pl.Float64:
             t0, t1 = float(col.min()), float(col.max())  # type: ignore[arg-type]
         else:
             t0, t1 = col.min().timestamp(), col.max().timestamp()  # type: ignore[union-attr]
     meta = TraceMeta(
-        ref=f"{ds.name}:{part.name}",
-        dataset=ds.name,
-        part=part.name,
-        table=part.table,
-        title=ds.title,
-        source=ds.source,
-        license=ds.license,
+        ref=ref,
+        dataset=dataset,
+        part=part_name,
+        table=tbl,
+        title=title,
+        source=source,
+        license=license,
         rows=frame.height,
         files=ctx.files,
         epoch=ctx.epoch,
-        time_column=part.time_column,
+        time_column=time_column,
         time_start_s=t0,
         time_end_s=t1,
         skipped=ctx.skipped,
