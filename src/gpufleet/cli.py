@@ -15,7 +15,7 @@ from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
-from gpufleet.commands.simulate import compare_cmd, simulate_cmd
+from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
 from gpufleet.commands.traces import traces_app
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.add_typer(predict_app, name="predict")
 app.add_typer(backtest_app, name="backtest")
 app.command("simulate")(simulate_cmd)
 app.command("compare")(compare_cmd)
+app.command("tenancy")(tenancy_cmd)
 app.command("forecast")(forecast_cmd)
 app.command("pack-experiment")(pack_experiment_cmd)
 app.command("pack")(pack_cmd)

@@ -154,3 +154,73 @@ def compare_cmd(
         emit_json({"runs": rows})
         return
     out.print(grid_table(rows))
+
+
+@handles_errors
+def tenancy_cmd(
+    jobs: JobsOpt,
+    cluster: Annotated[Path, typer.Option(help="Tenancy YAML: nodes (a cluster spec), vcs (nodes per group).")],
+    compare: Annotated[str, typer.Option(help="Models to compare: pooled, partitioned.")] = "pooled,partitioned",
+    scheduler: Annotated[str, typer.Option(help="Scheduler inside each pool or VC.")] = "fifo",
+    placement: Annotated[str, typer.Option(help="Placer inside each pool or VC.")] = "best-fit",
+    nodes: Annotated[str | None, typer.Option(help="NODES reference or spec when the file gives none.")] = None,
+    params: ParamOpt = None,
+    schema_map: MapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The same workload on one shared pool and on partitioned virtual clusters, per group side by side."""
+    from gpufleet.core.config import parse_yaml_model
+    from gpufleet.experiments import load_cluster, load_jobs
+    from gpufleet.sim.run import SimConfig
+    from gpufleet.sim.tenancy import TenancySpec
+    from gpufleet.sim.tenancy import compare as run_compare
+
+    try:
+        text = cluster.read_text()
+    except OSError as e:
+        raise GpufleetError(f"--cluster {cluster}: cannot read it ({e.strerror})") from None
+    spec = parse_yaml_model(text, TenancySpec, str(cluster))
+    where = spec.nodes or nodes
+    if where is None:
+        raise GpufleetError(f"{cluster}: nodes: give a cluster spec (e.g. 40x8:A100), or --nodes")
+    data_dir = _root_opt("data_dir")
+    res = run_compare(
+        load_jobs(jobs, data_dir, _params(params)),
+        load_cluster(where, data_dir),
+        spec,
+        [m.strip() for m in compare.split(",") if m.strip()],
+        SimConfig(scheduler=scheduler, placement=placement),
+    )
+    if as_json:
+        emit_json(res)
+        return
+    from gpufleet.core.units import human_seconds
+    from gpufleet.report.console import metrics_table
+
+    for model, r in res.items():
+        s = r["summary"]
+        refused = s.get("refused_jobs_no_vc")
+        out.print(
+            f"[bold]{model}[/bold]: {s['jobs']:,} jobs on {r['gpus']:,.0f} GPUs;"
+            f" avg wait {human_seconds(s['avg_wait_s'])}, p95 wait {human_seconds(s['p95_wait_s'])}"
+            + (f"; {refused:,} jobs of groups without a VC refused" if refused else "")
+        )
+        out.print(
+            metrics_table(
+                f"{model}: per group",
+                [
+                    {
+                        "group": g["group"],
+                        "jobs": g["jobs"],
+                        "finished": g["finished"],
+                        "avg wait": human_seconds(g["avg_wait_s"]),
+                        "p95 wait": human_seconds(g["p95_wait_s"]),
+                        "avg JCT": human_seconds(g["avg_jct_s"]),
+                        "GPU-h used": g["gpu_hours_used"],
+                        "GPUs owned": g["gpus_owned"],
+                        "allocation": g["allocation"],
+                    }
+                    for g in r["groups"]
+                ],
+            )
+        )
