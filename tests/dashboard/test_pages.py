@@ -97,3 +97,16 @@ def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # typ
     at.button[1].click().run()
     assert not at.exception, at.exception
     assert at.success and "nodes x 8 A100" in at.success[0].value
+
+
+def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page("whatif").run()
+    at.number_input[3].set_value(600)
+    at.text_input[1].set_value("8x8:A100")
+    at.button[2].click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table["model"]) == {"pooled", "partitioned"}
+    pooled = table[table["model"] == "pooled"]
+    assert pooled["jobs"].sum() == 600  # every job, once, in the pooled model

@@ -115,3 +115,70 @@ if ask:
     bar.progress(1.0, text="done")
     st.success(res["answer"]) if res["nodes"] else st.warning(res["answer"])
     st.dataframe(pl.DataFrame(res["probes"]).drop("p95_wait_s").to_pandas(), width="stretch", hide_index=True)
+
+st.subheader("Shared pool or one virtual cluster per team?")
+st.caption(
+    "The same workload on all the nodes at once (pooled) and split into per-team virtual clusters that never "
+    "borrow (partitioned, as Philly and Helios ran). Jobs need a `group` (team); teams without a VC are refused."
+)
+with st.form("tenancy"):
+    t1, t2 = st.columns(2)
+    ten_ref = t1.selectbox("workload  ", refs, key="ten_ref")
+    ten_jobs = t1.number_input("jobs (synthetic)  ", 100, 50_000, 2000, step=500, key="ten_jobs")
+    ten_nodes = t2.text_input("cluster  ", "16x8:A100", key="ten_nodes")
+    ten_vcs = t2.text_input(
+        "nodes per team (team:nodes, comma-separated)",
+        "",
+        key="ten_vcs",
+        help="empty: split the nodes evenly over the workload's teams",
+    )
+    ten_go = st.form_submit_button("compare pooled and partitioned")
+if ten_go:
+    from gpufleet.experiments import load_cluster
+    from gpufleet.sim.run import SimConfig
+    from gpufleet.sim.tenancy import TenancySpec, compare
+
+    try:
+        jobs = load_jobs(ten_ref, int(ten_jobs), str(src.store) if src.store else None)
+        nodes = load_cluster(ten_nodes, None)
+        if ten_vcs.strip():
+            vcs = {k.strip(): int(v) for k, v in (p.split(":") for p in ten_vcs.split(",") if p.strip())}
+        else:
+            teams = sorted(jobs["group"].drop_nulls().unique().to_list())
+            share = max(1, nodes.height // max(1, len(teams)))
+            vcs = {t: share for t in teams[: nodes.height // share]}
+        with st.spinner("simulating both ways …"):
+            res = compare(jobs, nodes, TenancySpec(vcs=vcs), ["pooled", "partitioned"], SimConfig())
+    except Exception as e:  # a bad spec or reference: one line, not a traceback
+        st.error(str(e).splitlines()[0])
+        st.stop()
+    rows = []
+    for model, r in res.items():
+        for g in r["groups"]:
+            rows.append(
+                {
+                    "model": model,
+                    "team": g["group"],
+                    "jobs": g["jobs"],
+                    "finished": g["finished"],
+                    "avg wait": data.human_s(g["avg_wait_s"]),
+                    "p95 wait": data.human_s(g["p95_wait_s"]),
+                    "p95_wait_h": g["p95_wait_s"] / 3600,
+                    "GPUs owned": g["gpus_owned"],
+                }
+            )
+    table = pl.DataFrame(rows)
+    st.plotly_chart(
+        px.bar(
+            table.to_pandas(),
+            x="team",
+            y="p95_wait_h",
+            color="model",
+            barmode="group",
+            color_discrete_sequence=common.COLORS,
+            title="p95 wait per team (hours)",
+            labels={"p95_wait_h": "p95 wait (h)"},
+        ),
+        width="stretch",
+    )
+    st.dataframe(table.drop("p95_wait_h").to_pandas(), width="stretch", hide_index=True)
