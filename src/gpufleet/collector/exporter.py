@@ -19,20 +19,13 @@ import numpy as np
 import polars as pl
 
 from gpufleet.collector.nvml import NvmlProvider, NvmlUnavailable
+from gpufleet.collector.openmetrics import LABELS
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.units import MiB as MIB
 
 __all__ = ["DcgmCollector", "NvmlProvider", "NvmlUnavailable", "ReplayProvider", "serve"]
 
-MIB = 2**20
-LABEL_COLS = {
-    "Hostname": "node",
-    "UUID": "gpu_uuid",
-    "gpu": "gpu_index",
-    "modelName": "gpu_model",
-    "namespace": "namespace",
-    "pod": "pod",
-    "GPU_I_PROFILE": "mig_profile",
-}
+LABEL_COLS = {**LABELS, "GPU_I_PROFILE": "mig_profile"}  # live NVML readings also carry MIG instances
 METRICS = {  # DCGM name -> (column, multiplier from canonical units, help)
     "DCGM_FI_DEV_GPU_UTIL": ("util", 100.0, "GPU utilization (in %)."),
     "DCGM_FI_DEV_FB_USED": ("mem_used_bytes", 1 / MIB, "Framebuffer memory used (in MiB)."),

@@ -17,12 +17,10 @@ from typing import Any
 
 import polars as pl
 
+from gpufleet.collector.prometheus import SERIES_KEYS
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.schemas import GPU_SAMPLES, validate
-
-SERIES_KEYS = ["node", "gpu_uuid", "gpu_index", "mig_profile", "pod"]
-MIB = 2**20
 
 
 class NvmlUnavailable(GpufleetError):

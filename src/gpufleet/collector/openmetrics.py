@@ -11,7 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-MIB = 2**20
+from gpufleet.core.units import MiB as MIB
+
 # column -> (DCGM metric, multiplier from canonical units)
 DCGM_NAMES = {
     "util": ("DCGM_FI_DEV_GPU_UTIL", 100.0),

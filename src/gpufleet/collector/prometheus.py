@@ -22,9 +22,9 @@ import polars as pl
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.schemas import GPU_SAMPLES
+from gpufleet.core.units import MiB as MIB
 
 MAX_POINTS = 10_000  # per series per query; Prometheus' hard limit is 11,000
-MIB = 2**20
 LABELS: dict[str, tuple[str, ...]] = {
     "node": ("Hostname", "hostname", "node", "instance"),
     "gpu_uuid": ("UUID", "uuid"),

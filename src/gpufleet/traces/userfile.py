@@ -127,7 +127,6 @@ def read_user_file(
         tbl_name = fits[0]
     tbl = table(tbl_name)
     ctx.files.append(str(path))
-    is_text = path.name.lower().endswith((".csv", ".csv.gz"))
     line_word = "line" if not path.name.lower().endswith(".parquet") else "row"
     out: dict[str, pl.Series] = {}
     bad_any = pl.Series([False] * raw.height)
@@ -143,7 +142,7 @@ def read_user_file(
                 )
             continue
         s = raw.get_column(src)
-        conv = _convert(s, col.dtype, sm, col.name, is_text)
+        conv = _convert(s, col.dtype, sm, col.name)
         bad = s.is_not_null() & conv.is_null()
         if bad.any():
             if ctx.on_bad_row == "raise":
@@ -170,7 +169,7 @@ def read_user_file(
         raise TraceError(f"{path}: {e}") from None
 
 
-def _convert(s: pl.Series, dtype: pl.DataType, sm: SchemaMap, name: str, is_text: bool) -> pl.Series:
+def _convert(s: pl.Series, dtype: pl.DataType, sm: SchemaMap, name: str) -> pl.Series:
     """One column to the canonical type, with the map's units and timestamp formats."""
     if name in sm.timestamps:
         fmt = sm.timestamps[name].format
