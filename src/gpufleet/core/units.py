@@ -31,7 +31,7 @@ def percent_to_fraction(pct: float) -> float:
 
 def human_seconds(s: float | None) -> str:
     """A short human form of a duration in seconds (45s, 12.5m, 3.2h, 4.1d)."""
-    if s is None:
+    if s is None or s != s:  # None or NaN: no value
         return "-"
     a = abs(s)
     if a < 120:

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as summary_kind
 
@@ -291,9 +292,9 @@ def sim_summary_row(s: dict[str, Any]) -> dict[str, Any]:
         "scheduler": s["scheduler"],
         "placement": s["placement"],
         "GPUs": s["cluster_gpus"],
-        "avg JCT": human_s(s["avg_jct_s"]),
-        "p95 wait": human_s(s["p95_wait_s"]),
-        "avg wait": human_s(s["avg_wait_s"]),
+        "avg JCT": human_seconds(s["avg_jct_s"]),
+        "p95 wait": human_seconds(s["p95_wait_s"]),
+        "avg wait": human_seconds(s["avg_wait_s"]),
         "allocation %": 100 * s["avg_gpu_allocation"],
         "GPU-hours": s.get("gpu_hours") or s["cluster_gpus"] * s["makespan_s"] / 3600,
         "unfinished": s["unfinished"],
@@ -327,7 +328,12 @@ def capacity_search(
         )
         s = res.summary
         probes.append(
-            {"nodes": n, "GPUs": n * gpus_per_node, "p95 wait": human_s(s["p95_wait_s"]), "p95_wait_s": s["p95_wait_s"]}
+            {
+                "nodes": n,
+                "GPUs": n * gpus_per_node,
+                "p95 wait": human_seconds(s["p95_wait_s"]),
+                "p95_wait_s": s["p95_wait_s"],
+            }
         )
         if progress is not None:
             progress(len(probes))
@@ -336,7 +342,7 @@ def capacity_search(
     if p95(hi) > target_p95_wait_s:
         return {
             "nodes": None,
-            "answer": f"even {hi} nodes keep p95 wait above {human_s(target_p95_wait_s)}",
+            "answer": f"even {hi} nodes keep p95 wait above {human_seconds(target_p95_wait_s)}",
             "probes": probes,
         }
     while lo < hi:
@@ -349,7 +355,7 @@ def capacity_search(
         "nodes": hi,
         "gpus": hi * gpus_per_node,
         "answer": f"{hi} nodes x {gpus_per_node} {gpu_type} ({hi * gpus_per_node} GPUs) keep p95 wait"
-        f" <= {human_s(target_p95_wait_s)}",
+        f" <= {human_seconds(target_p95_wait_s)}",
         "probes": sorted(probes, key=lambda r: r["nodes"]),
     }
 
@@ -369,26 +375,9 @@ def serving_table(runs: list[tuple[Path, dict[str, Any]]]) -> pl.DataFrame:
                 "SLO": s["slo"],
                 "SLO attainment %": 100 * s["slo_attainment"],
                 "SLO met": s["slo_met"],
-                "TTFT p99": human_s(s["ttft_p99_s"]),
+                "TTFT p99": human_seconds(s["ttft_p99_s"]),
                 "scaling actions": s["scaling_actions"],
             }
             for r, s in runs
         ]
     )
-
-
-# -- units ------------------------------------------------------------------------------------------------------
-def human_s(s: float | None) -> str:
-    """Seconds as people read them: 42 s, 3.5 m, 2.1 h, 1.6 d."""
-    if s is None:
-        return "-"
-    s = float(s)
-    if s != s:  # NaN
-        return "-"
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} m"
-    if s < 3 * 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import polars as pl
 import yaml
 
+from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as kind
 
@@ -43,12 +44,6 @@ def expand(runs: list[Path]) -> list[Path]:
         if read_summary(r).get("kind") == "demo":
             out += sorted(p.parent for p in r.glob("*/*/summary.json"))
     return out
-
-
-def _h(s: float | None) -> str:
-    if s is None or s != s:
-        return "-"
-    return f"{s / 3600:.2f} h" if s >= 3600 else f"{s / 60:.1f} m" if s >= 120 else f"{s:.0f} s"
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -120,10 +115,10 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
                 "placement": s["placement"],
                 "GPUs": s["cluster_gpus"],
                 "jobs": s["jobs"],
-                "avg JCT": _h(s["avg_jct_s"]),
-                "p95 JCT": _h(s["p95_jct_s"]),
-                "avg wait": _h(s["avg_wait_s"]),
-                "p95 wait": _h(s["p95_wait_s"]),
+                "avg JCT": human_seconds(s["avg_jct_s"]),
+                "p95 JCT": human_seconds(s["p95_jct_s"]),
+                "avg wait": human_seconds(s["avg_wait_s"]),
+                "p95 wait": human_seconds(s["p95_wait_s"]),
                 "allocation %": 100 * s["avg_gpu_allocation"],
                 "unfinished": s["unfinished"],
             }
@@ -136,7 +131,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
             "GPU-hours": summaries[r]["gpu_hours"],
             "SLO": summaries[r]["slo"],
             "SLO attainment %": 100 * summaries[r]["slo_attainment"],
-            "TTFT p99": _h(summaries[r]["ttft_p99_s"]),
+            "TTFT p99": human_seconds(summaries[r]["ttft_p99_s"]),
             "scaling actions": summaries[r]["scaling_actions"],
         }
         for r in serving

@@ -3,6 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
+from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
 
 common.header(
@@ -17,7 +18,7 @@ key = src.key()
 every = st.sidebar.selectbox("time bucket", ["10m", "1h", "6h", "1d"], index=1)
 timeline, teams, where, step = common.fleet(src, key, every)
 nodes, nodes_from = common.nodes(src, key)
-st.caption(f"samples from {where} (one every {data.human_s(step)} per GPU); nodes from {nodes_from}")
+st.caption(f"samples from {where} (one every {human_seconds(step)} per GPU); nodes from {nodes_from}")
 
 by_type = data.gpus_by_type_and_pool(nodes)
 c = st.columns(4)

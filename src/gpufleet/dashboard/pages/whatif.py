@@ -7,6 +7,7 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
+from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
 
 common.header(
@@ -161,8 +162,8 @@ if ten_go:
                     "team": g["group"],
                     "jobs": g["jobs"],
                     "finished": g["finished"],
-                    "avg wait": data.human_s(g["avg_wait_s"]),
-                    "p95 wait": data.human_s(g["p95_wait_s"]),
+                    "avg wait": human_seconds(g["avg_wait_s"]),
+                    "p95 wait": human_seconds(g["p95_wait_s"]),
                     "p95_wait_h": g["p95_wait_s"] / 3600,
                     "GPUs owned": g["gpus_owned"],
                 }
