@@ -63,7 +63,8 @@ def save(result: SimResult, out: Path, extra_config: dict[str, Any]) -> list[Pat
         out,
         summary=result.summary,
         config=result.config | extra_config,
-        tables={"jobs": result.jobs, "timeline": result.timeline},
+        tables={"jobs": result.jobs, "timeline": result.timeline}
+        | ({"groups": result.groups} if result.groups is not None else {}),
     )
 
 

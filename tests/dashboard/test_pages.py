@@ -107,6 +107,6 @@ def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  #
     at.button[2].click().run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert set(table["model"]) == {"pooled", "partitioned"}
+    assert set(table["model"]) == {"pooled", "partitioned", "quota"}
     pooled = table[table["model"] == "pooled"]
     assert pooled["jobs"].sum() == 600  # every job, once, in the pooled model

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from gpufleet.cli import app
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.sim.run import SimConfig, simulate
-from gpufleet.sim.tenancy import TenancySpec, compare
+from gpufleet.sim.tenancy import TenancySpec, compare, digest
 from gpufleet.traces import load
 
 
@@ -28,7 +28,7 @@ def test_partitioned_equals_each_vc_alone_and_pooled_does_the_same_work() -> Non
     jobs, nodes = workload(), parse_spec("8x8:A100")
     spec = TenancySpec(vcs={"team-0": 2, "team-1": 2, "team-2": 2, "team-3": 2})
     cfg = SimConfig(scheduler="fifo", placement="best-fit")
-    res = compare(jobs, nodes, spec, ["pooled", "partitioned"], cfg)
+    res = digest(compare(jobs, nodes, spec, ["pooled", "partitioned"], cfg))
     for model in ("pooled", "partitioned"):
         groups = res[model]["groups"]
         assert sum(g["jobs"] for g in groups) == jobs.height
@@ -47,9 +47,10 @@ def test_groups_without_a_vc_are_refused_and_counted_or_sent_to_the_default() ->
     jobs, nodes = workload(), parse_spec("4x8:A100")
     n_other = jobs.filter(~pl.col("group").is_in(["team-0", "team-1"])).height
     cfg = SimConfig()
-    res = compare(jobs, nodes, TenancySpec(vcs={"team-0": 2, "team-1": 2}), ["partitioned"], cfg)
+    res = digest(compare(jobs, nodes, TenancySpec(vcs={"team-0": 2, "team-1": 2}), ["partitioned"], cfg))
     assert res["partitioned"]["summary"]["refused_jobs_no_vc"] == n_other
-    res = compare(jobs, nodes, TenancySpec(vcs={"team-0": 2, "team-1": 2}, default_vc="team-1"), ["partitioned"], cfg)
+    spec = TenancySpec(vcs={"team-0": 2, "team-1": 2}, default_vc="team-1")
+    res = digest(compare(jobs, nodes, spec, ["partitioned"], cfg))
     assert (
         res["partitioned"]["summary"]["refused_jobs_no_vc"] == 0
         and res["partitioned"]["summary"]["jobs"] == jobs.height
@@ -71,3 +72,64 @@ def test_cli(tmp_path: Path) -> None:
         app, ["tenancy", "--jobs", str(tmp_path / "jobs.parquet"), "--cluster", str(tmp_path / "t.yaml")]
     )
     assert res.exit_code == 2 and "vcs ask for 4 nodes; the cluster has 2" in res.output
+
+
+def test_quota_model_from_the_vcs_lends_idle_quota() -> None:
+    jobs, nodes = workload(), parse_spec("8x8:A100")
+    spec = TenancySpec(vcs={"team-0": 2, "team-1": 2, "team-2": 2, "team-3": 2})
+    res = digest(compare(jobs, nodes, spec, ["partitioned", "quota"], SimConfig()))
+    quota = {g["group"]: g for g in res["quota"]["groups"]}
+    assert set(quota) == {"team-0", "team-1", "team-2", "team-3"}
+    assert all(g["gpus_owned"] == 16 and g["finished"] == g["jobs"] for g in quota.values())
+    # with borrowing some team runs above its nominal quota at some point
+    assert max(g["peak_borrowed_gpus"] for g in quota.values()) > 0
+    assert res["quota"]["summary"]["avg_wait_s"] < res["partitioned"]["summary"]["avg_wait_s"]
+
+
+def test_quota_search_meets_each_target_with_the_fewest_gpus_it_found() -> None:
+    from gpufleet.sim.quota import QueueSpec, QuotaSpec
+    from gpufleet.sim.tenancy import suggest_quotas
+
+    jobs, nodes = workload(), parse_spec("8x8:A100")
+    cfg = SimConfig()
+    target = 6 * 3600.0
+    sug = suggest_quotas(jobs, nodes, cfg, {"*": target}, step=4)
+    for g, a in sug["alone"].items():
+        mine = jobs.filter(pl.col("group") == g)
+
+        def p95(n: float, mine: pl.DataFrame = mine, g: str = g) -> float:
+            r = simulate(mine, nodes, cfg.model_copy(update={"quota": QuotaSpec(queues={g: QueueSpec(nominal=n)})}))
+            return float(r.summary["groups"][0]["p95_wait_s"])
+
+        assert a["reachable"] and a["quota_gpus"] % 4 == 0
+        assert p95(a["quota_gpus"]) <= target  # meets the target
+        if a["quota_gpus"] - 4 >= float(mine["num_gpus"].max()):  # type: ignore[arg-type]
+            assert p95(a["quota_gpus"] - 4) > target  # and one step less does not
+    shared = sug["shared"]
+    assert shared["total_gpus"] <= sug["alone_total_gpus"]
+    assert all(p <= target for p in shared["p95_wait_s"].values())
+
+
+def test_cli_quota_target_and_out(tmp_path: Path) -> None:
+    jobs = workload()
+    jobs.write_parquet(tmp_path / "jobs.parquet")
+    (tmp_path / "t.yaml").write_text(
+        "nodes: 8x8:A100\nvcs: {team-0: 2, team-1: 2, team-2: 2, team-3: 2}\n"
+        "queues:\n  team-0: {nominal: 16, cohort: all}\n  team-1: {nominal: 16, cohort: all}\n"
+        "  team-2: {nominal: 16, cohort: all, borrowing_limit: 8}\n  team-3: {nominal: 16}\n"
+    )
+    out = tmp_path / "ten"
+    args = ["tenancy", "--jobs", str(tmp_path / "jobs.parquet"), "--cluster", str(tmp_path / "t.yaml")]
+    res = CliRunner().invoke(
+        app, [*args, "--compare", "pooled,partitioned,quota", "--target", "8h", "--quota-step", "8", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "quota: per group" in res.output and "suggested nominal quotas" in res.output
+    saved = json.loads((out / "tenancy.json").read_text())
+    assert set(saved) >= {"pooled", "partitioned", "quota", "suggestion"}
+    assert (out / "quota" / "groups.parquet").exists() and (out / "partitioned" / "summary.json").exists()
+    groups = pl.read_parquet(out / "quota" / "groups.parquet")
+    assert groups.filter(pl.col("group") == "team-3")["borrowed_gpus"].max() == 0  # no cohort: never borrows
+    (tmp_path / "t.yaml").write_text("nodes: 8x8:A100\nqueues: {team-0: {nominal: -1}}\n")
+    res = CliRunner().invoke(app, [*args, "--compare", "quota"])
+    assert res.exit_code == 2 and "queues.team-0.nominal" in res.output

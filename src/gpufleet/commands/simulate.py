@@ -16,6 +16,7 @@ from gpufleet.commands.common import (
     _root_opt,
     emit_json,
     err,
+    read_yaml_model,
     handles_errors,
     out,
 )
@@ -156,71 +157,74 @@ def compare_cmd(
     out.print(grid_table(rows))
 
 
+def _targets(text: str) -> dict[str, float]:
+    from gpufleet.experiments import parse_duration
+
+    out: dict[str, float] = {}
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        group, _, value = item.rpartition("=")
+        out[group or "*"] = parse_duration(value)
+    return out
+
+
 @handles_errors
 def tenancy_cmd(
     jobs: JobsOpt,
-    cluster: Annotated[Path, typer.Option(help="Tenancy YAML: nodes (a cluster spec), vcs (nodes per group).")],
-    compare: Annotated[str, typer.Option(help="Models to compare: pooled, partitioned.")] = "pooled,partitioned",
-    scheduler: Annotated[str, typer.Option(help="Scheduler inside each pool or VC.")] = "fifo",
+    cluster: Annotated[
+        Path, typer.Option(help="Tenancy YAML: nodes (a cluster spec), vcs (nodes per group), queues (quotas).")
+    ],
+    compare: Annotated[str, typer.Option(help="Models to compare: pooled, partitioned, quota.")] = "pooled,partitioned",
+    scheduler: Annotated[str, typer.Option(help="Scheduler inside each pool, VC or queue.")] = "fifo",
     placement: Annotated[str, typer.Option(help="Placer inside each pool or VC.")] = "best-fit",
     nodes: Annotated[str | None, typer.Option(help="NODES reference or spec when the file gives none.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="p95-wait targets (2h, or team-a=1h,team-b=4h,*=6h): suggest the smallest per-group quotas that"
+            " meet them, alone and sharing one cohort."
+        ),
+    ] = None,
+    quota_step: Annotated[float, typer.Option(help="Quota granularity of the search, in GPUs.")] = 8.0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write one run directory per model here, and tenancy.json.")
+    ] = None,
     params: ParamOpt = None,
     schema_map: MapOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The same workload on one shared pool and on partitioned virtual clusters, per group side by side."""
-    from gpufleet.core.config import parse_yaml_model
-    from gpufleet.experiments import load_cluster, load_jobs
-    from gpufleet.sim.run import SimConfig
-    from gpufleet.sim.tenancy import TenancySpec
+    """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
+    from gpufleet.experiments import load_cluster, load_jobs, save
+    from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
     from gpufleet.sim.tenancy import compare as run_compare
 
-    try:
-        text = cluster.read_text()
-    except OSError as e:
-        raise GpufleetError(f"--cluster {cluster}: cannot read it ({e.strerror})") from None
-    spec = parse_yaml_model(text, TenancySpec, str(cluster))
+    spec = read_yaml_model(cluster, TenancySpec, "--cluster")
     where = spec.nodes or nodes
     if where is None:
         raise GpufleetError(f"{cluster}: nodes: give a cluster spec (e.g. 40x8:A100), or --nodes")
+    _check_names([scheduler], [placement], "oracle")
     data_dir = _root_opt("data_dir")
-    res = run_compare(
-        load_jobs(jobs, data_dir, _params(params)),
-        load_cluster(where, data_dir),
-        spec,
-        [m.strip() for m in compare.split(",") if m.strip()],
-        SimConfig(scheduler=scheduler, placement=placement),
-    )
+    jf, nf = load_jobs(jobs, data_dir, _params(params)), load_cluster(where, data_dir)
+    cfg = _sim_config(scheduler=scheduler, placement=placement, speeds=None)
+    models = [m.strip() for m in compare.split(",") if m.strip()]
+    with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
+        results = run_compare(jf, nf, spec, models, cfg)
+    res: dict[str, Any] = digest(results)
+    if target:
+        with err.status("searching per-group quotas …"):
+            res["suggestion"] = suggest_quotas(jf, nf, cfg, _targets(target), step=quota_step)
+    if out_dir is not None:
+        from gpufleet.report.rundir import dumps
+
+        for m, r in results.items():
+            save(r, out_dir / m, {"jobs": jobs, "cluster": str(cluster), "model": m})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "tenancy.json").write_text(dumps({"jobs": jobs, "cluster": str(cluster)} | res) + "\n")
     if as_json:
         emit_json(res)
         return
-    from gpufleet.core.units import human_seconds
-    from gpufleet.report.console import metrics_table
+    from gpufleet.report.console import tenancy_tables
 
-    for model, r in res.items():
-        s = r["summary"]
-        refused = s.get("refused_jobs_no_vc")
-        out.print(
-            f"[bold]{model}[/bold]: {s['jobs']:,} jobs on {r['gpus']:,.0f} GPUs;"
-            f" avg wait {human_seconds(s['avg_wait_s'])}, p95 wait {human_seconds(s['p95_wait_s'])}"
-            + (f"; {refused:,} jobs of groups without a VC refused" if refused else "")
-        )
-        out.print(
-            metrics_table(
-                f"{model}: per group",
-                [
-                    {
-                        "group": g["group"],
-                        "jobs": g["jobs"],
-                        "finished": g["finished"],
-                        "avg wait": human_seconds(g["avg_wait_s"]),
-                        "p95 wait": human_seconds(g["p95_wait_s"]),
-                        "avg JCT": human_seconds(g["avg_jct_s"]),
-                        "GPU-h used": g["gpu_hours_used"],
-                        "GPUs owned": g["gpus_owned"],
-                        "allocation": g["allocation"],
-                    }
-                    for g in r["groups"]
-                ],
-            )
-        )
+    for table in tenancy_tables(res):
+        out.print(table)
+    if out_dir is not None:
+        out.print(f"run directories: [bold]{out_dir}/[/bold]{{{','.join(results)}}} and tenancy.json")

@@ -220,3 +220,70 @@ def metrics_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         t.add_row(*(fmt(r[c]) for c in cols))
     return t
+
+
+def tenancy_tables(res: dict[str, Any]) -> list[Any]:
+    """`gpufleet tenancy`: one line and one per-group table per model, then the quota suggestion."""
+    from rich.text import Text
+
+    from gpufleet.core.units import human_seconds as hs
+
+    out: list[Any] = []
+    for model, r in res.items():
+        if model == "suggestion":
+            continue
+        s = r["summary"]
+        refused = s.get("refused_jobs_no_vc")
+        q = s.get("quota") or {}
+        out.append(
+            Text.from_markup(
+                f"[bold]{model}[/bold]: {s['jobs']:,} jobs on {r['gpus']:,.0f} GPUs; avg wait {hs(s['avg_wait_s'])},"
+                f" p95 wait {hs(s['p95_wait_s'])}, avg JCT {hs(s['avg_jct_s'])},"
+                f" allocation {fmt(s.get('avg_gpu_allocation'))}"
+                + (f"; {refused:,} jobs of groups without a VC refused" if refused else "")
+                + (f"; {q['reclaim_preemptions']:,} reclaim preemptions" if q else "")
+                + (f"; {q['jobs_without_queue']:,} jobs without a queue" if q.get("jobs_without_queue") else "")
+            )
+        )
+        rows = []
+        for g in r["groups"]:
+            row = {
+                "group": str(g["group"]),
+                "jobs": g["jobs"],
+                "finished": g["finished"],
+                "avg wait": hs(g["avg_wait_s"]),
+                "p95 wait": hs(g["p95_wait_s"]),
+                "avg JCT": hs(g["avg_jct_s"]),
+                "GPU-h work": g["gpu_hours_used"],
+                "GPUs owned" if model != "quota" else "nominal GPUs": g["gpus_owned"],
+                "allocation": g["allocation"],
+            }
+            if model == "quota":
+                row |= {"avg borrowed": g.get("avg_borrowed_gpus"), "peak borrowed": g.get("peak_borrowed_gpus")}
+            rows.append(row)
+        out.append(metrics_table(f"{model}: per group", rows))
+    sug = res.get("suggestion")
+    if sug:
+        rows = []
+        shared = sug["shared"].get("quotas") or {}
+        for g, a in sug["alone"].items():
+            rows.append(
+                {
+                    "group": g,
+                    "p95 target": hs(a["target_s"]),
+                    "quota alone": a["quota_gpus"] if a["reachable"] else "unreachable",
+                    "p95 alone": hs(a["p95_wait_s"]),
+                    "quota in a cohort": shared.get(g),
+                    "p95 in the cohort": hs(sug["shared"].get("p95_wait_s", {}).get(g)),
+                }
+            )
+        out.append(metrics_table("suggested nominal quotas (GPUs)", rows))
+        tot = sug["shared"].get("total_gpus")
+        out.append(
+            Text(
+                f"alone: {sug['alone_total_gpus']:,.0f} GPUs in all; sharing one cohort: "
+                + (f"{tot:,.0f} GPUs" if tot is not None else "no saving found")
+                + f" (cluster {sug['cluster_gpus']:,.0f}; {sug['simulations']} simulations)"
+            )
+        )
+    return out

@@ -15,8 +15,9 @@ from gpufleet.forecasting.runtime import make_predictor
 from gpufleet.optimizer.autoscaling.pools import make_pool_scaler
 from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
-from gpufleet.sim.metrics import JobRecorder, Timeline
+from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
 from gpufleet.sim.pools import PoolController
+from gpufleet.sim.quota import QuotaScheduler, QuotaSpec
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload
@@ -48,6 +49,7 @@ class SimConfig(BaseModel):
     )
     provision_delay_s: float = Field(300.0, ge=0, description="seconds from ordering a node to its serving")
     pool_settings: dict[str, float] = Field(default_factory=dict, description="settings of the pool scaler")
+    quota: QuotaSpec | None = Field(None, description="Kueue-style queues with quotas (sim/quota.py); None = one pool")
 
     @field_validator("speeds")
     @classmethod
@@ -67,6 +69,7 @@ class SimResult:
     timeline: pl.DataFrame
     summary: dict[str, Any]
     config: dict[str, Any]
+    groups: pl.DataFrame | None = None  # per-group (or per-queue) timeline, when the jobs carry groups
 
 
 def _q(a: np.ndarray, q: float) -> float:
@@ -79,7 +82,9 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     `before(t, kind, payload)` and an optional `attach(sim)`) see the run too."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
-    scheduler = make_scheduler(cfg.scheduler, SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s))
+    settings = SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s)
+    quota = QuotaScheduler(cfg.quota, cfg.scheduler, settings) if cfg.quota is not None else None
+    scheduler = quota if quota is not None else make_scheduler(cfg.scheduler, settings)
     predictor = make_predictor(cfg.predictor)
     # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
     # the predictive pool scaler reads predicted ends too
@@ -98,7 +103,10 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
         multi_node=cfg.multi_node,
         preempt_overhead=cfg.preempt_overhead_s,
         speeds=speeds,
+        quota=quota,
     )
+    if quota is not None:
+        quota.bind(sim)
     pool = None
     if cfg.pool_policy is not None:
         pool = PoolController(make_pool_scaler(cfg.pool_policy, **cfg.pool_settings), cfg.provision_delay_s)
@@ -109,6 +117,10 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     tl = Timeline(sim, cfg.timeline_step_s, start)
     sim.job_observers.append(rec)
     sim.engine.observers.append(tl)
+    gtl = _group_timeline(sim, quota, cfg.timeline_step_s, start)
+    if gtl is not None:
+        sim.job_observers.append(gtl)
+        sim.engine.observers.append(gtl)
     for o in observers or []:
         if hasattr(o, "attach"):
             o.attach(sim)
@@ -119,6 +131,12 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     t_end = sim.run()
     tl.close(t_end)
     out = _jobs_frame(wl, sim, rec)
+    if wl.group:
+        out = out.with_columns(pl.Series("group", wl.group, pl.String))
+    if quota is not None:
+        out = out.with_columns(
+            pl.Series("queue", [quota.names[q] if q >= 0 else None for q in quota.job_queue], pl.String)
+        )
     summary = _summary(out, wl, view.total_gpus, tl, start, cfg)
     last = start + summary["makespan_s"]
     summary["gpu_hours"] = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary["makespan_s"] / 3600
@@ -130,12 +148,33 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
             "jobs_preempted_by_scale_down": pool.preempted,
             "actions": len(pool.actions),
         }
+    if gtl is not None:
+        gtl.close(t_end)
+        by = "queue" if quota is not None else "group"
+        owned = dict(zip(quota.names, (sum(n) for n in quota.nominal), strict=True)) if quota is not None else None
+        frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
+        summary["groups"] = group_stats(frame, summary["makespan_s"], owned, gtl)
+        summary["groups_by"] = by
+    if quota is not None:
+        summary["quota"] = quota.report()
     summary |= {
         "predictor": cfg.predictor if wants else "none",
         "events": sim.engine.events_handled,
         "wall_s": round(time.perf_counter() - t0, 3),
     }
-    return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"))
+    return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"), gtl.frame() if gtl is not None else None)
+
+
+def _group_timeline(sim: TrainingSim, quota: QuotaScheduler | None, step: float, start: float) -> GroupTimeline | None:
+    """Per-queue timeline under quotas; per-group when the jobs carry groups; none otherwise."""
+    if quota is not None:
+        return GroupTimeline(sim, quota.names, quota.job_queue, step, start, quota)
+    groups = sim.wl.group
+    if not groups or all(g is None for g in groups):
+        return None
+    names = sorted({g for g in groups if g is not None})
+    idx = {g: k for k, g in enumerate(names)}
+    return GroupTimeline(sim, names, [idx[g] if g is not None else -1 for g in groups], step, start)
 
 
 def _jobs_frame(wl: Any, sim: TrainingSim, rec: JobRecorder) -> pl.DataFrame:

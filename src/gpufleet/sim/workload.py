@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -20,6 +20,7 @@ class Workload:
     gpu_type: list[str | None]
     pred: list[float]
     skipped_unknown_duration: list[str]
+    group: list[str | None] = field(default_factory=list)  # team / VC / namespace; empty when the jobs have none
 
     @property
     def n(self) -> int:
@@ -50,4 +51,5 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None) -> Work
         gpu_type=df["gpu_type"].to_list(),
         pred=df["__pred"].fill_null(0.0).to_list(),
         skipped_unknown_duration=unknown,
+        group=df["group"].cast(pl.String).to_list() if "group" in df.columns else [],
     )

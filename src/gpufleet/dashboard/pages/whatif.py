@@ -117,10 +117,12 @@ if ask:
     st.success(res["answer"]) if res["nodes"] else st.warning(res["answer"])
     st.dataframe(pl.DataFrame(res["probes"]).drop("p95_wait_s").to_pandas(), width="stretch", hide_index=True)
 
-st.subheader("Shared pool or one virtual cluster per team?")
+st.subheader("Shared pool, one virtual cluster per team, or quotas with borrowing?")
 st.caption(
-    "The same workload on all the nodes at once (pooled) and split into per-team virtual clusters that never "
-    "borrow (partitioned, as Philly and Helios ran). Jobs need a `group` (team); teams without a VC are refused."
+    "The same workload on all the nodes at once (pooled), split into per-team virtual clusters that never "
+    "borrow (partitioned, as Philly and Helios ran), and behind Kueue-style quotas (each team's nominal quota "
+    "is its VC's GPUs, all teams in one cohort: idle quota is lent and reclaimed by preempting borrowers). "
+    "Jobs need a `group` (team); teams without a VC are refused."
 )
 with st.form("tenancy"):
     t1, t2 = st.columns(2)
@@ -133,11 +135,11 @@ with st.form("tenancy"):
         key="ten_vcs",
         help="empty: split the nodes evenly over the workload's teams",
     )
-    ten_go = st.form_submit_button("compare pooled and partitioned")
+    ten_go = st.form_submit_button("compare pooled, partitioned and quota")
 if ten_go:
     from gpufleet.experiments import load_cluster
     from gpufleet.sim.run import SimConfig
-    from gpufleet.sim.tenancy import TenancySpec, compare
+    from gpufleet.sim.tenancy import TenancySpec, compare, digest
 
     try:
         jobs = load_jobs(ten_ref, int(ten_jobs), str(src.store) if src.store else None)
@@ -148,8 +150,9 @@ if ten_go:
             teams = sorted(jobs["group"].drop_nulls().unique().to_list())
             share = max(1, nodes.height // max(1, len(teams)))
             vcs = {t: share for t in teams[: nodes.height // share]}
-        with st.spinner("simulating both ways …"):
-            res = compare(jobs, nodes, TenancySpec(vcs=vcs), ["pooled", "partitioned"], SimConfig())
+        with st.spinner("simulating three ways …"):
+            models = ["pooled", "partitioned", "quota"]
+            res = digest(compare(jobs, nodes, TenancySpec(vcs=vcs), models, SimConfig()))
     except Exception as e:  # a bad spec or reference: one line, not a traceback
         st.error(str(e).splitlines()[0])
         st.stop()
@@ -165,7 +168,8 @@ if ten_go:
                     "avg wait": human_seconds(g["avg_wait_s"]),
                     "p95 wait": human_seconds(g["p95_wait_s"]),
                     "p95_wait_h": g["p95_wait_s"] / 3600,
-                    "GPUs owned": g["gpus_owned"],
+                    "GPUs owned / quota": g["gpus_owned"],
+                    "avg borrowed": g.get("avg_borrowed_gpus"),
                 }
             )
     table = pl.DataFrame(rows)

@@ -1,0 +1,362 @@
+"""Kueue-style quotas on a shared cluster: queues with a nominal quota per GPU type, cohorts that lend
+unused quota, borrowing and lending limits, and reclaim by preempting the borrowers' youngest jobs.
+
+Semantics (after Kueue's ClusterQueue, KEP-1714 lending limits, and its preemption rules):
+- Each job belongs to one queue (its `group` names it; `groups:` maps several groups onto one queue).
+- A flavor is a GPU type. A queue's `nominal` is GPUs per flavor (a plain number means any type). A job
+  with a type uses that flavor; an untyped job takes the first of its queue's flavors with room, in the
+  order they are written, and is then placed on nodes of that type.
+- Per flavor, a queue keeps `nominal - lending_limit` to itself (all of it lendable when no limit); the
+  lendable parts of a cohort's queues form the cohort's shared pool. A queue may use up to
+  `nominal + borrowing_limit` (no limit: the pool is the limit) while the pool has room.
+- Admission is quota, then placement: a job starts when its queue's quota admits it AND the placer finds
+  nodes. Quotas are GPUs, not nodes, so fragmentation can still make a job wait.
+- Reclaim: a job that fits within its queue's nominal quota but cannot start preempts jobs of queues in
+  its cohort that are borrowing, the most recently started first, and only while their queue is still
+  above its nominal quota (Kueue's `reclaimWithinCohort: Any`); nothing is preempted unless the job then
+  starts. Preempted jobs pay the simulator's restore overhead.
+- Every scheduler works inside each queue: each queue has its own instance (the run's scheduler, or the
+  queue's `scheduler:`). A scheduling pass runs two rounds over the queues, oldest head first: the first
+  admits only within nominal quotas (and reclaims), the second lets queues borrow - as Kueue prefers
+  workloads that fit their nominal quota over borrowing ones.
+Not modelled: priorities (and Kueue's `withinClusterQueue` / `borrowWithinCohort` preemption by
+priority), hierarchical cohorts, CPU/memory quotas (only GPUs are limited by quota).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.sim.engine import FollowUp
+from gpufleet.sim.schedulers import Scheduler, SchedulerSettings, make_scheduler
+
+if TYPE_CHECKING:
+    from gpufleet.sim.training import TrainingSim
+
+EPS = 1e-9
+INF = float("inf")
+ANY = "*"
+
+
+class QueueSpec(BaseModel):
+    """One queue (a Kueue ClusterQueue)."""
+
+    model_config = ConfigDict(extra="forbid")
+    nominal: float | dict[str, float] = Field(description="GPUs per GPU type; a number = any type")
+    borrowing_limit: float | dict[str, float] | None = Field(
+        None, description="most GPUs it may borrow above nominal (default: as much as the cohort has free)"
+    )
+    lending_limit: float | dict[str, float] | None = Field(
+        None, description="most of its nominal GPUs others may borrow (default: all of it)"
+    )
+    cohort: str | None = Field(None, description="queues of one cohort lend each other unused quota")
+    groups: list[str] | None = Field(None, description="job groups submitting here (default: the queue's name)")
+    scheduler: str | None = Field(None, description="scheduler inside this queue (default: the run's)")
+
+    @field_validator("nominal", "borrowing_limit", "lending_limit")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        vals = v.values() if isinstance(v, dict) else [v]
+        if any(x is not None and x < 0 for x in vals):
+            raise ValueError("quotas and limits must be >= 0")
+        return v
+
+
+class QuotaSpec(BaseModel):
+    """The queues of a shared cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+    queues: dict[str, QueueSpec]
+    default_queue: str | None = Field(None, description="queue of jobs whose group no queue lists")
+    reclaim: bool = Field(True, description="lenders preempt borrowers to get their nominal quota back")
+
+
+def _per_flavor(v: float | dict[str, float] | None, flavors: list[str], default: float) -> dict[str, float]:
+    if v is None:
+        return dict.fromkeys(flavors, default)
+    if isinstance(v, dict):
+        return {f: float(v.get(f, 0.0 if default == 0.0 else default)) for f in flavors}
+    return dict.fromkeys(flavors, float(v))
+
+
+class QueueView:
+    """What one queue's scheduler sees: its own queued and running jobs, its quota as the capacity, and a
+    try_start that goes through the quota (and reclaims); everything else is the simulator's."""
+
+    def __init__(self, sim: TrainingSim, quota: QuotaScheduler, q: int) -> None:
+        self._sim, self._quota, self._q = sim, quota, q
+        self.queue: dict[int, None] = {}
+        self.running: dict[int, None] = {}
+        self.wl = sim.wl
+        self.attained, self.last_start, self.epoch = sim.attained, sim.last_start, sim.epoch
+        self.expected_end, self.work_done, self.start_preempting = (
+            sim.expected_end,
+            sim.work_done,
+            sim.start_preempting,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sim, name)
+
+    @property
+    def allocated(self) -> float:
+        """GPUs this queue's jobs hold."""
+        return sum(self._quota.usage[self._q])
+
+    @property
+    def total_gpus(self) -> float:
+        """What this queue could hold now: its usage plus its quota headroom (an upper bound: placement
+        and reclaim decide the rest)."""
+        return self.allocated + self._quota.headroom(self._q)
+
+    def try_start(self, i: int, t: float) -> bool:
+        """Start through the quota; in the nominal round, reclaim lent quota when that is what it takes."""
+        if self._sim.try_start(i, t):
+            return True
+        return self._quota.mode == 0 and self._quota.reclaim(i, t)
+
+
+class QuotaScheduler:
+    """The simulator's scheduler and quota gate at once: dispatches to one scheduler per queue."""
+
+    def __init__(self, spec: QuotaSpec, scheduler: str, settings: SchedulerSettings) -> None:
+        self.spec = spec
+        self.names = list(spec.queues)
+        typed = [isinstance(q.nominal, dict) for q in spec.queues.values()]
+        if any(typed) and not all(typed):
+            raise GpufleetError("quota: give every queue's nominal per GPU type, or every one as a number")
+        if all(typed):
+            flavors: list[str] = []
+            for q in spec.queues.values():
+                flavors += [f for f in q.nominal if f not in flavors]  # type: ignore[union-attr]
+        else:
+            flavors = [ANY]
+        self.flavors = flavors
+        fidx = {f: k for k, f in enumerate(flavors)}
+        self._fidx = fidx
+        self.nominal = [list(_per_flavor(q.nominal, flavors, 0.0).values()) for q in spec.queues.values()]
+        self.blimit = [list(_per_flavor(q.borrowing_limit, flavors, INF).values()) for q in spec.queues.values()]
+        lend = [_per_flavor(q.lending_limit, flavors, INF) for q in spec.queues.values()]
+        # the part of nominal a queue never lends
+        self.guaranteed = [
+            [max(0.0, n - min(lend[q][f], n)) for n, f in zip(self.nominal[q], flavors, strict=True)]
+            for q in range(len(self.names))
+        ]
+        cohorts: dict[str, int] = {}
+        self.cohort = [
+            cohorts.setdefault(q.cohort, len(cohorts)) if q.cohort else -1 for q in spec.queues.values()
+        ]
+        for q, c in enumerate(self.cohort):  # a queue without a cohort is a cohort of its own
+            if c < 0:
+                self.cohort[q] = len(cohorts) + q
+        ids = sorted(set(self.cohort))
+        remap = {c: k for k, c in enumerate(ids)}
+        self.cohort = [remap[c] for c in self.cohort]
+        self.members: list[list[int]] = [[q for q, c in enumerate(self.cohort) if c == k] for k in range(len(ids))]
+        nf = len(flavors)
+        self.pool_cap = [
+            [sum(self.nominal[q][f] - self.guaranteed[q][f] for q in m) for f in range(nf)] for m in self.members
+        ]
+        self.pool_used = [[0.0] * nf for _ in self.members]
+        self.usage = [[0.0] * nf for _ in self.names]
+        by_group: dict[str, int] = {}
+        for q, (name, qs) in enumerate(spec.queues.items()):
+            for g in qs.groups or [name]:
+                if g in by_group:
+                    raise GpufleetError(f"quota: group {g!r} is listed by queues {self.names[by_group[g]]!r} and {name!r}")
+                by_group[g] = q
+        if spec.default_queue is not None and spec.default_queue not in spec.queues:
+            raise GpufleetError(f"quota: default_queue {spec.default_queue!r} is not one of the queues")
+        self._by_group = by_group
+        self._default = self.names.index(spec.default_queue) if spec.default_queue else -1
+        self.job_queue: list[int] = []
+        self.no_queue_jobs = 0
+        self.over_quota_jobs = 0
+        self.flavor_of: dict[int, int] = {}
+        self.reclaims = 0  # jobs preempted to give lent quota back
+        self.mode = 0
+        self.scheds: list[Scheduler] = [
+            make_scheduler(qs.scheduler or scheduler, settings) for qs in spec.queues.values()
+        ]
+        self.preemptive = any(s.preemptive for s in self.scheds)
+        self.uses_prediction = any(s.uses_prediction for s in self.scheds)
+        self.views: list[QueueView] = []
+        self.sim: TrainingSim | None = None
+
+    def bind(self, sim: TrainingSim) -> None:
+        """Attach to the simulator (after it is built: the views read its state)."""
+        self.sim = sim
+        self.views = [QueueView(sim, self, q) for q in range(len(self.names))]
+        groups = sim.wl.group or [None] * sim.wl.n
+        d = self._default
+        self.job_queue = [self._by_group.get(g, d) if g is not None else d for g in groups]
+        self.no_queue_jobs = sum(1 for q in self.job_queue if q < 0)
+
+    # -- quota arithmetic ----------------------------------------------------------------------------
+    def _fits(self, q: int, f: int, g: float, limit: float, pool_used: float | None = None) -> bool:
+        u = self.usage[q][f]
+        if u + g > limit + EPS:
+            return False
+        gq = self.guaranteed[q][f]
+        add = max(0.0, u + g - gq) - max(0.0, u - gq)
+        c = self.cohort[q]
+        used = self.pool_used[c][f] if pool_used is None else pool_used
+        return used + add <= self.pool_cap[c][f] + EPS
+
+    def _candidates(self, i: int) -> list[int]:
+        gtype = self.sim.wl.gpu_type[i]  # type: ignore[union-attr]
+        if self.flavors == [ANY]:
+            return [0]
+        if gtype is not None:
+            f = self._fidx.get(gtype)
+            return [] if f is None else [f]
+        q = self.job_queue[i]
+        return [f for f in range(len(self.flavors)) if self.nominal[q][f] + self.blimit[q][f] > 0]
+
+    def admit(self, i: int) -> list[str | None]:
+        """Flavors job i may start on now (the nominal round admits only within nominal quota)."""
+        q = self.job_queue[i]
+        g = self.sim.wl.gpus[i]  # type: ignore[union-attr]
+        out: list[str | None] = []
+        for f in self._candidates(i):
+            limit = self.nominal[q][f] if self.mode == 0 else self.nominal[q][f] + self.blimit[q][f]
+            if self._fits(q, f, g, limit):
+                out.append(None if self.flavors[f] == ANY else self.flavors[f])
+        return out
+
+    def can_ever(self, i: int) -> bool:
+        """Whether the job has a queue and a flavor whose quota could ever hold it."""
+        q = self.job_queue[i]
+        if q < 0:
+            return False
+        g = self.sim.wl.gpus[i]  # type: ignore[union-attr]
+        c = self.cohort[q]
+        for f in self._candidates(i):
+            most = min(self.nominal[q][f] + self.blimit[q][f], self.guaranteed[q][f] + self.pool_cap[c][f])
+            if g <= most + EPS:
+                return True
+        self.over_quota_jobs += 1
+        return False
+
+    def charge(self, i: int, flavor: str | None) -> None:
+        """Job i took its GPUs out of its queue's quota."""
+        f = self._fidx[flavor] if flavor is not None else 0
+        self._add(self.job_queue[i], f, self.sim.wl.gpus[i])  # type: ignore[union-attr]
+        self.flavor_of[i] = f
+
+    def release(self, i: int) -> None:
+        """Job i gave its GPUs back."""
+        f = self.flavor_of.pop(i)
+        q = self.job_queue[i]
+        self._add(q, f, -self.sim.wl.gpus[i])  # type: ignore[union-attr]
+        self.views[q].running.pop(i, None)
+
+    def _add(self, q: int, f: int, g: float) -> None:
+        u = self.usage[q][f]
+        gq = self.guaranteed[q][f]
+        self.pool_used[self.cohort[q]][f] += max(0.0, u + g - gq) - max(0.0, u - gq)
+        self.usage[q][f] = u + g if abs(u + g) > EPS else 0.0
+
+    def headroom(self, q: int) -> float:
+        """GPUs queue q could still be admitted in this round (nominal round: what reclaim could give)."""
+        room = 0.0
+        c = self.cohort[q]
+        for f in range(len(self.flavors)):
+            u = self.usage[q][f]
+            if self.mode == 0:
+                room += max(0.0, self.nominal[q][f] - u)
+            else:
+                free_pool = self.pool_cap[c][f] - self.pool_used[c][f]
+                own = max(0.0, self.guaranteed[q][f] - u)
+                room += max(0.0, min(self.nominal[q][f] + self.blimit[q][f] - u, own + free_pool))
+        return room
+
+    def borrowed(self, q: int) -> float:
+        """GPUs queue q holds above its nominal quota."""
+        return sum(max(0.0, u - n) for u, n in zip(self.usage[q], self.nominal[q], strict=True))
+
+    # -- reclaim -------------------------------------------------------------------------------------
+    def reclaim(self, i: int, t: float) -> bool:
+        """Start job i (within its nominal quota) by preempting borrowers of its cohort, youngest first."""
+        if not self.spec.reclaim:
+            return False
+        sim = self.sim
+        assert sim is not None
+        q, g = self.job_queue[i], sim.wl.gpus[i]
+        c = self.cohort[q]
+        for f in self._candidates(i):
+            if self.usage[q][f] + g > self.nominal[q][f] + EPS:
+                continue
+            victims: list[int] = []
+            pool_after = self.pool_used[c][f]
+            for m in self.members[c]:
+                over = self.usage[m][f] - self.nominal[m][f]
+                if m == q or over <= EPS:
+                    continue
+                mine = sorted(
+                    (j for j in self.views[m].running if self.flavor_of.get(j) == f),
+                    key=lambda j: (-sim.last_start[j], -j),
+                )
+                took, u, gm = 0.0, self.usage[m][f], self.guaranteed[m][f]
+                for j in mine:  # Kueue stops taking from a queue once it is no longer borrowing
+                    if took >= over - EPS:
+                        break
+                    took += sim.wl.gpus[j]
+                    victims.append(j)
+                pool_after -= max(0.0, u - gm) - max(0.0, u - took - gm)
+            if not victims or not self._fits(q, f, g, self.nominal[q][f], pool_after):
+                continue
+            victims.sort(key=lambda j: (-sim.last_start[j], -j))
+            gtype = None if self.flavors[f] == ANY else self.flavors[f]
+            before = len(sim.running)
+            # the trial memo assumes one victim list per pass; reclaim brings its own
+            sim._trial_failed.clear()
+            ok = sim.start_preempting(i, t, victims, gtype if sim.wl.gpu_type[i] is None else None)
+            sim._trial_failed.clear()
+            if ok:
+                self.reclaims += before + 1 - len(sim.running)
+                return True
+        return False
+
+    # -- the Scheduler protocol ----------------------------------------------------------------------
+    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+        """Job i (re)joined its queue."""
+        q = self.job_queue[i]
+        v = self.views[q]
+        v.queue[i] = None
+        self.scheds[q].on_arrive(v, i, t)  # type: ignore[arg-type]
+
+    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+        """Job i started: it moves from its queue's waiting jobs to its running ones."""
+        q = self.job_queue[i]
+        v = self.views[q]
+        del v.queue[i]
+        v.running[i] = None
+        return self.scheds[q].on_start(v, i, t)  # type: ignore[arg-type]
+
+    def schedule(self, sim: TrainingSim, t: float) -> None:
+        """Two rounds (within nominal, then borrowing) over the queues, oldest waiting head first."""
+        wl = sim.wl
+        for mode in (0, 1):
+            self.mode = mode
+            order = sorted(
+                (q for q, v in enumerate(self.views) if v.queue),
+                key=lambda q: (wl.submit[next(iter(self.views[q].queue))], q),
+            )
+            for q in order:
+                if self.views[q].queue:
+                    self.scheds[q].schedule(self.views[q], t)  # type: ignore[arg-type]
+        self.mode = 0
+
+    def report(self) -> dict[str, Any]:
+        """Counts for the run summary."""
+        return {
+            "queues": len(self.names),
+            "flavors": self.flavors,
+            "jobs_without_queue": self.no_queue_jobs,
+            "jobs_over_quota": self.over_quota_jobs,
+            "reclaim_preemptions": self.reclaims,
+        }

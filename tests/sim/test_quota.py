@@ -1,0 +1,124 @@
+"""Kueue-style quotas: nominal quotas, cohorts, borrowing and lending limits, reclaim of the youngest borrowers,
+every scheduler inside each queue, per-queue timelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+
+from gpufleet.core.errors import GpufleetError
+from gpufleet.sim.cluster_spec import parse_spec
+from gpufleet.sim.quota import QueueSpec, QuotaSpec
+from gpufleet.sim.run import SimConfig, SimResult, simulate
+from gpufleet.sim.schedulers import SCHEDULERS
+from gpufleet.traces import load
+from tests.sim.helpers import jobs_frame
+
+
+def grouped(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """Rows of (job_id, submit, gpus, duration, group)."""
+    return jobs_frame([r[:4] for r in rows]).with_columns(pl.Series("group", [r[4] for r in rows]))
+
+
+def run(rows: list[tuple[Any, ...]], cluster: str, queues: dict[str, QueueSpec], **kw: Any) -> SimResult:
+    reclaim = kw.pop("reclaim", True)
+    q = QuotaSpec(queues=queues, reclaim=reclaim)
+    return simulate(grouped(rows), parse_spec(cluster), SimConfig(quota=q, **kw))
+
+
+def starts(res: SimResult) -> dict[str, float]:
+    return dict(zip(res.jobs["job_id"].to_list(), res.jobs["start"].to_list(), strict=True))
+
+
+TWO = {"a": QueueSpec(nominal=8, cohort="c"), "b": QueueSpec(nominal=8, cohort="c")}
+
+
+def test_a_borrower_is_preempted_youngest_first_when_the_lender_wants_its_quota_back() -> None:
+    rows = [
+        ("b0", 0, 8, 100, "b"),  # within b's nominal
+        ("b1", 1, 4, 100, "b"),  # borrows from a
+        ("b2", 2, 4, 100, "b"),  # borrows from a (the youngest)
+        ("a0", 10, 4, 50, "a"),  # a wants 4 of its 8 back: only b2 goes
+    ]
+    res = run(rows, "2x8:A100", TWO, preempt_overhead_s=0.0)
+    s = starts(res)
+    assert s["a0"] == 10.0
+    pre = dict(zip(res.jobs["job_id"].to_list(), res.jobs["preemptions"].to_list(), strict=True))
+    assert pre == {"b0": 0, "b1": 0, "b2": 1, "a0": 0}
+    assert res.summary["quota"]["reclaim_preemptions"] == 1
+    # b2 resumes when a0 ends (t=60), keeping its progress: it had run 8 s of 100
+    fin = dict(zip(res.jobs["job_id"].to_list(), res.jobs["finish"].to_list(), strict=True))
+    assert fin["b2"] == pytest.approx(60 + 92)
+
+
+def test_without_reclaim_the_lender_waits_and_without_a_cohort_nobody_borrows() -> None:
+    rows = [("b0", 0, 8, 100, "b"), ("b1", 1, 8, 100, "b"), ("a0", 10, 8, 50, "a")]
+    res = run(rows, "2x8:A100", TWO, reclaim=False)
+    assert starts(res) == {"b0": 0.0, "b1": 1.0, "a0": 100.0}
+    alone = {"a": QueueSpec(nominal=8), "b": QueueSpec(nominal=8)}
+    res = run(rows, "2x8:A100", alone)
+    # b1 may not borrow a's idle quota; a0 starts at once on its own quota
+    assert starts(res) == {"b0": 0.0, "b1": 100.0, "a0": 10.0}
+    assert res.summary["preemptions"] == 0
+
+
+def test_borrowing_and_lending_limits() -> None:
+    rows = [("b0", 0, 8, 100, "b"), ("b1", 0, 4, 100, "b"), ("b2", 0, 4, 100, "b")]
+    limited = {"a": QueueSpec(nominal=8, cohort="c"), "b": QueueSpec(nominal=8, cohort="c", borrowing_limit=4)}
+    assert starts(run(rows, "2x8:A100", limited)) == {"b0": 0.0, "b1": 0.0, "b2": 100.0}
+    lend = {"a": QueueSpec(nominal=8, cohort="c", lending_limit=0), "b": QueueSpec(nominal=8, cohort="c")}
+    assert starts(run(rows, "2x8:A100", lend)) == {"b0": 0.0, "b1": 100.0, "b2": 100.0}
+
+
+def test_typed_quotas_put_untyped_jobs_on_their_flavor() -> None:
+    rows = [("a0", 0, 4, 10, "a"), ("a1", 0, 4, 10, "a"), ("b0", 0, 2, 10, "b")]
+    queues = {"a": QueueSpec(nominal={"A100": 8}), "b": QueueSpec(nominal={"V100": 8})}
+    res = run(rows, "1x8:A100,1x8:V100", queues)
+    nodes = dict(zip(res.jobs["job_id"].to_list(), res.jobs["nodes"].to_list(), strict=True))
+    assert nodes["a0"] == nodes["a1"] != nodes["b0"]  # the A100 node for a, the V100 node for b
+    with pytest.raises(GpufleetError, match="every queue's nominal per GPU type"):
+        run(rows, "1x8:A100", {"a": QueueSpec(nominal={"A100": 8}), "b": QueueSpec(nominal=8)})
+
+
+def test_jobs_without_a_queue_or_larger_than_any_quota_are_unschedulable_and_counted() -> None:
+    rows = [("a0", 0, 4, 10, "a"), ("x0", 0, 1, 10, "x"), ("a1", 0, 12, 10, "a")]
+    res = run(rows, "2x8:A100", {"a": QueueSpec(nominal=8)})
+    q = res.summary["quota"]
+    assert (q["jobs_without_queue"], q["jobs_over_quota"], res.summary["unschedulable"]) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
+def test_every_scheduler_inside_queues_finishes_every_job_within_quota(scheduler: str) -> None:
+    j = load("synthetic:jobs", n_jobs=400).frame.filter(pl.col("num_gpus") <= 8)
+    jobs = j.with_columns(
+        pl.lit(None, pl.String).alias("gpu_type"),
+        (pl.lit("t") + (pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64) % 3).cast(pl.String)).alias("group"),
+    )
+    queues = {
+        "t0": QueueSpec(nominal=24, cohort="c", borrowing_limit=8),
+        "t1": QueueSpec(nominal=24, cohort="c"),
+        "t2": QueueSpec(nominal=16, cohort="c"),
+    }
+    res = simulate(jobs, parse_spec("8x8:A100"), SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues)))
+    assert res.summary["finished"] == jobs.height
+    tl = res.groups
+    assert tl is not None and set(tl["group"]) == {"t0", "t1", "t2"}
+    # the quota holds at every sample: t0 never above nominal + borrowing limit, the cohort never above its pool
+    limit = {"t0": 32.0, "t1": 64.0, "t2": 64.0}
+    assert all(u <= limit[g] + 1e-9 for g, u in zip(tl["group"], tl["used_gpus"], strict=True))
+    assert float(tl.group_by("t").agg(pl.col("used_gpus").sum())["used_gpus"].max()) <= 64 + 1e-9  # type: ignore[arg-type]
+    assert (tl["borrowed_gpus"] == (tl["used_gpus"] - tl["nominal_gpus"]).clip(0)).all()
+    groups = {g["group"]: g for g in res.summary["groups"]}
+    assert sum(g["jobs"] for g in groups.values()) == jobs.height
+    assert groups["t2"]["gpus_owned"] == 16
+
+
+def test_queue_groups_and_a_per_queue_scheduler() -> None:
+    rows = [("x", 0, 8, 100, "team-x"), ("y1", 1, 8, 300, "team-y"), ("y2", 2, 8, 10, "team-y")]
+    queues = {"q": QueueSpec(nominal=8, groups=["team-x", "team-y"], scheduler="sjf")}
+    res = run(rows, "2x8:A100", queues)
+    # one queue of 8 GPUs: x runs, then sjf picks the shorter y2 before y1
+    assert starts(res) == {"x": 0.0, "y1": 110.0, "y2": 100.0}
+    assert res.jobs["queue"].to_list() == ["q", "q", "q"]
