@@ -122,3 +122,14 @@ def test_queue_groups_and_a_per_queue_scheduler() -> None:
     # one queue of 8 GPUs: x runs, then sjf picks the shorter y2 before y1
     assert starts(res) == {"x": 0.0, "y1": 110.0, "y2": 100.0}
     assert res.jobs["queue"].to_list() == ["q", "q", "q"]
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
+def test_one_queue_holding_every_gpu_replays_exactly_like_the_pooled_cluster(scheduler: str) -> None:
+    j = load("synthetic:jobs", n_jobs=800).frame
+    jobs = j.with_columns(pl.lit(None, pl.String).alias("gpu_type"), pl.lit("g").alias("group"))
+    nodes = parse_spec("8x8:A100")
+    pooled = simulate(jobs, nodes, SimConfig(scheduler=scheduler))
+    one = simulate(jobs, nodes, SimConfig(scheduler=scheduler, quota=QuotaSpec(queues={"g": QueueSpec(nominal=64)})))
+    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
+    assert one.jobs.select(cols).equals(pooled.jobs.select(cols))

@@ -31,9 +31,20 @@ ClusterOpt = Annotated[
 ]
 
 
-def _sim_config(**kw: Any) -> Any:
-    from gpufleet.sim.run import SimConfig
+CompatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--compat",
+        help="Reproduce a published simulator: 'helios' (Helios/Lucid: whole seconds, blocking sjf/qssf,"
+        " their consolidating placement). Overrides --placement.",
+    ),
+]
 
+
+def _sim_config(**kw: Any) -> Any:
+    from gpufleet.sim.run import SimConfig, with_compat
+
+    kw = with_compat(kw, kw.pop("compat", None))
     speeds = kw.pop("speeds")
     if speeds and speeds != "spec":
         try:
@@ -65,7 +76,11 @@ def simulate_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     scheduler: Annotated[str, typer.Option(help="fifo, fifo-backfill, sjf, srtf, tiresias, qssf")] = "fifo",
     placement: Annotated[
-        str, typer.Option(help="first-fit, best-fit, worst-fit, consolidate, dot-product, gpu-packing, random")
+        str,
+        typer.Option(
+            help="first-fit, best-fit, worst-fit, consolidate, dot-product, gpu-packing, random, fgd,"
+            " helios-consolidate"
+        ),
     ] = "best-fit",
     predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
@@ -78,12 +93,16 @@ def simulate_cmd(
         typer.Option(help="Node-pool scaler: fixed, cluster-autoscaler or predictive (default: a fixed cluster)."),
     ] = None,
     provision_delay: Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")] = 300.0,
+    compat: CompatOpt = None,
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
 ) -> None:
-    """Replay a job trace on a cluster under one scheduler and placer; write and print the summary."""
+    """Replay a job trace on a cluster under one scheduler and placer; write and print the summary.
+
+    --cluster also takes a tenancy YAML (nodes + vcs or queues): the replay then runs partitioned (vcs) or
+    behind the queues' quotas (queues)."""
     from gpufleet.experiments import load_cluster, load_jobs, save
     from gpufleet.report.console import sim_table
     from gpufleet.sim.run import simulate
@@ -100,22 +119,43 @@ def simulate_cmd(
         chunk_gpus=chunk_gpus,
         pool_policy=pool,
         provision_delay_s=provision_delay,
+        compat=compat,
     )
     if pool is not None:
         from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS
 
         POOL_SCALERS.get(pool)
+    tenancy = _tenancy_file(cluster)
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
-        nf = load_cluster(cluster, _root_opt("data_dir"))
+        nf = load_cluster(tenancy.nodes if tenancy else cluster, _root_opt("data_dir"))  # type: ignore[arg-type]
     with err.status(f"simulating {jf.height:,} jobs on {int(nf['num_gpus'].sum()):,} GPUs …"):
-        res = simulate(jf, nf, cfg)
+        if tenancy is None:
+            res = simulate(jf, nf, cfg)
+        else:
+            from gpufleet.sim.tenancy import run_model
+
+            res = run_model("quota" if tenancy.queues else "partitioned", jf, nf, tenancy, cfg)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
     if as_json:
         emit_json(res.summary | {"out": str(out_dir)})
         return
     out.print(sim_table(res.summary))
     out.print(f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, jobs.parquet, timeline.parquet)")
+
+
+def _tenancy_file(cluster: str) -> Any:
+    """The TenancySpec when --cluster names a YAML file, else None (a spec or NODES reference)."""
+    if not cluster.endswith((".yaml", ".yml")):
+        return None
+    from gpufleet.sim.tenancy import TenancySpec
+
+    spec = read_yaml_model(Path(cluster), TenancySpec, "--cluster")
+    if spec.nodes is None:
+        raise GpufleetError(f"{cluster}: nodes: give the cluster spec (e.g. 40x8:A100) in the file")
+    if not spec.vcs and not spec.queues:
+        raise GpufleetError(f"{cluster}: give vcs (partitioned) or queues (quotas); without them use a plain spec")
+    return spec
 
 
 @handles_errors
@@ -129,6 +169,7 @@ def compare_cmd(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    compat: CompatOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
@@ -140,7 +181,9 @@ def compare_cmd(
     scheds = [s.strip() for s in schedulers.split(",") if s.strip()]
     places = [p.strip() for p in placements.split(",") if p.strip()]
     _check_names(scheds, places, predictor)
-    base = _sim_config(predictor=predictor, seed=seed, speeds=None)
+    base = _sim_config(predictor=predictor, seed=seed, speeds=None, compat=compat)
+    if compat:
+        places = [base.placement]
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         nf = load_cluster(cluster, _root_opt("data_dir"))
@@ -188,6 +231,7 @@ def tenancy_cmd(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write one run directory per model here, and tenancy.json.")
     ] = None,
+    compat: CompatOpt = None,
     params: ParamOpt = None,
     schema_map: MapOpt = None,
     as_json: JsonOpt = False,
@@ -204,7 +248,7 @@ def tenancy_cmd(
     _check_names([scheduler], [placement], "oracle")
     data_dir = _root_opt("data_dir")
     jf, nf = load_jobs(jobs, data_dir, _params(params)), load_cluster(where, data_dir)
-    cfg = _sim_config(scheduler=scheduler, placement=placement, speeds=None)
+    cfg = _sim_config(scheduler=scheduler, placement=placement, speeds=None, compat=compat)
     models = [m.strip() for m in compare.split(",") if m.strip()]
     with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
         results = run_compare(jf, nf, spec, models, cfg)

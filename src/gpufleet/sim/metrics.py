@@ -122,7 +122,8 @@ class GroupTimeline:
     exact time integrals of GPUs used and borrowed (from job transitions, so preemptions count).
 
     With a quota (`quota` given, one group per queue), the samples also hold the nominal quota and the
-    GPUs borrowed above it.
+    GPUs borrowed above it. Integrals are kept per group at each of its transitions (a group's usage only
+    changes then), so the cost per event does not grow with the number of groups.
     """
 
     def __init__(
@@ -133,22 +134,30 @@ class GroupTimeline:
         self.used = [0.0] * k
         self.running = [0] * k
         self.queued = [0] * k
+        self.borrowed = [0.0] * k
         self.used_area = [0.0] * k  # GPU-seconds
         self.borrowed_area = [0.0] * k
         self.peak_borrowed = [0.0] * k
+        self._since = [start] * k  # when each group's usage last changed
         self.next = math.floor(start / step) * step
-        self.last_t = start
-        self._chunks: list[tuple[float, int, tuple[Any, ...]]] = []
+        self._chunks: list[tuple[float, int, list[float], list[int], list[int], list[float]]] = []
 
     def on_job(self, t: float, what: str, i: int) -> None:
         """Move the job's GPUs and counts between its group's queued and running columns."""
         k = self.group_of[i]
         if k < 0:
             return
-        g = self.sim.wl.gpus[i]
         if what == "arrive":
             self.queued[k] += 1
-        elif what == "start":
+            return
+        if what == "unschedulable":
+            return
+        g = self.sim.wl.gpus[i]
+        dt = t - self._since[k]
+        self.used_area[k] += self.used[k] * dt
+        self.borrowed_area[k] += self.borrowed[k] * dt
+        self._since[k] = t
+        if what == "start":
             self.queued[k] -= 1
             self.running[k] += 1
             self.used[k] += g
@@ -159,70 +168,59 @@ class GroupTimeline:
         elif what == "finish":
             self.running[k] -= 1
             self.used[k] -= g
-        if self.quota is not None and what in ("start", "preempt"):
-            b = self.quota.borrowed(k)
+        if self.quota is not None:
+            b = self.borrowed[k] = self.quota.borrowed(k)
             if b > self.peak_borrowed[k]:
                 self.peak_borrowed[k] = b
 
     def before(self, t: float, kind: int, payload: Any) -> None:
-        """Integrate since the previous event and emit the grid samples that fall in between."""
-        if t <= self.last_t:
-            return
-        dt = t - self.last_t
-        for k, u in enumerate(self.used):
-            if u:
-                self.used_area[k] += u * dt
-        if self.quota is not None:
-            for k in range(len(self.names)):
-                b = self.quota.borrowed(k)
-                if b:
-                    self.borrowed_area[k] += b * dt
-        self.last_t = t
+        """Emit the grid samples that fall before this event (the state since the previous one)."""
         if t > self.next:
             self._emit_until(t)
 
     def close(self, t_end: float) -> None:
-        """Emit up to and including the end of the run."""
-        if t_end > self.last_t:
-            self.before(t_end, -1, None)
+        """Close the integrals and emit up to and including the end of the run."""
+        for k in range(len(self.names)):
+            dt = max(0.0, t_end - self._since[k])
+            self.used_area[k] += self.used[k] * dt
+            self.borrowed_area[k] += self.borrowed[k] * dt
+            self._since[k] = max(self._since[k], t_end)
         self._emit_until(t_end + self.step * 1e-9 + 1e-9)
 
     def _emit_until(self, t: float) -> None:
         n = math.ceil((t - self.next) / self.step)
         if n <= 0:
             return
-        q = self.quota
-        snap: tuple[Any, ...] = (
-            [round(u, 6) for u in self.used],
-            list(self.running),
-            list(self.queued),
-            [round(q.borrowed(k), 6) for k in range(len(self.names))] if q is not None else None,
-        )
-        self._chunks.append((self.next, n, snap))
+        self._chunks.append((self.next, n, list(self.used), list(self.running), list(self.queued), list(self.borrowed)))
         self.next += n * self.step
 
     def frame(self) -> pl.DataFrame:
         """Long format: t, group, used_gpus, running_jobs, queued_jobs (+ nominal_gpus, borrowed_gpus)."""
         k = len(self.names)
-        cols: dict[str, list[Any]] = {"t": [], "group": [], "used_gpus": [], "running_jobs": [], "queued_jobs": []}
-        if self.quota is not None:
-            cols |= {"nominal_gpus": [], "borrowed_gpus": []}
-            nominal = [sum(n) for n in self.quota.nominal]
-        for t0, n, (used, run, queued, borrowed) in self._chunks:
-            ts = (t0 + np.arange(n) * self.step).tolist()
-            cols["t"] += [x for x in ts for _ in range(k)]
-            cols["group"] += self.names * n
-            cols["used_gpus"] += used * n
-            cols["running_jobs"] += run * n
-            cols["queued_jobs"] += queued * n
-            if self.quota is not None:
-                cols["nominal_gpus"] += nominal * n
-                cols["borrowed_gpus"] += borrowed * n
+        if not self._chunks:
+            t0s, counts, mats = np.zeros(0), np.zeros(0, np.int64), [np.zeros((0, k))] * 4
+        else:
+            t0s = np.array([c[0] for c in self._chunks])
+            counts = np.array([c[1] for c in self._chunks], dtype=np.int64)
+            mats = [np.array([c[j] for c in self._chunks], dtype=float) for j in (2, 3, 4, 5)]
+        total = int(counts.sum())
+        # sample times: each chunk's start plus 0, 1, ... steps
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        ts = np.repeat(t0s, counts) + within * self.step
+        cols: dict[str, Any] = {
+            "t": np.repeat(ts, k),
+            "group": np.tile(np.array(self.names, dtype=object), total),
+            "used_gpus": np.repeat(mats[0], counts, axis=0).ravel().round(6),
+            "running_jobs": np.repeat(mats[1], counts, axis=0).ravel().astype(np.int64),
+            "queued_jobs": np.repeat(mats[2], counts, axis=0).ravel().astype(np.int64),
+        }
         schema = {"t": pl.Float64, "group": pl.String, "used_gpus": pl.Float64}
         schema |= {"running_jobs": pl.Int64, "queued_jobs": pl.Int64}
         if self.quota is not None:
+            cols["nominal_gpus"] = np.tile(np.array([sum(n) for n in self.quota.nominal], dtype=float), total)
+            cols["borrowed_gpus"] = np.repeat(mats[3], counts, axis=0).ravel().round(6)
             schema |= {"nominal_gpus": pl.Float64, "borrowed_gpus": pl.Float64}
-        return pl.DataFrame(cols, schema=schema)
+        return pl.DataFrame({c: pl.Series(c, v, dtype=schema[c]) for c, v in cols.items()})
 
 
 def group_stats(

@@ -162,6 +162,9 @@ class QuotaScheduler:
         ]
         self.pool_used = [[0.0] * nf for _ in self.members]
         self.usage = [[0.0] * nf for _ in self.names]
+        self.borrowed_now = [0.0] * len(self.names)  # GPUs above nominal per queue, kept by _add
+        self.cohort_borrowed = [0.0] * len(self.members)  # and their sum per cohort
+        self._single = flavors == [ANY]
         by_group: dict[str, int] = {}
         for q, (name, qs) in enumerate(spec.queues.items()):
             for g in qs.groups or [name]:
@@ -177,6 +180,11 @@ class QuotaScheduler:
         self.over_quota_jobs = 0
         self.flavor_of: dict[int, int] = {}
         self.reclaims = 0  # jobs preempted to give lent quota back
+        # Reclaims that failed in this pass, by (queue, flavor, shape). Until something is preempted, a pass
+        # only starts jobs (less free, more usage; no queue starts borrowing in the nominal round), so the
+        # same or a larger shape fails again: skipped exactly, like the simulator's trial memo.
+        self._reclaim_failed: list[tuple[int, int, float, float, float]] = []
+        self._reclaim_stopped: set[int] = set()  # queues done reclaiming in this pass
         self.mode = 0
         self.scheds: list[Scheduler] = [
             make_scheduler(qs.scheduler or scheduler, settings) for qs in spec.queues.values()
@@ -220,6 +228,9 @@ class QuotaScheduler:
         """Flavors job i may start on now (the nominal round admits only within nominal quota)."""
         q = self.job_queue[i]
         g = self.sim.wl.gpus[i]  # type: ignore[union-attr]
+        if self._single:  # the common case, kept short: it runs for every job tried
+            limit = self.nominal[q][0] if self.mode == 0 else self.nominal[q][0] + self.blimit[q][0]
+            return [None] if self._fits(q, 0, g, limit) else []
         out: list[str | None] = []
         for f in self._candidates(i):
             limit = self.nominal[q][f] if self.mode == 0 else self.nominal[q][f] + self.blimit[q][f]
@@ -241,6 +252,28 @@ class QuotaScheduler:
         self.over_quota_jobs += 1
         return False
 
+    def admits_without(self, i: int, victims: list[int]) -> bool:
+        """Whether the quota would admit job i (in this round) with every victim's GPUs given back."""
+        gpus = self.sim.wl.gpus  # type: ignore[union-attr]
+        removed: dict[tuple[int, int], float] = {}
+        for v in victims:
+            key = (self.job_queue[v], self.flavor_of[v])
+            removed[key] = removed.get(key, 0.0) + gpus[v]
+        q, g = self.job_queue[i], gpus[i]
+        c = self.cohort[q]
+        for f in self._candidates(i):
+            pool = self.pool_used[c][f]
+            for (m, ff), r in removed.items():
+                if ff == f and self.cohort[m] == c:
+                    u, gm = self.usage[m][f], self.guaranteed[m][f]
+                    pool -= max(0.0, u - gm) - max(0.0, u - r - gm)
+            u = self.usage[q][f] - removed.get((q, f), 0.0)
+            limit = self.nominal[q][f] if self.mode == 0 else self.nominal[q][f] + self.blimit[q][f]
+            gq = self.guaranteed[q][f]
+            if u + g <= limit + EPS and pool + max(0.0, u + g - gq) - max(0.0, u - gq) <= self.pool_cap[c][f] + EPS:
+                return True
+        return False
+
     def charge(self, i: int, flavor: str | None) -> None:
         """Job i took its GPUs out of its queue's quota."""
         f = self._fidx[flavor] if flavor is not None else 0
@@ -253,12 +286,19 @@ class QuotaScheduler:
         q = self.job_queue[i]
         self._add(q, f, -self.sim.wl.gpus[i])  # type: ignore[union-attr]
         self.views[q].running.pop(i, None)
+        self._reclaim_failed.clear()
 
     def _add(self, q: int, f: int, g: float) -> None:
         u = self.usage[q][f]
         gq = self.guaranteed[q][f]
         self.pool_used[self.cohort[q]][f] += max(0.0, u + g - gq) - max(0.0, u - gq)
         self.usage[q][f] = u + g if abs(u + g) > EPS else 0.0
+        if self._single:
+            b = max(0.0, self.usage[q][0] - self.nominal[q][0])
+        else:
+            b = sum(max(0.0, x - n) for x, n in zip(self.usage[q], self.nominal[q], strict=True))
+        self.cohort_borrowed[self.cohort[q]] += b - self.borrowed_now[q]
+        self.borrowed_now[q] = b
 
     def headroom(self, q: int) -> float:
         """GPUs queue q could still be admitted in this round (nominal round: what reclaim could give)."""
@@ -274,9 +314,19 @@ class QuotaScheduler:
                 room += max(0.0, min(self.nominal[q][f] + self.blimit[q][f] - u, own + free_pool))
         return room
 
+    def _can_borrow(self, q: int) -> bool:
+        """Whether queue q could now be admitted above its nominal quota on some flavor."""
+        c = self.cohort[q]
+        for f in range(len(self.flavors)):
+            u, n = self.usage[q][f], self.nominal[q][f]
+            room = min(n + self.blimit[q][f] - u, max(0.0, self.guaranteed[q][f] - u) + self.pool_cap[c][f] - self.pool_used[c][f])
+            if room > EPS and u + room > n + EPS:
+                return True
+        return False
+
     def borrowed(self, q: int) -> float:
         """GPUs queue q holds above its nominal quota."""
-        return sum(max(0.0, u - n) for u, n in zip(self.usage[q], self.nominal[q], strict=True))
+        return self.borrowed_now[q]
 
     # -- reclaim -------------------------------------------------------------------------------------
     def reclaim(self, i: int, t: float) -> bool:
@@ -287,39 +337,85 @@ class QuotaScheduler:
         assert sim is not None
         q, g = self.job_queue[i], sim.wl.gpus[i]
         c = self.cohort[q]
+        if self.cohort_borrowed[c] - self.borrowed_now[q] <= EPS:
+            return False  # nobody else in the cohort borrows: nothing to reclaim
+        if q in self._reclaim_stopped:
+            return False
+        cpus, mem = sim.wl.cpus[i], sim.wl.mem[i]
+        attempted = False
         for f in self._candidates(i):
             if self.usage[q][f] + g > self.nominal[q][f] + EPS:
                 continue
+            if not any(m != q and self.usage[m][f] > self.nominal[m][f] + EPS for m in self.members[c]):
+                continue  # nobody borrows this flavor
+            if any(
+                fq == q and ff == f and g >= fg and cpus >= fc and mem >= fm
+                for fq, ff, fg, fc, fm in self._reclaim_failed
+            ):
+                continue
+            attempted = True
             victims: list[int] = []
             pool_after = self.pool_used[c][f]
             for m in self.members[c]:
                 over = self.usage[m][f] - self.nominal[m][f]
                 if m == q or over <= EPS:
                     continue
-                mine = sorted(
-                    (j for j in self.views[m].running if self.flavor_of.get(j) == f),
-                    key=lambda j: (-sim.last_start[j], -j),
-                )
                 took, u, gm = 0.0, self.usage[m][f], self.guaranteed[m][f]
-                for j in mine:  # Kueue stops taking from a queue once it is no longer borrowing
+                # a queue's running jobs are kept in start order: newest last
+                for j in reversed(self.views[m].running):  # Kueue stops taking once it no longer borrows
                     if took >= over - EPS:
                         break
+                    if not self._single and self.flavor_of[j] != f:
+                        continue
                     took += sim.wl.gpus[j]
                     victims.append(j)
                 pool_after -= max(0.0, u - gm) - max(0.0, u - took - gm)
             if not victims or not self._fits(q, f, g, self.nominal[q][f], pool_after):
+                self._reclaim_failed.append((q, f, g, cpus, mem))
                 continue
-            victims.sort(key=lambda j: (-sim.last_start[j], -j))
+            victims.sort(key=lambda j: -sim.last_start[j])  # youngest first across queues (stable within one)
             gtype = None if self.flavors[f] == ANY else self.flavors[f]
+            gtype = gtype if sim.wl.gpu_type[i] is None else None
             before = len(sim.running)
-            # the trial memo assumes one victim list per pass; reclaim brings its own
-            sim._trial_failed.clear()
-            ok = sim.start_preempting(i, t, victims, gtype if sim.wl.gpu_type[i] is None else None)
+            # Try the shortest prefix that could be enough (GPUs and quota) first: the simulator preempts the
+            # fewest victims in order anyway, so when the prefix works the outcome is the same, and its trial
+            # frees a few jobs instead of every borrower's.
+            p = self._enough(i, q, f, victims)
+            ok = False
+            for vs in [victims[:p], victims] if p < len(victims) else [victims]:
+                sim._trial_failed.clear()  # the trial memo assumes one victim list per pass; reclaim brings its own
+                ok = sim.start_preempting(i, t, vs, gtype)
+                if ok:
+                    break
             sim._trial_failed.clear()
             if ok:
                 self.reclaims += before + 1 - len(sim.running)
                 return True
+            self._reclaim_failed.append((q, f, g, cpus, mem))
+        if attempted:
+            # Like Kueue, which tries preemption for the head of each queue once per cycle: after a job of
+            # this queue could not be helped, the queue reclaims nothing more in this pass.
+            self._reclaim_stopped.add(q)
         return False
+
+    def _enough(self, i: int, q: int, f: int, victims: list[int]) -> int:
+        """The fewest victims (a prefix) whose GPUs and quota could let job i start."""
+        sim = self.sim
+        assert sim is not None
+        g = sim.wl.gpus[i]
+        free = sim.total_gpus - sim.allocated
+        c = self.cohort[q]
+        pool = self.pool_used[c][f]
+        took: dict[int, float] = {}
+        for k, v in enumerate(victims):
+            m, gv = self.job_queue[v], sim.wl.gpus[v]
+            u, gm, before = self.usage[m][f], self.guaranteed[m][f], took.get(m, 0.0)
+            pool -= max(0.0, u - before - gm) - max(0.0, u - before - gv - gm)
+            took[m] = before + gv
+            free += gv
+            if free >= g - EPS and self._fits(q, f, g, self.nominal[q][f], pool):
+                return k + 1
+        return len(victims)
 
     # -- the Scheduler protocol ----------------------------------------------------------------------
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
@@ -340,6 +436,8 @@ class QuotaScheduler:
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Two rounds (within nominal, then borrowing) over the queues, oldest waiting head first."""
         wl = sim.wl
+        self._reclaim_failed.clear()
+        self._reclaim_stopped.clear()
         for mode in (0, 1):
             self.mode = mode
             order = sorted(
@@ -347,6 +445,14 @@ class QuotaScheduler:
                 key=lambda q: (wl.submit[next(iter(self.views[q].queue))], q),
             )
             for q in order:
+                if (
+                    mode == 0
+                    and not self.scheds[q].preemptive  # those may still swap jobs inside their quota
+                    and all(u >= n - EPS for u, n in zip(self.usage[q], self.nominal[q], strict=True))
+                ):
+                    continue  # at its nominal quota on every flavor: nothing to admit or reclaim in this round
+                if mode == 1 and not self._can_borrow(q):
+                    continue  # the borrowing round would admit nothing the nominal round did not
                 if self.views[q].queue:
                     self.scheds[q].schedule(self.views[q], t)  # type: ignore[arg-type]
         self.mode = 0

@@ -50,6 +50,10 @@ class SimConfig(BaseModel):
     provision_delay_s: float = Field(300.0, ge=0, description="seconds from ordering a node to its serving")
     pool_settings: dict[str, float] = Field(default_factory=dict, description="settings of the pool scaler")
     quota: QuotaSpec | None = Field(None, description="Kueue-style queues with quotas (sim/quota.py); None = one pool")
+    blocking: bool = Field(False, description="sjf/qssf block at the first job that does not fit (Helios/Lucid)")
+    integer_seconds: bool = Field(
+        False, description="submit times truncated and durations rounded to whole seconds (Helios/Lucid ticks)"
+    )
 
     @field_validator("speeds")
     @classmethod
@@ -59,6 +63,29 @@ class SimConfig(BaseModel):
         if isinstance(v, dict) and any(f <= 0 for f in v.values()):
             raise ValueError("speed factors must be > 0")
         return v
+
+
+# Settings that reproduce a published simulator's semantics (docs/simulator.md, "Compatibility").
+COMPAT: dict[str, dict[str, Any]] = {
+    "helios": {
+        "placement": "helios-consolidate",
+        "blocking": True,
+        "integer_seconds": True,
+        "multi_node": True,
+        "chunk_gpus": 8,
+    },
+}
+
+
+def with_compat(settings: dict[str, Any], compat: str | None) -> dict[str, Any]:
+    """`settings` with a compatibility preset laid over them (the preset wins: it is the point)."""
+    if compat is None:
+        return settings
+    if compat not in COMPAT:
+        from gpufleet.core.errors import GpufleetError
+
+        raise GpufleetError(f"--compat {compat!r}: unknown; valid: {', '.join(COMPAT)}")
+    return settings | COMPAT[compat]
 
 
 @dataclass
@@ -82,7 +109,10 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     `before(t, kind, payload)` and an optional `attach(sim)`) see the run too."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
-    settings = SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s)
+    if cfg.integer_seconds:
+        # Helios/Lucid tick once per second: int() of the submit time, durations as whole seconds
+        jobs = jobs.with_columns(pl.col("submit_time").floor(), pl.col("duration").round())
+    settings = SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s, blocking=cfg.blocking)
     quota = QuotaScheduler(cfg.quota, cfg.scheduler, settings) if cfg.quota is not None else None
     scheduler = quota if quota is not None else make_scheduler(cfg.scheduler, settings)
     predictor = make_predictor(cfg.predictor)
@@ -155,6 +185,11 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
         frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
         summary["groups"] = group_stats(frame, summary["makespan_s"], owned, gtl)
         summary["groups_by"] = by
+    elif wl.group and any(g is not None for g in wl.group):
+        # one group (e.g. one VC of a partitioned run): the cluster timeline is its timeline
+        summary["groups"] = group_stats(out, summary["makespan_s"])
+        summary["groups"][0]["gpu_hours_held"] = tl.area / 3600
+        summary["groups_by"] = "group"
     if quota is not None:
         summary["quota"] = quota.report()
     summary |= {
@@ -173,6 +208,8 @@ def _group_timeline(sim: TrainingSim, quota: QuotaScheduler | None, step: float,
     if not groups or all(g is None for g in groups):
         return None
     names = sorted({g for g in groups if g is not None})
+    if len(names) == 1 and None not in groups:
+        return None  # the cluster timeline says it all
     idx = {g: k for k, g in enumerate(names)}
     return GroupTimeline(sim, names, [idx[g] if g is not None else -1 for g in groups], step, start)
 

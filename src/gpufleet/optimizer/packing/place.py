@@ -144,6 +144,9 @@ def place(
         # a job that fits on one node waits for one node rather than spreading
         node = _pick(view, req, placer, [])
         return None if node is None else Placement(((node, _slots(view, node, req, placer), req.cpus, req.mem),))
+    gang = getattr(placer, "gang", None)
+    if gang is not None:
+        return gang(view, req, min(chunk, widest))  # placers with their own gang rule (helios-consolidate)
     chunks = _chunks(req.whole, min(chunk, widest))
     parts: list[tuple[int, tuple[tuple[int, float], ...], float, float]] = []
     taken: list[int] = []

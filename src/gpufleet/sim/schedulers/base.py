@@ -24,6 +24,11 @@ class SchedulerSettings(BaseModel):
     tiresias_threshold_gpu_s: float = Field(
         18_000.0, gt=0, description="Tiresias: attained GPU-seconds after which a job drops to the low queue"
     )
+    blocking: bool = Field(
+        False,
+        description="sjf/qssf stop at the first job that does not fit (head-of-line blocking, as the Helios and"
+        " Lucid simulators do) instead of trying the next",
+    )
 
 
 class Scheduler(Protocol):

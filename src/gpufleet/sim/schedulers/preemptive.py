@@ -43,9 +43,10 @@ class _Preemptive(BaseScheduler):
         for i in [i for i in active if i in chosen and i in sim.queue]:
             if sim.start_preempting(i, t, victims):
                 victims = [v for v in victims if v in sim.running]
-        for i in active:
-            if i in sim.queue and sim.total_gpus - sim.allocated >= sim.wl.gpus[i] - 1e-9:
-                sim.try_start(i, t)
+        free, gpus, queue = sim.total_gpus - sim.allocated, sim.wl.gpus, sim.queue
+        for i in active:  # free only changes when a job starts (read once: a property under quotas)
+            if i in queue and free >= gpus[i] - 1e-9 and sim.try_start(i, t):
+                free = sim.total_gpus - sim.allocated
 
 
 @SCHEDULERS.register("srtf")

@@ -1,5 +1,6 @@
 """Non-preemptive priority schedulers: `sjf` (shortest predicted duration) and `qssf` (Helios: smallest
-predicted GPU-time). Jobs are tried in priority order; one that does not fit is skipped, not waited on."""
+predicted GPU-time). Jobs are tried in priority order; one that does not fit is skipped, not waited on
+(with `blocking`, the pass stops there instead, as in the Helios/Lucid simulators)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,20 @@ class _Priority(BaseScheduler):
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
         started: list[int] = []
+        gpus = sim.wl.gpus
+        free = sim.total_gpus - sim.allocated  # read once and after each start (a property under quotas)
+        blocking = self.settings.blocking
         for pos, (_, _, i) in enumerate(self._order):
-            if sim.total_gpus - sim.allocated < 1e-9 and sim.wl.gpus[i] > 0:
-                break
+            g = gpus[i]
+            if g > free + 1e-9:  # cannot fit: skip without a call (or stop, when blocking)
+                if blocking or (free < 1e-9 and g > 0):
+                    break
+                continue
             if sim.try_start(i, t):
                 started.append(pos)
+                free = sim.total_gpus - sim.allocated
+            elif blocking:
+                break
         for pos in reversed(started):
             del self._order[pos]
 

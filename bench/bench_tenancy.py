@@ -1,0 +1,103 @@
+"""Tenancy overhead: the partitioned and quota models against one shared pool, same jobs, same run.
+
+Workload: itp:cluster04 (15,802 jobs). ITP has no team, VC or user column, so its jobs are dealt
+round-robin in submission order into four teams (traces with users: users dealt round-robin, heaviest
+first by GPU-hours). Cluster: 8-GPU nodes for the mean demand at
+0.8 load (as bench_sim's ITP replays); VCs split the nodes in proportion to the teams' GPU-hours (at least
+the widest job each); the quota model gives each team its VC's GPUs as nominal quota, all in one cohort.
+Goal (issue #10): partitioned and quota each within 1.2x of the pooled replay's time. `quota-1q` runs the
+pooled replay itself through the quota machinery (one queue holding every GPU: the same schedule, so its
+ratio is the machinery's own cost); `quota` (four teams in one cohort) also pays for what borrowing and
+reclaim do to the schedule (thousands of preemptions and re-placements). Each timing is the best of
+--repeat runs in this process.
+Usage: python bench/bench_tenancy.py [--jobs itp:cluster04] [--schedulers fifo,sjf,tiresias] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+
+def workload(ref: str) -> tuple:  # type: ignore[type-arg]
+    import polars as pl
+
+    from gpufleet.sim.cluster_spec import parse_spec
+    from gpufleet.traces import load
+
+    jobs = load(ref).frame
+    if jobs["user"].null_count() < jobs.height:
+        users = (
+            jobs.group_by("user")
+            .agg((pl.col("duration") * pl.col("num_gpus")).sum().alias("w"))
+            .sort(["w", "user"], descending=[True, False])
+            .with_row_index("k")
+            .select("user", ("team-" + (pl.col("k") % 4).cast(pl.String)).alias("group"))
+        )
+        jobs = jobs.drop("group").join(users, on="user", how="left")
+    else:  # no users (ITP): jobs dealt round-robin in submission order
+        jobs = jobs.sort("submit_time", maintain_order=True).with_row_index("k")
+        jobs = jobs.with_columns(("team-" + (pl.col("k") % 4).cast(pl.String)).alias("group")).drop("k")
+    work = jobs.group_by("group").agg((pl.col("duration") * pl.col("num_gpus")).sum().alias("w"), pl.col("num_gpus").max())
+    gpu_h = float(work["w"].sum()) / 3600
+    span_h = float(jobs["submit_time"].max() - jobs["submit_time"].min()) / 3600  # type: ignore[operator]
+    n = max(8, math.ceil(gpu_h / span_h / 0.8 / 8))
+    total = float(work["w"].sum())
+    vcs = {}
+    for g, w, widest in work.sort("group").iter_rows():
+        vcs[g] = max(math.ceil(widest / 8), round(n * w / total))
+    return jobs, parse_spec(f"{sum(vcs.values())}x8:V100"), vcs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", default="itp:cluster04")
+    ap.add_argument("--schedulers", default="fifo,sjf,tiresias")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    if not os.environ.get("GPUFLEET_DATA"):
+        print("bench_tenancy: skipped (set GPUFLEET_DATA=../shared/traces)")
+        return
+    from gpufleet.sim.quota import QueueSpec
+    from gpufleet.sim.run import SimConfig
+    from gpufleet.sim.tenancy import TenancySpec, run_model
+
+    jobs, nodes, vcs = workload(a.jobs)
+    spec = TenancySpec(vcs=vcs)
+    groups = sorted(set(jobs["group"].to_list()))
+    one = TenancySpec(queues={"all": QueueSpec(nominal=float(nodes["num_gpus"].sum()), groups=groups)})
+    print(f"{a.jobs}: {jobs.height:,} jobs, {nodes.height * 8:,} GPUs, VCs (nodes) {vcs}", flush=True)
+    worst = 0.0
+    for s in a.schedulers.split(","):
+        cfg = SimConfig(scheduler=s)
+        best: dict[str, float] = {}
+        summ: dict[str, dict] = {}  # type: ignore[type-arg]
+        models = ("pooled", "partitioned", "quota", "quota-1q")
+        for _ in range(a.repeat):
+            for m in models:
+                t0 = time.perf_counter()
+                if m == "quota-1q":  # one queue holding every GPU: the pooled replay through the quota machinery
+                    r = run_model("quota", jobs, nodes, one, cfg)
+                else:
+                    r = run_model(m, jobs, nodes, spec, cfg)
+                dt = time.perf_counter() - t0
+                best[m] = min(best.get(m, math.inf), dt)
+                summ[m] = r.summary
+        for m in models:
+            r = summ[m]
+            ratio = best[m] / best["pooled"]
+            if m != "pooled":
+                worst = max(worst, ratio)
+            extra = f"  reclaims {r['quota']['reclaim_preemptions']:,}" if "quota" in r else ""
+            print(
+                f"{s:9s} {m:12s} {best[m]:6.2f} s  x{ratio:4.2f} of pooled   avg wait {r['avg_wait_s'] / 3600:7.2f} h"
+                f"  p95 wait {r['p95_wait_s'] / 3600:7.2f} h  avg JCT {r['avg_jct_s'] / 3600:6.2f} h{extra}",
+                flush=True,
+            )
+    print(f"worst overhead vs pooled: x{worst:.2f} (goal <= x1.20)")
+
+
+if __name__ == "__main__":
+    main()
