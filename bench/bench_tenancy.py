@@ -10,7 +10,8 @@ pooled replay itself through the quota machinery (one queue holding every GPU: t
 ratio is the machinery's own cost); `quota` (four teams in one cohort) also pays for what borrowing and
 reclaim do to the schedule (thousands of preemptions and re-placements). Each timing is the best of
 --repeat runs in this process.
-Usage: python bench/bench_tenancy.py [--jobs itp:cluster04] [--schedulers fifo,sjf,tiresias] [--repeat 3]
+Then the quota search (`--target`, default 6 h p95 wait for every team, FIFO, 8-GPU steps).
+Usage: python bench/bench_tenancy.py [--jobs itp:cluster04] [--schedulers fifo,sjf,tiresias] [--repeat 3] [--target 6h]
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def workload(ref: str) -> tuple:  # type: ignore[type-arg]
     else:  # no users (ITP): jobs dealt round-robin in submission order
         jobs = jobs.sort("submit_time", maintain_order=True).with_row_index("k")
         jobs = jobs.with_columns(("team-" + (pl.col("k") % 4).cast(pl.String)).alias("group")).drop("k")
-    work = jobs.group_by("group").agg((pl.col("duration") * pl.col("num_gpus")).sum().alias("w"), pl.col("num_gpus").max())
+    work = jobs.group_by("group").agg(
+        (pl.col("duration") * pl.col("num_gpus")).sum().alias("w"), pl.col("num_gpus").max()
+    )
     gpu_h = float(work["w"].sum()) / 3600
     span_h = float(jobs["submit_time"].max() - jobs["submit_time"].min()) / 3600  # type: ignore[operator]
     n = max(8, math.ceil(gpu_h / span_h / 0.8 / 8))
@@ -56,6 +59,7 @@ def main() -> None:
     ap.add_argument("--jobs", default="itp:cluster04")
     ap.add_argument("--schedulers", default="fifo,sjf,tiresias")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--target", default="6h", help="p95-wait target of the quota search ('' to skip it)")
     a = ap.parse_args()
     if not os.environ.get("GPUFLEET_DATA"):
         print("bench_tenancy: skipped (set GPUFLEET_DATA=../shared/traces)")
@@ -97,6 +101,24 @@ def main() -> None:
                 flush=True,
             )
     print(f"worst overhead vs pooled: x{worst:.2f} (goal <= x1.20)")
+    if a.target:
+        from gpufleet.experiments import parse_duration
+        from gpufleet.sim.tenancy import suggest_quotas
+
+        t0 = time.perf_counter()
+        sug = suggest_quotas(jobs, nodes, SimConfig(scheduler="fifo"), {"*": parse_duration(a.target)}, step=8)
+        print(
+            f"quota search, fifo, p95 wait <= {a.target} per team"
+            f" ({time.perf_counter() - t0:.1f} s, {sug['simulations']} sims):"
+        )
+        for g, x in sug["alone"].items():
+            print(f"  {g}: alone {x['quota_gpus']} GPUs (p95 {x['p95_wait_s'] / 3600:.2f} h)", end="")
+            q = sug["shared"].get("quotas", {}).get(g)
+            p = sug["shared"].get("p95_wait_s", {}).get(g)
+            print(f"; in one cohort {q} GPUs (p95 {p / 3600:.2f} h)" if q is not None else "")
+        print(
+            f"  total: alone {sug['alone_total_gpus']:.0f} GPUs, in one cohort {sug['shared'].get('total_gpus')} GPUs"
+        )
 
 
 if __name__ == "__main__":

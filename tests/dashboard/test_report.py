@@ -43,8 +43,9 @@ def test_demo_writes_a_self_contained_report(demo: Path) -> None:
     sims = len(list((demo / "sim").iterdir()))
     serving = len(list((demo / "serving").iterdir()))
     assert sims >= 2 and serving == 3
-    # JCT and wait CDFs, allocation and queue timelines, the comparison; one replicas-vs-demand per replay
-    assert len(p.figures) == 5 + serving
+    # JCT and wait CDFs, allocation and queue timelines, the comparison, p95 wait per team (the synthetic
+    # jobs carry teams); one replicas-vs-demand per replay
+    assert len(p.figures) == 6 + serving
     assert text.count("Plotly.newPlot(") == len(p.figures)
     assert not [u for u in p.urls if u.startswith(("http:", "https:", "//"))], "no network URL in src/href"
     assert text.count("plotly.js v") >= 1 and len(text) > 3_000_000, "plotly.js is inlined"
@@ -53,6 +54,7 @@ def test_demo_writes_a_self_contained_report(demo: Path) -> None:
         "Job completion time and wait",
         "Allocation and queue over time",
         "Policy comparison",
+        "Teams and quotas",
         "Serving: replicas vs demand",
         "Right-sizing recommendations",
         "Reproduce",
@@ -69,6 +71,48 @@ def test_report_command_on_two_runs_and_a_bad_one(demo: Path, tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     p = Refs()
     p.feed(out.read_text())
-    assert len(p.figures) == 5 and runs[0].name in out.read_text()
+    assert len(p.figures) == 6 and runs[0].name in out.read_text()
     res = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--out", str(out)])
     assert res.exit_code == 2 and "not a run directory" in res.output
+
+
+def test_report_on_a_tenancy_comparison_has_per_group_tables_and_quota_charts(tmp_path: Path) -> None:
+    import polars as pl
+
+    from gpufleet.traces import load
+
+    jobs = load("synthetic:jobs", n_jobs=400).frame.filter(pl.col("num_gpus") <= 8)
+    jobs = jobs.with_columns(
+        pl.lit(None, pl.String).alias("gpu_type"),
+        (pl.lit("team-") + (pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64) % 3).cast(pl.String)).alias("group"),
+    )
+    jobs.write_parquet(tmp_path / "jobs.parquet")
+    (tmp_path / "t.yaml").write_text("nodes: 6x8:A100\nvcs: {team-0: 2, team-1: 2, team-2: 2}\n")
+    ten = tmp_path / "ten"
+    res = CliRunner().invoke(
+        app,
+        [
+            "tenancy",
+            "--jobs",
+            str(tmp_path / "jobs.parquet"),
+            "--cluster",
+            str(tmp_path / "t.yaml"),
+            "--compare",
+            "pooled,partitioned,quota",
+            "--out",
+            str(ten),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", "--run", str(ten), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    p = Refs()
+    p.feed(text)
+    assert "Teams and quotas" in p.headings
+    # CDFs (2), timelines (2), comparison, p95 wait per group, and for the quota run usage vs nominal + borrowed
+    assert len(p.figures) == 5 + 1 + 2
+    for s in ("GPUs used vs nominal quota", "GPUs borrowed above quota", "peak borrowed", "team-2 nominal"):
+        assert s in text
+    assert "gpufleet tenancy --jobs" in text and "--compare quota" in text

@@ -9,12 +9,12 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.sim import helios_reference
+from tests.sim.helpers import jobs_frame
 
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.sim.run import COMPAT, SimConfig, simulate
 from gpufleet.sim.tenancy import TenancySpec, run_partitioned
-from tests.sim import helios_reference
-from tests.sim.helpers import jobs_frame
 
 HELIOS = SimConfig(**COMPAT["helios"])
 

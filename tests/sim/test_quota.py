@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.sim.helpers import jobs_frame
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.cluster_spec import parse_spec
@@ -14,7 +15,6 @@ from gpufleet.sim.quota import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
 from gpufleet.traces import load
-from tests.sim.helpers import jobs_frame
 
 
 def grouped(rows: list[tuple[Any, ...]]) -> pl.DataFrame:

@@ -16,9 +16,9 @@ from gpufleet.commands.common import (
     _root_opt,
     emit_json,
     err,
-    read_yaml_model,
     handles_errors,
     out,
+    read_yaml_model,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -141,6 +141,12 @@ def simulate_cmd(
         emit_json(res.summary | {"out": str(out_dir)})
         return
     out.print(sim_table(res.summary))
+    if res.summary.get("groups"):
+        from gpufleet.report.console import tenancy_tables
+        from gpufleet.sim.tenancy import digest
+
+        for table in tenancy_tables(digest({res.summary.get("model", "per group"): res})):
+            out.print(table)
     out.print(f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, jobs.parquet, timeline.parquet)")
 
 

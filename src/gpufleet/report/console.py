@@ -227,6 +227,7 @@ def tenancy_tables(res: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
     from gpufleet.core.units import human_seconds as hs
+    from gpufleet.report.groups import group_row
 
     out: list[Any] = []
     for model, r in res.items():
@@ -245,22 +246,7 @@ def tenancy_tables(res: dict[str, Any]) -> list[Any]:
                 + (f"; {q['jobs_without_queue']:,} jobs without a queue" if q.get("jobs_without_queue") else "")
             )
         )
-        rows = []
-        for g in r["groups"]:
-            row = {
-                "group": str(g["group"]),
-                "jobs": g["jobs"],
-                "finished": g["finished"],
-                "avg wait": hs(g["avg_wait_s"]),
-                "p95 wait": hs(g["p95_wait_s"]),
-                "avg JCT": hs(g["avg_jct_s"]),
-                "GPU-h work": g["gpu_hours_used"],
-                "GPUs owned" if model != "quota" else "nominal GPUs": g["gpus_owned"],
-                "allocation": g["allocation"],
-            }
-            if model == "quota":
-                row |= {"avg borrowed": g.get("avg_borrowed_gpus"), "peak borrowed": g.get("peak_borrowed_gpus")}
-            rows.append(row)
+        rows = [group_row(g, "quota" in s) for g in r["groups"]]
         out.append(metrics_table(f"{model}: per group", rows))
     sug = res.get("suggestion")
     if sug:

@@ -1,9 +1,10 @@
 """`gpufleet report`: one self-contained HTML file for one or more run directories — plotly.js is inlined once,
 so the file opens anywhere with no network. A demo directory brings its simulation and serving sub-runs.
 
-Sections: summary table; JCT and wait CDFs; allocation and queue timelines; policy comparison; serving
-replicas vs demand; right-sizing recommendations; and per run the exact config and the command that
-reproduces it.
+Sections: summary table; JCT and wait CDFs; allocation and queue timelines; policy comparison; teams and
+quotas (per-group wait, usage vs quota, borrowing); serving replicas vs demand; right-sizing
+recommendations; and per run the exact config and the command that reproduces it. A `gpufleet tenancy
+--out DIR` folder brings its pooled / partitioned / quota runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 import yaml
 
 from gpufleet.core.units import human_seconds
+from gpufleet.report.groups import group_row
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as kind
 
@@ -36,6 +38,9 @@ def expand(runs: list[Path]) -> list[Path]:
     """The runs, with a demo directory's sub-runs after it."""
     out: list[Path] = []
     for r in runs:
+        if (r / "tenancy.json").is_file() and not (r / "summary.json").is_file():
+            out += sorted(p.parent for p in r.glob("*/summary.json"))
+            continue
         if not (r / "summary.json").is_file():
             from gpufleet.core.errors import GpufleetError
 
@@ -157,7 +162,10 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
         ):
             fig = go.Figure()
             for i, r in enumerate(sims):
-                t = pl.read_parquet(r / "timeline.parquet", columns=["t", col])
+                t = pl.read_parquet(r / "timeline.parquet")
+                if "group" in t.columns:  # a partitioned run: one timeline per VC, summed
+                    t = t.group_by("t").agg(pl.col(col).sum()).sort("t")
+                t = t.select("t", col)
                 if t.height > 3000:
                     t = t.gather_every(t.height // 3000 + 1)
                 fig.add_trace(
@@ -182,6 +190,10 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
             )
         fig.update_layout(title="Completion time and wait by policy", yaxis_title="hours", barmode="group")
         add(fig)
+
+    grouped = [r for r in sims if summaries[r].get("groups")]
+    if grouped:
+        _teams(grouped, summaries, shown, parts, add)
 
     if serving:
         parts.append("<h2>Serving: replicas vs demand</h2>")
@@ -254,12 +266,87 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
     )
 
 
+def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, parts: list[str], add: Any) -> None:
+    """Teams and quotas: per-group table per run, p95 wait per group across runs, usage vs quota and
+    borrowing over time for quota runs."""
+    parts.append("<h2>Teams and quotas</h2>")
+    parts.append(
+        "<p class='note'>Per group (team, VC or queue). Under quotas, <i>nominal</i> is the queue's quota and"
+        " <i>borrowed</i> the GPUs it held above it, lent by idle queues of its cohort; allocation is GPU-hours"
+        " held over GPUs owned (or nominal) times the run's span.</p>"
+    )
+    for r in runs:
+        s = summaries[r]
+        quota = "quota" in s
+        rows = [group_row(g, quota) for g in s["groups"]]
+        extra = ""
+        if quota:
+            q = s["quota"]
+            extra = (
+                f" — {q['reclaim_preemptions']:,} jobs preempted to give lent quota back;"
+                f" {q['jobs_without_queue']:,} jobs without a queue, {q['jobs_over_quota']:,} larger than any quota"
+            )
+        model = s.get("model", "pooled" if not quota else "quota")
+        parts.append(f"<h3>{html.escape(shown(r))} ({html.escape(model)}){html.escape(extra)}</h3>" + _table(rows))
+    fig = go.Figure()
+    for i, r in enumerate(runs):
+        gs = summaries[r]["groups"]
+        fig.add_trace(
+            go.Bar(
+                x=[str(g["group"]) for g in gs],
+                y=[g["p95_wait_s"] / 3600 for g in gs],
+                name=shown(r),
+                marker_color=COLORS[i % 8],
+            )
+        )
+    fig.update_layout(title="p95 wait per group", yaxis_title="hours", barmode="group")
+    add(fig)
+    for r in runs:
+        if "quota" not in summaries[r] or not (r / "groups.parquet").exists():
+            continue
+        t = pl.read_parquet(r / "groups.parquet")
+        names = sorted(set(t["group"].to_list()))
+        steps = t["t"].n_unique()
+        if steps > 1500:  # keep the file small: every k-th sample per group
+            keep = t["t"].unique().sort().gather_every(steps // 1500 + 1)
+            t = t.filter(pl.col("t").is_in(keep.implode()))
+        fig = go.Figure()
+        for i, g in enumerate(names):
+            p = t.filter(pl.col("group") == g)
+            x = (p["t"] / 3600).to_list()
+            c = COLORS[i % 8]
+            fig.add_trace(go.Scatter(x=x, y=p["used_gpus"].to_list(), name=f"{g} used", line={"color": c}))
+            fig.add_trace(
+                go.Scatter(x=x, y=p["nominal_gpus"].to_list(), name=f"{g} nominal", line={"color": c, "dash": "dash"})
+            )
+        fig.update_layout(title=f"{shown(r)}: GPUs used vs nominal quota", xaxis_title="hours", yaxis_title="GPUs")
+        add(fig)
+        fig = go.Figure()
+        for i, g in enumerate(names):
+            p = t.filter(pl.col("group") == g)
+            fig.add_trace(
+                go.Scatter(
+                    x=(p["t"] / 3600).to_list(),
+                    y=p["borrowed_gpus"].to_list(),
+                    name=g,
+                    stackgroup="b",
+                    line={"color": COLORS[i % 8]},
+                )
+            )
+        fig.update_layout(title=f"{shown(r)}: GPUs borrowed above quota", xaxis_title="hours", yaxis_title="GPUs")
+        add(fig)
+
+
 def _command_for(run: str, s: dict[str, Any], cfg_text: str) -> str:
     """The command that makes this run again, from what its config recorded."""
     cfg = yaml.safe_load(cfg_text) if cfg_text else {}
     k = kind(s)
     if k == "demo":
         return f"gpufleet demo --out {run} --seed {s.get('seed', 7)}"
+    if k == "sim" and cfg.get("model"):
+        jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "TENANCY.yaml")
+        policy = f"--scheduler {s['scheduler']} --placement {s['placement']}"
+        return f"gpufleet tenancy --jobs {jobs} --cluster {cluster} --compare {cfg['model']} {policy}"
     if k == "sim":
         jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "CLUSTER")
         extra = f" --predictor {s['predictor']}" if s.get("predictor", "none") != "none" else ""

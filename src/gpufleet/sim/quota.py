@@ -147,11 +147,11 @@ class QuotaScheduler:
         ]
         cohorts: dict[str, int] = {}
         self.cohort = [
-            cohorts.setdefault(q.cohort, len(cohorts)) if q.cohort else -1 for q in spec.queues.values()
+            cohorts.setdefault(spec_q.cohort, len(cohorts)) if spec_q.cohort else -1 for spec_q in spec.queues.values()
         ]
-        for q, c in enumerate(self.cohort):  # a queue without a cohort is a cohort of its own
+        for k, c in enumerate(self.cohort):  # a queue without a cohort is a cohort of its own
             if c < 0:
-                self.cohort[q] = len(cohorts) + q
+                self.cohort[k] = len(cohorts) + k
         ids = sorted(set(self.cohort))
         remap = {c: k for k, c in enumerate(ids)}
         self.cohort = [remap[c] for c in self.cohort]
@@ -166,11 +166,13 @@ class QuotaScheduler:
         self.cohort_borrowed = [0.0] * len(self.members)  # and their sum per cohort
         self._single = flavors == [ANY]
         by_group: dict[str, int] = {}
-        for q, (name, qs) in enumerate(spec.queues.items()):
-            for g in qs.groups or [name]:
+        for k, (name, spec_q) in enumerate(spec.queues.items()):
+            for g in spec_q.groups or [name]:
                 if g in by_group:
-                    raise GpufleetError(f"quota: group {g!r} is listed by queues {self.names[by_group[g]]!r} and {name!r}")
-                by_group[g] = q
+                    raise GpufleetError(
+                        f"quota: group {g!r} is listed by queues {self.names[by_group[g]]!r} and {name!r}"
+                    )
+                by_group[g] = k
         if spec.default_queue is not None and spec.default_queue not in spec.queues:
             raise GpufleetError(f"quota: default_queue {spec.default_queue!r} is not one of the queues")
         self._by_group = by_group
@@ -319,7 +321,10 @@ class QuotaScheduler:
         c = self.cohort[q]
         for f in range(len(self.flavors)):
             u, n = self.usage[q][f], self.nominal[q][f]
-            room = min(n + self.blimit[q][f] - u, max(0.0, self.guaranteed[q][f] - u) + self.pool_cap[c][f] - self.pool_used[c][f])
+            room = min(
+                n + self.blimit[q][f] - u,
+                max(0.0, self.guaranteed[q][f] - u) + self.pool_cap[c][f] - self.pool_used[c][f],
+            )
             if room > EPS and u + room > n + EPS:
                 return True
         return False

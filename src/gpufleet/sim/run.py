@@ -246,9 +246,6 @@ def _summary(
     out: pl.DataFrame, wl: Any, total_gpus: float, tl: Timeline, start: float, cfg: SimConfig
 ) -> dict[str, Any]:
     done = out.filter(pl.col("status") == "finished")
-    jct = done["jct"].to_numpy()
-    wait = done["wait"].to_numpy()
-    unsched = out.filter(pl.col("status") == "unschedulable")["job_id"].to_list()
     end = float(done["finish"].max()) if done.height else start  # type: ignore[arg-type]
     span = max(end - start, 0.0)
     return {
@@ -257,12 +254,26 @@ def _summary(
         "predictor": cfg.predictor,
         "cluster_gpus": total_gpus,
         "jobs": out.height + len(wl.skipped_unknown_duration),
+        "skipped_unknown_duration": len(wl.skipped_unknown_duration),
+        "skipped_unknown_duration_jobs": wl.skipped_unknown_duration[:100],
+        **job_stats(out),
+        "makespan_s": span,
+        "avg_gpu_allocation": tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
+        "avg_stranded_gpus": float(np.mean(tl.cols["stranded_gpus"])) if tl.cols["stranded_gpus"] else 0.0,
+    }
+
+
+def job_stats(out: pl.DataFrame) -> dict[str, Any]:
+    """The per-job part of a summary, from a run's job frame (also used to merge partitioned runs)."""
+    done = out.filter(pl.col("status") == "finished")
+    jct = done["jct"].to_numpy()
+    wait = done["wait"].to_numpy()
+    unsched = out.filter(pl.col("status") == "unschedulable")["job_id"].to_list()
+    return {
         "finished": done.height,
         "unfinished": int((out["status"] == "unfinished").sum()),
         "unschedulable": len(unsched),
         "unschedulable_jobs": unsched[:100],
-        "skipped_unknown_duration": len(wl.skipped_unknown_duration),
-        "skipped_unknown_duration_jobs": wl.skipped_unknown_duration[:100],
         "avg_jct_s": float(jct.mean()) if jct.size else 0.0,
         "p50_jct_s": _q(jct, 0.5),
         "p95_jct_s": _q(jct, 0.95),
@@ -272,8 +283,5 @@ def _summary(
         "p95_wait_s": _q(wait, 0.95),
         "p99_wait_s": _q(wait, 0.99),
         "avg_slowdown": float(done["slowdown"].mean()) if done.height else 0.0,  # type: ignore[arg-type]
-        "makespan_s": span,
         "preemptions": int(out["preemptions"].sum()),
-        "avg_gpu_allocation": tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
-        "avg_stranded_gpus": float(np.mean(tl.cols["stranded_gpus"])) if tl.cols["stranded_gpus"] else 0.0,
     }

@@ -25,13 +25,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.quota import QueueSpec, QuotaSpec
-from gpufleet.sim.run import SimConfig, SimResult, simulate
+from gpufleet.sim.run import SimConfig, SimResult, job_stats, simulate
 
 MODELS = ("pooled", "partitioned", "quota")
 
@@ -69,14 +68,17 @@ def _vc_gpus(spec: TenancySpec, nodes: pl.DataFrame) -> dict[str, float]:
     return out
 
 
-def _wait_stats(frame: pl.DataFrame) -> dict[str, float]:
-    done = frame.filter(pl.col("finish").is_not_null())
-    wait, jct = done["wait"].to_numpy(), done["jct"].to_numpy()
-    return {
-        "avg_wait_s": float(wait.mean()) if len(wait) else 0.0,
-        "p95_wait_s": float(np.quantile(wait, 0.95)) if len(wait) else 0.0,
-        "avg_jct_s": float(jct.mean()) if len(jct) else 0.0,
+_EMPTY = pl.DataFrame(
+    schema={
+        "job_id": pl.String,
+        "status": pl.String,
+        "jct": pl.Float64,
+        "wait": pl.Float64,
+        "finish": pl.Float64,
+        "slowdown": pl.Float64,
+        "preemptions": pl.Int64,
     }
+)
 
 
 def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, cfg: SimConfig) -> SimResult:
@@ -116,12 +118,11 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         "model": "partitioned",
         "scheduler": cfg.scheduler,
         "placement": cfg.placement,
+        "predictor": cfg.predictor,
         "cluster_gpus": total,
         "jobs": frame.height + refused.height,
-        "finished": int((frame["status"] == "finished").sum()) if parts else 0,
-        "unschedulable": int((frame["status"] == "unschedulable").sum()) if parts else 0,
         "refused_jobs_no_vc": refused.height,
-        **(_wait_stats(frame) if parts else {"avg_wait_s": 0.0, "p95_wait_s": 0.0, "avg_jct_s": 0.0}),
+        **job_stats(frame if parts else _EMPTY),
         "makespan_s": span,
         "avg_gpu_allocation": held * 3600 / (total * span) if span > 0 and total > 0 else 0.0,
         "groups": sorted(groups, key=lambda g: str(g["group"])),
@@ -197,7 +198,10 @@ def sized(nodes: pl.DataFrame, gpus: float) -> pl.DataFrame:
         take += 1
     reps = -(-take // len(per))
     tiled = pl.concat(
-        [nodes.with_columns((pl.col("node_id") + f"~{k}" if k else pl.col("node_id")).alias("node_id")) for k in range(reps)]
+        [
+            nodes.with_columns((pl.col("node_id") + f"~{k}" if k else pl.col("node_id")).alias("node_id"))
+            for k in range(reps)
+        ]
     )
     return tiled.head(max(take, 1))
 
@@ -283,15 +287,15 @@ def suggest_quotas(
 
         lo_s, hi_s = 0.0, 1.0
         runs += 1
-        met, quotas, p = joint(1.0)
-        best_s: tuple[float, dict[str, float], dict[str, float]] | None = (1.0, quotas, p) if met else None
+        met, quotas, waits = joint(1.0)
+        best_s: tuple[float, dict[str, float], dict[str, float]] | None = (1.0, quotas, waits) if met else None
         if met:
             for _ in range(7):  # 1/128 of the alone total
                 mid = (lo_s + hi_s) / 2
                 runs += 1
-                met, quotas, p = joint(mid)
+                met, quotas, waits = joint(mid)
                 if met:
-                    hi_s, best_s = mid, (mid, quotas, p)
+                    hi_s, best_s = mid, (mid, quotas, waits)
                 else:
                     lo_s = mid
         if best_s is not None:
