@@ -89,6 +89,18 @@ def test_foreign_schema_with_a_map(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
+    # the "done when": the user's CSV, its map and a tenancy file (VCs, then quotas) as --cluster
+    (tmp_path / "vcs.yaml").write_text("nodes: 2x8:A100\nvcs: {nlp: 1, vision: 1}\n")
+    (tmp_path / "q.yaml").write_text(
+        "nodes: 2x8:A100\nqueues: {nlp: {nominal: 8, cohort: c}, vision: {nominal: 8, cohort: c}}\n"
+    )
+    for spec, model in (("vcs.yaml", "partitioned"), ("q.yaml", "quota")):
+        args = ["simulate", "--jobs", str(tmp_path / "export.csv"), "--map", str(tmp_path / "map.yaml")]
+        res = CliRunner().invoke(app, [*args, "--cluster", str(tmp_path / spec), "--out", str(tmp_path / model)])
+        assert res.exit_code == 0, res.output
+        assert f"{model}: per group" in res.output
+        summary = json.loads((tmp_path / model / "summary.json").read_text())
+        assert summary["model"] == model and {g["group"] for g in summary["groups"]} == {"nlp", "vision"}
 
 
 def test_errors_name_file_line_and_column(tmp_path: Path) -> None:

@@ -93,6 +93,7 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
     assigned = jobs.with_columns(vc_of.alias("group"))
     refused = assigned.filter(~pl.col("group").is_in(list(spec.vcs)))
     start, parts, timelines, groups, spans, walls = 0, [], [], [], [], 0.0
+    sums: dict[str, float] = {}
     for vc, n in spec.vcs.items():
         mine = nodes.slice(start, n)
         start += n
@@ -105,6 +106,8 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         spans.append(float(res.summary["makespan_s"]))
         walls += float(res.summary["wall_s"])
         groups.append(res.summary["groups"][0])
+        for k in ("events", "skipped_unknown_duration", "avg_stranded_gpus"):  # sums over the VCs
+            sums[k] = sums.get(k, 0) + res.summary[k]
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
     span = max(spans, default=0.0)
     held = 0.0
@@ -127,6 +130,10 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         "avg_gpu_allocation": held * 3600 / (total * span) if span > 0 and total > 0 else 0.0,
         "groups": sorted(groups, key=lambda g: str(g["group"])),
         "groups_by": "group",
+        "gpu_hours": total * span / 3600,
+        "events": int(sums.get("events", 0)),
+        "skipped_unknown_duration": int(sums.get("skipped_unknown_duration", 0)),
+        "avg_stranded_gpus": sums.get("avg_stranded_gpus", 0.0),  # sum of the VCs' averages
         "wall_s": round(walls, 3),
     }
     tl = pl.concat(timelines) if timelines else pl.DataFrame()
