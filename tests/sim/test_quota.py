@@ -133,3 +133,27 @@ def test_one_queue_holding_every_gpu_replays_exactly_like_the_pooled_cluster(sch
     one = simulate(jobs, nodes, SimConfig(scheduler=scheduler, quota=QuotaSpec(queues={"g": QueueSpec(nominal=64)})))
     cols = ["job_id", "start", "finish", "preemptions", "nodes"]
     assert one.jobs.select(cols).equals(pooled.jobs.select(cols))
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
+def test_typed_flavors_with_typed_and_untyped_jobs_under_every_scheduler(scheduler: str) -> None:
+    # per-type quotas, borrowing and lending limits, half the jobs tied to A100: preemption trials must pick
+    # the flavor the quota will admit (a trial on "any type" once preempted victims for nothing)
+    j = load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 8)
+    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
+    jobs = j.with_columns(
+        pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type"),
+        (pl.lit("t") + (k % 3).cast(pl.String)).alias("group"),
+    )
+    queues = {
+        "t0": QueueSpec(nominal={"A100": 16, "V100": 8}, cohort="c", borrowing_limit={"A100": 8}),
+        "t1": QueueSpec(nominal={"V100": 16, "A100": 8}, cohort="c", lending_limit={"V100": 8}),
+        "t2": QueueSpec(nominal={"A100": 8, "V100": 8}, cohort="c"),
+    }
+    cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
+    res = simulate(jobs, parse_spec("4x8:A100,4x8:V100"), cfg)
+    assert res.summary["finished"] == jobs.height and res.summary["quota"]["reclaim_preemptions"] > 0
+    typed = res.jobs.join(jobs.select("job_id", "gpu_type"), on="job_id").filter(pl.col("gpu_type") == "A100")
+    nodes = parse_spec("4x8:A100,4x8:V100")
+    node_types = dict(zip(nodes["node_id"], nodes["gpu_type"], strict=True))
+    assert all(node_types[n] == "A100" for s in typed["nodes"] for n in s.split(","))

@@ -254,8 +254,8 @@ class QuotaScheduler:
         self.over_quota_jobs += 1
         return False
 
-    def admits_without(self, i: int, victims: list[int]) -> bool:
-        """Whether the quota would admit job i (in this round) with every victim's GPUs given back."""
+    def admits_without(self, i: int, victims: list[int]) -> list[str | None]:
+        """The flavors the quota would admit job i on (in this round) with every victim's GPUs given back."""
         gpus = self.sim.wl.gpus  # type: ignore[union-attr]
         removed: dict[tuple[int, int], float] = {}
         for v in victims:
@@ -263,6 +263,7 @@ class QuotaScheduler:
             removed[key] = removed.get(key, 0.0) + gpus[v]
         q, g = self.job_queue[i], gpus[i]
         c = self.cohort[q]
+        out: list[str | None] = []
         for f in self._candidates(i):
             pool = self.pool_used[c][f]
             for (m, ff), r in removed.items():
@@ -273,8 +274,8 @@ class QuotaScheduler:
             limit = self.nominal[q][f] if self.mode == 0 else self.nominal[q][f] + self.blimit[q][f]
             gq = self.guaranteed[q][f]
             if u + g <= limit + EPS and pool + max(0.0, u + g - gq) - max(0.0, u - gq) <= self.pool_cap[c][f] + EPS:
-                return True
-        return False
+                out.append(None if self.flavors[f] == ANY else self.flavors[f])
+        return out
 
     def charge(self, i: int, flavor: str | None) -> None:
         """Job i took its GPUs out of its queue's quota."""
@@ -379,8 +380,6 @@ class QuotaScheduler:
                 self._reclaim_failed.append((q, f, g, cpus, mem))
                 continue
             victims.sort(key=lambda j: -sim.last_start[j])  # youngest first across queues (stable within one)
-            gtype = None if self.flavors[f] == ANY else self.flavors[f]
-            gtype = gtype if sim.wl.gpu_type[i] is None else None
             before = len(sim.running)
             # Try the shortest prefix that could be enough (GPUs and quota) first: the simulator preempts the
             # fewest victims in order anyway, so when the prefix works the outcome is the same, and its trial
@@ -389,7 +388,7 @@ class QuotaScheduler:
             ok = False
             for vs in [victims[:p], victims] if p < len(victims) else [victims]:
                 sim._trial_failed.clear()  # the trial memo assumes one victim list per pass; reclaim brings its own
-                ok = sim.start_preempting(i, t, vs, gtype)
+                ok = sim.start_preempting(i, t, vs)
                 if ok:
                     break
             sim._trial_failed.clear()

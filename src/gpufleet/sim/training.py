@@ -49,8 +49,8 @@ class Quota(Protocol):
         """Whether job i could ever be admitted (its queue exists and its quota can hold it)."""
         ...
 
-    def admits_without(self, i: int, victims: list[int]) -> bool:
-        """Whether job i would be admitted with every victim's GPUs given back."""
+    def admits_without(self, i: int, victims: list[int]) -> list[str | None]:
+        """The flavors job i would be admitted on with every victim's GPUs given back ([] = none)."""
         ...
 
 
@@ -172,24 +172,29 @@ class TrainingSim:
         self._tell(t, "start", i)
         return True
 
-    def start_preempting(self, i: int, t: float, victims: list[int], gtype: str | None = None) -> bool:
+    def start_preempting(self, i: int, t: float, victims: list[int]) -> bool:
         """Start queued job i by preempting as few of `victims` (in the given order) as it needs.
 
         The victims' resources are freed on trial first; if job i still cannot be placed with all of them
-        gone, nothing is preempted (preempting would only cost restore overhead for nothing). `gtype`
-        places the trial on one GPU type (a quota flavor) instead of the job's own constraint.
+        gone (under a quota: admitted and placed on one of the flavors the quota would then allow, as
+        try_start does), nothing is preempted (preempting would only cost restore overhead for nothing).
         """
         if self.try_start(i, t):
             return True
         need = self.wl.gpus[i] - (self.total_gpus - self.allocated)
         if need > sum(self.wl.gpus[v] for v in victims) + 1e-9:
             return False  # not enough GPUs even with every victim gone
-        if self.quota is not None and not self.quota.admits_without(i, victims):
-            return False  # the quota would still say no: preempt nobody
+        wl = self.wl
+        gtypes: list[str | None] = [wl.gpu_type[i]]
+        if self.quota is not None:
+            flavors = self.quota.admits_without(i, victims)
+            if not flavors:
+                return False  # the quota would still say no: preempt nobody
+            if wl.gpu_type[i] is None:
+                gtypes = list(dict.fromkeys(flavors))  # an untyped job runs on its flavor's type
         # Within a pass "free + victims" only shrinks (victims become free, starts take), so a shape that
         # failed a trial fails again, as does any shape at least as large: skip (exact).
-        wl = self.wl
-        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], gtype or wl.gpu_type[i])
+        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
         for f in self._trial_failed:
             if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
                 return False
@@ -209,7 +214,11 @@ class TrainingSim:
         # trial: free every victim; if it still does not fit, restore and preempt nobody
         for v in victims:
             undo(view, self.placement[v])  # type: ignore[arg-type]
-        ok = place(view, req, self.placer, chunk=self.chunk, multi_node=self.multi_node) is not None
+        ok = any(
+            place(view, view.request(*shape[:3], gt), self.placer, chunk=self.chunk, multi_node=self.multi_node)
+            is not None
+            for gt in gtypes
+        )
         for v in victims:
             apply(view, self.placement[v])  # type: ignore[arg-type]
         if not ok:
@@ -220,10 +229,6 @@ class TrainingSim:
             self.preempt(v, t)
             if self.try_start(i, t):
                 return True
-        if self.quota is not None:
-            # only with typed quota flavors and an untyped job: the trial placed it on any type, the quota
-            # then admitted it on a flavor whose nodes it does not fit (rare; the victims stay queued)
-            return False  # pragma: no cover
         raise AssertionError("placement failed after the trial showed it fits")  # pragma: no cover
 
     def preempt(self, i: int, t: float) -> None:
