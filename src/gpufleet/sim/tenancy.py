@@ -220,6 +220,7 @@ def suggest_quotas(
     targets: dict[str, float],
     *,
     step: float = 1.0,
+    max_trims: int = 24,
 ) -> dict[str, Any]:
     """Per-group nominal quotas (GPUs, multiples of `step`) that meet each group's p95-wait target with
     the fewest GPUs, in two stages:
@@ -228,7 +229,9 @@ def suggest_quotas(
        that quota, meet its target (binary search; p95 wait falls as the quota grows, near enough);
     2. shared: all groups in one cohort (they borrow each other's idle quota), every quota scaled by one
        factor, binary-searched for the smallest total with every target still met in the joint replay, on
-       a cluster of the same node kinds sized to the total quota (`sized`): the GPUs the quotas ask for.
+       a cluster of the same node kinds sized to the total quota (`sized`): the GPUs the quotas ask for;
+       then, largest quota first, one step less for one group at a time while every target still holds
+       (at most `max_trims` trials: a greedy descent, not a proof of the minimum).
     A group whose target is not met even with the whole cluster is reported as unreachable. `targets`
     maps group -> seconds; "*" applies to groups not named.
     """
@@ -284,8 +287,11 @@ def suggest_quotas(
     if reachable:
         sub = jobs.filter(pl.col("group").is_in(list(reachable)))
 
-        def joint(scale: float) -> tuple[bool, dict[str, float], dict[str, float]]:
-            quotas = {g: max(quantize(n * scale), floor[g], step) for g, n in reachable.items()}
+        def joint(
+            scale: float, quotas: dict[str, float] | None = None
+        ) -> tuple[bool, dict[str, float], dict[str, float]]:
+            if quotas is None:
+                quotas = {g: max(quantize(n * scale), floor[g], step) for g, n in reachable.items()}
             qs = QuotaSpec(queues={g: QueueSpec(nominal=n, cohort="all") for g, n in quotas.items()})
             r = simulate(sub, sized(nodes, sum(quotas.values())), cfg.model_copy(update={"quota": qs}))
             p = _p95(r)
@@ -306,11 +312,26 @@ def suggest_quotas(
                 else:
                     lo_s = mid
         if best_s is not None:
+            # then one group at a time, largest quota first: one step less while every target still holds
+            scale, quotas, waits = best_s
+            trimmed = 0
+            changed = True
+            while changed and trimmed < max_trims:
+                changed = False
+                for g in sorted(quotas, key=lambda g: (-quotas[g], g)):
+                    if quotas[g] - step < floor[g] - 1e-9 or trimmed >= max_trims:
+                        continue
+                    runs += 1
+                    trimmed += 1
+                    met, q2, w2 = joint(scale, quotas | {g: quotas[g] - step})
+                    if met:
+                        quotas, waits, changed = q2, w2, True
             shared = {
-                "scale": best_s[0],
-                "quotas": best_s[1],
-                "total_gpus": sum(best_s[1].values()),
-                "p95_wait_s": best_s[2],
+                "scale": scale,
+                "quotas": quotas,
+                "total_gpus": sum(quotas.values()),
+                "p95_wait_s": waits,
+                "trim_trials": trimmed,
             }
         else:
             # sharing can lose: reclaim preemptions cost restore time and borrowers block lenders' big jobs
