@@ -66,7 +66,8 @@ def test_cli(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert set(out) == {"pooled", "partitioned"} and len(out["partitioned"]["groups"]) == 4
+    # by default every model the file allows: vcs give partitioned, and quota (each VC's GPUs as nominal)
+    assert set(out) == {"pooled", "partitioned", "quota"} and len(out["partitioned"]["groups"]) == 4
     (tmp_path / "t.yaml").write_text("nodes: 2x8:A100\nvcs: {team-0: 2, team-1: 2}\n")
     res = CliRunner().invoke(
         app, ["tenancy", "--jobs", str(tmp_path / "jobs.parquet"), "--cluster", str(tmp_path / "t.yaml")]
@@ -133,3 +134,13 @@ def test_cli_quota_target_and_out(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text("nodes: 8x8:A100\nqueues: {team-0: {nominal: -1}}\n")
     res = CliRunner().invoke(app, [*args, "--compare", "quota"])
     assert res.exit_code == 2 and "queues.team-0.nominal" in res.output
+
+
+def test_cli_bad_targets_fail_before_any_replay(tmp_path: Path) -> None:
+    workload().write_parquet(tmp_path / "jobs.parquet")
+    (tmp_path / "t.yaml").write_text("nodes: 8x8:A100\nvcs: {team-0: 2, team-1: 2, team-2: 2, team-3: 2}\n")
+    args = ["tenancy", "--jobs", str(tmp_path / "jobs.parquet"), "--cluster", str(tmp_path / "t.yaml")]
+    res = CliRunner().invoke(app, [*args, "--target", "soon"])
+    assert res.exit_code == 2 and "--target 'soon': cannot read the duration" in res.output
+    res = CliRunner().invoke(app, [*args, "--target", "team-0=2h"])
+    assert res.exit_code == 2 and "no p95-wait target for group 'team-1'" in res.output

@@ -212,7 +212,10 @@ def _targets(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in (x.strip() for x in text.split(",") if x.strip()):
         group, _, value = item.rpartition("=")
-        out[group or "*"] = parse_duration(value)
+        try:
+            out[group or "*"] = parse_duration(value)
+        except GpufleetError as e:
+            raise GpufleetError(f"--target {item!r}: {e}") from None
     return out
 
 
@@ -222,7 +225,13 @@ def tenancy_cmd(
     cluster: Annotated[
         Path, typer.Option(help="Tenancy YAML: nodes (a cluster spec), vcs (nodes per group), queues (quotas).")
     ],
-    compare: Annotated[str, typer.Option(help="Models to compare: pooled, partitioned, quota.")] = "pooled,partitioned",
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="Models to compare: pooled, partitioned, quota (default: pooled, then partitioned if the file has"
+            " vcs, and quota if it has queues or vcs)."
+        ),
+    ] = None,
     scheduler: Annotated[str, typer.Option(help="Scheduler inside each pool, VC or queue.")] = "fifo",
     placement: Annotated[str, typer.Option(help="Placer inside each pool or VC.")] = "best-fit",
     nodes: Annotated[str | None, typer.Option(help="NODES reference or spec when the file gives none.")] = None,
@@ -255,13 +264,22 @@ def tenancy_cmd(
     data_dir = _root_opt("data_dir")
     jf, nf = load_jobs(jobs, data_dir, _params(params)), load_cluster(where, data_dir)
     cfg = _sim_config(scheduler=scheduler, placement=placement, speeds=None, compat=compat)
+    if compare is None:
+        compare = ",".join(
+            ["pooled"] + (["partitioned"] if spec.vcs else []) + (["quota"] if spec.queues or spec.vcs else [])
+        )
     models = [m.strip() for m in compare.split(",") if m.strip()]
+    targets = _targets(target) if target else None
+    if targets is not None and "*" not in targets and "group" in jf.columns:
+        missing = sorted(set(jf["group"].fill_null("(none)").to_list()) - set(targets))
+        if missing:
+            raise GpufleetError(f"--target: no p95-wait target for group {missing[0]!r} (give one, or '*' for all)")
     with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
         results = run_compare(jf, nf, spec, models, cfg)
     res: dict[str, Any] = digest(results)
-    if target:
+    if targets is not None:
         with err.status("searching per-group quotas …"):
-            res["suggestion"] = suggest_quotas(jf, nf, cfg, _targets(target), step=quota_step)
+            res["suggestion"] = suggest_quotas(jf, nf, cfg, targets, step=quota_step)
     if out_dir is not None:
         from gpufleet.report.rundir import dumps
 
