@@ -157,3 +157,25 @@ def test_typed_flavors_with_typed_and_untyped_jobs_under_every_scheduler(schedul
     nodes = parse_spec("4x8:A100,4x8:V100")
     node_types = dict(zip(nodes["node_id"], nodes["gpu_type"], strict=True))
     assert all(node_types[n] == "A100" for s in typed["nodes"] for n in s.split(","))
+
+
+def test_reclaim_takes_the_youngest_borrower_across_queues() -> None:
+    three = {k: QueueSpec(nominal=8, cohort="c") for k in ("a", "b", "c")}
+    rows = [
+        ("b0", 0, 8, 100, "b"),
+        ("c0", 0, 8, 100, "c"),
+        ("b1", 1, 4, 100, "b"),  # borrows
+        ("c1", 2, 4, 100, "c"),  # borrows, started last: the first to go
+        ("a0", 10, 4, 100, "a"),
+        ("a1", 11, 4, 100, "a"),  # a still below nominal: now b1 goes
+    ]
+    res = run(rows, "3x8:A100", three)
+    pre = dict(zip(res.jobs["job_id"].to_list(), res.jobs["preemptions"].to_list(), strict=True))
+    assert pre == {"b0": 0, "c0": 0, "b1": 1, "c1": 1, "a0": 0, "a1": 0}
+    s = starts(res)
+    assert (s["a0"], s["a1"]) == (10.0, 11.0)
+    tl = res.groups
+    assert tl is not None
+    at = tl.filter(pl.col("t") == 60.0)  # after both reclaims: a at nominal, nobody borrows
+    assert dict(zip(at["group"], at["used_gpus"], strict=True)) == {"a": 8.0, "b": 8.0, "c": 8.0}
+    assert at["borrowed_gpus"].sum() == 0
