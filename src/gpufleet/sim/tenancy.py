@@ -92,7 +92,7 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         vc_of = pl.when(pl.col("group").is_in(list(spec.vcs))).then("group").otherwise(pl.lit(spec.default_vc))
     assigned = jobs.with_columns(vc_of.alias("group"))
     refused = assigned.filter(~pl.col("group").is_in(list(spec.vcs)))
-    start, parts, timelines, groups, spans, walls = 0, [], [], [], [], 0.0
+    start, parts, timelines, groups, walls = 0, [], [], [], 0.0
     sums: dict[str, float] = {}
     for vc, n in spec.vcs.items():
         mine = nodes.slice(start, n)
@@ -103,13 +103,14 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         res = simulate(vj, mine, cfg)
         parts.append(res.jobs)
         timelines.append(res.timeline.with_columns(pl.lit(vc).alias("group")))
-        spans.append(float(res.summary["makespan_s"]))
         walls += float(res.summary["wall_s"])
         groups.append(res.summary["groups"][0])
         for k in ("events", "skipped_unknown_duration", "avg_stranded_gpus"):  # sums over the VCs
             sums[k] = sums.get(k, 0) + res.summary[k]
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
-    span = max(spans, default=0.0)
+    # the whole run: first submission to last finish over every VC
+    done = frame.filter(pl.col("finish").is_not_null()) if parts else frame
+    span = float(done["finish"].max()) - float(frame["submit"].min()) if done.height else 0.0  # type: ignore[arg-type]
     held = 0.0
     for g in groups:
         owned = gpus[str(g["group"])]
@@ -123,7 +124,7 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         "placement": cfg.placement,
         "predictor": cfg.predictor,
         "cluster_gpus": total,
-        "jobs": frame.height + refused.height,
+        "jobs": frame.height + refused.height + int(sums.get("skipped_unknown_duration", 0)),
         "refused_jobs_no_vc": refused.height,
         **job_stats(frame if parts else _EMPTY),
         "makespan_s": span,
