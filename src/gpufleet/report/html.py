@@ -330,7 +330,10 @@ def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, 
                     y=p["borrowed_gpus"].to_list(),
                     name=g,
                     stackgroup="b",
-                    line={"color": COLORS[i % 8]},
+                    # fills only: a stacked trace's line runs along the running total, which would paint the
+                    # last group's colour on everyone's borrowing
+                    line={"color": COLORS[i % 8], "width": 0},
+                    fillcolor=COLORS[i % 8],
                 )
             )
         fig.update_layout(title=f"{shown(r)}: GPUs borrowed above quota", xaxis_title="hours", yaxis_title="GPUs")
