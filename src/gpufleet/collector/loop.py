@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.collector.store import Store
-from gpufleet.core.config import parse_yaml_model
+from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -107,11 +107,7 @@ class CollectorConfig(BaseModel):
 def load_config(path: str | Path) -> CollectorConfig:
     """Read and check collector.yaml; errors name the file and the field."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise GpufleetError(f"{p}: cannot read it ({e.strerror})") from None
-    cfg = parse_yaml_model(text, CollectorConfig, str(p))
+    cfg = read_yaml_model(p, CollectorConfig)
     if not cfg.sources:
         raise GpufleetError(f"{p}: sources: give at least one source (kind: prometheus or nvml)")
     if not cfg.store.is_absolute():

@@ -17,7 +17,6 @@ from rich.markup import escape
 from gpufleet.core.errors import GpufleetError
 
 F = TypeVar("F", bound=Callable[..., Any])
-M = TypeVar("M")
 
 # Wide enough for the comparison tables when the output is a file or a pipe (rich assumes 80 columns there).
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
@@ -115,14 +114,3 @@ def _load(ref: str, skip: bool, params: list[str] | None):  # type: ignore[no-un
 
     with err.status(f"reading {ref} …"):
         return load(ref, _root_opt("data_dir"), on_bad_row="skip" if skip else "raise", **_params(params))
-
-
-def read_yaml_model(path: Path, model: type[M], option: str) -> M:
-    """Read and check a YAML settings file given by `option`; one-line errors name the file and field."""
-    from gpufleet.core.config import parse_yaml_model
-
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise GpufleetError(f"{option} {path}: cannot read it ({e.strerror})") from None
-    return parse_yaml_model(text, model, str(path))

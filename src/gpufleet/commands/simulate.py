@@ -18,8 +18,8 @@ from gpufleet.commands.common import (
     err,
     handles_errors,
     out,
-    read_yaml_model,
 )
+from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
 
 JobsOpt = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. itp:cluster04 or synthetic:jobs.")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -204,9 +205,22 @@ class DemoConfig(_Settings):
         return self
 
 
+def read_yaml_model(path: str | Path, model: type[M], option: str = "") -> M:
+    """A settings file (collector.yaml, hook.yaml, a tenancy file) read and checked as `model`; errors are
+    one line naming the file (after `option`, the flag that gave it, when there is one) and the field.
+    A local file read with pathlib: no I/O library, as core's rule asks."""
+    from gpufleet.core.errors import GpufleetError
+
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise GpufleetError(f"{option + ' ' if option else ''}{p}: cannot read it ({e.strerror})") from None
+    return parse_yaml_model(text, model, str(p))
+
+
 def parse_yaml_model(text: str, model: type[M], where: str) -> M:
-    """A YAML document checked as `model`; errors are one line naming `where` (the file) and the field.
-    Parsing only: the caller reads the file (core does no I/O)."""
+    """A YAML document checked as `model`; errors are one line naming `where` (the file) and the field."""
     import yaml
     from pydantic import ValidationError
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gpufleet.core.config import parse_yaml_model
+from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 
@@ -138,11 +138,7 @@ class HookConfig(Strict):
 def load_hook_config(path: str | Path) -> HookConfig:
     """Read hook.yaml; errors name the file and the field."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise GpufleetError(f"{p}: cannot read it ({e.strerror})") from None
-    cfg = parse_yaml_model(text, HookConfig, str(p))
+    cfg = read_yaml_model(p, HookConfig)
     if not cfg.store.is_absolute():
         cfg.store = p.parent / cfg.store
     if cfg.recommend_from is not None and not cfg.recommend_from.is_absolute():

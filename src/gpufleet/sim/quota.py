@@ -218,7 +218,7 @@ class QuotaScheduler:
 
     def _candidates(self, i: int) -> list[int]:
         gtype = self.sim.wl.gpu_type[i]  # type: ignore[union-attr]
-        if self.flavors == [ANY]:
+        if self._single:
             return [0]
         if gtype is not None:
             f = self._fidx.get(gtype)
