@@ -11,7 +11,7 @@ from tests.sim.helpers import jobs_frame
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.cluster_spec import parse_spec
-from gpufleet.sim.quota import QueueSpec, QuotaSpec
+from gpufleet.sim.quota import QueueSpec, QuotaScheduler, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
 from gpufleet.traces import load
@@ -179,3 +179,38 @@ def test_reclaim_takes_the_youngest_borrower_across_queues() -> None:
     at = tl.filter(pl.col("t") == 60.0)  # after both reclaims: a at nominal, nobody borrows
     assert dict(zip(at["group"], at["used_gpus"], strict=True)) == {"a": 8.0, "b": 8.0, "c": 8.0}
     assert at["borrowed_gpus"].sum() == 0
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "any-type"])
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
+def test_skipping_queues_that_cannot_change_is_exact(
+    scheduler: str, typed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # queues whose last pass started nothing are skipped until a job joins them, GPUs are given back or a
+    # cohort-mate borrows; a replay with skipping off must give the same starts, preemptions and nodes
+    j = load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 16)
+    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
+    if typed:
+        jobs = j.with_columns(
+            pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type"),
+            (pl.lit("t") + (k % 3).cast(pl.String)).alias("group"),
+        )
+        queues = {
+            "t0": QueueSpec(nominal={"A100": 16, "V100": 8}, cohort="c", borrowing_limit={"A100": 8}),
+            "t1": QueueSpec(nominal={"V100": 16, "A100": 8}, cohort="c", lending_limit={"V100": 8}),
+            "t2": QueueSpec(nominal={"A100": 8, "V100": 8}, cohort="c"),
+        }
+        nodes = parse_spec("4x8:A100,4x8:V100")
+    else:  # four teams on one type, one lending only half its quota
+        jobs = j.with_columns(
+            pl.lit(None, pl.String).alias("gpu_type"), (pl.lit("t") + (k % 4).cast(pl.String)).alias("group")
+        )
+        queues = {f"t{x}": QueueSpec(nominal=16, cohort="c", lending_limit=8 if x == 1 else None) for x in range(4)}
+        nodes = parse_spec("8x8:A100")
+    cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
+    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
+    fast = simulate(jobs, nodes, cfg)
+    monkeypatch.setattr(QuotaScheduler, "skip_clean", False)
+    slow = simulate(jobs, nodes, cfg)
+    assert fast.summary["quota"]["reclaim_preemptions"] > 0
+    assert fast.jobs.select(cols).equals(slow.jobs.select(cols))

@@ -32,7 +32,7 @@ class JobObserver(Protocol):
 class Quota(Protocol):
     """An admission gate in front of placement (Kueue-style queues: sim/quota.py)."""
 
-    def admit(self, i: int) -> list[str | None]:
+    def admit(self, i: int) -> tuple[str | None, ...]:
         """The GPU types (flavors) job i may start on now by quota, in the order to try; [] = not now.
         None in the list means "any type" (the job's own constraint)."""
         ...
@@ -199,18 +199,9 @@ class TrainingSim:
             if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
                 return False
         req, view = self.view.request(*shape), self.view
-        if 0 < req.whole <= max_node_gpus(view, req.type_mask):
-            # a one-node job needs one node whose free plus victims' whole GPUs reach its size
-            gain: dict[int, int] = {}
-            for v in victims:
-                for n, slots, _, _ in self.placement[v].parts:  # type: ignore[union-attr]
-                    gain[n] = gain.get(n, 0) + sum(1 for _, a in slots if a >= 1.0)
-            if not any(
-                view.whole_free[n] + g >= req.whole and (req.type_mask is None or req.type_mask[n])
-                for n, g in gain.items()
-            ):
-                self._trial_failed.append(shape)
-                return False
+        if req.whole > 0 and not self._whole_gpus_could_fit(req, victims):
+            self._trial_failed.append(shape)
+            return False
         # trial: free every victim; if it still does not fit, restore and preempt nobody
         for v in victims:
             undo(view, self.placement[v])  # type: ignore[arg-type]
@@ -230,6 +221,37 @@ class TrainingSim:
             if self.try_start(i, t):
                 return True
         raise AssertionError("placement failed after the trial showed it fits")  # pragma: no cover
+
+    def _whole_gpus_could_fit(self, req: Request, victims: list[int]) -> bool:
+        """A cheap necessary condition for the trial (GPUs only): a one-node job needs one node whose free
+        whole GPUs, with the victims gone, reach its size; a gang needs as many distinct such nodes as it
+        has chunks (all chunks of `chunk` GPUs but the remainder). Failed trials are the costly ones."""
+        view = self.view
+        freed: dict[tuple[int, int], float] = {}  # shares given back per (node, GPU): shared GPUs add up
+        for v in victims:
+            for n, slots, _, _ in self.placement[v].parts:  # type: ignore[union-attr]
+                for s, a in slots:
+                    freed[(n, s)] = freed.get((n, s), 0.0) + a
+        gain: dict[int, int] = {}
+        for (n, s), a in freed.items():
+            if view.rows[n][s] < 1.0 - 1e-9 <= view.rows[n][s] + a:
+                gain[n] = gain.get(n, 0) + 1
+        mask = req.type_mask
+        widest = max_node_gpus(view, mask)
+        if req.whole <= widest or not self.multi_node:
+            return any(
+                view.whole_free[n] + g >= req.whole and view.active[n] and (mask is None or mask[n])
+                for n, g in gain.items()
+            )
+        chunk = min(self.chunk, widest)
+        full, rest = divmod(req.whole, chunk)
+        ok = view.active if mask is None else view.active & mask
+
+        def nodes_with(k: int) -> int:  # distinct nodes that would have k whole GPUs free
+            now = int((ok & (view.whole_free >= k)).sum())
+            return now + sum(1 for n, g in gain.items() if ok[n] and view.whole_free[n] < k <= view.whole_free[n] + g)
+
+        return nodes_with(chunk) >= full and (rest == 0 or nodes_with(rest) >= full + 1)
 
     def preempt(self, i: int, t: float) -> None:
         """Stop running job i, keep its progress, and queue it again (it pays the restore overhead later)."""

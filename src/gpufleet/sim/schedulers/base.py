@@ -36,6 +36,9 @@ class Scheduler(Protocol):
 
     preemptive: bool
     uses_prediction: bool  # whether the run's RuntimePredictor matters (it is not computed otherwise)
+    # A pass that started nothing more starts nothing again until a job joins the queue or resources are
+    # freed (no clock, no state of its own that moves): the quota model skips such queues' passes.
+    idle_until_change: bool
 
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Job i joined the queue at t."""
@@ -58,6 +61,7 @@ class BaseScheduler:
 
     preemptive = False
     uses_prediction = False
+    idle_until_change = False
 
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings

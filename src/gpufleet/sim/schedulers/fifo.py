@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 class Fifo(BaseScheduler):
     """Start jobs in arrival order; the first job that does not fit blocks everyone behind it."""
 
+    idle_until_change = True
+
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Start from the head until one does not fit."""
         queue = sim.queue

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 class _Priority(BaseScheduler):
     uses_prediction = True
+    idle_until_change = True  # priorities are fixed at arrival
 
     def __init__(self, settings: SchedulerSettings) -> None:
         super().__init__(settings)
