@@ -20,13 +20,27 @@ from typing import Any
 GRID: dict[str, list[dict[str, Any]]] = {
     "target-tracking": [{"settings": {"target_util": u}} for u in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
     "kpa": [{"settings": {"target_util": u}} for u in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
+    # predictive with the calibrated margin (the default since 2026-11-29): point forecast + a quantile of
+    # its recent misses; knobs: the quantile, the window of misses, and the forecaster
     "predictive": [
+        {
+            "forecaster": f,
+            "forecaster_settings": {"window": 10} if f == "recent-window" else {},
+            "forecast_step_s": step,
+            "settings": {"calibrate": q, "calibrate_window_s": w, "target_util": u, "reactive_util": r},
+        }
+        for f, step, q, w, u, r in itertools.product(
+            ("seasonal-naive", "recent-window"), (15, 60), (0.7, 0.8, 0.9), (300, 900), (0.9, 1.0), (0.9, 1.0)
+        )
+    ],
+    # the earlier predictive: provision for the forecast interval's upper end at a fixed target utilization
+    "predictive-interval": [
         {
             "forecaster": f,
             "forecaster_settings": {"window": w} if f == "recent-window" else {},
             "forecast_level": lv,
             "forecast_step_s": step,
-            "settings": {"target_util": u, "reactive_util": r},
+            "settings": {"calibrate": 0.0, "target_util": u, "reactive_util": r},
         }
         for f, w, lv, step, u, r in itertools.product(
             ("seasonal-naive", "recent-window"), (10, 30), (90, 99), (15, 60), (0.6, 0.7, 0.8, 0.9, 1.0), (0.9, 1.0)
@@ -41,7 +55,8 @@ def run(requests: Any, policy: str, extra: dict[str, Any]) -> dict[str, Any]:
     from gpufleet.sim.serving import ServingConfig, simulate_serving
 
     t0 = time.perf_counter()
-    s = simulate_serving(requests, ServingConfig(policy=policy, **extra)).summary
+    name = "predictive" if policy == "predictive-interval" else policy
+    s = simulate_serving(requests, ServingConfig(policy=name, **extra)).summary
     s["wall_s"] = time.perf_counter() - t0
     return s
 
@@ -56,7 +71,7 @@ def pick(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[dict[str, A
 def line(policy: str, s: dict[str, Any], oracle: float | None) -> str:
     vs = f" {s['gpu_hours'] / oracle:5.2f}x oracle" if oracle else ""
     return (
-        f"{policy:16s} GPU-h {s['gpu_hours']:7.3f}{vs}  attainment {s['slo_attainment']:.2%}"
+        f"{policy:19s} GPU-h {s['gpu_hours']:7.3f}{vs}  attainment {s['slo_attainment']:.2%}"
         f"  TTFT p99 {s['ttft_p99_s']:6.2f} s  max replicas {s['max_replicas']:3d}  ({s['wall_s']:.1f} s)"
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -104,10 +105,47 @@ def test_kpa_panics_at_twice_the_capacity_and_holds() -> None:
 
 
 def test_predictive_provisions_the_forecast_upper_quantile() -> None:
-    pred = make_autoscaler("predictive")
+    pred = make_autoscaler("predictive", None, calibrate=0.0, target_util=0.7)
     st = state(2 * 7.0, ready=2)
     # forecast: up to 20 req/s x 2 s = 40 in flight at 70% of 10 slots -> ceil(5.7) = 6 replicas
     fc = Forecast(600.0, 60.0, np.full(3, 5.0), np.full(3, 20.0), 99)
     p = pred.decide(st, fc)
     assert p.desired == 6 and "forecast" in p.reason
     assert pred.decide(st, None).desired == 2  # no forecast: the reactive answer
+
+
+def test_predictive_calibrated_margin_learns_how_far_the_realized_peak_exceeds_the_forecast() -> None:
+    # the point forecast says 5 req/s x 2 s = 10 in flight; the realized concurrency (4 between bursts)
+    # peaks at 25 every 30 s, so every 55 s window (cold start + period) holds a peak 15 above the forecast
+    pred = make_autoscaler("predictive", None, calibrate=0.7, target_util=1.0, calibrate_min=20)
+    fc = Forecast(0.0, 60.0, np.full(3, 5.0), np.full(3, 6.0), 99)
+    conc = np.full(3600, 4.0)
+    conc[::30] = 25.0
+    first = pred.decide(state(conc[:600], now=600.0, ready=1), fc)
+    # no misses scored yet: the interval's upper end, 6 req/s x 2 s = 12 in flight / 10 slots -> 2
+    assert first.desired == 2 and "req/s" in first.reason
+    plans = [pred.decide(state(conc[: 600 + 15 * k], now=600.0 + 15 * k, ready=1), fc) for k in range(1, 60)]
+    # once 20 misses are scored: (10 + 15) / 10 slots -> 3 replicas
+    assert "calibrated margin" in plans[-1].reason and plans[-1].desired == 3
+    assert all(p.desired == 2 for p in plans[:20])
+
+
+def margin(reason: str) -> float:
+    m = re.search(r"\+ ([0-9.]+) calibrated margin", reason)
+    return float(m.group(1)) if m else math.nan
+
+
+def test_predictive_calibrated_margin_forgets_old_misses() -> None:
+    pred = make_autoscaler("predictive", None, calibrate=0.9, target_util=1.0, calibrate_window_s=300, calibrate_min=5)
+    fc = Forecast(0.0, 60.0, np.full(3, 5.0), np.full(3, 5.0), 99)
+    conc = np.full(7200, 4.0)
+    conc[:1800:20] = 60.0  # bursts in the first half hour only: 50 above the forecast's 10 in flight
+    seen = []
+    for k in range(200):
+        now = 300.0 + 15 * k
+        plan = pred.decide(state(conc[: int(now)], now=now, ready=1), fc)
+        seen.append((now, margin(plan.reason), plan.desired))
+    assert all(m == 50.0 and d == 6 for t, m, d in seen if 1200 <= t < 1800)  # (10 + 50) / 10
+    # misses older than the 300 s window are gone: the margin is 0 again (realized 4 < forecast 10)
+    late = [(m, d) for t, m, d in seen if t >= 1800 + 55 + 300 + 15]
+    assert late and all(m == 0.0 and d == 1 for m, d in late)

@@ -99,12 +99,22 @@ class Predictive(BaseAutoscaler):
     period_s = 15.0
     uses_forecast = True
     # defaults chosen on azure-llm:code (bench/bench_autoscaling.py), reported on azure-llm:conv
-    target_util = 0.7  # sizing for the forecast's upper quantile
-    reactive_util = 0.9  # the reactive floor can run fuller: the forecast carries the burst margin
+    target_util = 0.9  # sizing for the forecast (plus margin)
+    reactive_util = 0.9  # the reactive floor
+    # Calibrated margin (0 = off: size for the forecast interval's upper end instead): size for the point
+    # forecast's peak concurrency plus this quantile of how far the realized peak over the same window
+    # exceeded it in the last `calibrate_window_s` (online split-conformal). The margin then follows the
+    # trace - small on steady traffic, a burst's size on on/off traffic - where a fixed target_util on the
+    # interval's upper end has to be tuned per trace (and what is tuned on one does not carry over).
+    calibrate = 0.7
+    calibrate_window_s = 900.0
+    calibrate_min = 20.0  # residuals needed before the calibrated margin replaces the interval
 
     def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
         super().__init__(guardrails, **settings)
         self._reactive = TargetTracking(self.guard, target_util=self.reactive_util)
+        self._pending: deque[tuple[float, float, float]] = deque()  # (decided at, horizon, predicted peak)
+        self._resid: deque[tuple[float, float]] = deque()  # (window end, realized - predicted peak)
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         reactive, why = self._reactive._desired(state, None)
@@ -112,11 +122,35 @@ class Predictive(BaseAutoscaler):
             return reactive, why + " (no forecast yet)"
         horizon = state.cold_start_s + self.period_s
         steps = max(1, math.ceil(horizon / forecast.step_s))
-        peak_rate = float(np.max(forecast.hi[:steps]))
-        need = replicas_for(peak_rate * state.service_s, state.slots_per_replica, self.target_util)
+        margin = self._margin(state) if self.calibrate > 0 else None
+        if margin is None:
+            peak_rate = float(np.max(forecast.hi[:steps]))
+            need = replicas_for(peak_rate * state.service_s, state.slots_per_replica, self.target_util)
+            what = f"up to {peak_rate:.2f} req/s"
+        else:
+            point = float(np.max(forecast.mean[:steps])) * state.service_s
+            need = replicas_for(point + margin, state.slots_per_replica, self.target_util)
+            what = f"{point:.1f} in flight + {margin:.1f} calibrated margin"
+        if self.calibrate > 0:
+            self._pending.append((state.now, horizon, float(np.max(forecast.mean[:steps])) * state.service_s))
         if need >= reactive:
-            return need, f"forecast: up to {peak_rate:.2f} req/s in the next {horizon:.0f} s -> {need:.1f} replicas"
+            return need, f"forecast: {what} in the next {horizon:.0f} s -> {need:.1f} replicas"
         return reactive, why
+
+    def _margin(self, state: FleetState) -> float | None:
+        """Score the predictions whose window has passed, then the calibrated margin (None: too few yet)."""
+        conc, now = state.concurrency, state.now
+        while self._pending and self._pending[0][0] + self._pending[0][1] <= now:
+            t, h, predicted = self._pending.popleft()
+            a, b = len(conc) - int(now - t), len(conc) - int(now - t - h)
+            seen = conc[max(a, 0) : max(b, 0)]
+            if a >= 0 and len(seen) and np.isfinite(seen).any():
+                self._resid.append((t + h, float(np.nanmax(seen)) - predicted))
+        while self._resid and self._resid[0][0] < now - self.calibrate_window_s:
+            self._resid.popleft()
+        if len(self._resid) < self.calibrate_min:
+            return None
+        return max(0.0, float(np.quantile([r for _, r in self._resid], self.calibrate)))
 
 
 @AUTOSCALERS.register("oracle")
