@@ -8,6 +8,7 @@ it, from the state the previous events left.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,10 @@ class Timeline:
         self.next = math.floor(start / step) * step
         self.last_t = start
         self.area = 0.0  # integral of allocated GPUs over time, for the time-weighted average
-        self.cols: dict[str, list[Any]] = {
-            k: [] for k in ("t", "allocated_gpus", "idle_gpus", "stranded_gpus", "running_jobs", "queued_jobs")
+        # typed arrays, not lists: a long replay samples millions of points (8 bytes each instead of ~32)
+        self.cols: dict[str, array[Any]] = {
+            k: array("q" if k.endswith("_jobs") else "d")
+            for k in ("t", "allocated_gpus", "idle_gpus", "stranded_gpus", "running_jobs", "queued_jobs")
         }
 
     def before(self, t: float, kind: int, payload: Any) -> None:
@@ -87,7 +90,7 @@ class Timeline:
     def frame(self) -> pl.DataFrame:
         """The samples as a frame."""
         return pl.DataFrame(
-            self.cols,
+            {k: np.array(a, dtype=np.int64 if a.typecode == "q" else np.float64) for k, a in self.cols.items()},
             schema={
                 "t": pl.Float64,
                 "allocated_gpus": pl.Float64,
@@ -140,7 +143,10 @@ class GroupTimeline:
         self.peak_borrowed = [0.0] * k
         self._since = [start] * k  # when each group's usage last changed
         self.next = math.floor(start / step) * step
-        self._chunks: list[tuple[float, int, list[float], list[int], list[int], list[float]]] = []
+        # Samples in runs ("chunks": the state held for n grid steps from t0), in flat typed arrays: a 1M-job
+        # replay emits ~350k chunks x groups, which as Python lists of floats cost hundreds of MiB.
+        self._t0, self._n = array("d"), array("q")
+        self._used, self._running, self._queued, self._borrowed = array("d"), array("q"), array("q"), array("d")
 
     def on_job(self, t: float, what: str, i: int) -> None:
         """Move the job's GPUs and counts between its group's queued and running columns."""
@@ -191,25 +197,31 @@ class GroupTimeline:
         n = math.ceil((t - self.next) / self.step)
         if n <= 0:
             return
-        self._chunks.append((self.next, n, list(self.used), list(self.running), list(self.queued), list(self.borrowed)))
+        self._t0.append(self.next)
+        self._n.append(n)
+        self._used.extend(self.used)
+        self._running.extend(self.running)
+        self._queued.extend(self.queued)
+        self._borrowed.extend(self.borrowed)
         self.next += n * self.step
 
     def frame(self) -> pl.DataFrame:
         """Long format: t, group, used_gpus, running_jobs, queued_jobs (+ nominal_gpus, borrowed_gpus)."""
         k = len(self.names)
-        if not self._chunks:
-            t0s, counts, mats = np.zeros(0), np.zeros(0, np.int64), [np.zeros((0, k))] * 4
-        else:
-            t0s = np.array([c[0] for c in self._chunks])
-            counts = np.array([c[1] for c in self._chunks], dtype=np.int64)
-            mats = [np.array([c[j] for c in self._chunks], dtype=float) for j in (2, 3, 4, 5)]
+        t0s = np.array(self._t0, dtype=np.float64)
+        counts = np.array(self._n, dtype=np.int64)
+        mats = [
+            np.array(a, dtype=np.float64).reshape(len(counts), k)
+            for a in (self._used, self._running, self._queued, self._borrowed)
+        ]
         total = int(counts.sum())
         # sample times: each chunk's start plus 0, 1, ... steps
         within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         ts = np.repeat(t0s, counts) + within * self.step
         cols: dict[str, Any] = {
             "t": np.repeat(ts, k),
-            "group": np.tile(np.array(self.names, dtype=object), total),
+            # names by index (a numpy object array of millions of strings costs more than the frame itself)
+            "group": pl.Series(self.names, dtype=pl.String).gather(np.tile(np.arange(k), total)),
             "used_gpus": np.repeat(mats[0], counts, axis=0).ravel().round(6),
             "running_jobs": np.repeat(mats[1], counts, axis=0).ravel().astype(np.int64),
             "queued_jobs": np.repeat(mats[2], counts, axis=0).ravel().astype(np.int64),
