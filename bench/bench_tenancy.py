@@ -65,7 +65,7 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("bench_tenancy: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    from gpufleet.sim.quota import QueueSpec
+    from gpufleet.sim.quota_spec import QueueSpec
     from gpufleet.sim.run import SimConfig
     from gpufleet.sim.tenancy import TenancySpec, run_model
 

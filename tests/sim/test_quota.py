@@ -11,7 +11,8 @@ from tests.sim.helpers import jobs_frame
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.cluster_spec import parse_spec
-from gpufleet.sim.quota import QueueSpec, QuotaScheduler, QuotaSpec
+from gpufleet.sim.quota import QuotaScheduler
+from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
 from gpufleet.traces import load

@@ -88,7 +88,7 @@ def test_quota_model_from_the_vcs_lends_idle_quota() -> None:
 
 
 def test_quota_search_meets_each_target_with_the_fewest_gpus_it_found() -> None:
-    from gpufleet.sim.quota import QueueSpec, QuotaSpec
+    from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
     from gpufleet.sim.tenancy import suggest_quotas
 
     jobs, nodes = workload(), parse_spec("8x8:A100")

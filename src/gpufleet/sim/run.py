@@ -17,7 +17,8 @@ from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
 from gpufleet.sim.pools import PoolController
-from gpufleet.sim.quota import QuotaScheduler, QuotaSpec
+from gpufleet.sim.quota import QuotaScheduler
+from gpufleet.sim.quota_spec import QuotaSpec
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload

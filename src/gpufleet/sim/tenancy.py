@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
-from gpufleet.sim.quota import QueueSpec, QuotaSpec
+from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, job_stats, simulate
 
 MODELS = ("pooled", "partitioned", "quota")
