@@ -183,7 +183,7 @@ def test_reclaim_takes_the_youngest_borrower_across_queues() -> None:
 
 
 @pytest.mark.parametrize("typed", [True, False], ids=["typed", "any-type"])
-@pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
+@pytest.mark.parametrize("scheduler", [*sorted(SCHEDULERS.names()), "sjf+blocking", "qssf+blocking"])
 def test_skipping_queues_that_cannot_change_is_exact(
     scheduler: str, typed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,7 +208,8 @@ def test_skipping_queues_that_cannot_change_is_exact(
         )
         queues = {f"t{x}": QueueSpec(nominal=16, cohort="c", lending_limit=8 if x == 1 else None) for x in range(4)}
         nodes = parse_spec("8x8:A100")
-    cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
+    name, _, blocking = scheduler.partition("+")
+    cfg = SimConfig(scheduler=name, blocking=bool(blocking), quota=QuotaSpec(queues=queues))
     cols = ["job_id", "start", "finish", "preemptions", "nodes"]
     fast = simulate(jobs, nodes, cfg)
     monkeypatch.setattr(QuotaScheduler, "skip_clean", False)

@@ -56,6 +56,7 @@ class QueueView:
         self._sim, self._quota, self._q = sim, quota, q
         self.queue: dict[int, None] = {}
         self.running: dict[int, None] = {}
+        self.blocked_on_place = False  # the last try of this pass failed with the quota's consent
         self.wl = sim.wl
         self.attained, self.last_start, self.epoch = sim.attained, sim.last_start, sim.epoch
         self.expected_end, self.work_done, self.start_preempting = (
@@ -80,16 +81,23 @@ class QueueView:
 
     def try_start(self, i: int, t: float) -> bool:
         """Start through the quota; in the nominal round, reclaim lent quota when that is what it takes."""
-        if self._sim.try_start(i, t):
-            return True
         quota, q = self._quota, self._q
+        quota.refused = False
+        if self._sim.try_start(i, t):
+            self.blocked_on_place = False
+            return True
+        # the quota let it in (or the free GPUs alone were too few): only freed resources can help it
+        self.blocked_on_place = not quota.refused
         # reclaim only in the nominal round, and only when another queue of the cohort borrows (inlined:
         # a failed start is the hottest path under the skipping schedulers)
-        return (
+        if (
             quota.mode == 0
             and quota.cohort_borrowed[quota.cohort[q]] - quota.borrowed_now[q] > EPS
             and quota.reclaim(i, t)
-        )
+        ):
+            self.blocked_on_place = False
+            return True
+        return False
 
 
 class QuotaScheduler:
@@ -177,6 +185,11 @@ class QuotaScheduler:
         # with skipping off).
         self._dirty = [[True, True] for _ in self.names]
         self._idle = [s.idle_until_change for s in self.scheds]
+        # Schedulers whose pass ends at the first job that does not start (fifo; sjf/qssf with `blocking`).
+        # With one flavor, if that job failed with the quota's consent (placement), the borrowing round
+        # would try the same job on the same nodes first and fail again: it is skipped (exact).
+        self._stops = [s.idle_until_change and getattr(s, "stops_at_first_failure", False) for s in self.scheds]
+        self.refused = False  # set by admit: the last job tried was refused by the quota
         self.uses_prediction = any(s.uses_prediction for s in self.scheds)
         self.views: list[QueueView] = []
         self.sim: TrainingSim | None = None
@@ -219,9 +232,13 @@ class QuotaScheduler:
             u, gq, c = self.usage[q][0], self.guaranteed[q][0], self.cohort[q]
             limit = self.nominal[q][0] if self.mode == 0 else self.nominal[q][0] + self.blimit[q][0]
             if u + g > limit + EPS:
+                self.refused = True
                 return ()
             add = (u + g - gq if u + g > gq else 0.0) - (u - gq if u > gq else 0.0)
-            return (None,) if self.pool_used[c][0] + add <= self.pool_cap[c][0] + EPS else ()
+            if self.pool_used[c][0] + add <= self.pool_cap[c][0] + EPS:
+                return (None,)
+            self.refused = True
+            return ()
         out: list[str | None] = []
         for f in self._candidates(i):
             limit = self.nominal[q][f] if self.mode == 0 else self.nominal[q][f] + self.blimit[q][f]
@@ -470,7 +487,10 @@ class QuotaScheduler:
                 if v.queue:
                     # cleared before the pass: what the pass itself frees (reclaim) marks it again
                     dirty[q][mode] = not idle[q]
+                    v.blocked_on_place = False
                     scheds[q].schedule(v, t)  # type: ignore[arg-type]
+                    if mode == 0 and skip and single and self._stops[q] and v.blocked_on_place:
+                        dirty[q][1] = False  # anything freed later (other queues' reclaims) marks it again
         self.mode = 0
 
     def report(self) -> dict[str, Any]:

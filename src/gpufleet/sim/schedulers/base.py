@@ -62,6 +62,7 @@ class BaseScheduler:
     preemptive = False
     uses_prediction = False
     idle_until_change = False
+    stops_at_first_failure = False  # a pass ends at the first queued job that does not start
 
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings

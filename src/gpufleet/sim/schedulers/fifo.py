@@ -15,6 +15,7 @@ class Fifo(BaseScheduler):
     """Start jobs in arrival order; the first job that does not fit blocks everyone behind it."""
 
     idle_until_change = True
+    stops_at_first_failure = True
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Start from the head until one does not fit."""

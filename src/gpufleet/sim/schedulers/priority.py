@@ -19,6 +19,7 @@ class _Priority(BaseScheduler):
 
     def __init__(self, settings: SchedulerSettings) -> None:
         super().__init__(settings)
+        self.stops_at_first_failure = settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
 
     def key(self, sim: TrainingSim, i: int) -> float:
