@@ -48,16 +48,17 @@ class JobRecorder:
 class Timeline:
     """Allocated, idle and stranded GPUs, running and queued jobs every `step` seconds of simulated time."""
 
+    COLS = ("allocated_gpus", "idle_gpus", "stranded_gpus", "running_jobs", "queued_jobs")
+
     def __init__(self, sim: Any, step: float, start: float) -> None:
         self.sim, self.step = sim, step
         self.next = math.floor(start / step) * step
         self.last_t = start
         self.area = 0.0  # integral of allocated GPUs over time, for the time-weighted average
-        # typed arrays, not lists: a long replay samples millions of points (8 bytes each instead of ~32)
-        self.cols: dict[str, array[Any]] = {
-            k: array("q" if k.endswith("_jobs") else "d")
-            for k in ("t", "allocated_gpus", "idle_gpus", "stranded_gpus", "running_jobs", "queued_jobs")
-        }
+        # Samples in runs: the state held for n grid steps from t0, one row per run in typed arrays (idle
+        # stretches of a long replay are thousands of identical samples; they are expanded in frame()).
+        self._t0, self._n = array("d"), array("q")
+        self._vals: dict[str, array[Any]] = {c: array("q" if c.endswith("_jobs") else "d") for c in self.COLS}
 
     def before(self, t: float, kind: int, payload: Any) -> None:
         """Account the interval since the previous event and emit grid samples that fall in it."""
@@ -81,16 +82,31 @@ class Timeline:
             return
         sim = self.sim
         alloc = round(sim.allocated, 6)
-        snap = (alloc, round(sim.total_gpus - alloc, 6), stranded(sim), len(sim.running), len(sim.queue))
-        self.cols["t"].extend((self.next + np.arange(k) * self.step).tolist())
-        for name, v in zip(list(self.cols)[1:], snap, strict=True):
-            self.cols[name].extend([v] * k)
+        v = self._vals
+        self._t0.append(self.next)
+        self._n.append(k)
+        v["allocated_gpus"].append(alloc)
+        v["idle_gpus"].append(round(sim.total_gpus - alloc, 6))
+        v["stranded_gpus"].append(stranded(sim))
+        v["running_jobs"].append(len(sim.running))
+        v["queued_jobs"].append(len(sim.queue))
         self.next += k * self.step
+
+    def mean(self, col: str) -> float:
+        """Mean of a column over all samples (0 without samples)."""
+        n = np.array(self._n, dtype=np.float64)
+        return float((np.array(self._vals[col], dtype=np.float64) * n).sum() / n.sum()) if len(n) else 0.0
 
     def frame(self) -> pl.DataFrame:
         """The samples as a frame."""
+        counts = np.array(self._n, dtype=np.int64)
+        total = int(counts.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        cols: dict[str, Any] = {"t": np.repeat(np.array(self._t0, dtype=np.float64), counts) + within * self.step}
+        for c in self.COLS:
+            cols[c] = np.repeat(np.array(self._vals[c], dtype=np.int64 if c.endswith("_jobs") else np.float64), counts)
         return pl.DataFrame(
-            {k: np.array(a, dtype=np.int64 if a.typecode == "q" else np.float64) for k, a in self.cols.items()},
+            cols,
             schema={
                 "t": pl.Float64,
                 "allocated_gpus": pl.Float64,

@@ -260,7 +260,7 @@ def _summary(
         **job_stats(out),
         "makespan_s": span,
         "avg_gpu_allocation": tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
-        "avg_stranded_gpus": float(np.mean(tl.cols["stranded_gpus"])) if tl.cols["stranded_gpus"] else 0.0,
+        "avg_stranded_gpus": tl.mean("stranded_gpus"),
     }
 
 
