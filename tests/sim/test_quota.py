@@ -216,3 +216,24 @@ def test_skipping_queues_that_cannot_change_is_exact(
     slow = simulate(jobs, nodes, cfg)
     assert fast.summary["quota"]["reclaim_preemptions"] > 0
     assert fast.jobs.select(cols).equals(slow.jobs.select(cols))
+
+
+def test_reclaim_counts_free_nodes_without_victims_when_the_quota_held_the_job_back() -> None:
+    # a5 (8 GPUs) is within a's nominal once a2 ends at 120, but the cohort pool is full of b's borrowing (b1).
+    # b1's node would then have only 6 whole GPUs free, yet node 3 is empty: reclaiming b1 gives the quota
+    # back and a5 starts on the empty node. (A check that looked only at the victims' nodes let it wait for
+    # b0 to finish at 300.)
+    rows = [
+        ("b0", 0, 2, 300, "b"),  # node 1 with a2
+        ("a2", 20, 6, 100, "a"),
+        ("b4", 20, 2, 200, "b"),  # node 2 with b1
+        ("b1", 40, 6, 300, "b"),  # borrows 2: b holds 10 of its 8
+        ("b3", 50, 2, 200, "b"),
+        ("a5", 50, 8, 200, "a"),
+    ]
+    res = run(rows, "3x8:A100", TWO)
+    s = starts(res)
+    pre = dict(zip(res.jobs["job_id"].to_list(), res.jobs["preemptions"].to_list(), strict=True))
+    assert s["a5"] == 120.0 and pre["b1"] == 1 and pre["a5"] == 0
+    nodes = dict(zip(res.jobs["job_id"].to_list(), res.jobs["nodes"].to_list(), strict=True))
+    assert nodes["a5"] not in (nodes["b0"], nodes["b4"])

@@ -225,8 +225,11 @@ class TrainingSim:
     def _whole_gpus_could_fit(self, req: Request, victims: list[int]) -> bool:
         """A cheap necessary condition for the trial (GPUs only): a one-node job needs one node whose free
         whole GPUs, with the victims gone, reach its size; a gang needs as many distinct such nodes as it
-        has chunks (all chunks of `chunk` GPUs but the remainder). Failed trials are the costly ones."""
+        has chunks (all chunks of `chunk` GPUs but the remainder). Failed trials are the costly ones.
+        Nodes without victims count too: the job may have been held back by its quota, not by room."""
         view = self.view
+        mask = req.type_mask
+        ok = view.active if mask is None else view.active & mask
         freed: dict[tuple[int, int], float] = {}  # shares given back per (node, GPU): shared GPUs add up
         for v in victims:
             for n, slots, _, _ in self.placement[v].parts:  # type: ignore[union-attr]
@@ -236,16 +239,13 @@ class TrainingSim:
         for (n, s), a in freed.items():
             if view.rows[n][s] < 1.0 - 1e-9 <= view.rows[n][s] + a:
                 gain[n] = gain.get(n, 0) + 1
-        mask = req.type_mask
         widest = max_node_gpus(view, mask)
         if req.whole <= widest or not self.multi_node:
-            return any(
-                view.whole_free[n] + g >= req.whole and view.active[n] and (mask is None or mask[n])
-                for n, g in gain.items()
+            return bool((ok & (view.whole_free >= req.whole)).any()) or any(
+                ok[n] and view.whole_free[n] + g >= req.whole for n, g in gain.items()
             )
         chunk = min(self.chunk, widest)
         full, rest = divmod(req.whole, chunk)
-        ok = view.active if mask is None else view.active & mask
 
         def nodes_with(k: int) -> int:  # distinct nodes that would have k whole GPUs free
             now = int((ok & (view.whole_free >= k)).sum())
