@@ -15,6 +15,7 @@ from gpufleet.sim.quota import QuotaScheduler
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
+from gpufleet.sim.training import TrainingSim
 from gpufleet.traces import load
 
 
@@ -237,3 +238,36 @@ def test_reclaim_counts_free_nodes_without_victims_when_the_quota_held_the_job_b
     assert s["a5"] == 120.0 and pre["b1"] == 1 and pre["a5"] == 0
     nodes = dict(zip(res.jobs["job_id"].to_list(), res.jobs["nodes"].to_list(), strict=True))
     assert nodes["a5"] not in (nodes["b0"], nodes["b4"])
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "setup"),
+    [(s, m) for s in ("tiresias", "srtf") for m in ("pooled", "quota", "typed")] + [("sjf", "quota"), ("sjf", "typed")],
+)
+def test_the_pre_trial_gpu_check_only_skips_trials_that_would_fail(
+    scheduler: str, setup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with the check replaced by "always try", every preemption trial runs: the replay must not change
+    j = load("synthetic:jobs", n_jobs=800).frame
+    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
+    jobs = j.with_columns((pl.lit("t") + (k % 3).cast(pl.String)).alias("group"))
+    if setup == "pooled":
+        cfg = SimConfig(scheduler=scheduler)
+    elif setup == "quota":
+        jobs = jobs.with_columns(pl.lit(None, pl.String).alias("gpu_type"))
+        cfg = SimConfig(
+            scheduler=scheduler, quota=QuotaSpec(queues={f"t{x}": QueueSpec(nominal=12, cohort="c") for x in range(3)})
+        )
+    else:
+        jobs = jobs.with_columns(
+            pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type")
+        )
+        queues = {f"t{x}": QueueSpec(nominal={"A100": 12, "V100": 2}, cohort="c") for x in range(3)}
+        cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
+    nodes = parse_spec("6x8:A100,2x4:V100")
+    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
+    checked = simulate(jobs, nodes, cfg).jobs.select(cols)
+    monkeypatch.setattr(TrainingSim, "_whole_gpus_could_fit", lambda self, req, victims: True)
+    tried = simulate(jobs, nodes, cfg).jobs.select(cols)
+    assert checked["preemptions"].sum() > 0
+    assert checked.equals(tried)
