@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -186,6 +187,7 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
         frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
         summary["groups"] = group_stats(frame, summary["makespan_s"], owned, gtl)
         summary["groups_by"] = by
+        summary["group_timeline_step_s"] = gtl.step
     elif wl.group and any(g is not None for g in wl.group):
         # one group (e.g. one VC of a partitioned run): the cluster timeline is its timeline
         summary["groups"] = group_stats(out, summary["makespan_s"])
@@ -201,10 +203,24 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"), gtl.frame() if gtl is not None else None)
 
 
+GROUP_ROWS = 5_000_000  # per-group timeline rows a replay aims to stay under (the step grows beyond)
+
+
+def group_step(step: float, groups: int, wl: Any) -> float:
+    """The per-group timeline's step: `step`, or the smallest multiple of it that keeps groups x samples over
+    the expected span (submissions plus the mean duration) under GROUP_ROWS. A 1M-job trace with a hundred
+    teams would otherwise hold tens of millions of rows (GiBs) for one chart."""
+    if not wl.n or groups <= 0:
+        return step
+    span = (wl.submit[-1] - wl.submit[0]) + float(np.mean(wl.duration))
+    return step * max(1, math.ceil(groups * span / step / GROUP_ROWS))
+
+
 def _group_timeline(sim: TrainingSim, quota: QuotaScheduler | None, step: float, start: float) -> GroupTimeline | None:
     """Per-queue timeline under quotas; per-group when the jobs carry groups; none otherwise."""
     if quota is not None:
-        return GroupTimeline(sim, quota.names, quota.job_queue, step, start, quota)
+        gs = group_step(step, len(quota.names), sim.wl)
+        return GroupTimeline(sim, quota.names, quota.job_queue, gs, start, quota)
     groups = sim.wl.group
     if not groups or all(g is None for g in groups):
         return None
@@ -212,7 +228,8 @@ def _group_timeline(sim: TrainingSim, quota: QuotaScheduler | None, step: float,
     if len(names) == 1 and None not in groups:
         return None  # the cluster timeline says it all
     idx = {g: k for k, g in enumerate(names)}
-    return GroupTimeline(sim, names, [idx[g] if g is not None else -1 for g in groups], step, start)
+    gs = group_step(step, len(names), sim.wl)
+    return GroupTimeline(sim, names, [idx[g] if g is not None else -1 for g in groups], gs, start)
 
 
 def _jobs_frame(wl: Any, sim: TrainingSim, rec: JobRecorder) -> pl.DataFrame:
