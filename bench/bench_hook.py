@@ -68,17 +68,9 @@ def start_hook(cfg: Path, log: Path) -> subprocess.Popen:  # type: ignore[type-a
 
 
 def wait_ready(http: str, deadline_s: float = 90) -> float:
-    import httpx
+    from gpufleet.core.net import wait_http
 
-    t = time.time()
-    while time.time() - t < deadline_s:
-        try:
-            if httpx.get(f"{http}/readyz", timeout=1).status_code == 200:
-                return time.time() - t
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("hook never became ready")
+    return wait_http(f"{http}/readyz", timeout_s=deadline_s, what="the hook")
 
 
 def load(http: str, grpc_addr: str, seconds: float, rate: float, threads: int = 8) -> dict[str, float]:

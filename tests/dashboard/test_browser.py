@@ -8,12 +8,11 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.integration.prom import free_port
+
+from gpufleet.core.net import free_port, wait_http
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,16 +54,7 @@ def test_every_page_renders_in_chromium(demo: Path) -> None:
     out = ROOT / "test-artifacts" / "dashboard"
     out.mkdir(parents=True, exist_ok=True)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, "the dashboard did not start"
-            time.sleep(0.3)
+        wait_http(f"{base}/_stcore/health", proc=proc, timeout_s=90, what="the dashboard")
         script = ROOT / "tests" / "dashboard" / "browser.mjs"
         # node resolves playwright-core from the script's folder upwards: run a copy inside the tools folder
         shutil.copy(script, TOOLS / "browser.mjs")

@@ -17,6 +17,7 @@ from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.integration.prom import backfill, free_port, need_prometheus, prometheus
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
+from gpufleet.core.net import wait_http
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.proto import externalscaler_pb2 as pb
 from gpufleet.hook.proto import externalscaler_pb2_grpc as pb_grpc
@@ -349,7 +350,6 @@ def test_cli_serves_until_sigterm(world: dict[str, Any], tmp_path: Path) -> None
     import signal
     import subprocess
     import sys
-    import time
 
     http_port = free_port()
     cfg = tmp_path / "hook.yaml"
@@ -365,15 +365,12 @@ def test_cli_serves_until_sigterm(world: dict[str, Any], tmp_path: Path) -> None
         text=True,
     )
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.2)
+        try:
+            wait_http(f"http://127.0.0.1:{http_port}/healthz", proc=proc, timeout_s=60, what="the hook")
+        except RuntimeError as e:
+            # its stderr only once it has exited: reading a live process's pipe would block
+            err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+            raise AssertionError(f"{e}: {err}") from None
         # real time is years after the backfilled replay: the telemetry is stale, the hook says so
         r = httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
         assert r.status_code == 503

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.integration.prom import free_port, need_prometheus, prometheus_scrapi
 
 from gpufleet.collector.prometheus import PrometheusSource
 from gpufleet.collector.store import Store
+from gpufleet.core.net import wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +40,7 @@ def test_replay_is_scraped_and_collected(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.time() + 60
-        while True:  # wait until the exporter answers
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    if b"DCGM_FI_DEV_GPU_UTIL" in r.read():
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, "exporter did not start"
-            time.sleep(0.3)
+        wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc, contains=b"DCGM_FI_DEV_GPU_UTIL", what="the exporter")
         start = datetime.now(UTC) - timedelta(seconds=2)
         with prometheus_scraping(tmp_path, f"127.0.0.1:{port}", interval_s=1.0) as url:
             src_api = PrometheusSource(url)

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from gpufleet.core.net import free_port, wait_http
+
+__all__ = ["backfill", "free_port", "have_prometheus", "prometheus", "prometheus_scraping"]
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -19,12 +20,6 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 def have_prometheus() -> bool:
     """Whether the prometheus and promtool binaries are here."""
     return Path(PROMETHEUS).exists() and Path(PROMTOOL).exists()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def backfill(openmetrics: Path, tsdb: Path) -> None:
@@ -48,17 +43,7 @@ def _serve(args: list[str], port: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"prometheus did not start on {url}")
-            time.sleep(0.3)
+        wait_http(f"{url}/-/ready", proc=proc, timeout_s=60, what="prometheus")
         yield url
     finally:
         proc.terminate()
