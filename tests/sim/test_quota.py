@@ -35,6 +35,23 @@ def starts(res: SimResult) -> dict[str, float]:
 
 
 TWO = {"a": QueueSpec(nominal=8, cohort="c"), "b": QueueSpec(nominal=8, cohort="c")}
+REPLAY = ["job_id", "start", "finish", "preemptions", "nodes"]  # what two replays must agree on
+
+
+def typed_teams(j: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, QueueSpec]]:
+    """Three teams with per-type quotas (a borrowing limit, a lending limit) on 4x8 A100 + 4x8 V100; every
+    other job is tied to A100, the rest may run on any type."""
+    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
+    jobs = j.with_columns(
+        pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type"),
+        (pl.lit("t") + (k % 3).cast(pl.String)).alias("group"),
+    )
+    queues = {
+        "t0": QueueSpec(nominal={"A100": 16, "V100": 8}, cohort="c", borrowing_limit={"A100": 8}),
+        "t1": QueueSpec(nominal={"V100": 16, "A100": 8}, cohort="c", lending_limit={"V100": 8}),
+        "t2": QueueSpec(nominal={"A100": 8, "V100": 8}, cohort="c"),
+    }
+    return jobs, queues
 
 
 def test_a_borrower_is_preempted_youngest_first_when_the_lender_wants_its_quota_back() -> None:
@@ -133,25 +150,14 @@ def test_one_queue_holding_every_gpu_replays_exactly_like_the_pooled_cluster(sch
     nodes = parse_spec("8x8:A100")
     pooled = simulate(jobs, nodes, SimConfig(scheduler=scheduler))
     one = simulate(jobs, nodes, SimConfig(scheduler=scheduler, quota=QuotaSpec(queues={"g": QueueSpec(nominal=64)})))
-    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
-    assert one.jobs.select(cols).equals(pooled.jobs.select(cols))
+    assert one.jobs.select(REPLAY).equals(pooled.jobs.select(REPLAY))
 
 
 @pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
 def test_typed_flavors_with_typed_and_untyped_jobs_under_every_scheduler(scheduler: str) -> None:
     # per-type quotas, borrowing and lending limits, half the jobs tied to A100: preemption trials must pick
     # the flavor the quota will admit (a trial on "any type" once preempted victims for nothing)
-    j = load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 8)
-    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
-    jobs = j.with_columns(
-        pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type"),
-        (pl.lit("t") + (k % 3).cast(pl.String)).alias("group"),
-    )
-    queues = {
-        "t0": QueueSpec(nominal={"A100": 16, "V100": 8}, cohort="c", borrowing_limit={"A100": 8}),
-        "t1": QueueSpec(nominal={"V100": 16, "A100": 8}, cohort="c", lending_limit={"V100": 8}),
-        "t2": QueueSpec(nominal={"A100": 8, "V100": 8}, cohort="c"),
-    }
+    jobs, queues = typed_teams(load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 8))
     cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
     res = simulate(jobs, parse_spec("4x8:A100,4x8:V100"), cfg)
     assert res.summary["finished"] == jobs.height and res.summary["quota"]["reclaim_preemptions"] > 0
@@ -191,19 +197,11 @@ def test_skipping_queues_that_cannot_change_is_exact(
     # queues whose last pass started nothing are skipped until a job joins them, GPUs are given back or a
     # cohort-mate borrows; a replay with skipping off must give the same starts, preemptions and nodes
     j = load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 16)
-    k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
     if typed:
-        jobs = j.with_columns(
-            pl.when(k % 2 == 0).then(pl.lit(None, pl.String)).otherwise(pl.lit("A100")).alias("gpu_type"),
-            (pl.lit("t") + (k % 3).cast(pl.String)).alias("group"),
-        )
-        queues = {
-            "t0": QueueSpec(nominal={"A100": 16, "V100": 8}, cohort="c", borrowing_limit={"A100": 8}),
-            "t1": QueueSpec(nominal={"V100": 16, "A100": 8}, cohort="c", lending_limit={"V100": 8}),
-            "t2": QueueSpec(nominal={"A100": 8, "V100": 8}, cohort="c"),
-        }
+        jobs, queues = typed_teams(j)
         nodes = parse_spec("4x8:A100,4x8:V100")
     else:  # four teams on one type, one lending only half its quota
+        k = pl.col("job_id").str.extract(r"(\d+)$").cast(pl.Int64)
         jobs = j.with_columns(
             pl.lit(None, pl.String).alias("gpu_type"), (pl.lit("t") + (k % 4).cast(pl.String)).alias("group")
         )
@@ -211,12 +209,11 @@ def test_skipping_queues_that_cannot_change_is_exact(
         nodes = parse_spec("8x8:A100")
     name, _, blocking = scheduler.partition("+")
     cfg = SimConfig(scheduler=name, blocking=bool(blocking), quota=QuotaSpec(queues=queues))
-    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
     fast = simulate(jobs, nodes, cfg)
     monkeypatch.setattr(QuotaScheduler, "skip_clean", False)
     slow = simulate(jobs, nodes, cfg)
     assert fast.summary["quota"]["reclaim_preemptions"] > 0
-    assert fast.jobs.select(cols).equals(slow.jobs.select(cols))
+    assert fast.jobs.select(REPLAY).equals(slow.jobs.select(REPLAY))
 
 
 def test_reclaim_counts_free_nodes_without_victims_when_the_quota_held_the_job_back() -> None:
@@ -265,9 +262,8 @@ def test_the_pre_trial_gpu_check_only_skips_trials_that_would_fail(
         queues = {f"t{x}": QueueSpec(nominal={"A100": 12, "V100": 2}, cohort="c") for x in range(3)}
         cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
     nodes = parse_spec("6x8:A100,2x4:V100")
-    cols = ["job_id", "start", "finish", "preemptions", "nodes"]
-    checked = simulate(jobs, nodes, cfg).jobs.select(cols)
+    checked = simulate(jobs, nodes, cfg).jobs.select(REPLAY)
     monkeypatch.setattr(TrainingSim, "_whole_gpus_could_fit", lambda self, req, victims: True)
-    tried = simulate(jobs, nodes, cfg).jobs.select(cols)
+    tried = simulate(jobs, nodes, cfg).jobs.select(REPLAY)
     assert checked["preemptions"].sum() > 0
     assert checked.equals(tried)

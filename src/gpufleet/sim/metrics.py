@@ -12,6 +12,7 @@ from array import array
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from gpufleet.optimizer.packing import ClusterView
@@ -43,6 +44,12 @@ class JobRecorder:
             self.preemptions[i] += 1
         elif what == "unschedulable":
             self.unschedulable[i] = True
+
+
+def grid_times(t0: array[float], counts: npt.NDArray[np.int64], step: float) -> npt.NDArray[np.float64]:
+    """Sample times of run-length samples: each run's start plus 0, 1, ... steps, for `counts` steps each."""
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(np.array(t0, dtype=np.float64), counts) + within * step
 
 
 class Timeline:
@@ -100,9 +107,7 @@ class Timeline:
     def frame(self) -> pl.DataFrame:
         """The samples as a frame."""
         counts = np.array(self._n, dtype=np.int64)
-        total = int(counts.sum())
-        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        cols: dict[str, Any] = {"t": np.repeat(np.array(self._t0, dtype=np.float64), counts) + within * self.step}
+        cols: dict[str, Any] = {"t": grid_times(self._t0, counts, self.step)}
         for c in self.COLS:
             cols[c] = np.repeat(np.array(self._vals[c], dtype=np.int64 if c.endswith("_jobs") else np.float64), counts)
         return pl.DataFrame(
@@ -224,16 +229,13 @@ class GroupTimeline:
     def frame(self) -> pl.DataFrame:
         """Long format: t, group, used_gpus, running_jobs, queued_jobs (+ nominal_gpus, borrowed_gpus)."""
         k = len(self.names)
-        t0s = np.array(self._t0, dtype=np.float64)
         counts = np.array(self._n, dtype=np.int64)
         mats = [
             np.array(a, dtype=np.float64).reshape(len(counts), k)
             for a in (self._used, self._running, self._queued, self._borrowed)
         ]
-        total = int(counts.sum())
-        # sample times: each chunk's start plus 0, 1, ... steps
-        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        ts = np.repeat(t0s, counts) + within * self.step
+        ts = grid_times(self._t0, counts, self.step)
+        total = len(ts)
         cols: dict[str, Any] = {
             "t": np.repeat(ts, k),
             # names by index (a numpy object array of millions of strings costs more than the frame itself)

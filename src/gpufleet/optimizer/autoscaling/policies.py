@@ -122,17 +122,17 @@ class Predictive(BaseAutoscaler):
             return reactive, why + " (no forecast yet)"
         horizon = state.cold_start_s + self.period_s
         steps = max(1, math.ceil(horizon / forecast.step_s))
+        point = float(np.max(forecast.mean[:steps])) * state.service_s  # predicted peak in flight
         margin = self._margin(state) if self.calibrate > 0 else None
         if margin is None:
             peak_rate = float(np.max(forecast.hi[:steps]))
             need = replicas_for(peak_rate * state.service_s, state.slots_per_replica, self.target_util)
             what = f"up to {peak_rate:.2f} req/s"
         else:
-            point = float(np.max(forecast.mean[:steps])) * state.service_s
             need = replicas_for(point + margin, state.slots_per_replica, self.target_util)
             what = f"{point:.1f} in flight + {margin:.1f} calibrated margin"
         if self.calibrate > 0:
-            self._pending.append((state.now, horizon, float(np.max(forecast.mean[:steps])) * state.service_s))
+            self._pending.append((state.now, horizon, point))
         if need >= reactive:
             return need, f"forecast: {what} in the next {horizon:.0f} s -> {need:.1f} replicas"
         return reactive, why
