@@ -169,3 +169,11 @@ def test_backtest_cli_json(data_dir: Path) -> None:
     assert [m["model"] for m in out["metrics"]] == ["user-history", "lightgbm", "oracle"]
     assert out["metrics"][2]["log_mae"] == 0 and out["downstream"]
     assert {d["scheduler"] for d in out["downstream"]} == {"sjf", "qssf"}
+    # learned predictors with and without the mates' refresh; the oracle once
+    assert sorted((d["predictor"], d["mates"]) for d in out["downstream"] if d["scheduler"] == "sjf") == [
+        ("lightgbm", "fixed"),
+        ("lightgbm", "refreshed"),
+        ("oracle", "-"),
+        ("user-history", "fixed"),
+        ("user-history", "refreshed"),
+    ]

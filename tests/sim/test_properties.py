@@ -68,14 +68,23 @@ def workloads(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], str]:
 
 
 @SETTINGS
-@given(workloads(), st.sampled_from(SCHEDULERS.names()), st.sampled_from(PLACERS.names()))
-def test_invariants_hold_for_every_policy(wl: tuple[list[tuple[Any, ...]], str], sched: str, placer: str) -> None:
+@given(
+    workloads(),
+    st.sampled_from(SCHEDULERS.names()),
+    st.sampled_from(PLACERS.names()),
+    st.sampled_from(["oracle", "user-history"]),  # user-history: waiting jobs refreshed from their mates
+)
+def test_invariants_hold_for_every_policy(
+    wl: tuple[list[tuple[Any, ...]], str], sched: str, placer: str, predictor: str
+) -> None:
     rows, spec = wl
     inv = Invariants()
     res = simulate(
         jobs_frame(rows),
         parse_spec(spec),
-        SimConfig(scheduler=sched, placement=placer, preempt_overhead_s=7, tiresias_threshold_gpu_s=50),
+        SimConfig(
+            scheduler=sched, placement=placer, predictor=predictor, preempt_overhead_s=7, tiresias_threshold_gpu_s=50
+        ),
         observers=[inv],
     )
     out = res.jobs

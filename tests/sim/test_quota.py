@@ -190,7 +190,11 @@ def test_reclaim_takes_the_youngest_borrower_across_queues() -> None:
 
 
 @pytest.mark.parametrize("typed", [True, False], ids=["typed", "any-type"])
-@pytest.mark.parametrize("scheduler", [*sorted(SCHEDULERS.names()), "sjf+blocking", "qssf+blocking"])
+@pytest.mark.parametrize(
+    # "@refresh": user-history predictions, refreshed from submission mates while jobs wait (re-ranks queues)
+    "scheduler",
+    [*sorted(SCHEDULERS.names()), "sjf+blocking", "qssf+blocking", "sjf@refresh", "qssf+blocking@refresh"],
+)
 def test_skipping_queues_that_cannot_change_is_exact(
     scheduler: str, typed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,9 +211,12 @@ def test_skipping_queues_that_cannot_change_is_exact(
         )
         queues = {f"t{x}": QueueSpec(nominal=16, cohort="c", lending_limit=8 if x == 1 else None) for x in range(4)}
         nodes = parse_spec("8x8:A100")
+    scheduler, _, refresh = scheduler.partition("@")
     name, _, blocking = scheduler.partition("+")
-    cfg = SimConfig(scheduler=name, blocking=bool(blocking), quota=QuotaSpec(queues=queues))
+    predictor = "user-history" if refresh else "oracle"
+    cfg = SimConfig(scheduler=name, blocking=bool(blocking), predictor=predictor, quota=QuotaSpec(queues=queues))
     fast = simulate(jobs, nodes, cfg)
+    assert (fast.summary["mate_refreshes"] > 0) == bool(refresh)
     monkeypatch.setattr(QuotaScheduler, "skip_clean", False)
     slow = simulate(jobs, nodes, cfg)
     assert fast.summary["quota"]["reclaim_preemptions"] > 0

@@ -41,10 +41,23 @@ CompatOpt = Annotated[
 ]
 
 
+MateGapOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--mate-gap",
+        help="Refresh waiting jobs' predicted durations from their submission mates (same user, name and GPU"
+        " count, each submitted within this many seconds of the previous) as the mates run and finish;"
+        " 0 = fixed at submission. [default: 60]",
+    ),
+]
+
+
 def _sim_config(**kw: Any) -> Any:
     from gpufleet.sim.run import SimConfig, with_compat
 
     kw = with_compat(kw, kw.pop("compat", None))
+    if kw.get("mate_gap_s", 0) is None:
+        del kw["mate_gap_s"]  # SimConfig's default
     speeds = kw.pop("speeds")
     if speeds and speeds != "spec":
         try:
@@ -82,7 +95,8 @@ def simulate_cmd(
             " helios-consolidate"
         ),
     ] = "best-fit",
-    predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
+    predictor: Annotated[str, typer.Option(help="oracle, user-history or lightgbm")] = "oracle",
+    mate_gap: MateGapOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
     speeds: Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")] = None,
@@ -112,6 +126,7 @@ def simulate_cmd(
         scheduler=scheduler,
         placement=placement,
         predictor=predictor,
+        mate_gap_s=mate_gap,
         seed=seed,
         preempt_overhead_s=preempt_overhead,
         speeds=speeds,
@@ -170,7 +185,8 @@ def compare_cmd(
     cluster: ClusterOpt,
     schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "fifo,sjf,tiresias",
     placements: Annotated[str, typer.Option(help="Comma-separated placer names.")] = "best-fit",
-    predictor: Annotated[str, typer.Option(help="oracle or user-history")] = "oracle",
+    predictor: Annotated[str, typer.Option(help="oracle, user-history or lightgbm")] = "oracle",
+    mate_gap: MateGapOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
@@ -187,7 +203,7 @@ def compare_cmd(
     scheds = [s.strip() for s in schedulers.split(",") if s.strip()]
     places = [p.strip() for p in placements.split(",") if p.strip()]
     _check_names(scheds, places, predictor)
-    base = _sim_config(predictor=predictor, seed=seed, speeds=None, compat=compat)
+    base = _sim_config(predictor=predictor, mate_gap_s=mate_gap, seed=seed, speeds=None, compat=compat)
     if compat:
         places = [base.placement]
     with err.status("loading …"):

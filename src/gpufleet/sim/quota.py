@@ -456,6 +456,12 @@ class QuotaScheduler:
         v.running[i] = None
         return self.scheds[q].on_start(v, i, t)  # type: ignore[arg-type]
 
+    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+        """Waiting job i's prediction changed: its queue's scheduler re-ranks it, and the queue is tried again."""
+        q = self.job_queue[i]
+        self.scheds[q].update_prediction(self.views[q], i, value)  # type: ignore[arg-type]
+        self._dirty[q][0] = self._dirty[q][1] = True
+
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Two rounds (within nominal, then borrowing) over the queues, oldest waiting head first."""
         submit = sim.wl.submit
@@ -466,14 +472,14 @@ class QuotaScheduler:
         usage, nominal, single = self.usage, self.nominal, self._single
         for mode in (0, 1):
             self.mode = mode
-            heads = [
-                (submit[next(iter(v.queue))], q)
-                for q, v in enumerate(views)
-                if v.queue and (dirty[q][mode] or not skip)
-            ]
+            heads = [(submit[next(iter(v.queue))], q) for q, v in enumerate(views) if v.queue]
             if len(heads) > 1:
                 heads.sort()
             for _, q in heads:
+                # clean is judged at the queue's turn: a reclaim by a queue earlier in this round re-queues its
+                # victims, and their queue must then get its turn in this round as it would without skipping
+                if skip and not dirty[q][mode]:
+                    continue
                 if mode == 0:
                     if not scheds[q].preemptive and (  # preemptive ones may still swap jobs inside their quota
                         usage[q][0] >= nominal[q][0] - EPS

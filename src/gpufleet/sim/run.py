@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.core.schemas import JOBS, NODES, validate
 from gpufleet.forecasting.runtime import make_predictor
+from gpufleet.forecasting.runtime.mates import DEFAULT_GAP_S
 from gpufleet.optimizer.autoscaling.pools import make_pool_scaler
 from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
@@ -20,6 +21,7 @@ from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_sta
 from gpufleet.sim.pools import PoolController
 from gpufleet.sim.quota import QuotaScheduler
 from gpufleet.sim.quota_spec import QuotaSpec
+from gpufleet.sim.refresh import MateRefresher
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload
@@ -32,6 +34,13 @@ class SimConfig(BaseModel):
     scheduler: str = Field("fifo", description="scheduler name (SCHEDULERS registry)")
     placement: str = Field("best-fit", description="placer name (PLACERS registry)")
     predictor: str = Field("oracle", description="runtime predictor for sjf/qssf/srtf/backfill (PREDICTORS)")
+    mate_gap_s: float = Field(
+        DEFAULT_GAP_S,
+        ge=0,
+        description="refresh waiting jobs' predicted durations from their submission mates (same user, name and"
+        " GPU count, each submitted within this many seconds of the previous) as the mates finish or run;"
+        " 0 = predictions fixed at submission; never with the oracle predictor",
+    )
     seed: int = Field(0, ge=0, description="seed of the run's random generator")
     preempt_overhead_s: float = Field(
         60.0, ge=0, description="checkpoint/restore cost paid when a preempted job resumes"
@@ -75,6 +84,7 @@ COMPAT: dict[str, dict[str, Any]] = {
         "integer_seconds": True,
         "multi_node": True,
         "chunk_gpus": 8,
+        "mate_gap_s": 0.0,  # their predictions are fixed at submission
     },
 }
 
@@ -106,9 +116,16 @@ def _q(a: np.ndarray, q: float) -> float:
     return float(np.quantile(a, q)) if a.size else 0.0
 
 
-def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers: list[Any] | None = None) -> SimResult:
+def simulate(
+    jobs: pl.DataFrame,
+    nodes: pl.DataFrame,
+    cfg: SimConfig,
+    observers: list[Any] | None = None,
+    predictions: pl.DataFrame | None = None,
+) -> SimResult:
     """Replay `jobs` on `nodes` under `cfg` and measure it; extra `observers` (with `on_job(t, what, i)` and/or
-    `before(t, kind, payload)` and an optional `attach(sim)`) see the run too."""
+    `before(t, kind, payload)` and an optional `attach(sim)`) see the run too. `predictions`: the output of
+    `cfg.predictor` for these jobs, when the caller already has it (several runs over one trace)."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
     if cfg.integer_seconds:
@@ -121,8 +138,11 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
     # the predictive pool scaler reads predicted ends too
     wants = scheduler.uses_prediction or cfg.pool_policy == "predictive"
-    preds = predictor.predict(jobs) if wants and cfg.predictor != "oracle" else None
-    wl = build_workload(jobs, preds)
+    preds = None
+    if wants and cfg.predictor != "oracle":
+        preds = predictions if predictions is not None else predictor.predict(jobs)
+    refresh = preds is not None and cfg.mate_gap_s > 0
+    wl = build_workload(jobs, preds, cfg.mate_gap_s if refresh else 0.0)
     view = view_from_nodes(nodes)
     placer = make_placer(cfg.placement, seed=cfg.seed)
     speeds = spec_speeds(view) if cfg.speeds == "spec" else (cfg.speeds if isinstance(cfg.speeds, dict) else None)
@@ -139,6 +159,10 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
     )
     if quota is not None:
         quota.bind(sim)
+    refresher = MateRefresher(wl.mates) if refresh else None
+    if refresher is not None:
+        refresher.attach(sim)
+        sim.job_observers.append(refresher)
     pool = None
     if cfg.pool_policy is not None:
         pool = PoolController(make_pool_scaler(cfg.pool_policy, **cfg.pool_settings), cfg.provision_delay_s)
@@ -197,6 +221,8 @@ def simulate(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig, observers:
         summary["quota"] = quota.report()
     summary |= {
         "predictor": cfg.predictor if wants else "none",
+        # waiting jobs re-ranked from their submission mates' news (0 when predictions were fixed)
+        "mate_refreshes": refresher.refreshed if refresher is not None else 0,
         "events": sim.engine.events_handled,
         "wall_s": round(time.perf_counter() - t0, 3),
     }

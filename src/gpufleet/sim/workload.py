@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from gpufleet.forecasting.runtime.mates import submission_groups
+
 
 @dataclass
 class Workload:
@@ -21,6 +23,7 @@ class Workload:
     pred: list[float]
     skipped_unknown_duration: list[str]
     group: list[str | None] = field(default_factory=list)  # team / VC / namespace; empty when the jobs have none
+    mates: list[int] = field(default_factory=list)  # submission-mate group per job (forecasting.runtime.mates)
 
     @property
     def n(self) -> int:
@@ -28,8 +31,9 @@ class Workload:
         return len(self.job_id)
 
 
-def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None) -> Workload:
-    """Order the jobs for replay, attach predicted durations, and set aside jobs without a duration."""
+def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None, mate_gap_s: float = 0.0) -> Workload:
+    """Order the jobs for replay, attach predicted durations, and set aside jobs without a duration; with
+    `mate_gap_s` > 0, also group jobs submitted together (same user, name and GPU count, where present)."""
     df = jobs.with_row_index("__in")
     if predictions is not None:
         # Rank by the geometric mean of p10, p50 and p90: with separately trained quantile models it smooths
@@ -41,6 +45,15 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None) -> Work
         df = df.with_columns(pl.col("duration").alias("__pred"))
     unknown = df.filter(pl.col("duration").is_null())["job_id"].to_list()
     df = df.filter(pl.col("duration").is_not_null()).sort(["submit_time", "__in"])
+    mates: list[int] = []
+    if mate_gap_s > 0:
+
+        def known(col: str) -> list[str | None] | None:  # a column the trace fills (ITP has no users)
+            return df[col].cast(pl.String).to_list() if col in df.columns and df[col].null_count() < df.height else None
+
+        mates = submission_groups(
+            df["submit_time"].to_list(), df["num_gpus"].to_list(), mate_gap_s, known("user"), known("name")
+        )
     return Workload(
         job_id=df["job_id"].to_list(),
         submit=df["submit_time"].to_list(),
@@ -52,4 +65,5 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None) -> Work
         pred=df["__pred"].fill_null(0.0).to_list(),
         skipped_unknown_duration=unknown,
         group=df["group"].cast(pl.String).to_list() if "group" in df.columns else [],
+        mates=mates,
     )

@@ -52,6 +52,10 @@ class Scheduler(Protocol):
         """One pass: call sim.try_start / sim.preempt in this policy's order."""
         ...
 
+    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+        """Waiting job i's predicted duration is now `value` (never called during a pass)."""
+        ...
+
 
 SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler")
 
@@ -73,6 +77,10 @@ class BaseScheduler:
     def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
         """No follow-up events by default."""
         return []
+
+    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+        """Schedulers that read predictions at each pass need nothing more than the new value."""
+        sim.wl.pred[i] = value
 
 
 def make_scheduler(name: str, settings: SchedulerSettings | None = None) -> Scheduler:

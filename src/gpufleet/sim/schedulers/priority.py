@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 class _Priority(BaseScheduler):
     uses_prediction = True
-    idle_until_change = True  # priorities are fixed at arrival
+    idle_until_change = True  # priorities change only at arrival and when a prediction is refreshed
 
     def __init__(self, settings: SchedulerSettings) -> None:
         super().__init__(settings)
@@ -29,6 +29,17 @@ class _Priority(BaseScheduler):
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
         bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+
+    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+        """Move waiting job i to its place under the new prediction."""
+        old = (self.key(sim, i), sim.wl.submit[i], i)
+        pos = bisect.bisect_left(self._order, old)
+        if pos < len(self._order) and self._order[pos] == old:
+            del self._order[pos]
+            sim.wl.pred[i] = value
+            bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+        else:  # not waiting here (it started in this instant): only the value changes
+            sim.wl.pred[i] = value
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
