@@ -3,7 +3,8 @@
 For every policy a small grid of its knobs is replayed on the tuning trace; the cheapest configuration (fewest
 GPU-hours) whose SLO attainment is >= 99% is kept (the most attaining one if none reaches it). The kept
 configurations then run on the report trace. `oracle` knows the future, so it is the GPU-hours floor and is
-picked per trace. `static` is a fixed fleet (min = max replicas), sized the same way. SLO: p99 time-to-first-token <= 2 s; profile llama7b-a10; cold start 41.3 s (genai p90).
+picked per trace. `static` is a fixed fleet (min = max replicas), sized the same way. SLO: p99
+time-to-first-token <= 2 s; profile llama7b-a10; cold start 41.3 s (genai p90).
 Usage: GPUFLEET_DATA=../shared/traces python bench/bench_autoscaling.py [--tune azure-llm:code --report azure-llm:conv]
 """
 
