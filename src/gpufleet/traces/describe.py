@@ -87,7 +87,8 @@ def _nodes(f: pl.DataFrame) -> dict[str, Any]:
     by = (
         f.group_by(pl.col("gpu_type").fill_null("(none)"))
         .agg(pl.len().alias("nodes"), pl.col("num_gpus").sum().alias("gpus"))
-        .sort("nodes", descending=True)
+        # ties by name: group_by's order is not fixed, and the demo's printed summary must not vary run to run
+        .sort(["nodes", "gpu_type"], descending=[True, False])
     )
     return {
         "gpus": int(f["num_gpus"].sum()),
