@@ -91,12 +91,28 @@ def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # typ
     table = at.dataframe[0].value
     assert list(table["scheduler"]) == ["fifo", "sjf", "tiresias"]
     assert (table["GPUs"] == 32).all()
+    assert list(table["predictor"]) == ["none", "oracle", "none"]  # only sjf reads predictions
     # and the capacity question, answered by bisection over simulated cluster sizes
     at.number_input[1].set_value(600)
     at.number_input[2].set_value(400)
     at.button[1].click().run()
     assert not at.exception, at.exception
     assert at.success and "nodes x 8 A100" in at.success[0].value
+
+
+def test_whatif_page_runs_sjf_with_a_learned_predictor(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
+    on(demo.parent)
+    at = page("whatif").run()
+    at.number_input[0].set_value(400)
+    at.text_input[0].set_value("4x8:A100")
+    at.multiselect[0].set_value(["sjf"])
+    pred = next(s for s in at.selectbox if s.label.startswith("runtime predictor"))
+    pred.set_value("user-history")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["predictor"]) == ["user-history"]
+    assert any("predictor user-history" in c.value for c in at.caption)
 
 
 def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  # type: ignore[no-untyped-def]

@@ -291,6 +291,7 @@ def sim_summary_row(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "scheduler": s["scheduler"],
         "placement": s["placement"],
+        "predictor": s.get("predictor", "none"),
         "GPUs": s["cluster_gpus"],
         "avg JCT": human_seconds(s["avg_jct_s"]),
         "p95 wait": human_seconds(s["p95_wait_s"]),

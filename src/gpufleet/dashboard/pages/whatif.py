@@ -35,11 +35,12 @@ def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
     return load(ref, None, params)
 
 
-def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str) -> dict:
+def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> dict:
     from gpufleet.experiments import load_cluster
     from gpufleet.sim.run import SimConfig, simulate
 
-    return simulate(jobs, load_cluster(cluster, None), SimConfig(scheduler=scheduler, placement=placement)).summary
+    cfg = SimConfig(scheduler=scheduler, placement=placement, predictor=predictor)
+    return simulate(jobs, load_cluster(cluster, None), cfg).summary
 
 
 src = common.sources()
@@ -51,6 +52,8 @@ with st.form("whatif"):
     cluster = c2.text_input("cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)", "16x8:A100")
     scheds = c2.multiselect("schedulers", ["fifo", "fifo-backfill", "sjf", "qssf", "srtf", "tiresias"], ["fifo", "sjf"])
     place = c2.selectbox("placer", ["best-fit", "worst-fit", "first-fit", "fgd", "fgd-balance"])
+    # the oracle is SJF's best case; a planner wants what a real predictor gives (refreshed from mates as jobs wait)
+    pred = c1.selectbox("runtime predictor (sjf, qssf, srtf, backfill)", ["oracle", "user-history", "lightgbm"])
     go = st.form_submit_button("run the simulations")
 if go:
     try:
@@ -58,8 +61,8 @@ if go:
     except Exception as e:  # a reference that is not here: say so, do not crash the page
         st.error(str(e).splitlines()[0])
         st.stop()
-    st.session_state["whatif_runs"] = [(s, executor().submit(run_one, jobs, cluster, s, place)) for s in scheds]
-    st.session_state["whatif_what"] = f"{ref} ({jobs.height:,} jobs) on {cluster}, placer {place}"
+    st.session_state["whatif_runs"] = [(s, executor().submit(run_one, jobs, cluster, s, place, pred)) for s in scheds]
+    st.session_state["whatif_what"] = f"{ref} ({jobs.height:,} jobs) on {cluster}, placer {place}, predictor {pred}"
 runs: list[tuple[str, Future]] = st.session_state.get("whatif_runs", [])
 if runs:
     done = sum(f.done() for _, f in runs)
