@@ -14,6 +14,7 @@ import gpufleet.sim.run as run_mod
 from gpufleet.forecasting.runtime import make_predictor
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
+from gpufleet.sim.refresh import MateRefresher
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
 from gpufleet.traces import load
@@ -168,3 +169,21 @@ def test_sjf_keeps_its_order_sorted_under_updates() -> None:
     assert sorted(j for _, _, j in sjf._order) == list(range(200))
     assert all(k == sim.wl.pred[j] for k, _, j in sjf._order)
     assert bisect.bisect_left(sjf._order, sjf._order[0]) == 0
+
+
+def test_skipping_groups_below_their_floor_is_exact(synthetic: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a group whose running mates have not worked past its floor is skipped without a look at each waiting job;
+    # looking every time must give the same re-rankings and the same schedule
+    nodes = parse_spec("6x8:V100")
+    cfg = SimConfig(scheduler="sjf", predictor="user-history")
+    fast = simulate(synthetic, nodes, cfg)
+    look = MateRefresher._refresh
+
+    def always_look(self: MateRefresher, t: float) -> None:
+        self._floor.clear()
+        look(self, t)
+
+    monkeypatch.setattr(MateRefresher, "_refresh", always_look)
+    slow = simulate(synthetic, nodes, cfg)
+    assert fast.summary["mate_refreshes"] == slow.summary["mate_refreshes"] > 0
+    assert fast.jobs["start"].to_list() == slow.jobs["start"].to_list()

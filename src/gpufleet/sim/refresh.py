@@ -43,8 +43,8 @@ class MateRefresher:
         # at any finish. Other groups change only when one of their own finishes.
         self._active: set[int] = set()
         self._news: set[int] = set()  # groups where a job joined the waiting ones or a mate finished
-        # Per group: no waiting job's estimate can move by more than REL_TOL while the longest running mate's
-        # work stays at or below this (and there is no news): the group is skipped without a look at each job.
+        # Per group: no waiting job's estimate can move by more than the tolerance while the longest running
+        # mate's work stays at or below this (and there is no news): skipped without a look at each job.
         self._floor: dict[int, float] = {}
         self.refreshed = 0  # re-rankings made
 
@@ -56,7 +56,9 @@ class MateRefresher:
     def on_job(self, t: float, what: str, i: int) -> None:
         """Track who waits and who runs per group; refresh the waiting ones when a job finishes."""
         g = self.groups[i]
-        if g not in self._has_mates and what != "finish":
+        if g not in self._has_mates:
+            if what == "finish":  # no news about anyone, but running mates elsewhere have worked longer
+                self._refresh(t)
             return
         waiting = self.waiting.setdefault(g, {})
         running = self.running.setdefault(g, {})
@@ -70,10 +72,9 @@ class MateRefresher:
         elif what == "finish":
             assert self.evidence is not None and self.sim is not None
             running.pop(i, None)
-            if g in self._has_mates:
-                self.evidence.finished(i, self.sim.wl.duration[i])
-                self._active.add(g)
-                self._news.add(g)
+            self.evidence.finished(i, self.sim.wl.duration[i])
+            self._active.add(g)
+            self._news.add(g)
             self._refresh(t)
             return
         else:
@@ -95,7 +96,8 @@ class MateRefresher:
                 continue
             most = max((work(m, t) for m in running), default=0.0)
             if g not in news and most <= floor.get(g, -1.0):
-                # exact: each estimate was within REL_TOL of its prediction and can only have grown to `most`
+                # exact: without news each estimate only grows, to at most max(its last value, most), and both
+                # are within the tolerance above its prediction, which the last look left within it below
                 continue
             low = float("inf")
             for m in waiting:
@@ -103,7 +105,7 @@ class MateRefresher:
                 if abs(new - pred[m]) > REL_TOL * max(pred[m], 1.0):
                     update(sim, m, new)
                     self.refreshed += 1
-                low = min(low, max(pred[m], 1.0))
-            floor[g] = low * (1 + REL_TOL)
+                low = min(low, pred[m] + REL_TOL * max(pred[m], 1.0))
+            floor[g] = low
         self._active.difference_update(done)
         news.clear()
