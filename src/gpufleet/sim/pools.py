@@ -173,6 +173,7 @@ class PoolController:
         self.provisioning[n] = False
         sim.view.set_active(n, True)
         sim.total_gpus = sim.view.active_gpus
+        sim.room_grew += 1
         # new capacity: shapes blocked so far may fit on this node (the simulator's exact memo)
         for dirty in sim._blocked.values():
             dirty.append(n)

@@ -97,6 +97,9 @@ class TrainingSim:
         self._trial_failed: list[tuple[float, float, float, str | None]] = []  # per pass, see start_preempting
         self._clean: list[tuple[float, float, float, str | None]] = []  # blocked shapes with nothing released since
         self._sched_pending = False
+        # Bumps whenever room may have grown (a job gave its GPUs back, a node came into service): a scheduler
+        # that knows its waiting jobs failed since then need not try them again (sjf/qssf, schedulers/priority.py).
+        self.room_grew = 0
         self.job_observers: list[JobObserver] = [o for o in (observers or []) if hasattr(o, "on_job")]
         self.engine = Engine(
             {ARRIVE: self._arrive, FINISH: self._finish, DEMOTE: self._demote, SCHEDULE: self._schedule},
@@ -130,6 +133,25 @@ class TrainingSim:
             if self._try_place(i, t, gtype, flavor):
                 return True
         return False
+
+    def gpus_short(self, i: int) -> bool:
+        """True when no node (of job i's GPU type) has the GPUs job i needs on one node, CPUs and memory aside:
+        until room grows, no job with these GPUs and type can start. False when unsure (gangs across nodes)."""
+        req = self.request(i)
+        if self._gang(req):
+            return False
+        view = self.view
+        if req.whole:
+            ok = view.whole_free >= req.whole
+        elif req.fraction:
+            ok = view.frac_max >= req.fraction - 1e-9
+        else:
+            return False
+        if req.type_mask is not None:
+            ok = ok & req.type_mask
+        if not view.all_active:
+            ok = ok & view.active
+        return not bool(ok.any())
 
     def _try_place(self, i: int, t: float, gtype: str | None, flavor: str | None) -> bool:
         wl = self.wl
@@ -333,6 +355,7 @@ class TrainingSim:
         return [(t, SCHEDULE, None)]
 
     def _release(self, i: int) -> None:
+        self.room_grew += 1
         p = self.placement[i]
         if p is not None:
             undo(self.view, p)

@@ -21,6 +21,8 @@ class _Priority(BaseScheduler):
         super().__init__(settings)
         self.stops_at_first_failure = settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
+        self._new: list[int] = []  # jobs that joined since the last pass
+        self._room_seen = -1  # sim.room_grew at the end of the last pass
 
     def key(self, sim: TrainingSim, i: int) -> float:
         """Smaller runs first."""
@@ -29,6 +31,7 @@ class _Priority(BaseScheduler):
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
         bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+        self._new.append(i)
 
     def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
         """Move waiting job i to its place under the new prediction."""
@@ -41,23 +44,72 @@ class _Priority(BaseScheduler):
         else:  # not waiting here (it started in this instant): only the value changes
             sim.wl.pred[i] = value
 
+    skip_known_failures = True  # see schedule(); the exactness test switches it off
+
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
+        new, self._new = self._new, []
+        blocking = self.settings.blocking
+        if (
+            self.skip_known_failures
+            and not blocking
+            and sim.room_grew == self._room_seen
+            and getattr(sim, "quota", None) is None
+        ):
+            # Nothing gave room back since the last pass, which tried (or knew the failure of) every job then
+            # waiting: only the jobs that joined since can start. (Not under quotas, where a cohort-mate starting
+            # to borrow lets a waiting job reclaim without any release; not when blocking, where a new job
+            # ahead of the blocked head changes where the pass stops.)
+            self._try_new(sim, new, t)
+            return
+        self._full_pass(sim, t)
+        self._room_seen = sim.room_grew
+
+    def _try_new(self, sim: TrainingSim, new: list[int], t: float) -> None:
+        order, gpus = self._order, sim.wl.gpus
+        for key in sorted((self.key(sim, i), sim.wl.submit[i], i) for i in new if i in sim.queue):
+            i = key[2]
+            if gpus[i] <= sim.total_gpus - sim.allocated + 1e-9 and sim.try_start(i, t):
+                del order[bisect.bisect_left(order, key)]
+        self._room_seen = sim.room_grew
+
+    def _full_pass(self, sim: TrainingSim, t: float) -> None:
         started: list[int] = []
-        gpus = sim.wl.gpus
+        wl = sim.wl
+        gpus, cpus, mem, gtype = wl.gpus, wl.cpus, wl.mem, wl.gpu_type
         free = sim.total_gpus - sim.allocated  # read once and after each start (a property under quotas)
         blocking = self.settings.blocking
+        # What failed in this pass, per (GPUs, GPU type): the (CPUs, memory) of each failed job. A pass only
+        # starts jobs, so room (and a queue's quota) only shrinks, and a failed try changes nothing (a reclaim
+        # that fails is undone): a later job with the same GPUs and type and at least those CPUs and memory fails
+        # too (same chunks, each asking at least as much). With a long queue (100k synthetic jobs: hundreds of
+        # 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact: the test replays
+        # with it off (tests/sim/test_refresh.py).
+        # A class is None (all of it fails) when no node has its GPUs at all: found once, at its first failure.
+        failed: dict[tuple[float, str | None], list[tuple[float, float]] | None] = {}
+        memo = self.skip_known_failures
         for pos, (_, _, i) in enumerate(self._order):
             g = gpus[i]
             if g > free + 1e-9:  # cannot fit: skip without a call (or stop, when blocking)
                 if blocking or (free < 1e-9 and g > 0):
                     break
                 continue
+            if memo:
+                cls = (g, gtype[i])
+                seen = failed.get(cls, ())
+                if seen is None or any(c <= cpus[i] and m <= mem[i] for c, m in seen):
+                    continue  # (never reached when blocking: the pass ended at the first failure)
             if sim.try_start(i, t):
                 started.append(pos)
                 free = sim.total_gpus - sim.allocated
             elif blocking:
                 break
+            elif memo:
+                if cls not in failed:
+                    failed[cls] = None if sim.gpus_short(i) else []
+                bucket = failed[cls]
+                if bucket is not None:
+                    bucket.append((cpus[i], mem[i]))
         for pos in reversed(started):
             del self._order[pos]
 
