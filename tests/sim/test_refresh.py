@@ -187,3 +187,11 @@ def test_skipping_groups_below_their_floor_is_exact(synthetic: pl.DataFrame, mon
     slow = simulate(synthetic, nodes, cfg)
     assert fast.summary["mate_refreshes"] == slow.summary["mate_refreshes"] > 0
     assert fast.jobs["start"].to_list() == slow.jobs["start"].to_list()
+
+
+@pytest.mark.parametrize("predictor", ["user-history", "lightgbm"])
+def test_an_empty_trace_with_a_learned_predictor_gives_an_empty_replay(predictor: str) -> None:
+    # the predictor's frame for no jobs has null-typed columns (found by the property test)
+    empty = _jobs([])
+    res = simulate(empty, parse_spec("1x1:V100"), SimConfig(scheduler="sjf", predictor=predictor))
+    assert res.summary["finished"] == 0 and res.summary["mate_refreshes"] == 0

@@ -39,8 +39,10 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None, mate_ga
         # Rank by the geometric mean of p10, p50 and p90: with separately trained quantile models it smooths
         # their noise; chosen on ITP clusters 02 and 07 and Philly (SJF JCT vs oracle 1.10/1.38/1.78 against
         # 1.13/1.48/1.88 for p50), not on cluster04. Point predictors have p10 = p50 = p90: unchanged.
-        gm = (predictions["p10"].clip(1e-9) * predictions["p50"].clip(1e-9) * predictions["p90"].clip(1e-9)) ** (1 / 3)
-        df = df.with_columns(pl.when(predictions["p50"] > 0).then(gm).otherwise(predictions["p50"]).alias("__pred"))
+        # cast: a predictor's frame for no jobs may carry null-typed columns
+        p10, p50, p90 = (predictions[c].cast(pl.Float64) for c in ("p10", "p50", "p90"))
+        gm = (p10.clip(1e-9) * p50.clip(1e-9) * p90.clip(1e-9)) ** (1 / 3)
+        df = df.with_columns(pl.when(p50 > 0).then(gm).otherwise(p50).alias("__pred"))
     else:
         df = df.with_columns(pl.col("duration").alias("__pred"))
     unknown = df.filter(pl.col("duration").is_null())["job_id"].to_list()
