@@ -67,8 +67,10 @@ class _Priority(BaseScheduler):
 
     def _try_new(self, sim: TrainingSim, new: list[int], t: float) -> None:
         order, gpus = self._order, sim.wl.gpus
-        for key in sorted((self.key(sim, i), sim.wl.submit[i], i) for i in new if i in sim.queue):
+        for key in sorted({(self.key(sim, i), sim.wl.submit[i], i) for i in new}):
             i = key[2]
+            if i not in sim.queue:
+                continue  # started or gone since it joined
             if gpus[i] <= sim.total_gpus - sim.allocated + 1e-9 and sim.try_start(i, t):
                 del order[bisect.bisect_left(order, key)]
         self._room_seen = sim.room_grew
@@ -86,8 +88,11 @@ class _Priority(BaseScheduler):
         # 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact: the test replays
         # with it off (tests/sim/test_refresh.py).
         # A class is None (all of it fails) when no node has its GPUs at all: found once, at its first failure.
+        # Not under quotas: there a job with fewer CPUs than the one that failed may still reclaim (the reclaim
+        # memo only covers jobs asking at least as much), and reclaim frees GPUs.
         failed: dict[tuple[float, str | None], list[tuple[float, float]] | None] = {}
         memo = self.skip_known_failures
+        whole_class = memo and getattr(sim, "quota", None) is None
         for pos, (_, _, i) in enumerate(self._order):
             g = gpus[i]
             if g > free + 1e-9:  # cannot fit: skip without a call (or stop, when blocking)
@@ -106,7 +111,7 @@ class _Priority(BaseScheduler):
                 break
             elif memo:
                 if cls not in failed:
-                    failed[cls] = None if sim.gpus_short(i) else []
+                    failed[cls] = None if whole_class and sim.gpus_short(i) else []
                 bucket = failed[cls]
                 if bucket is not None:
                     bucket.append((cpus[i], mem[i]))
