@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from gpufleet.core.gpus import gpu_spec
 from gpufleet.optimizer.packing import ClusterView, Placement, Placer, Request, apply, fits_ever, place, undo
-from gpufleet.optimizer.packing.place import fits_node, max_node_gpus
+from gpufleet.optimizer.packing.place import feasible, fits_node, max_node_gpus
 from gpufleet.sim.engine import Engine, FollowUp
 from gpufleet.sim.workload import Workload
 
@@ -137,21 +137,11 @@ class TrainingSim:
     def gpus_short(self, i: int) -> bool:
         """True when no node (of job i's GPU type) has the GPUs job i needs on one node, CPUs and memory aside:
         until room grows, no job with these GPUs and type can start. False when unsure (gangs across nodes)."""
-        req = self.request(i)
-        if self._gang(req):
+        wl = self.wl
+        bare = self.view.request(wl.gpus[i], 0.0, 0.0, wl.gpu_type[i])  # the placer's test with CPUs and memory off
+        if self._gang(bare) or not (bare.whole or bare.fraction):
             return False
-        view = self.view
-        if req.whole:
-            ok = view.whole_free >= req.whole
-        elif req.fraction:
-            ok = view.frac_max >= req.fraction - 1e-9
-        else:
-            return False
-        if req.type_mask is not None:
-            ok = ok & req.type_mask
-        if not view.all_active:
-            ok = ok & view.active
-        return not bool(ok.any())
+        return not bool(feasible(self.view, bare).any())
 
     def _try_place(self, i: int, t: float, gtype: str | None, flavor: str | None) -> bool:
         wl = self.wl

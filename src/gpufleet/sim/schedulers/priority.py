@@ -61,8 +61,8 @@ class _Priority(BaseScheduler):
             # to borrow lets a waiting job reclaim without any release; not when blocking, where a new job
             # ahead of the blocked head changes where the pass stops.)
             self._try_new(sim, new, t)
-            return
-        self._full_pass(sim, t)
+        else:
+            self._full_pass(sim, t)
         self._room_seen = sim.room_grew
 
     def _try_new(self, sim: TrainingSim, new: list[int], t: float) -> None:
@@ -73,7 +73,6 @@ class _Priority(BaseScheduler):
                 continue  # started or gone since it joined
             if gpus[i] <= sim.total_gpus - sim.allocated + 1e-9 and sim.try_start(i, t):
                 del order[bisect.bisect_left(order, key)]
-        self._room_seen = sim.room_grew
 
     def _full_pass(self, sim: TrainingSim, t: float) -> None:
         started: list[int] = []
@@ -86,7 +85,7 @@ class _Priority(BaseScheduler):
         # that fails is undone): a later job with the same GPUs and type and at least those CPUs and memory fails
         # too (same chunks, each asking at least as much). With a long queue (100k synthetic jobs: hundreds of
         # 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact: the test replays
-        # with it off (tests/sim/test_refresh.py).
+        # with it off (tests/sim/test_priority_skips.py).
         # A class is None (all of it fails) when no node has its GPUs at all: found once, at its first failure.
         # Not under quotas: there a job with fewer CPUs than the one that failed may still reclaim (the reclaim
         # memo only covers jobs asking at least as much), and reclaim frees GPUs.
