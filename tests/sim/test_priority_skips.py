@@ -30,6 +30,10 @@ CASES: dict[str, dict[str, Any]] = {
     "sjf-refreshed": {"scheduler": "sjf", "predictor": "user-history"},
     "sjf-pools": {"scheduler": "sjf", "pool_policy": "cluster-autoscaler", "provision_delay_s": 120.0},
     "qssf-quota": {"scheduler": "qssf", "quota": "teams"},
+    "sjf-quota": {"scheduler": "sjf", "quota": "teams"},
+    "sjf-quota-refreshed": {"scheduler": "sjf", "quota": "teams", "predictor": "user-history"},
+    "sjf-quota-noreclaim": {"scheduler": "sjf", "quota": "teams-noreclaim"},
+    "sjf-quota-typed": {"scheduler": "sjf", "quota": "teams-typed"},
 }
 
 
@@ -42,13 +46,30 @@ def test_skipping_known_failures_is_exact(case: str, jobs: pl.DataFrame, monkeyp
         (pl.col("num_gpus") * 6).cast(pl.Float64).alias("num_cpus"),
         (pl.col("num_gpus") * 64 * 2**30).cast(pl.Int64).alias("mem_bytes"),
     )
-    if kw.get("quota") == "teams":
+    quota = kw.pop("quota", None)
+    if quota is not None:
         teams = sorted({g for g in jobs["group"].to_list() if g is not None})
         share = 80.0 / len(teams)
-        kw["quota"] = QuotaSpec(queues={t: QueueSpec(nominal=share, cohort="all", groups=[t]) for t in teams})
+        # typed: each team's quota split over the two 8-GPU types (the T4s are nobody's)
+        nominal: Any = {"A100": share / 2, "V100": share / 2} if quota == "teams-typed" else share
+        queues = {t: QueueSpec(nominal=nominal, cohort="all", groups=[t]) for t in teams}
+        kw["quota"] = QuotaSpec(queues=queues, reclaim=quota != "teams-noreclaim")
     cfg = SimConfig(**kw)
+    new_only = 0
+    try_new = _Priority._try_new
+
+    def counting(self: _Priority, *a: Any) -> None:
+        nonlocal new_only
+        new_only += 1
+        try_new(self, *a)
+
+    monkeypatch.setattr(_Priority, "_try_new", counting)
     fast = simulate(jobs, nodes, cfg)
     monkeypatch.setattr(_Priority, "skip_known_failures", False)
     slow = simulate(jobs, nodes, cfg)
     assert fast.summary["avg_wait_s"] > 600  # jobs did wait: the skips had work to do
+    if not kw.get("blocking"):
+        assert new_only > 0  # the new-jobs-only pass ran (under quotas: while nothing was left to reclaim)
+    if quota in ("teams", "teams-typed"):
+        assert fast.summary["quota"]["reclaim_preemptions"] > 0
     assert fast.jobs.select(REPLAY).equals(slow.jobs.select(REPLAY))

@@ -79,6 +79,25 @@ class QueueView:
         and reclaim decide the rest)."""
         return self.allocated + self._quota.headroom(self._q)
 
+    @property
+    def lane(self) -> int:
+        """The round this pass belongs to (0 nominal, 1 borrowing): a failure in one says little of the other."""
+        return self._quota.mode
+
+    def retry_token(self) -> object | None:
+        """What must change before a job this queue failed to start in this round could start (see
+        TrainingSim.retry_token): room given back. None while a reclaim could run (nominal round, a cohort-mate
+        borrows): it frees room in the middle of a pass. (A cohort-mate that starts borrowing after a pass makes
+        this None until a release, so the token need not count borrowing starts.)"""
+        quota, q = self._quota, self._q
+        if (
+            quota.mode == 0
+            and quota.spec.reclaim
+            and quota.cohort_borrowed[quota.cohort[q]] - quota.borrowed_now[q] > EPS
+        ):
+            return None
+        return self._sim.room_grew
+
     def try_start(self, i: int, t: float) -> bool:
         """Start through the quota; in the nominal round, reclaim lent quota when that is what it takes."""
         quota, q = self._quota, self._q

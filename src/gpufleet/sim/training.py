@@ -111,6 +111,14 @@ class TrainingSim:
             self.engine.push(wl.submit[0], ARRIVE, 0)
 
     # -- what schedulers use -------------------------------------------------------------------------
+    lane = 0  # which of a scheduler's passes this is (a quota's queues see two per event: sim/quota.py)
+
+    def retry_token(self) -> object | None:
+        """Changes whenever a job that failed to start might start now (here: room was given back), so a
+        scheduler that saw the same token at its last pass in this lane need only try jobs that joined since.
+        None when that does not hold (never here; under a quota, while a reclaim could free room)."""
+        return self.room_grew
+
     def request(self, i: int) -> Request:
         """The resource request of job i (one shared object per distinct shape)."""
         wl = self.wl

@@ -21,8 +21,10 @@ class _Priority(BaseScheduler):
         super().__init__(settings)
         self.stops_at_first_failure = settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
-        self._new: list[int] = []  # jobs that joined since the last pass
-        self._room_seen = -1  # sim.room_grew at the end of the last pass
+        # Per lane (sim.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
+        # since the lane's last pass, and sim.retry_token() as it was through that pass (None: not known).
+        self._new: dict[int, list[int]] = {}
+        self._seen: dict[int, object | None] = {}
 
     def key(self, sim: TrainingSim, i: int) -> float:
         """Smaller runs first."""
@@ -31,7 +33,8 @@ class _Priority(BaseScheduler):
     def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
         bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
-        self._new.append(i)
+        for new in self._new.values():
+            new.append(i)
 
     def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
         """Move waiting job i to its place under the new prediction."""
@@ -48,22 +51,25 @@ class _Priority(BaseScheduler):
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
-        new, self._new = self._new, []
-        blocking = self.settings.blocking
+        lane = sim.lane
+        new = self._new.get(lane)
+        self._new[lane] = []
+        token = sim.retry_token()
         if (
             self.skip_known_failures
-            and not blocking
-            and sim.room_grew == self._room_seen
-            and getattr(sim, "quota", None) is None
+            and not self.settings.blocking
+            and new is not None
+            and token is not None
+            and self._seen.get(lane) == token
         ):
-            # Nothing gave room back since the last pass, which tried (or knew the failure of) every job then
-            # waiting: only the jobs that joined since can start. (Not under quotas, where a cohort-mate starting
-            # to borrow lets a waiting job reclaim without any release; not when blocking, where a new job
-            # ahead of the blocked head changes where the pass stops.)
+            # Nothing that could let a failed job start happened since this lane's last pass, which tried (or
+            # knew the failure of) every job then waiting: only the jobs that joined since can start. (Not when
+            # blocking, where a new job ahead of the blocked head changes where the pass stops.)
             self._try_new(sim, new, t)
         else:
-            self._full_pass(sim, t)
-        self._room_seen = sim.room_grew
+            self._full_pass(sim, t, whole_class=token is not None)
+        # kept only when nothing in the pass itself could have helped a job it had already failed (a reclaim)
+        self._seen[lane] = token if token is not None and sim.retry_token() == token else None
 
     def _try_new(self, sim: TrainingSim, new: list[int], t: float) -> None:
         order, gpus = self._order, sim.wl.gpus
@@ -74,7 +80,7 @@ class _Priority(BaseScheduler):
             if gpus[i] <= sim.total_gpus - sim.allocated + 1e-9 and sim.try_start(i, t):
                 del order[bisect.bisect_left(order, key)]
 
-    def _full_pass(self, sim: TrainingSim, t: float) -> None:
+    def _full_pass(self, sim: TrainingSim, t: float, whole_class: bool) -> None:
         started: list[int] = []
         wl = sim.wl
         gpus, cpus, mem, gtype = wl.gpus, wl.cpus, wl.mem, wl.gpu_type
@@ -87,11 +93,12 @@ class _Priority(BaseScheduler):
         # 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact: the test replays
         # with it off (tests/sim/test_priority_skips.py).
         # A class is None (all of it fails) when no node has its GPUs at all: found once, at its first failure.
-        # Not under quotas: there a job with fewer CPUs than the one that failed may still reclaim (the reclaim
-        # memo only covers jobs asking at least as much), and reclaim frees GPUs.
+        # Only with `whole_class` (no retry token means a reclaim may run: there a job with fewer CPUs than the one
+        # that failed may still reclaim - the reclaim memo only covers jobs asking at least as much - and reclaim
+        # frees GPUs).
         failed: dict[tuple[float, str | None], list[tuple[float, float]] | None] = {}
         memo = self.skip_known_failures
-        whole_class = memo and getattr(sim, "quota", None) is None
+        whole_class = memo and whole_class
         for pos, (_, _, i) in enumerate(self._order):
             g = gpus[i]
             if g > free + 1e-9:  # cannot fit: skip without a call (or stop, when blocking)
