@@ -80,6 +80,27 @@ def test_fgd_balance_keeps_cpus_for_the_gpus_left() -> None:
     assert pack_once(pods, nodes, "fgd-balance")["placed"] == 2
 
 
+def test_fgd_balance_measures_fragmentation_as_the_small_pods_see_it() -> None:
+    # One node, GPUs free [1.0, 0.7]. Workload: nine 1-GPU pods, one 0.25-GPU pod. A 0.5 request:
+    # - by popularity (fgd): on GPU 1 the 0.7 (already useless to a 1-GPU pod) shrinks: F falls by 0.9 x 0.5;
+    #   only the 0.25 shape (weight 0.1) loses, its 0.2 left being too small: F = -0.45 + 0.02 -> GPU 1;
+    # - size-weighted (x GPUs^-3: weights 9 and 64, i.e. 0.123 and 0.877): on GPU 0 the 1-GPU shape loses 0.5
+    #   (+0.062) and the 0.25 shape nothing (0.5 left); on GPU 1 the 1-GPU shape gains (-0.062) but the 0.25
+    #   shape loses 0.2 (+0.175) -> GPU 0, where two 0.25 pods still fit on each GPU afterwards.
+    workload = _pods([1.0] * 9 + [0.25], [0.0] * 10)
+    for name, gpu in (("fgd", 1), ("fgd-balance", 0)):
+        v = ClusterView(["n0"], ["A"], np.array([2]), np.array([0.0]), np.array([1e12]))
+        v.allocate(0, [(1, 0.3)], 0.0, 0.0)
+        placer = make_placer(name)
+        placer.fit_workload(workload)  # type: ignore[attr-defined]
+        p = place(v, v.request(0.5, 0.0, 0.0, None), placer)
+        assert p is not None and p.parts[0][1] == ((gpu, 0.5),), name
+    shapes = make_placer("fgd-balance")
+    shapes.fit_workload(workload)  # type: ignore[attr-defined]
+    w = {s.gpus: s.weight for s in shapes._shapes}  # type: ignore[attr-defined]
+    assert w[0.25] / w[1.0] == pytest.approx(64 / 9)
+
+
 def test_fgd_learns_the_workload_online_when_not_told() -> None:
     v = ClusterView(["n0", "n1"], ["A", "A"], np.array([2, 1]), np.array([32.0, 32.0]), np.array([1e12, 1e12]))
     fgd = make_placer("fgd")

@@ -278,8 +278,14 @@ class FGD(BasePlacer):
 
 @PLACERS.register("fgd-balance")
 class FGDBalance(FGD):
-    """gpufleet's placer: FGD plus two terms FGD's one-step measure misses (docs/packing.md).
+    """gpufleet's placer: FGD measuring fragmentation as the small pods see it, plus two terms FGD's one-step
+    measure misses (docs/packing.md).
 
+    - Size-weighted shapes: each shape's weight in F is its popularity times its GPUs to the power
+      `size_power` (-3: a 0.16-GPU shape counts 244 times its popularity, a whole GPU once, an 8-GPU gang
+      almost not at all). Near saturation only the small pods still find room, and they are the ones that can
+      use what larger pods leave; F weighted by popularity alone is dominated by the 1-GPU shape, to which every
+      partly used GPU is waste whether or not a small pod could still fill it.
     - CPU stranding: GPUs a node can no longer feed because its CPUs run out first. With the workload's
       CPUs per GPU rho, a node with g free GPUs and c free CPUs strands max(0, g - c / rho) GPUs; the
       growth of that is added with weight `strand`. It steers CPU-heavy pods to CPU-rich nodes (openb's
@@ -289,26 +295,44 @@ class FGDBalance(FGD):
 
     Weights were chosen on seeds 1-5 of the openb experiment, never on the seeds reported (42-51)."""
 
-    def __init__(self, seed: int = 0, coverage: float = 1.0, strand: float = 1.0, pack: float = 0.1) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        coverage: float = 1.0,
+        strand: float = 1.0,
+        pack: float = 0.02,
+        size_power: float = -3.0,
+    ) -> None:
         super().__init__(seed, coverage)
-        self.strand, self.pack = strand, pack
-        self._rho: float | None = None
+        self.strand, self.pack, self.size_power = strand, pack, size_power
+        self._rho: float | None = None  # from fit_workload
+        self._rho_online: float | None = None  # learned from the requests seen (simulator replays)
 
     def fit_workload(self, pods: pl.DataFrame) -> None:
-        """FGD's shape distribution plus the workload's CPUs per GPU among GPU pods."""
+        """FGD's shape distribution, size-weighted, plus the workload's CPUs per GPU among GPU pods."""
         super().fit_workload(pods)
+        self._shapes = self._sized(self._shapes or [])
         gpu = pods.filter(pl.col("num_gpus") > 0)
         gpus = float(gpu["num_gpus"].sum()) if gpu.height else 0.0
         self._rho = float(gpu["num_cpus"].fill_null(0.0).sum()) / gpus if gpus > 0 else None
 
+    def _sized(self, shapes: list[Shape]) -> list[Shape]:
+        """The shapes with popularity x GPUs ** size_power as weights, renormalized."""
+        if not shapes or not self.size_power:
+            return shapes
+        w = np.array([s.weight * s.gpus**self.size_power for s in shapes])
+        w /= w.sum()
+        return [Shape(s.gpus, s.cpus, s.gpu_type, float(x)) for s, x in zip(shapes, w, strict=True)]
+
+    def _online_shapes(self, view: ClusterView) -> tuple[list[Shape], list[B | None]]:
+        shapes, masks = super()._online_shapes(view)
+        # rho by popularity (the size weights are F's, not the workload's), as of this refresh of the shapes
+        gpus = sum(s.weight * s.gpus for s in shapes)
+        self._rho_online = sum(s.weight * s.cpus for s in shapes) / gpus if gpus > EPS else None
+        return self._sized(shapes), masks
+
     def _cpus_per_gpu(self) -> float | None:
-        if self._rho is not None:
-            return self._rho
-        m = self._model
-        if m is None or not len(m.weight):
-            return None
-        gpus = m.share * m.count
-        return float((m.weight * m.cpus).sum() / max((m.weight * gpus).sum(), EPS))
+        return self._rho if self._rho is not None else self._rho_online
 
     def score(self, view: ClusterView, req: Request) -> F64:
         """FGD's fragmentation growth + strand x stranded-GPU growth + pack x free GPU share after."""
