@@ -46,7 +46,7 @@ def main() -> None:
 
 def replay(ref: str, jobs: pl.DataFrame, preds: pl.DataFrame, spec: str, seeds: int) -> None:
     """Fixed and refreshed SJF against the oracle on one cluster, unnudged and with `seeds` nudges."""
-    from gpufleet.experiments import load_cluster
+    from gpufleet.experiments import load_cluster, nudge
     from gpufleet.sim.run import SimConfig, simulate
 
     t0 = time.perf_counter()
@@ -57,8 +57,7 @@ def replay(ref: str, jobs: pl.DataFrame, preds: pl.DataFrame, spec: str, seeds: 
     oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary["avg_jct_s"]
     ratios: dict[str, list[float]] = {"fixed": [], "refreshed": []}
     for seed in range(seeds + 1):
-        nudge = np.exp(np.random.default_rng(seed).normal(0.0, 0.01, preds.height)) if seed else 1.0
-        p = preds.with_columns(*(pl.col(c) * nudge for c in ("p10", "p50", "p90")))
+        p = nudge(preds, seed) if seed else preds
         for mode, gap in (("fixed", 0.0), ("refreshed", SimConfig().mate_gap_s)):
             cfg = SimConfig(scheduler="sjf", predictor="lightgbm", mate_gap_s=gap)
             ratios[mode].append(simulate(jobs, nodes, cfg, predictions=p).summary["avg_jct_s"] / oracle)

@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from gpufleet.collector.store import Store, is_store
@@ -124,18 +125,37 @@ def auto_cluster(jobs: pl.DataFrame, load: float = 0.95, per_node: int = 8) -> s
     return f"{max(1, math.ceil(demand / load / per_node))}x{per_node}:V100"
 
 
+NUDGE_SD = 0.01  # log-scale s.d. of the nudges: 1%, far below any runtime model's own error
+
+
+def nudge(preds: pl.DataFrame, seed: int, sd: float = NUDGE_SD) -> pl.DataFrame:
+    """Runtime predictions (p10, p50, p90) each multiplied by exp(N(0, sd)), one draw per job, seeded."""
+    k = pl.Series(np.exp(np.random.default_rng(seed).normal(0.0, sd, preds.height)))
+    return preds.with_columns(*(pl.col(c) * k for c in ("p10", "p50", "p90")))
+
+
 def downstream(
-    jobs: pl.DataFrame, nodes: pl.DataFrame, predictors: list[str], schedulers: tuple[str, ...] = ("sjf", "qssf")
+    jobs: pl.DataFrame,
+    nodes: pl.DataFrame,
+    predictors: list[str],
+    schedulers: tuple[str, ...] = ("sjf", "qssf"),
+    nudges: int = 0,
 ) -> list[dict[str, Any]]:
     """Average JCT of each prediction-driven scheduler with each predictor, and the ratio to the oracle's.
     Learned predictors run twice: with waiting jobs refreshed from their submission mates (the default) and
-    with predictions fixed at submission (`mates` column)."""
+    with predictions fixed at submission (`mates` column).
+
+    With `nudges` > 0 each learned row is also replayed that many times with every prediction multiplied by
+    exp(N(0, 0.01)) (seeds 1..nudges), and the ratio's mean, min and max over those replays are added: one
+    non-preemptive replay's ratio can move by several points under such a nudge (which long job grabs a node
+    first cascades), so two predictors closer than that spread are not told apart by a single replay."""
     rows = []
     preds: dict[str, pl.DataFrame] = {}
     for s in schedulers:
         oracle = simulate(jobs, nodes, SimConfig(scheduler=s, predictor="oracle")).summary["avg_jct_s"]
         for p in predictors:
             for gap in [None] if p == "oracle" else [SimConfig().mate_gap_s, 0.0]:
+                nudged: list[float] = []
                 if gap is None:
                     jct = oracle
                 else:
@@ -143,15 +163,22 @@ def downstream(
                         preds[p] = make_predictor(p).predict(jobs)
                     cfg = SimConfig(scheduler=s, predictor=p, mate_gap_s=gap)
                     jct = simulate(jobs, nodes, cfg, predictions=preds[p]).summary["avg_jct_s"]
-                rows.append(
-                    {
-                        "scheduler": s,
-                        "predictor": p,
-                        "mates": "-" if gap is None else "refreshed" if gap else "fixed",
-                        "avg_jct_s": jct,
-                        "vs_oracle": jct / oracle if oracle else None,
-                    }
-                )
+                    for seed in range(1, nudges + 1):
+                        nf = nudge(preds[p], seed)
+                        nudged.append(simulate(jobs, nodes, cfg, predictions=nf).summary["avg_jct_s"])
+                row: dict[str, Any] = {
+                    "scheduler": s,
+                    "predictor": p,
+                    "mates": "-" if gap is None else "refreshed" if gap else "fixed",
+                    "avg_jct_s": jct,
+                    "vs_oracle": jct / oracle if oracle else None,
+                }
+                if nudges:
+                    r = [x / oracle for x in nudged] if oracle and nudged else []
+                    row["nudged_mean"] = float(np.mean(r)) if r else None
+                    row["nudged_min"] = min(r) if r else None
+                    row["nudged_max"] = max(r) if r else None
+                rows.append(row)
     return rows
 
 

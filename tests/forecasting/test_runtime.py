@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 
 from gpufleet.cli import app
 from gpufleet.core.errors import GpufleetError
+from gpufleet.experiments import downstream, nudge
 from gpufleet.forecasting.runtime import PREDICTORS, LightGBMRuntime, LightGBMRuntimeSettings, make_predictor
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.runtime.features import runtime_features
+from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.traces import load
 
 runner = CliRunner()
@@ -177,3 +179,24 @@ def test_backtest_cli_json(data_dir: Path) -> None:
         ("user-history", "fixed"),
         ("user-history", "refreshed"),
     ]
+
+
+def test_downstream_nudged_replays_report_how_far_one_replay_can_move() -> None:
+    jobs = load("synthetic:jobs", n_jobs=400, days=1, seed=3).frame
+    nodes = parse_spec("2x8:V100")  # loaded: the order SJF picks decides who waits
+    rows = downstream(jobs, nodes, ["user-history", "oracle"], schedulers=("sjf",), nudges=3)
+    oracle = next(r for r in rows if r["predictor"] == "oracle")
+    assert oracle["nudged_mean"] is None and oracle["vs_oracle"] == 1.0
+    learned = [r for r in rows if r["predictor"] == "user-history"]
+    assert len(learned) == 2
+    for r in learned:
+        assert r["nudged_min"] <= r["nudged_mean"] <= r["nudged_max"]
+    assert any(r["nudged_min"] < r["nudged_max"] for r in learned)  # a 1% nudge does move a loaded replay
+    assert downstream(jobs, nodes, ["user-history"], schedulers=("sjf",), nudges=3) == [
+        r for r in rows if r["predictor"] != "oracle"
+    ]  # seeded: the same spread again
+    assert "nudged_mean" not in downstream(jobs, nodes, ["oracle"], schedulers=("sjf",))[0]
+    # one draw per job, shared by its three quantiles
+    p = pl.DataFrame({"job_id": ["a", "b"], "p10": [10.0, 20.0], "p50": [20.0, 40.0], "p90": [40.0, 80.0]})
+    n = nudge(p, 1)
+    assert np.allclose(n["p50"] / p["p50"], n["p10"] / p["p10"]) and not np.allclose(n["p50"], p["p50"])

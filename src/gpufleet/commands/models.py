@@ -124,6 +124,14 @@ def backtest_runtime_cmd(
         str | None, typer.Option(help="Cluster for the downstream replay (default: sized so mean demand is 95% of it).")
     ] = None,
     sim: Annotated[bool, typer.Option(help="Also replay SJF and QSSF with each predictor.")] = True,
+    nudges: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also replay each learned row N times with its predictions nudged by 1% and report the ratio's "
+            "mean and range: how far apart two predictors must be before one replay can tell them apart.",
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
 ) -> None:
@@ -143,7 +151,7 @@ def backtest_runtime_cmd(
         effect = []
         if sim:
             st.update(f"replaying SJF/QSSF on {spec} …")
-            effect = downstream(frame, load_cluster(spec, _root_opt("data_dir")), names)
+            effect = downstream(frame, load_cluster(spec, _root_opt("data_dir")), names, nudges=nudges)
     result = {
         "data": data,
         "test_frac": test_frac,
