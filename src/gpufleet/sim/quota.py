@@ -89,14 +89,8 @@ class QueueView:
         TrainingSim.retry_token): room given back. None while a reclaim could run (nominal round, a cohort-mate
         borrows): it frees room in the middle of a pass. (A cohort-mate that starts borrowing after a pass makes
         this None until a release, so the token need not count borrowing starts.)"""
-        quota, q = self._quota, self._q
-        if (
-            quota.mode == 0
-            and quota.spec.reclaim
-            and quota.cohort_borrowed[quota.cohort[q]] - quota.borrowed_now[q] > EPS
-        ):
-            return None
-        return self._sim.room_grew
+        quota = self._quota
+        return None if quota.mode == 0 and quota.may_reclaim(self._q) else self._sim.room_grew
 
     def try_start(self, i: int, t: float) -> bool:
         """Start through the quota; in the nominal round, reclaim lent quota when that is what it takes."""
@@ -107,8 +101,8 @@ class QueueView:
             return True
         # the quota let it in (or the free GPUs alone were too few): only freed resources can help it
         self.blocked_on_place = not quota.refused
-        # reclaim only in the nominal round, and only when another queue of the cohort borrows (inlined:
-        # a failed start is the hottest path under the skipping schedulers)
+        # reclaim only in the nominal round, and only when another queue of the cohort borrows (may_reclaim,
+        # inlined: a failed start is the hottest path under the skipping schedulers; reclaim checks the switch)
         if (
             quota.mode == 0
             and quota.cohort_borrowed[quota.cohort[q]] - quota.borrowed_now[q] > EPS
@@ -372,17 +366,17 @@ class QuotaScheduler:
         return self.borrowed_now[q]
 
     # -- reclaim -------------------------------------------------------------------------------------
+    def may_reclaim(self, q: int) -> bool:
+        """Whether a job of queue q could reclaim now: reclaim is on and another queue of its cohort borrows."""
+        return self.spec.reclaim and self.cohort_borrowed[self.cohort[q]] - self.borrowed_now[q] > EPS
+
     def reclaim(self, i: int, t: float) -> bool:
         """Start job i (within its nominal quota) by preempting borrowers of its cohort, youngest first."""
-        if not self.spec.reclaim:
-            return False
         sim = self.sim
         assert sim is not None
         q, g = self.job_queue[i], sim.wl.gpus[i]
         c = self.cohort[q]
-        if self.cohort_borrowed[c] - self.borrowed_now[q] <= EPS:
-            return False  # nobody else in the cohort borrows: nothing to reclaim
-        if q in self._reclaim_stopped:
+        if not self.may_reclaim(q) or q in self._reclaim_stopped:
             return False
         cpus, mem = sim.wl.cpus[i], sim.wl.mem[i]
         attempted = False
