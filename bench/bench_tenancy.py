@@ -10,7 +10,9 @@ pooled replay itself through the quota machinery (one queue holding every GPU: t
 ratio is the machinery's own cost); `quota` (four teams in one cohort) also pays for what borrowing and
 reclaim do to the schedule (thousands of preemptions and re-placements; "runs" counts job starts,
 restarts included, and "per run" divides the ratio by the extra runs); `quota-noreclaim` is the four teams
-with borrowing but no reclaim. Each timing is the best of --repeat runs in this process.
+with borrowing but no reclaim. Each timing is the best of --repeat runs in this process. "tries" counts the
+scheduling decisions (a job tried for a start, whatever the outcome) and "placer" the placer's runs, each
+against the pooled replay's, from one more untimed replay per model.
 Then the quota search (`--target`, default 6 h p95 wait for every team, FIFO, 8-GPU steps).
 Usage: python bench/bench_tenancy.py [--jobs itp:cluster04] [--schedulers fifo,sjf,tiresias] [--repeat 3] [--target 6h]
 """
@@ -21,6 +23,8 @@ import argparse
 import math
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 
 def workload(ref: str) -> tuple:  # type: ignore[type-arg]
@@ -55,6 +59,30 @@ def workload(ref: str) -> tuple:  # type: ignore[type-arg]
     return jobs, parse_spec(f"{sum(vcs.values())}x8:V100"), vcs
 
 
+def decisions(run: Callable[[], object]) -> tuple[int, int]:
+    """(scheduling decisions, placer runs) of one replay: calls of TrainingSim.try_start (a job tried, whatever
+    the outcome) and of the placer. Counted in a separate, untimed replay: the wrappers cost time."""
+    import gpufleet.sim.training as training
+
+    n = {"try": 0, "place": 0}
+    try_start, place = training.TrainingSim.try_start, training.place
+
+    def counted_try(self: Any, i: int, t: float) -> bool:
+        n["try"] += 1
+        return try_start(self, i, t)
+
+    def counted_place(*a: Any, **k: Any) -> Any:
+        n["place"] += 1
+        return place(*a, **k)
+
+    training.TrainingSim.try_start, training.place = counted_try, counted_place  # type: ignore[method-assign]
+    try:
+        run()
+    finally:
+        training.TrainingSim.try_start, training.place = try_start, place  # type: ignore[method-assign]
+    return n["try"], n["place"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", default="itp:cluster04")
@@ -81,18 +109,22 @@ def main() -> None:
         best: dict[str, float] = {}
         summ: dict[str, dict] = {}  # type: ignore[type-arg]
         models = ("pooled", "partitioned", "quota", "quota-noreclaim", "quota-1q")
+
+        def replay(m: str, cfg: SimConfig = cfg) -> Any:
+            if m == "quota-1q":  # one queue holding every GPU: the pooled replay through the quota machinery
+                return run_model("quota", jobs, nodes, one, cfg)
+            if m == "quota-noreclaim":  # four queues, borrowing, but lenders wait instead of preempting
+                return run_model("quota", jobs, nodes, no_reclaim, cfg)
+            return run_model(m, jobs, nodes, spec, cfg)
+
         for _ in range(a.repeat):
             for m in models:
                 t0 = time.perf_counter()
-                if m == "quota-1q":  # one queue holding every GPU: the pooled replay through the quota machinery
-                    r = run_model("quota", jobs, nodes, one, cfg)
-                elif m == "quota-noreclaim":  # four queues, borrowing, but lenders wait instead of preempting
-                    r = run_model("quota", jobs, nodes, no_reclaim, cfg)
-                else:
-                    r = run_model(m, jobs, nodes, spec, cfg)
+                r = replay(m)
                 dt = time.perf_counter() - t0
                 best[m] = min(best.get(m, math.inf), dt)
                 summ[m] = r.summary
+        counts = {m: decisions(lambda m=m: replay(m)) for m in models}
         # job runs = starts, restarts after a preemption included: the work the replay simulates
         runs = {m: summ[m]["finished"] + summ[m]["unfinished"] + summ[m]["preemptions"] for m in models}
         for m in models:
@@ -102,8 +134,11 @@ def main() -> None:
             if m != "pooled":
                 worst = max(worst, ratio)
             extra = f"  reclaims {r['quota']['reclaim_preemptions']:,}" if "quota" in r else ""
+            tries, placed = counts[m]
             print(
                 f"{s:9s} {m:16s} {best[m]:6.2f} s  x{ratio:4.2f} of pooled  runs {runs[m]:6,} (x{per_run:4.2f} per run)"
+                f"  tries {tries:7,} (x{tries / counts['pooled'][0]:4.2f})  placer {placed:6,}"
+                f" (x{placed / counts['pooled'][1]:4.2f})"
                 f"  avg wait {r['avg_wait_s'] / 3600:6.2f} h  p95 wait {r['p95_wait_s'] / 3600:6.2f} h"
                 f"  avg JCT {r['avg_jct_s'] / 3600:5.2f} h{extra}",
                 flush=True,

@@ -101,10 +101,11 @@ class QueueView:
             return True
         # the quota let it in (or the free GPUs alone were too few): only freed resources can help it
         self.blocked_on_place = not quota.refused
-        # reclaim only in the nominal round, and only when another queue of the cohort borrows (may_reclaim,
-        # inlined: a failed start is the hottest path under the skipping schedulers; reclaim checks the switch)
+        # reclaim only in the nominal round, when reclaim is on and another queue of the cohort borrows
+        # (may_reclaim, inlined: a failed start is the hottest path under the skipping schedulers)
         if (
             quota.mode == 0
+            and quota.spec.reclaim
             and quota.cohort_borrowed[quota.cohort[q]] - quota.borrowed_now[q] > EPS
             and quota.reclaim(i, t)
         ):
