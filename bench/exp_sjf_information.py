@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -78,9 +79,10 @@ def main() -> None:
             out[mode] = simulate(jobs, nodes, cfg, predictions=frame).summary["avg_jct_s"] / oracle
         return out
 
-    def row(label: str, make: object) -> None:
+    def row(label: str, make: Callable[[np.ndarray], np.ndarray]) -> None:
+        """One line: `make` turns seeded N(0, 1) draws (one per job) into log predictions."""
         t0 = time.perf_counter()
-        runs = [ratios(make(np.random.default_rng(s).normal(size=y.size))) for s in range(1, a.seeds + 1)]  # type: ignore[operator]
+        runs = [ratios(make(np.random.default_rng(s).normal(size=y.size))) for s in range(1, a.seeds + 1)]
         cells = "  ".join(
             f"{m} {np.mean([r[m] for r in runs]):.3f} ({min(r[m] for r in runs):.3f}-{max(r[m] for r in runs):.3f})"
             for m in ("fixed", "refreshed")
@@ -88,10 +90,17 @@ def main() -> None:
         print(f"  {label:28s} {cells}  ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     print(f"{a.ref} on {spec}: SJF JCT with synthetic predictions / with oracle, mean (range) of {a.seeds} seeds")
+
+    def within(r: float) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda z: mu + r * (y - mu) + np.sqrt(1 - r * r) * sd * z
+
+    def noise(s: float) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda z: y + s * z
+
     for r in map(float, a.r.split(",")):
-        row(f"class mean, within corr {r:.1f}", lambda z, r=r: mu + r * (y - mu) + np.sqrt(1 - r * r) * sd * z)
+        row(f"class mean, within corr {r:.1f}", within(r))
     for s in map(float, a.sd.split(",")):
-        row(f"truth x exp(N(0, {s:.1f}))", lambda z, s=s: y + s * z)
+        row(f"truth x exp(N(0, {s:.1f}))", noise(s))
 
     print("lightgbm predictions (geo-mean of p10/p50/p90) against the true log duration, last 80% of jobs:")
     for ref in a.corr_refs.split(","):
