@@ -1,5 +1,6 @@
 """Time-series forecasters (GPU utilization, demand, request rate): protocol, registry, members, backtest."""
 
+from gpufleet.forecasting.series.auto import AutoForecaster, AutoSettings
 from gpufleet.forecasting.series.backtest import backtest_series
 from gpufleet.forecasting.series.base import (
     FORECASTERS,
@@ -8,7 +9,10 @@ from gpufleet.forecasting.series.base import (
     PanelForecaster,
     make_forecaster,
 )
+from gpufleet.forecasting.series.baselines import NaiveLast, WindowMean, WindowMeanSettings
+from gpufleet.forecasting.series.bounds import Bounds, clip_forecast
 from gpufleet.forecasting.series.lgbm import LightGBMForecaster, LightGBMSettings
+from gpufleet.forecasting.series.lgbm_direct import LightGBMDirect, LightGBMDirectSettings
 from gpufleet.forecasting.series.prepare import Prepared, infer_step, prepare, resample, to_series
 from gpufleet.forecasting.series.prophet_model import ProphetForecaster, ProphetSettings
 from gpufleet.forecasting.series.seasonal_naive import SeasonalNaive, SeasonalNaiveSettings
@@ -16,10 +20,16 @@ from gpufleet.forecasting.series.window import RecentWindow, RecentWindowSetting
 
 __all__ = [
     "FORECASTERS",
+    "AutoForecaster",
+    "AutoSettings",
+    "Bounds",
     "Forecaster",
     "ForecasterSettings",
+    "LightGBMDirect",
+    "LightGBMDirectSettings",
     "LightGBMForecaster",
     "LightGBMSettings",
+    "NaiveLast",
     "PanelForecaster",
     "Prepared",
     "ProphetForecaster",
@@ -28,7 +38,10 @@ __all__ = [
     "RecentWindowSettings",
     "SeasonalNaive",
     "SeasonalNaiveSettings",
+    "WindowMean",
+    "WindowMeanSettings",
     "backtest_series",
+    "clip_forecast",
     "infer_step",
     "make_forecaster",
     "prepare",

@@ -6,13 +6,16 @@ below one season) and records why in `fallbacks`, then assembles the output fram
 implements `_fit(panel) -> {index: reason}` and `_predict(h, levels) -> (mean, lo, hi)` on arrays.
 The `mean` column is each model's point forecast (for lightgbm with its default L1 loss, the median).
 Every output is passed through `enforce_order`, which only ever widens, so lo <= mean <= hi and wider
-levels contain narrower ones even where sampled quantiles (Prophet) would cross by a hair.
+levels contain narrower ones even where sampled quantiles (Prophet) would cross by a hair; then through the
+`bounds` given to fit (a monotone clip, so the order survives).
+`ends` tells fit that a series is live until a later time than its last sample (samples missing at the end):
+it is carried forward, unobserved, to that time, so its forecast starts where the caller's does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 import numpy as np
@@ -20,6 +23,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.registry import Registry
+from gpufleet.forecasting.series.bounds import Bounds, clip_arrays
 from gpufleet.forecasting.series.naive import fallback_label, fallback_season, seasonal_naive
 from gpufleet.forecasting.series.panel import (
     Panel,
@@ -27,10 +31,12 @@ from gpufleet.forecasting.series.panel import (
     day_steps,
     enforce_order,
     forecast_frame,
+    to_us,
 )
 from gpufleet.forecasting.series.prepare import prepare
 
 DEFAULT_LEVELS = (80, 95)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ForecasterSettings(BaseModel):
@@ -52,6 +58,7 @@ class Forecaster(Protocol):
     """Forecasts every series of a long SERIES frame h steps ahead, with prediction intervals."""
 
     Settings: ClassVar[type[ForecasterSettings]]
+    needs_history: ClassVar[bool]  # False: forecasts every series itself, even one point; fallbacks stay empty
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None: ...
 
@@ -70,8 +77,11 @@ class Forecaster(Protocol):
         """After fit: what input hygiene changed (duplicates averaged, gaps filled, ...; see prepare)."""
         ...
 
-    def fit(self, df: pl.DataFrame) -> Forecaster:
-        """Learn from a long SERIES frame (unique_id, ds, y); each series is independent."""
+    def fit(
+        self, df: pl.DataFrame, *, bounds: Bounds | None = None, ends: Mapping[str, datetime] | None = None
+    ) -> Forecaster:
+        """Learn from a long SERIES frame (unique_id, ds, y); forecasts are clipped to `bounds`; `ends`: series
+        known to be live until a later time than their last sample."""
         ...
 
     def predict(self, h: int, levels: Sequence[int] = DEFAULT_LEVELS) -> pl.DataFrame:
@@ -95,6 +105,8 @@ class PanelForecaster(Generic[S]):
     """Shared fit/predict orchestration; subclasses implement `_fit` and `_predict` on arrays."""
 
     Settings: ClassVar[type[ForecasterSettings]] = ForecasterSettings
+    # False: the model forecasts any series with at least one point itself, so it never falls back
+    needs_history: ClassVar[bool] = True
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None:
         if settings is None:
@@ -107,16 +119,22 @@ class PanelForecaster(Generic[S]):
         self.season = 1
         self._panel: Panel | None = None
         self._fallback_idx: list[int] = []
+        self.bounds: Bounds | None = None
 
     @classmethod
     def warm_up(cls) -> None:
         """Nothing to import by default."""
 
-    def fit(self, df: pl.DataFrame) -> Self:
+    def fit(
+        self, df: pl.DataFrame, *, bounds: Bounds | None = None, ends: Mapping[str, datetime] | None = None
+    ) -> Self:
         """Prepare the frame, fit the model on the series it can handle, record the fallbacks."""
         step = timedelta(seconds=self.settings.step_s) if self.settings.step_s else None
         prep = prepare(df, step)
-        panel = Panel.from_frame(prep.frame, prep.step)
+        panel = Panel.from_frame(prep.frame, prep.step, prep.observed)
+        if ends:
+            panel = panel.extended({k: to_us(v - EPOCH) for k, v in ends.items()})
+        self.bounds = bounds
         self.info = prep.info
         self.season = self._season(panel.step_us)
         self._panel = panel
@@ -151,6 +169,7 @@ class PanelForecaster(Generic[S]):
             y = p.values[i]
             mean[i], lo[i], hi[i] = seasonal_naive(y, fallback_season(len(y), self.season), h, lv)
         lo, hi = enforce_order(mean, lo, hi)
+        mean, lo, hi = clip_arrays(p.ids, self.bounds, mean, lo, hi)
         return forecast_frame(p.ids, p.last_us, p.step_us, mean, lo, hi, lv)
 
     def _season(self, step_us: int) -> int:

@@ -57,6 +57,11 @@ class LightGBMSettings(ForecasterSettings):
     refit: bool = Field(
         True, description="refit on the whole history after calibrating (False: reuse the calibration model)"
     )
+    conformal: bool = Field(
+        True,
+        description="calibrate intervals on held-out tails (False: in-sample residuals, one fit instead of two;"
+        " for callers that use only the point forecast)",
+    )
 
 
 def _scales(ys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +108,7 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
         ys = [panel.values[i] for i in self._keep]
         firsts = [int(panel.first_us[i]) for i in self._keep]
         self._booster: Any = None
-        held_out = self._calibrate(ys, firsts, panel.step_us)
+        held_out = self._calibrate(ys, firsts, panel.step_us) if s.conformal else None
         if self._booster is None:  # refit (the default), or no series had a tail to hold out
             self._mu, self._sd = _scales(ys)
             self._booster = self._train(self._z(ys), list(range(len(ys))), firsts, panel.step_us)
@@ -114,12 +119,23 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
         return [(y - m) / d for y, m, d in zip(ys, self._mu, self._sd, strict=True)]
 
     def _train(self, zs: list[np.ndarray], codes: list[int], firsts: list[int], step_us: int) -> Any:
+        rows = [training_rows(self.spec, z, c, f, step_us) for z, c, f in zip(zs, codes, firsts, strict=True)]
+        return self._booster_on(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
+
+    def _multi(
+        self, model: Any, past: np.ndarray, code: np.ndarray, t0: np.ndarray, step_us: int, h: int
+    ) -> np.ndarray:
+        """(rows, h) scaled forecasts from windows `past` (recursive here; lgbm_direct overrides it)."""
+        return recursive(self._predict_fn(model), self.spec, past, code, t0, step_us, h)
+
+    def _one_step(self, model: Any) -> Any:
+        """The booster that forecasts one step ahead."""
+        return model
+
+    def _booster_on(self, X: np.ndarray, target: np.ndarray) -> Any:
         import lightgbm as lgb  # lazily: importing it takes seconds that seasonal-naive users need not pay
 
         s = self.settings
-        rows = [training_rows(self.spec, z, c, f, step_us) for z, c, f in zip(zs, codes, firsts, strict=True)]
-        X = np.concatenate([r[0] for r in rows])
-        target = np.concatenate([r[1] for r in rows])
         params = {
             "objective": "regression" if s.objective == "l2" else "regression_l1",
             "learning_rate": s.learning_rate,
@@ -155,7 +171,7 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
                 code.append(j)
                 t0.append(firsts[j] + o * step_us)
                 actual.append(z[o : o + H])
-        pred = recursive(self._predict_fn(booster), self.spec, np.stack(past), np.array(code), np.array(t0), step_us, H)
+        pred = self._multi(booster, np.stack(past), np.array(code), np.array(t0), step_us, H)
         if not s.refit and len(cal) == len(ys):
             # Reuse the calibration model (and its scaling): half the fit time, minus the last `tail` points.
             self._booster, self._mu, self._sd = booster, mu, sd
@@ -167,7 +183,7 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
             training_rows(self.spec, z, c, f, step_us) for c, (z, f) in enumerate(zip(self._z(ys), firsts, strict=True))
         ]
         X = np.concatenate([r[0] for r in rows])
-        r = np.abs(np.concatenate([r[1] for r in rows]) - self._predict_fn(self._booster)(X))
+        r = np.abs(np.concatenate([r[1] for r in rows]) - self._predict_fn(self._one_step(self._booster))(X))
         return np.sort(r)[:, None] * np.sqrt(np.arange(1, H + 1))[None, :]
 
     @staticmethod
@@ -191,7 +207,7 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
         p, w = self._panel, self.spec.width
         past = np.stack([z[-w:] for z in self._z([p.values[i] for i in self._keep])])
         t0 = p.last_us[self._keep] + p.step_us
-        z = recursive(self._predict_fn(self._booster), self.spec, past, np.arange(len(self._keep)), t0, p.step_us, h)
+        z = self._multi(self._booster, past, np.arange(len(self._keep)), t0, p.step_us, h)
         mean = self._mu[:, None] + self._sd[:, None] * z
         half = self._half_widths(h, levels)[None, :, :] * self._sd[:, None, None]
         return mean, mean[:, None, :] - half, mean[:, None, :] + half

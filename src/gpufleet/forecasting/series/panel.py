@@ -26,22 +26,43 @@ class Panel:
     values: list[np.ndarray]
     first_us: np.ndarray
     step_us: int
+    # Per series, False where a value was forward-filled into a gap; None: every value was observed.
+    observed: list[np.ndarray] | None = None
 
     @classmethod
-    def from_frame(cls, frame: pl.DataFrame, step: timedelta) -> Panel:
-        """Split a prepared (sorted, regular) SERIES frame."""
-        g = (
-            frame.group_by("unique_id", maintain_order=True)
-            .agg(pl.col("y"), pl.col("ds").dt.epoch("us").first().alias("t0"))
-            .sort("unique_id")
-        )
+    def from_frame(cls, frame: pl.DataFrame, step: timedelta, observed: pl.Series | None = None) -> Panel:
+        """Split a prepared (sorted, regular) SERIES frame; `observed` is its row-aligned mask from prepare."""
+        f = frame if observed is None else frame.with_columns(observed.alias("_obs"))
+        aggs = [pl.col("y"), pl.col("ds").dt.epoch("us").first().alias("t0")]
+        g = f.group_by("unique_id", maintain_order=True).agg(*aggs, *([pl.col("_obs")] if observed is not None else []))
+        g = g.sort("unique_id")
         values = [np.asarray(v, dtype=np.float64) for v in g.get_column("y").to_list()]
+        obs = None if observed is None else [np.asarray(v, dtype=bool) for v in g.get_column("_obs").to_list()]
         return cls(
             ids=g.get_column("unique_id").to_list(),
             values=values,
             first_us=g.get_column("t0").to_numpy().astype(np.int64),
             step_us=to_us(step),
+            observed=obs,
         )
+
+    def mask(self, i: int) -> np.ndarray:
+        """Which values of series i were observed (all True without a mask)."""
+        return np.ones(len(self.values[i]), dtype=bool) if self.observed is None else self.observed[i]
+
+    def extended(self, ends_us: dict[str, int]) -> Panel:
+        """Each listed series carried forward (unobserved) up to its known end: a series known to be live until
+        t whose last samples are missing still forecasts from t, not from its last sample."""
+        values, obs = list(self.values), [self.mask(i) for i in range(len(self.ids))]
+        for i, uid in enumerate(self.ids):
+            end = ends_us.get(uid)
+            if end is None:
+                continue
+            extra = (end - int(self.last_us[i])) // self.step_us
+            if extra > 0:
+                values[i] = np.concatenate([values[i], np.full(extra, values[i][-1])])
+                obs[i] = np.concatenate([obs[i], np.zeros(extra, dtype=bool)])
+        return Panel(self.ids, values, self.first_us, self.step_us, obs)
 
     @property
     def lengths(self) -> np.ndarray:

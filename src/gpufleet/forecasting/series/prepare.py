@@ -26,6 +26,8 @@ class Prepared:
     frame: pl.DataFrame
     step: timedelta
     info: dict[str, float] = field(default_factory=dict)
+    # Row-aligned with frame: False where the value was forward-filled into a gap (not an observation).
+    observed: pl.Series | None = None
 
     def __iter__(self) -> Iterator[pl.DataFrame | timedelta]:
         # `frame, step = prepare(df)` reads naturally; `.info` stays available on the object.
@@ -95,6 +97,7 @@ def prepare(df: pl.DataFrame, step: timedelta | None = None) -> Prepared:
         )
     )
     n_filled = int(out.get_column("filled").sum())
+    observed = ~out.get_column("filled")
     out = out.select(
         "unique_id",
         (pl.lit(t0, pl.Int64) + pl.col("k") * us).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("ds"),
@@ -110,7 +113,7 @@ def prepare(df: pl.DataFrame, step: timedelta | None = None) -> Prepared:
         "series": spans.height,
         "step_s": us / 1e6,
     }
-    return Prepared(out, timedelta(microseconds=us), info)
+    return Prepared(out, timedelta(microseconds=us), info, observed.rename("observed"))
 
 
 def to_series(df: pl.DataFrame, unique_id: str = "pod", ds: str = "ts", y: str = "util") -> pl.DataFrame:
