@@ -12,9 +12,10 @@ from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_c
 from gpufleet.commands.collect import collect_app, exporter_cmd, store_app
 from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.commands.hook import hook_app
-from gpufleet.commands.models import backtest_app, forecast_cmd, predict_app, train_app
+from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
+from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
 from gpufleet.commands.traces import traces_app
 
@@ -30,6 +31,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(hook_app, name="hook")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
+backtest_app.command("series")(backtest_series_cmd)
 app.add_typer(backtest_app, name="backtest")
 app.command("simulate")(simulate_cmd)
 app.command("compare")(compare_cmd)

@@ -210,7 +210,9 @@ def test_forecast_and_backtest_series_cli(tmp_path: Path) -> None:
     )
     assert b.exit_code == 0, b.output
     rows = json.loads(b.stdout)["metrics"]
-    assert [r["model"] for r in rows] == ["seasonal-naive", "lightgbm"] and all(r["mase"] > 0 for r in rows)
+    # naive-last and window-mean always run beside the models asked for (#20)
+    assert [r["model"] for r in rows] == ["naive-last", "window-mean", "seasonal-naive", "lightgbm"]
+    assert all(r["mase"] > 0 for r in rows) and rows[0]["mae_vs_naive"] == 1
     bad = runner.invoke(app, ["forecast", "--series", "synthetic:jobs", "--out", str(tmp_path / "x.parquet")])
     assert bad.exit_code == 2 and "forecasting needs SERIES" in bad.stderr
     unknown = runner.invoke(app, ["backtest", "series", "--data", "synthetic:gpu-samples", "--models", "arima"])

@@ -1,4 +1,4 @@
-"""`gpufleet train|predict|backtest runtime`, `gpufleet backtest series` and `gpufleet forecast`."""
+"""`gpufleet train|predict|backtest runtime` (the series commands are in commands/series.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
@@ -171,113 +171,3 @@ def backtest_runtime_cmd(
     )
     if effect:
         out.print(metrics_table(f"downstream: average JCT on {spec} (whole trace, causal predictions)", effect))
-
-
-SeriesRef = Annotated[str, typer.Option("--data", help="SERIES, GPU_SAMPLES or REQUESTS reference.")]
-IdsOpt = Annotated[str | None, typer.Option(help="Comma-separated series ids to keep (e.g. running_gpu_num).")]
-TopOpt = Annotated[int | None, typer.Option(help="Keep the N series with the highest mean.")]
-StepOpt = Annotated[str | None, typer.Option(help="Grid step (default: the horizon's natural step: 1m/10m/1h).")]
-
-
-def _series_grid(
-    ref: str, ids: str | None, top: int | None, horizon: str, step: str | None, param: list[str] | None
-) -> tuple[Any, float, int, str]:
-    from datetime import timedelta
-
-    from gpufleet.experiments import load_series, natural_step, parse_duration
-    from gpufleet.forecasting.series import infer_step, resample
-
-    frame, note = load_series(
-        ref, _root_opt("data_dir"), ids=ids.split(",") if ids else None, top=top, params=_params(param)
-    )
-    if frame.height == 0:
-        raise GpufleetError(f"{ref}: no series values to forecast")
-    h_s = parse_duration(horizon)
-    native = infer_step(frame).total_seconds()
-    step_s = parse_duration(step) if step else natural_step(h_s, native)
-    if step_s > native:
-        frame = resample(frame, timedelta(seconds=step_s))
-    h = max(1, round(h_s / step_s))
-    return frame, step_s, h, note + f"; step {step_s:g} s, horizon {h} steps"
-
-
-@backtest_app.command("series")
-@handles_errors
-def backtest_series_cmd(
-    data: SeriesRef,
-    models: Annotated[str, typer.Option(help="Comma-separated forecasters.")] = "seasonal-naive,prophet,lightgbm",
-    horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 1h.")] = "1h",
-    origins: Annotated[int, typer.Option(help="Rolling origins (the last N windows of one horizon).")] = 3,
-    step: StepOpt = None,
-    ids: IdsOpt = None,
-    top: TopOpt = None,
-    as_json: JsonOpt = False,
-    param: ParamOpt = None,
-) -> None:
-    """Score forecasters over the last windows of each series (rolling origins in time), MASE vs seasonal-naive."""
-    from gpufleet.forecasting.series import FORECASTERS, backtest_series
-    from gpufleet.report.console import metrics_table
-
-    names = _models(models, FORECASTERS)
-    with err.status("loading …"):
-        frame, step_s, h, note = _series_grid(data, ids, top, horizon, step, param)
-    with err.status(f"backtesting {', '.join(names)} on {frame['unique_id'].n_unique()} series …"):
-        table = backtest_series(frame, names, h=h, n_origins=origins)
-    result = {"data": data, "series": note, "step_s": step_s, "h": h, "origins": origins, "metrics": table.to_dicts()}
-    if as_json:
-        emit_json(result)
-        return
-    out.print(metrics_table(f"series backtest: {note}; {origins} origins", table.to_dicts()))
-
-
-@handles_errors
-def forecast_cmd(
-    series: Annotated[str, typer.Option("--series", help="SERIES, GPU_SAMPLES or REQUESTS reference.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Forecast file (.parquet or .csv).")],
-    model: Annotated[str, typer.Option(help="Forecaster name.")] = "lightgbm",
-    horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 1h, 6h, 7d.")] = "1h",
-    levels: Annotated[str, typer.Option(help="Interval levels in percent.")] = "80,95",
-    step: StepOpt = None,
-    ids: IdsOpt = None,
-    top: TopOpt = None,
-    as_json: JsonOpt = False,
-    param: ParamOpt = None,
-    schema_map: MapOpt = None,
-) -> None:
-    """Fit a forecaster on every series of a reference and write mean and intervals for the horizon."""
-    from gpufleet.forecasting.series import FORECASTERS, make_forecaster
-
-    FORECASTERS.get(model)
-    try:
-        lv = [int(x) for x in levels.split(",") if x.strip()]
-    except ValueError:
-        raise GpufleetError(f"--levels {levels!r}: expected integers such as 80,95") from None
-    with err.status("loading …"):
-        frame, step_s, h, note = _series_grid(series, ids, top, horizon, step, param)
-    settings: dict[str, Any] = {"step_s": step_s}
-    if "horizon" in FORECASTERS.get(model).Settings.model_fields:
-        settings["horizon"] = h
-    with err.status(f"fitting {model} on {frame['unique_id'].n_unique()} series …"):
-        f = make_forecaster(model, **settings).fit(frame)
-        pred = f.predict(h, lv)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    pred.write_csv(out_path) if out_path.suffix == ".csv" else pred.write_parquet(out_path)
-    info = {
-        "series": note,
-        "model": model,
-        "h": h,
-        "step_s": step_s,
-        "rows": pred.height,
-        "out": str(out_path),
-        "fallbacks": f.fallbacks,
-        "input_changes": f.info,
-    }
-    if as_json:
-        emit_json(info)
-        return
-    out.print(f"{model}: {pred['unique_id'].n_unique()} series x {h} steps of {step_s:g} s -> {out_path}")
-    out.print(f"data: {note}")
-    if f.fallbacks:
-        out.print(
-            f"{len(f.fallbacks)} series fell back: " + "; ".join(f"{k}: {v}" for k, v in list(f.fallbacks.items())[:5])
-        )

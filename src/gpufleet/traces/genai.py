@@ -164,7 +164,8 @@ DATASETS.add(
             Part("duty-cycle", "GPU_SAMPLES", "per-pod GPU duty cycle, 57 s samples, ~23 h", _duty, "ts"),
             Part("gpu-memory", "GPU_SAMPLES", "per-pod GPU memory used", _mem, "ts"),
             Part("gpu", "GPU_SAMPLES", "duty cycle and GPU memory joined per pod and sample", _gpu, "ts"),
-            *(Part(n, "SERIES", d, _series(f, sc, d, bt), "ds") for n, f, sc, d, bt in _SERIES),
+            # rates, backlogs, latencies and a utilization fraction: none is negative
+            *(Part(n, "SERIES", d, _series(f, sc, d, bt), "ds", 0.0) for n, f, sc, d, bt in _SERIES),
         ),
         default_part="requests",
     ),

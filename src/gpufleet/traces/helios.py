@@ -31,17 +31,25 @@ def _vc(vc: str):  # type: ignore[no-untyped-def]
 
 
 def _all_vcs(ctx: ReadContext) -> pl.DataFrame:
+    # Every VC file in the folder, not only the 10 known ones: another slice of Earth reads the same way.
+    assert ctx.folder is not None
+    found = sorted(p.name.removesuffix(".csv.gz") for p in (ctx.folder / "earth_vc_minutely").glob("*.csv.gz"))
     frames = []
-    for vc in VCS:
-        raw = read_csv(ctx, f"earth_vc_minutely/{vc}.csv.gz", {"time": "datetime", "running_gpu_num": "float"})
+    for vc in found or VCS:
+        raw = read_csv(
+            ctx,
+            f"earth_vc_minutely/{vc}.csv.gz",
+            {"time": "datetime", "running_gpu_num": "float", "total_gpu_num": "float"},
+        )
         frames.append(
             raw.select(
                 pl.lit(vc).alias("unique_id"),
                 pl.col("time").alias("ds"),
                 pl.col("running_gpu_num").alias("y"),
+                pl.col("total_gpu_num").alias("capacity"),
             )
         )
-    ctx.notes.append("allocated GPUs (running_gpu_num) per VC; unique_id is the VC")
+    ctx.notes.append("allocated GPUs (running_gpu_num) per VC; unique_id is the VC; capacity = total_gpu_num")
     return pl.concat(frames)
 
 
@@ -66,16 +74,25 @@ DATASETS.add(
         license="CC-BY-4.0 (HeliosData); MIT (HeliosArtifact)",
         parts=(
             *(
-                Part(vc, "SERIES", f"VC {vc}: allocated/pending GPUs, jobs, capacity per minute", _vc(vc), "ds")
+                Part(vc, "SERIES", f"VC {vc}: allocated/pending GPUs, jobs, capacity per minute", _vc(vc), "ds", 0.0)
                 for vc in VCS
             ),
-            Part("earth", "SERIES", "allocated GPUs per minute for all 10 VCs", _all_vcs, "ds"),
+            Part(
+                "earth",
+                "SERIES",
+                "allocated GPUs per minute for every VC (10 here), with its capacity",
+                _all_vcs,
+                "ds",
+                0.0,
+                capacity=True,
+            ),
             Part(
                 "earth-gpus",
                 "SERIES",
                 "Earth GPUs per VC per day, Apr-Sep 2020",
                 _gpu_number("earth_gpu_number.csv.gz"),
                 "ds",
+                0.0,
             ),
             Part(
                 "venus-gpus",
@@ -83,6 +100,7 @@ DATASETS.add(
                 "Venus GPUs per VC per day, Apr-Sep 2020",
                 _gpu_number("venus_gpu_number.csv.gz"),
                 "ds",
+                0.0,
             ),
         ),
         default_part="vc8Sj",

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.forecasting.series.base import FORECASTERS, make_forecaster
+from gpufleet.forecasting.series.bounds import Bounds
 from gpufleet.forecasting.series.panel import Panel, check_levels, day_steps, to_us
 from gpufleet.forecasting.series.prepare import prepare
 
@@ -66,8 +67,10 @@ def backtest_series(
     season: int | None = None,
     step: timedelta | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    bounds: Bounds | None = None,
 ) -> pl.DataFrame:
-    """Score each model over the last n_origins windows of h steps (rolling origins in time)."""
+    """Score each model over the last n_origins windows of h steps (rolling origins in time); forecasts are
+    clipped to `bounds` (the data's declared range)."""
     if h < 1 or n_origins < 1:
         raise ValueError(f"h and n_origins must be >= 1, got h={h}, n_origins={n_origins}")
     lv = check_levels(levels)
@@ -98,7 +101,7 @@ def backtest_series(
         for name in models:
             f = make_forecaster(name, **_model_settings(name, h, step.total_seconds(), season, settings or {}))
             t0 = time.perf_counter()
-            f.fit(train)
+            f.fit(train, bounds=bounds)
             t1 = time.perf_counter()
             pred = f.predict(h, lv)
             secs[name][0] += t1 - t0

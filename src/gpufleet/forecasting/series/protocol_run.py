@@ -48,8 +48,10 @@ def forecast_at_origins(
     shift: int = 0,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_fit: Callable[[str, list[str], Any], None] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, float]]:
-    """(unique_id, origin, lead, forecast) for every evaluated series and origin; seconds per series."""
+    """(unique_id, origin, lead, forecast) for every evaluated series and origin; seconds per series.
+    `on_fit(model, ids, forecaster)` sees each fitted forecaster and the series it is scored on."""
     plan = evaluated(binned, protocol, shift)
     by_origin: dict[int, list[str]] = {}
     for uid, os_ in plan.items():
@@ -68,6 +70,8 @@ def forecast_at_origins(
         f.fit(binned.frame_before(o), bounds=bounds, ends=dict.fromkeys(ids, end))
         pred = f.predict(protocol.h, [80]).filter(pl.col("unique_id").is_in(ids))
         share = (time.perf_counter() - t0) / len(ids)
+        if on_fit:
+            on_fit(model, ids, f)
         for uid in ids:
             secs[uid] += share
         lead = (pred["ds"].dt.epoch("us") - binned.time_us(o)) // binned.bin_us + 1
@@ -211,6 +215,7 @@ def run_protocol(
     shift: int = 0,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_fit: Callable[[str, list[str], Any], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(summary, per-series rows) for the models plus the naive-last and window-mean baselines."""
     names = [*BASELINES, *(m for m in models if m not in BASELINES)]
@@ -219,7 +224,7 @@ def run_protocol(
         raise ValueError(f"protocol {protocol.name}: no series has an origin to score")
     per = []
     for name in names:
-        fc, secs = forecast_at_origins(binned, protocol, name, bounds, shift, settings, progress)
+        fc, secs = forecast_at_origins(binned, protocol, name, bounds, shift, settings, progress, on_fit)
         per.append(series_rows(protocol, name, errors(protocol, actual, fc), scales, secs, capacity))
     rows = with_rel(pl.concat(per, how="diagonal_relaxed"))
     cols = [
