@@ -64,11 +64,24 @@ def _save(out_dir: Path, command: str, requests: str, cfg: Any, res: Any) -> Non
     )
 
 
+FLOOR_WHAT = {"ttft": "prefill", "e2e": "prefill + decode", "wait": "a wait"}
+
+
+def _feasibility_line(frame: Any, cfg: Any) -> tuple[str, Any]:
+    """What no policy can fix, computed before any replay: the sentence (marked up) and the Feasibility."""
+    from gpufleet.sim.serving import parse_slo, serving_feasibility
+
+    feas = serving_feasibility(frame, cfg)
+    text = feas.sentence(FLOOR_WHAT[parse_slo(cfg.slo).metric])
+    return (text if feas.feasible else f"[bold red]{text}[/bold red]"), feas
+
+
 def _row(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "policy": s["policy"],
         "GPU-hours": s["gpu_hours"],
         "SLO attainment": f"{s['slo_attainment']:.2%}",
+        "of attainable": f"{s['slo_attainment_attainable']:.2%}",
         "SLO met": "yes" if s["slo_met"] else "no",
         "TTFT p50 s": s["ttft_p50_s"],
         "TTFT p99 s": s["ttft_p99_s"],
@@ -111,6 +124,9 @@ def autoscale_sim_cmd(
         settings=_settings(setting),
     )
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    line, _ = _feasibility_line(frame, cfg)
+    if not as_json:
+        out.print(line)
     with err.status(f"replaying {frame.height:,} requests under {policy} …"):
         res = simulate_serving(frame, cfg)
     summary = {"requests_ref": requests, **res.summary}
@@ -143,17 +159,26 @@ def compare_autoscalers_cmd(
     as_json: JsonOpt = False,
     schema_map: MapOpt = None,
 ) -> None:
-    """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies)."""
+    """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies), each with
+    the share of the GPU-hour gap between target-tracking and the oracle it closes."""
     from gpufleet.experiments import load_requests
     from gpufleet.report.console import metrics_table
-    from gpufleet.sim.serving import simulate_serving
+    from gpufleet.sim.serving import GAP_MIN_ATTAINMENT, gap_closed, simulate_serving
 
     names = [p.strip() for p in policies.split(",") if p.strip()]
+    if not names:
+        raise GpufleetError(f"--policies {policies!r}: name at least one autoscaler")
+    if len(set(names)) < len(names):
+        raise GpufleetError(f"--policies {policies!r}: a policy is named twice")
     cfgs = [
         _config(n, slo=slo, profile=profile, cold_start_s=cold_start, min_replicas=min_replicas, settings={})
         for n in names
     ]
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    # before any replay: the share of requests no policy can bring within the SLO
+    line, feas = _feasibility_line(frame, cfgs[0])
+    if not as_json:
+        out.print(line)
     rows = []
     for cfg in cfgs:
         with err.status(f"{cfg.policy} …"):
@@ -164,10 +189,38 @@ def compare_autoscalers_cmd(
     oracle = next((r["gpu_hours"] for r in rows if r["policy"] == "oracle"), None)
     for r in rows:
         r["gpu_hours_vs_oracle"] = r["gpu_hours"] / oracle if oracle else None
+    rows = gap_closed(rows)
     if as_json:
-        emit_json({"requests": requests, "slo": slo, "policies": rows})
+        emit_json(
+            {
+                "requests": requests,
+                "slo": slo,
+                "feasibility": feas.as_dict(),
+                "gap": {"baseline": "target-tracking", "floor": "oracle", "counts_at_attainment": GAP_MIN_ATTAINMENT},
+                "policies": rows,
+            }
+        )
         return
-    table = [_row(r) | {"x oracle": r["gpu_hours_vs_oracle"]} for r in rows]
+    table = [
+        {
+            "policy": r["policy"],
+            "GPU-hours": r["gpu_hours"],
+            "x oracle": r["gpu_hours_vs_oracle"],
+            "gap closed": "-" if r["gap_closed"] is None else f"{r['gap_closed']:.1%}",
+            "counts": "yes" if r["gap_counts"] else "no",
+            "SLO attainment": f"{r['slo_attainment']:.2%}",
+            "of attainable": f"{r['slo_attainment_attainable']:.2%}",
+            "SLO met": "yes" if r["slo_met"] else "no",
+            "TTFT p99 s": r["ttft_p99_s"],
+            "max replicas": r["max_replicas"],
+            "actions": r["scaling_actions"],
+        }
+        for r in rows
+    ]
     out.print(metrics_table(f"autoscalers on {requests} ({rows[0]['profile']}, SLO {rows[0]['slo']})", table))
+    out.print(
+        "gap closed = (GPU-h target-tracking - GPU-h policy) / (GPU-h target-tracking - GPU-h oracle);"
+        f" it counts only at >= {GAP_MIN_ATTAINMENT:.0%} SLO attainment"
+    )
     if out_dir is not None:
         out.print(f"run directories under {out_dir}")
