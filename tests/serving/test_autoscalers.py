@@ -149,3 +149,21 @@ def test_predictive_calibrated_margin_forgets_old_misses() -> None:
     # misses older than the 300 s window are gone: the margin is 0 again (realized 4 < forecast 10)
     late = [(m, d) for t, m, d in seen if t >= 1800 + 55 + 300 + 15]
     assert late and all(m == 0.0 and d == 1 for m, d in late)
+
+
+def test_predictive_once_calibrated_drops_the_hpa_hold_but_not_before() -> None:
+    # six replicas carry 4 in flight (10 slots each); the forecast says 2 req/s x 2 s = 4 in flight and is right
+    fc = Forecast(0.0, 60.0, np.full(3, 2.0), np.full(3, 2.0), 99)
+    conc = np.full(3600, 4.0)
+    calibrated = make_autoscaler("predictive", None, calibrate_min=5)
+    interval = make_autoscaler("predictive", None, calibrate=0.0)
+    got: dict[str, list[tuple[float, int]]] = {"cal": [], "int": []}
+    for k in range(20):
+        now = 600.0 + 15 * k
+        st = state(conc[: int(now)], now=now, ready=6)
+        got["cal"].append((now, calibrated.decide(st, fc).desired))
+        got["int"].append((now, interval.decide(st, fc).desired))
+    # five misses (0 each) are scored by 600 + 55 + 4 x 15 s: then (4 + 0) / 10 slots -> 1 replica at once
+    assert all(d == 1 for t, d in got["cal"] if t >= 735)
+    # the interval rule keeps the HPA floor, which holds the six it started with for its 300 s window
+    assert all(d == 6 for t, d in got["int"] if t < 900)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
+from gpufleet.sim.serving.fleet import DEFAULT_FORECASTER
 
 NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Kubernetes object name (RFC 1123 subdomain)
 
@@ -94,8 +95,8 @@ class WorkloadConfig(Strict):
         None,
         description="counter of arriving requests (a gateway's); default vllm:request_success_total of the pods",
     )
-    forecaster: str = "seasonal-naive"
-    forecaster_settings: dict[str, float] = Field(default_factory=dict, description="as in autoscale-sim")
+    forecaster: str = DEFAULT_FORECASTER
+    forecaster_settings: dict[str, float] | None = Field(None, description="as in autoscale-sim (None: its defaults)")
     forecast_step_s: float = Field(60.0, gt=0)
     forecast_level: int = Field(99, ge=50, le=99)
     history_s: float = Field(

@@ -30,6 +30,10 @@ from gpufleet.sim.serving.profiles import ReplicaProfile
 FINISH, READY, ARRIVE, DECIDE, SAMPLE = range(5)
 PRIORITIES = {FINISH: 0, READY: 1, ARRIVE: 2, DECIDE: 3, SAMPLE: 4}
 HISTORY_S = 3600  # seconds of per-second history a decision sees
+# The predictive policy's forecaster, in the simulator and the live hook alike: the mean of the last 10
+# one-minute steps (with its calibrated margin, chosen with the policy's defaults; docs/autoscaling.md)
+DEFAULT_FORECASTER = "recent-window"
+DEFAULT_FORECASTER_SETTINGS: dict[str, dict[str, float]] = {"recent-window": {"window": 10}}
 
 
 @dataclass
@@ -54,10 +58,18 @@ class Forecasting:
     """Fits a Forecaster on the per-step arrival rate seen so far and keeps its latest forecast."""
 
     def __init__(
-        self, model: str, step_s: float, every_s: float, history_s: float, level: int, settings: dict[str, float]
+        self,
+        model: str,
+        step_s: float,
+        every_s: float,
+        history_s: float,
+        level: int,
+        settings: dict[str, float] | None,
     ) -> None:
         from gpufleet.forecasting.series import make_forecaster
 
+        if settings is None:  # not given: the defaults that go with this forecaster
+            settings = DEFAULT_FORECASTER_SETTINGS.get(model, {})
         kw: dict[str, object] = {"season_length": 1, "step_s": step_s}
         kw |= {k: int(v) if float(v).is_integer() else v for k, v in settings.items()}
         make_forecaster(model, **kw)  # fail now, not at the first decision, on a bad setting
