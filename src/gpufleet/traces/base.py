@@ -54,15 +54,15 @@ class Part:
     # The files the part reads, when fixed: a part whose files are absent is left out of `NAME:*`
     # (a dataset folder may hold only some clusters of a family, e.g. 7 of ITP's 10).
     files: tuple[str, ...] = ()
-
-    def present(self, folder: Path | None) -> bool:
-        """Whether the part's files are in `folder` (parts that declare no files always are)."""
-        return folder is None or all((folder / f).is_file() for f in self.files)
     # Declared range of a SERIES part's y (counts and rates: lower 0); forecasts are clipped to it.
     lower: float | None = None
     upper: float | None = None
     # The frame has a `capacity` column: each series' y never exceeds it (a VC's GPUs).
     capacity: bool = False
+
+    def present(self, folder: Path | None) -> bool:
+        """Whether the part's files are in `folder` (parts that declare no files always are)."""
+        return folder is None or all((folder / f).is_file() for f in self.files)
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ DATASETS.add(
             Part("gpu-memory", "GPU_SAMPLES", "per-pod GPU memory used", _mem, "ts"),
             Part("gpu", "GPU_SAMPLES", "duty cycle and GPU memory joined per pod and sample", _gpu, "ts"),
             # rates, backlogs, latencies and a utilization fraction: none is negative
-            *(Part(n, "SERIES", d, _series(f, sc, d, bt), "ds", 0.0) for n, f, sc, d, bt in _SERIES),
+            *(Part(n, "SERIES", d, _series(f, sc, d, bt), "ds", lower=0.0) for n, f, sc, d, bt in _SERIES),
         ),
         default_part="requests",
     ),

@@ -74,7 +74,14 @@ DATASETS.add(
         license="CC-BY-4.0 (HeliosData); MIT (HeliosArtifact)",
         parts=(
             *(
-                Part(vc, "SERIES", f"VC {vc}: allocated/pending GPUs, jobs, capacity per minute", _vc(vc), "ds", 0.0)
+                Part(
+                    vc,
+                    "SERIES",
+                    f"VC {vc}: allocated/pending GPUs, jobs, capacity per minute",
+                    _vc(vc),
+                    "ds",
+                    lower=0.0,
+                )
                 for vc in VCS
             ),
             Part(
@@ -83,7 +90,7 @@ DATASETS.add(
                 "allocated GPUs per minute for every VC (10 here), with its capacity",
                 _all_vcs,
                 "ds",
-                0.0,
+                lower=0.0,
                 capacity=True,
             ),
             Part(
@@ -92,7 +99,7 @@ DATASETS.add(
                 "Earth GPUs per VC per day, Apr-Sep 2020",
                 _gpu_number("earth_gpu_number.csv.gz"),
                 "ds",
-                0.0,
+                lower=0.0,
             ),
             Part(
                 "venus-gpus",
@@ -100,7 +107,7 @@ DATASETS.add(
                 "Venus GPUs per VC per day, Apr-Sep 2020",
                 _gpu_number("venus_gpu_number.csv.gz"),
                 "ds",
-                0.0,
+                lower=0.0,
             ),
         ),
         default_part="vc8Sj",

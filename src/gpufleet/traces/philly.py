@@ -81,7 +81,7 @@ DATASETS.add(
         license="CC-BY-4.0 (Philly data); MIT (HeliosArtifact)",
         parts=(
             Part("jobs", "JOBS", "last 15,000 Philly jobs (user, GPUs, status, run time)", _jobs, "submit_time"),
-            Part("busy-servers", "SERIES", "per-minute busy and total servers, Oct-Dec 2017", _busy, "ds", 0.0),
+            Part("busy-servers", "SERIES", "per-minute busy and total servers, Oct-Dec 2017", _busy, "ds", lower=0.0),
         ),
         default_part="jobs",
     ),

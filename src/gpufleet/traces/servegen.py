@@ -132,8 +132,8 @@ DATASETS.add(
         source="github.com/alibaba/ServeGen data/language @ f891d11",
         license="Apache-2.0",
         parts=(
-            Part("m-small", "SERIES", "43 clients of model m-small", _model("m-small"), "ds", 0.0),
-            Part("m-mid", "SERIES", "109 clients of model m-mid", _model("m-mid"), "ds", 0.0),
+            Part("m-small", "SERIES", "43 clients of model m-small", _model("m-small"), "ds", lower=0.0),
+            Part("m-mid", "SERIES", "109 clients of model m-mid", _model("m-mid"), "ds", lower=0.0),
             Part(
                 "m-small-requests",
                 "REQUESTS",
