@@ -6,7 +6,7 @@ values after it. Per series and member that gives a validation MAE, and the rule
 - `best`: all weight on the member with the lowest MAE (ties go to the earlier member: the simple ones come
   first, so a learned model must win to be used);
 - `top2`: the two best, equal weights (the M4/M5 lesson: combining beats picking);
-- `inverse`: weights proportional to 1 / MAE over all members.
+- `inverse`: weights proportional to 1 / MAE over all members; `inverse2`: to 1 / MAE^2 (sharper).
 `scope="series"` applies the rule to each series' own errors, `"global"` to the errors pooled over series
 (one choice for all); a series with no validation point (it started after the cuts) gets the pooled choice.
 Then the members with any weight are refitted on the whole history and their forecasts (means and interval
@@ -42,7 +42,9 @@ class AutoSettings(ForecasterSettings):
     )
     horizon: int = Field(24, ge=1, description="steps per validation window (and the horizon members calibrate)")
     val_windows: int = Field(3, ge=1, description="validation windows before the end of the history")
-    rule: Literal["best", "top2", "inverse"] = Field("best", description="how validation MAEs become weights")
+    rule: Literal["best", "top2", "inverse", "inverse2"] = Field(
+        "inverse", description="how validation MAEs become weights"
+    )
     scope: Literal["series", "global"] = Field(
         "series", description="rule per series, or once on the errors pooled over series"
     )
@@ -67,7 +69,7 @@ def weights(mae: np.ndarray, rule: str) -> np.ndarray:
         if mae[order[0]] <= 0:
             w[order[0]] = 1.0
         else:
-            w[ok] = 1.0 / mae[ok]
+            w[ok] = mae[ok] ** -(2.0 if rule == "inverse2" else 1.0)
             w /= w.sum()
     return w
 
