@@ -15,6 +15,7 @@ from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
+from gpufleet.commands.runtime import backtest_runtime_cmd
 from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
 from gpufleet.commands.traces import traces_app
@@ -31,6 +32,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(hook_app, name="hook")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
+backtest_app.command("runtime")(backtest_runtime_cmd)
 backtest_app.command("series")(backtest_series_cmd)
 app.add_typer(backtest_app, name="backtest")
 app.command("simulate")(simulate_cmd)

@@ -134,52 +134,88 @@ def nudge(preds: pl.DataFrame, seed: int, sd: float = NUDGE_SD) -> pl.DataFrame:
     return preds.with_columns(*(pl.col(c) * k for c in ("p10", "p50", "p90")))
 
 
+DEFAULT_NUDGES = 5  # one non-preemptive replay can move several points under a 1% nudge: report a mean
+
+
+def _replay(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], pl.DataFrame | None]) -> float:
+    jobs, nodes, cfg, preds = args
+    return float(simulate(jobs, nodes, SimConfig(**cfg), predictions=preds).summary["avg_jct_s"])
+
+
+def _replays(tasks: list[Any], workers: int | None) -> list[float]:
+    workers = min(len(tasks), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        return [_replay(t) for t in tasks]
+    # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_replay, tasks))
+
+
 def downstream(
     jobs: pl.DataFrame,
     nodes: pl.DataFrame,
     predictors: list[str],
     schedulers: tuple[str, ...] = ("sjf", "qssf"),
-    nudges: int = 0,
+    nudges: int = DEFAULT_NUDGES,
+    fixed: bool = False,
+    workers: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Average JCT of each prediction-driven scheduler with each predictor, and the ratio to the oracle's.
-    Learned predictors run twice: with waiting jobs refreshed from their submission mates (the default) and
-    with predictions fixed at submission (`mates` column).
+    """Average JCT of each prediction-driven scheduler with each predictor, beside FIFO and the oracle.
 
-    With `nudges` > 0 each learned row is also replayed that many times with every prediction multiplied by
-    exp(N(0, 0.01)) (seeds 1..nudges), and the ratio's mean, min and max over those replays are added: one
-    non-preemptive replay's ratio can move by several points under such a nudge (which long job grabs a node
-    first cascades), so two predictors closer than that spread are not told apart by a single replay."""
-    rows = []
-    preds: dict[str, pl.DataFrame] = {}
+    Per scheduler: a `fifo` row (no prediction: the floor any predictor must beat), an `oracle` row (true
+    durations: the ceiling), and one row per predictor with waiting jobs refreshed from their submission
+    mates (the default), plus, with `fixed`, predictions fixed at submission. Each predictor row is also
+    replayed `nudges` times with every prediction multiplied by exp(N(0, 0.01)) (seeds 1..nudges): one
+    non-preemptive replay's JCT can move by several points under such a nudge (which long job grabs a node
+    first cascades), so the nudged mean is the figure to compare and its min..max the noise band.
+    `gain_captured` = (FIFO - predictor) / (FIFO - oracle) in average JCT (nudged mean when nudged): the
+    share of what perfect knowledge of runtimes would gain over FIFO that this predictor gets."""
+    preds = {p: make_predictor(p).predict(jobs) for p in predictors if p != "oracle"}  # one causal pass each
+    tasks: list[Any] = []
+    keys: list[tuple[str, str, str, int]] = []
+    tasks.append((jobs, nodes, SimConfig(scheduler="fifo").model_dump(), None))
+    keys.append(("fifo", "fifo", "-", 0))
     for s in schedulers:
-        oracle = simulate(jobs, nodes, SimConfig(scheduler=s, predictor="oracle")).summary["avg_jct_s"]
-        for p in predictors:
-            for gap in [None] if p == "oracle" else [SimConfig().mate_gap_s, 0.0]:
-                nudged: list[float] = []
-                if gap is None:
-                    jct = oracle
-                else:
-                    if p not in preds:  # one (rolling, causal) prediction pass per predictor
-                        preds[p] = make_predictor(p).predict(jobs)
-                    cfg = SimConfig(scheduler=s, predictor=p, mate_gap_s=gap)
-                    jct = simulate(jobs, nodes, cfg, predictions=preds[p]).summary["avg_jct_s"]
-                    for seed in range(1, nudges + 1):
-                        nf = nudge(preds[p], seed)
-                        nudged.append(simulate(jobs, nodes, cfg, predictions=nf).summary["avg_jct_s"])
-                row: dict[str, Any] = {
-                    "scheduler": s,
-                    "predictor": p,
-                    "mates": "-" if gap is None else "refreshed" if gap else "fixed",
-                    "avg_jct_s": jct,
-                    "vs_oracle": jct / oracle if oracle else None,
-                }
-                if nudges:
-                    r = [x / oracle for x in nudged] if oracle and nudged else []
-                    row["nudged_mean"] = float(np.mean(r)) if r else None
-                    row["nudged_min"] = min(r) if r else None
-                    row["nudged_max"] = max(r) if r else None
-                rows.append(row)
+        tasks += [(jobs, nodes, SimConfig(scheduler=s, predictor="oracle").model_dump(), None)]
+        keys.append((s, "oracle", "-", 0))
+        for p, pr in preds.items():
+            for gap, label in [(SimConfig().mate_gap_s, "refreshed")] + ([(0.0, "fixed")] if fixed else []):
+                cfg = SimConfig(scheduler=s, predictor=p, mate_gap_s=gap).model_dump()
+                for seed in range(nudges + 1):
+                    tasks.append((jobs, nodes, cfg, pr if seed == 0 else nudge(pr, seed)))
+                    keys.append((s, p, label, seed))
+    jct = dict(zip(keys, _replays(tasks, workers), strict=True))
+    rows: list[dict[str, Any]] = []
+    for s in schedulers:
+        fifo, oracle = jct[("fifo", "fifo", "-", 0)], jct[(s, "oracle", "-", 0)]
+        span = fifo - oracle
+        rows.append(_row(s, "fifo", "-", fifo, oracle, [], fifo, span))
+        rows.append(_row(s, "oracle", "-", oracle, oracle, [], fifo, span))
+        for p in preds:
+            for label in ["refreshed"] + (["fixed"] if fixed else []):
+                nudged = [jct[(s, p, label, k)] for k in range(1, nudges + 1)]
+                rows.append(_row(s, p, label, jct[(s, p, label, 0)], oracle, nudged, fifo, span))
     return rows
+
+
+def _row(
+    s: str, p: str, mates: str, jct: float, oracle: float, nudged: list[float], fifo: float, span: float
+) -> dict[str, Any]:
+    """One downstream row: the single replay, the nudged mean and range (as ratios to the oracle), the gain."""
+    r = [x / oracle for x in nudged] if oracle else []
+    figure = float(np.mean(nudged)) if nudged else jct
+    return {
+        "scheduler": s,
+        "predictor": p,
+        "mates": mates,
+        "avg_jct_s": jct,
+        "vs_oracle": jct / oracle if oracle else None,
+        "nudged_mean": float(np.mean(r)) if r else None,
+        "nudged_min": min(r) if r else None,
+        "nudged_max": max(r) if r else None,
+        # the share of FIFO's excess over the oracle that this row removes (1 = all of it)
+        "gain_captured": (fifo - figure) / span if span > 0 else None,
+    }
 
 
 def parse_duration(text: str) -> float:

@@ -12,14 +12,16 @@ from typing import Any
 
 from gpufleet import __version__
 from gpufleet.core.errors import GpufleetError
-from gpufleet.forecasting.runtime import PREDICTORS
+from gpufleet.forecasting.runtime import PREDICTORS, AFTRuntime, AutoRuntime
 from gpufleet.forecasting.runtime.gbm import LightGBMRuntime
+
+SAVABLE = "lightgbm, xgb-aft and auto"
 
 
 def save_runtime_model(model: Any, out: Path, meta: dict[str, Any]) -> list[Path]:
     """Write a fitted runtime model and its metadata."""
     if not hasattr(model, "to_state"):
-        raise GpufleetError("this runtime predictor has nothing to train or save (only 'lightgbm' is trained)")
+        raise GpufleetError(f"this runtime predictor has nothing to train or save (trained: {SAVABLE})")
     state = model.to_state()
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.json").write_text(json.dumps(state))
@@ -36,7 +38,19 @@ def save_runtime_model(model: Any, out: Path, meta: dict[str, Any]) -> list[Path
     return [out / "model.json", out / "meta.json"]
 
 
-def load_runtime_model(path: Path) -> LightGBMRuntime:
+def _member(state: dict[str, Any]) -> Any:
+    if state.get("kind") != "runtime":
+        raise GpufleetError(f"not a runtime model (kind={state.get('kind')})")
+    if state.get("model") == "lightgbm":
+        return LightGBMRuntime.from_state(state)
+    if state.get("model") == "xgb-aft":
+        return AFTRuntime.from_state(state)
+    if state.get("model") == "auto":
+        return AutoRuntime.from_state(state, _member)
+    raise GpufleetError(f"unknown saved runtime model {state.get('model')!r} (saved models: {SAVABLE})")
+
+
+def load_runtime_model(path: Path) -> Any:
     """Read a model directory written by save_runtime_model; clear errors for anything else."""
     f = path / "model.json"
     if not f.is_file():
@@ -47,4 +61,7 @@ def load_runtime_model(path: Path) -> LightGBMRuntime:
         raise GpufleetError(f"{f}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if state.get("model") not in PREDICTORS:
         raise GpufleetError(f"{f}: unknown model {state.get('model')!r}")
-    return LightGBMRuntime.from_state(state)
+    try:
+        return _member(state)
+    except (KeyError, TypeError, ValueError) as e:
+        raise GpufleetError(f"{f}: not a model this gpufleet can read ({type(e).__name__}: {e})") from None

@@ -92,6 +92,8 @@ def test_save_load_round_trip_and_schema_checks(jobs: pl.DataFrame, tmp_path: Pa
             "days=6",
             "--out",
             str(tmp_path / "m"),
+            "--model",
+            "lightgbm",
             "--json",
         ],
     )
@@ -118,14 +120,17 @@ def test_save_load_round_trip_and_schema_checks(jobs: pl.DataFrame, tmp_path: Pa
     )
     assert p.exit_code == 0, p.output
     assert pl.read_parquet(tmp_path / "p.parquet").height == 300
-    # a model needing `user` refuses jobs without users, with one clear line
-    bare = tmp_path / "bare"
-    (bare / "x").mkdir(parents=True)
+    # jobs without users: the lightgbm model answers with its user-free twin and says so on one line
+    from gpufleet.forecasting.runtime import AFTRuntime
     from gpufleet.modelstore import load_runtime_model
 
     m = load_runtime_model(tmp_path / "m")
+    m.check_columns(jobs.drop("user"))
+    pred = m.predict(jobs.drop("user"))
+    assert np.isfinite(pred["p50"].to_numpy()).all() and m.notes and "never seen" in m.notes[0]
+    # a model without such a twin (xgb-aft) refuses, with one clear line
     with pytest.raises(GpufleetError, match="trained with .*user"):
-        m.check_columns(jobs.drop("user"))
+        AFTRuntime().fit(jobs).check_columns(jobs.drop("user"))  # type: ignore[attr-defined]
     # a state from another feature schema is refused
     state = json.loads((tmp_path / "m" / "model.json").read_text())
     state["feature_schema_version"] = 999
@@ -138,7 +143,7 @@ def test_save_load_round_trip_and_schema_checks(jobs: pl.DataFrame, tmp_path: Pa
     untrainable = runner.invoke(
         app, ["train", "runtime", "--jobs", "synthetic:jobs", "--model", "oracle", "--out", str(tmp_path / "o")]
     )
-    assert untrainable.exit_code == 2 and "only 'lightgbm' is trained" in untrainable.stderr
+    assert untrainable.exit_code == 2 and "nothing to train or save" in untrainable.stderr
 
 
 @pytest.mark.traces
@@ -163,39 +168,52 @@ def test_backtest_cli_json(data_dir: Path) -> None:
             "itp:cluster05",
             "--models",
             "user-history,lightgbm,oracle",
+            "--nudges",
+            "1",
+            "--fixed",
             "--json",
         ],
     )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert [m["model"] for m in out["metrics"]] == ["user-history", "lightgbm", "oracle"]
-    assert out["metrics"][2]["log_mae"] == 0 and out["downstream"]
+    # the gpu-class baseline is always run beside what was asked
+    assert [m["model"] for m in out["metrics"]] == ["gpu-class", "user-history", "lightgbm", "oracle"]
+    assert out["metrics"][3]["log_mae"] == 0 and out["downstream"]
     assert {d["scheduler"] for d in out["downstream"]} == {"sjf", "qssf"}
-    # learned predictors with and without the mates' refresh; the oracle once
-    assert sorted((d["predictor"], d["mates"]) for d in out["downstream"] if d["scheduler"] == "sjf") == [
+    # FIFO and the oracle once; predictors with and without the mates' refresh (--fixed)
+    sjf = {(d["predictor"], d["mates"]): d for d in out["downstream"] if d["scheduler"] == "sjf"}
+    assert sorted(sjf) == [
+        ("fifo", "-"),
+        ("gpu-class", "fixed"),
+        ("gpu-class", "refreshed"),
         ("lightgbm", "fixed"),
         ("lightgbm", "refreshed"),
         ("oracle", "-"),
         ("user-history", "fixed"),
         ("user-history", "refreshed"),
     ]
+    assert sjf[("fifo", "-")]["gain_captured"] == 0 and sjf[("oracle", "-")]["gain_captured"] == 1
+    assert sjf[("gpu-class", "refreshed")]["nudged_mean"] is not None
 
 
 def test_downstream_nudged_replays_report_how_far_one_replay_can_move() -> None:
     jobs = load("synthetic:jobs", n_jobs=400, days=1, seed=3).frame
     nodes = parse_spec("2x8:V100")  # loaded: the order SJF picks decides who waits
-    rows = downstream(jobs, nodes, ["user-history", "oracle"], schedulers=("sjf",), nudges=3)
+    rows = downstream(jobs, nodes, ["user-history", "oracle"], schedulers=("sjf",), nudges=3, fixed=True, workers=1)
     oracle = next(r for r in rows if r["predictor"] == "oracle")
-    assert oracle["nudged_mean"] is None and oracle["vs_oracle"] == 1.0
+    fifo = next(r for r in rows if r["predictor"] == "fifo")
+    assert oracle["nudged_mean"] is None and oracle["vs_oracle"] == 1.0 and fifo["avg_jct_s"] > oracle["avg_jct_s"]
     learned = [r for r in rows if r["predictor"] == "user-history"]
     assert len(learned) == 2
     for r in learned:
         assert r["nudged_min"] <= r["nudged_mean"] <= r["nudged_max"]
+        # gain_captured is computed from the nudged mean, worked out here from the rows themselves
+        mean_jct = r["nudged_mean"] * oracle["avg_jct_s"]
+        want = (fifo["avg_jct_s"] - mean_jct) / (fifo["avg_jct_s"] - oracle["avg_jct_s"])
+        assert r["gain_captured"] == pytest.approx(want)
     assert any(r["nudged_min"] < r["nudged_max"] for r in learned)  # a 1% nudge does move a loaded replay
-    assert downstream(jobs, nodes, ["user-history"], schedulers=("sjf",), nudges=3) == [
-        r for r in rows if r["predictor"] != "oracle"
-    ]  # seeded: the same spread again
-    assert "nudged_mean" not in downstream(jobs, nodes, ["oracle"], schedulers=("sjf",))[0]
+    again = downstream(jobs, nodes, ["user-history"], schedulers=("sjf",), nudges=3, fixed=True, workers=2)
+    assert again == rows  # seeded, and the same in worker processes: the same spread again
     # one draw per job, shared by its three quantiles
     p = pl.DataFrame({"job_id": ["a", "b"], "p10": [10.0, 20.0], "p50": [20.0, 40.0], "p90": [40.0, 80.0]})
     n = nudge(p, 1)

@@ -25,6 +25,8 @@ def test_every_part_of_every_dataset_loads_and_validates(data_dir: Path) -> None
         if ds.folder is None:
             continue
         for part in ds.parts:
+            if not part.present(data_dir / ds.folder):
+                continue  # e.g. the ITP clusters this folder does not hold
             tr = load(f"{name}:{part.name}", data_dir)
             assert tr.meta.rows > 0, f"{name}:{part.name} is empty"
             assert tr.meta.skipped == {}, f"{name}:{part.name} skipped rows in clean data: {tr.meta.skipped}"

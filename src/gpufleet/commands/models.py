@@ -31,7 +31,7 @@ def _models(text: str, registry: Any) -> list[str]:
 def train_runtime(
     jobs: JobsRef,
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-    model: Annotated[str, typer.Option(help="Runtime model to train.")] = "lightgbm",
+    model: Annotated[str, typer.Option(help="Runtime model to train: auto, lightgbm or xgb-aft.")] = "auto",
     as_json: JsonOpt = False,
     param: ParamOpt = None,
 ) -> None:
@@ -52,12 +52,17 @@ def train_runtime(
         "trained_on_jobs": state["trained_on"],
         "features_used": state["features"],
         "features_unavailable": state["features_missing"],
+        "choice": state.get("choice"),
     }
     if as_json:
         emit_json(info)
         return
-    out.print(f"trained [bold]{model}[/bold] on {state['trained_on']:,} finished jobs of {jobs}; saved to {out_dir}/")
-    out.print(f"features used: {', '.join(state['features'])}")
+    n = state["trained_on"] or frame.height
+    out.print(f"trained [bold]{model}[/bold] on {n:,} jobs of {jobs}; saved to {out_dir}/")
+    if state.get("choice"):
+        c = state["choice"]
+        out.print(f"auto chose [bold]{c['member']}[/bold]: {c['why']}")
+    out.print(f"features used: {', '.join(state['features']) or 'none (a causal baseline)'}")
     if state["features_missing"]:
         out.print(f"features this data could not provide: {', '.join(state['features_missing'])}")
 
@@ -98,10 +103,13 @@ def predict_runtime(
         "p50_median_s": float(np.median(pred["p50"].to_numpy())) if frame.height else None,
         "out": str(out_path) if out_path else None,
         "scored_against_known_durations": score,
+        "notes": m.notes,
     }
     if as_json:
         emit_json(info)
         return
+    for note in m.notes:
+        err.print(f"note: {note}")
     median = f"{info['p50_median_s']:.0f} s" if info["p50_median_s"] is not None else "-"
     out.print(
         f"predicted {frame.height:,} jobs; median p50 {median}" + (f"; written to {out_path}" if out_path else "")
@@ -111,63 +119,3 @@ def predict_runtime(
             "against the durations in the trace (in-sample if the model saw them): "
             + ", ".join(f"{k} {v:.3f}" for k, v in score.items())
         )
-
-
-@backtest_app.command("runtime")
-@handles_errors
-def backtest_runtime_cmd(
-    data: Annotated[str, typer.Option("--data", help="JOBS reference, e.g. philly:jobs.")],
-    models: Annotated[str, typer.Option(help="Comma-separated predictors.")] = "user-history,lightgbm,oracle",
-    test_frac: Annotated[float, typer.Option(help="Share of jobs (last, by submit time) to test on.")] = 0.2,
-    origins: Annotated[int, typer.Option(help="Rolling origins (folds) inside the test window.")] = 1,
-    cluster: Annotated[
-        str | None, typer.Option(help="Cluster for the downstream replay (default: sized so mean demand is 95% of it).")
-    ] = None,
-    sim: Annotated[bool, typer.Option(help="Also replay SJF and QSSF with each predictor.")] = True,
-    nudges: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Also replay each learned row N times with its predictions nudged by 1% and report the ratio's "
-            "mean and range: how far apart two predictors must be before one replay can tell them apart.",
-        ),
-    ] = 0,
-    as_json: JsonOpt = False,
-    param: ParamOpt = None,
-) -> None:
-    """Score runtime predictors on the last part of a trace, and their effect on SJF/QSSF through the simulator."""
-    from gpufleet.experiments import auto_cluster, downstream, load_cluster, load_jobs
-    from gpufleet.forecasting.runtime import PREDICTORS
-    from gpufleet.forecasting.runtime.backtest import METRIC_DOC, backtest_runtime
-    from gpufleet.report.console import metrics_table
-
-    names = _models(models, PREDICTORS)
-    frame = load_jobs(data, _root_opt("data_dir"), _params(param))
-    with err.status("backtesting …") as st:
-        table = backtest_runtime(
-            frame, names, test_frac=test_frac, n_origins=origins, progress=lambda m: st.update(f"backtesting {m} …")
-        )
-        spec = cluster or auto_cluster(frame)
-        effect = []
-        if sim:
-            st.update(f"replaying SJF/QSSF on {spec} …")
-            effect = downstream(frame, load_cluster(spec, _root_opt("data_dir")), names, nudges=nudges)
-    result = {
-        "data": data,
-        "test_frac": test_frac,
-        "origins": origins,
-        "metrics": table.to_dicts(),
-        "metric_definitions": METRIC_DOC,
-        "cluster": spec if sim else None,
-        "downstream": effect,
-    }
-    if as_json:
-        emit_json(result)
-        return
-    out.print(
-        metrics_table(
-            f"runtime backtest on {data} (last {test_frac:.0%} by time, {origins} origin(s))", table.to_dicts()
-        )
-    )
-    if effect:
-        out.print(metrics_table(f"downstream: average JCT on {spec} (whole trace, causal predictions)", effect))

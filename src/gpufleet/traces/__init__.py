@@ -1,7 +1,7 @@
 """Trace readers: one per dataset folder plus the synthetic generator, each returning canonical frames."""
 
 from gpufleet.traces.base import DATASETS, Dataset, Part, Trace, TraceMeta
-from gpufleet.traces.catalog import load, open_ref, parse_ref, resolve_data_dir
+from gpufleet.traces.catalog import expand_refs, load, open_ref, parse_ref, resolve_data_dir
 
 __all__ = [
     "DATASETS",
@@ -9,6 +9,7 @@ __all__ = [
     "Part",
     "Trace",
     "TraceMeta",
+    "expand_refs",
     "load",
     "open_ref",
     "parse_ref",

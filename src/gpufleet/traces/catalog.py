@@ -66,6 +66,27 @@ def open_ref(ref: str, data_dir: str | Path | None = None) -> tuple[Dataset, Par
     return ds, part, folder
 
 
+def expand_refs(text: str, data_dir: str | Path | None = None) -> list[str]:
+    """`itp:*,philly:jobs` -> every reference it names: `NAME:*` is each part of NAME whose files are present
+    (of the default part's table); other items pass through unchanged."""
+    refs: list[str] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        name, _, part = item.partition(":")
+        if part != "*":
+            refs.append(item)
+            continue
+        ds, default, folder = open_ref(f"{name}:", data_dir)
+        found = [f"{name}:{p.name}" for p in ds.parts if p.table == default.table and p.present(folder)]
+        if not found:
+            raise TraceError(f"{item}: no part of {name!r} has its files in {folder}")
+        refs += found
+    if not refs:
+        raise TraceError(f"no trace reference in {text!r}")
+    return list(dict.fromkeys(refs))
+
+
 def load(
     ref: str,
     data_dir: str | Path | None = None,

@@ -8,7 +8,9 @@ from gpufleet.core.units import DAY
 from gpufleet.traces.base import DATASETS, Dataset, Part, ReadContext
 from gpufleet.traces.csvio import drop_nulls_counted, expect_seconds, read_csv
 
-CLUSTERS = ("cluster01", "cluster02", "cluster04", "cluster05", "cluster06", "cluster07", "cluster09")
+# All ten ElasticFlow clusters: the shared folder has seven, a user's may have the others (`itp:*` takes
+# whichever files are present).
+CLUSTERS = tuple(f"cluster{k:02d}" for k in range(1, 11))
 
 
 def _reader(cluster: str):  # type: ignore[no-untyped-def]
@@ -41,7 +43,9 @@ DATASETS.add(
         title="Microsoft ITP DL training jobs, 7 clusters, 2021",
         source="github.com/microsoft/elasticflow-traces (data/raw-traces.tar.gz)",
         license="MIT",
-        parts=tuple(Part(c, "JOBS", f"ITP {c} training jobs", _reader(c), "submit_time") for c in CLUSTERS),
+        parts=tuple(
+            Part(c, "JOBS", f"ITP {c} training jobs", _reader(c), "submit_time", (f"itp_{c}.csv.gz",)) for c in CLUSTERS
+        ),
         default_part="cluster04",
     ),
 )

@@ -1,9 +1,12 @@
 """Runtime backtests split by time (never at random): train on what had finished, score what came after.
 
 Origins: the test window is the last `test_frac` of jobs by submit time, cut into `n_origins` consecutive
-folds. For each fold, a fitting model is trained on the jobs that had finished (submit + duration) by
-the fold's first submit and predicts the fold; history features keep updating causally inside the fold
-(that is information a live system has). `user-history` and `oracle` need no training.
+folds. For each fold, a learning model is given what was known at the fold's first submit (`fit_at`:
+the jobs finished by then, and the jobs still running as right-censored observations; each model decides
+what to do with the latter) and predicts the fold; history features keep updating causally inside the
+fold (that is information a live system has). Causal baselines (`user-history`, `gpu-class`) and the
+`oracle` need no training. `pool` adds other clusters' whole traces to every learner's training data
+(the leave-one-out scheme, see crosstrace.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.runtime.base import make_predictor
+from gpufleet.forecasting.runtime.base import RuntimePredictor, make_predictor
+from gpufleet.forecasting.runtime.known import TrainingSet
 
 METRIC_DOC = {
     "log_mae": "mean |log1p(p50) - log1p(duration)|",
+    "bias": "mean log1p(p50) - log1p(duration): < 0 predicts too short (exp(bias) is the typical factor)",
     "mdape": "median |p50 - duration| / max(duration, 1 s)",
     "within_2x": "share of jobs with p50 / max(duration, 1 s) in [0.5, 2]",
     "cover_p10_p90": "share of durations inside [p10, p90] (nominal 0.8)",
@@ -33,6 +38,7 @@ def runtime_metrics(duration: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90:
     ratio = np.maximum(p50, 0.0) / floor
     return {
         "log_mae": float(np.mean(np.abs(np.log1p(np.maximum(p50, 0.0)) - np.log1p(d)))),
+        "bias": float(np.mean(np.log1p(np.maximum(p50, 0.0)) - np.log1p(d))),
         "mdape": float(np.median(np.abs(p50 - d) / floor)),
         "within_2x": float(np.mean((ratio >= 0.5) & (ratio <= 2.0))),
         "cover_p10_p90": float(np.mean((d >= p10 - 1e-9) & (d <= p90 + 1e-9))),
@@ -47,8 +53,12 @@ def backtest_runtime(
     test_frac: float = 0.2,
     n_origins: int = 1,
     progress: Callable[[str], None] | None = None,
+    pool: TrainingSet | None = None,
+    make: Callable[[str], RuntimePredictor] = make_predictor,
+    chosen: list[dict[str, object]] | None = None,
 ) -> pl.DataFrame:
-    """One row per model: metrics pooled over the test folds, plus fit/predict seconds and row counts."""
+    """One row per model: metrics pooled over the test folds, plus fit/predict seconds and row counts.
+    `chosen`, when given, collects what each `auto` fit chose (its `choice` record) per fold."""
     jobs = jobs.filter(pl.col("duration").is_not_null()).sort("submit_time", maintain_order=True)
     n = jobs.height
     if n < 20:
@@ -65,11 +75,12 @@ def backtest_runtime(
             if progress:
                 progress(f"{name}: fold at job {a:,}")
             origin = sub[a]
-            m = make_predictor(name)
+            m = make(name)
             t0 = time.perf_counter()
-            if hasattr(m, "_fit_rows"):  # learned model: train on jobs finished by the origin
-                done = sub + dur <= origin
-                m.fit(jobs.filter(pl.Series(done)))
+            if m.learns:
+                m.fit_at(jobs, origin, pool)
+                if chosen is not None and m.choice:
+                    chosen.append({"model": name, "origin": origin, **m.choice})
             fit_s += time.perf_counter() - t0
             t0 = time.perf_counter()
             # predict over the whole history so causal history features see everything finished so far

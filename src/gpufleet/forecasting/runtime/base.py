@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import polars as pl
 
 from gpufleet.core.registry import Registry
+
+if TYPE_CHECKING:
+    from gpufleet.forecasting.runtime.known import TrainingSet
 
 QUANTILE_COLUMNS = ("p10", "p50", "p90")
 
 
 class RuntimePredictor(Protocol):
     """Predicts each job's duration from what was known when it was submitted."""
+
+    # True: `fit_at` trains a model on a cutoff's knowledge; False: `predict` is causal on its own and
+    # `fit_at` does nothing (user-history, gpu-class, oracle). Declared, never probed.
+    learns: ClassVar[bool]
+    # What the last fit chose and why (the `auto` predictor: member, validation scores); None for the others.
+    choice: dict[str, Any] | None
+
+    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
+        """Learn what was known at `origin` (trace seconds): jobs finished by then, and jobs still running
+        (right-censored at their elapsed time); `pool` adds other clusters' rows (leave-one-out)."""
+        ...
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Learn from finished jobs (canonical JOBS with durations)."""

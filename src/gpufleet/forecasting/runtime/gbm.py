@@ -10,8 +10,7 @@ Two ways to use it:
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
@@ -20,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
-from gpufleet.forecasting.runtime.features import CATEGORICAL, runtime_features, usable_features
-from gpufleet.forecasting.runtime.history import UserHistory
+from gpufleet.forecasting.runtime.encode import TRACE_LOCAL, FeatureEncoder, lacking_columns
+from gpufleet.forecasting.runtime.features import runtime_features
+from gpufleet.forecasting.runtime.known import TrainingSet, known_at
+from gpufleet.forecasting.runtime.rolling import rolling
 
 FEATURE_SCHEMA_VERSION = 1
 QUANTILES = (0.1, 0.5, 0.9)
@@ -44,15 +45,30 @@ class LightGBMRuntimeSettings(BaseModel):
 
 @PREDICTORS.register("lightgbm")
 class LightGBMRuntime:
-    """Quantile gradient boosting on log1p(duration)."""
+    """Quantile gradient boosting on log1p(duration), trained on finished jobs only (the challenger that
+    shows what survivorship costs: see `xgb-aft` for the censored model)."""
+
+    learns: ClassVar[bool] = True
+    choice: dict[str, Any] | None = None
 
     def __init__(self, settings: LightGBMRuntimeSettings | None = None) -> None:
         self.settings = settings or LightGBMRuntimeSettings()
         self.boosters: list[lgb.Booster] = []
-        self.features: list[str] = []
-        self.missing: list[str] = []
-        self.vocab: dict[str, dict[str, int]] = {}
+        self.encoder = FeatureEncoder()
+        # trained without the trace-local categories (users, names): used on a trace whose ids it never saw
+        self.portable: tuple[FeatureEncoder, list[lgb.Booster]] | None = None
+        self.notes: list[str] = []
         self.trained_on = 0
+
+    @property
+    def features(self) -> list[str]:
+        """Features the fitted model uses."""
+        return self.encoder.features
+
+    @property
+    def missing(self) -> list[str]:
+        """Features that were empty or constant in the training data."""
+        return self.encoder.missing
 
     # -- one model ------------------------------------------------------------------------------
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
@@ -60,22 +76,34 @@ class LightGBMRuntime:
         feats = runtime_features(jobs)
         keep = jobs["duration"].is_not_null().to_numpy()
         self._fit_rows(feats.filter(pl.Series(keep)), jobs["duration"].filter(pl.Series(keep)).to_numpy())
+        if any(c in TRACE_LOCAL for c in self.encoder.features):
+            enc = FeatureEncoder.learn(feats.filter(pl.Series(keep)), drop=TRACE_LOCAL)
+            y = np.log1p(np.maximum(jobs["duration"].filter(pl.Series(keep)).to_numpy(), 0.0))
+            self.portable = (enc, self._boost(enc, feats.filter(pl.Series(keep)), y))
         return self
+
+    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
+        """Train on the jobs finished by `origin` (and `pool`'s finished rows); running jobs are not used."""
+        self.train_known(known_at(jobs, origin), pool)
+        return self
+
+    def train_known(self, own: TrainingSet, pool: TrainingSet | None = None) -> None:
+        """Train on the finished rows of a cutoff's knowledge (and of `pool`)."""
+        ts = own.concat(pool)
+        done = ts.finished
+        self._fit_rows(ts.feats.filter(pl.Series(done)), ts.lower[done])
 
     def _fit_rows(self, feats: pl.DataFrame, dur: np.ndarray) -> None:
         if feats.height < 10:
             raise GpufleetError(f"lightgbm runtime model needs at least 10 finished jobs, got {feats.height}")
-        self.features, self.missing = usable_features(feats)
-        self.vocab = {
-            c: {v: k for k, v in enumerate(sorted(feats[c].drop_nulls().unique().to_list()))}
-            for c in self.features
-            if c in CATEGORICAL
-        }
-        x = self._matrix(feats)
-        y = np.log1p(np.maximum(dur, 0.0))
-        cats = [k for k, c in enumerate(self.features) if c in CATEGORICAL]
+        self.encoder = FeatureEncoder.learn(feats)
+        self.boosters = self._boost(self.encoder, feats, np.log1p(np.maximum(dur, 0.0)))
+        self.trained_on = feats.height
+
+    def _boost(self, enc: FeatureEncoder, feats: pl.DataFrame, y: np.ndarray) -> list[lgb.Booster]:
+        x = enc.matrix(feats)
         s = self.settings
-        self.boosters = []
+        boosters = []
         for q in QUANTILES:
             params = {
                 "objective": "quantile",
@@ -89,57 +117,58 @@ class LightGBMRuntime:
                 "verbose": -1,
                 "force_row_wise": True,
             }
-            ds = lgb.Dataset(x, y, categorical_feature=cats, free_raw_data=True)
-            self.boosters.append(lgb.train(params, ds, num_boost_round=s.n_estimators))
-        self.trained_on = feats.height
+            ds = lgb.Dataset(x, y, categorical_feature=enc.categorical, free_raw_data=True)
+            boosters.append(lgb.train(params, ds, num_boost_round=s.n_estimators))
+        return boosters
 
-    def _matrix(self, feats: pl.DataFrame) -> np.ndarray:
-        cols = []
-        for c in self.features:
-            if c in CATEGORICAL:
-                voc = self.vocab[c]
-                cols.append(
-                    np.array([voc.get(v, np.nan) if v is not None else np.nan for v in feats[c].to_list()], dtype=float)
-                )
-            else:
-                cols.append(feats[c].cast(pl.Float64).fill_null(np.nan).to_numpy())
-        return np.column_stack(cols) if cols else np.empty((feats.height, 0))
+    def predict_rows(self, feats: pl.DataFrame) -> np.ndarray:
+        """(n, 3) p10/p50/p90 seconds for feature rows, from the fitted model."""
+        return self._quantiles(self.encoder, self.boosters, feats)
 
-    def _predict_rows(self, feats: pl.DataFrame) -> np.ndarray:
-        x = self._matrix(feats)
-        q = np.column_stack([b.predict(x, num_threads=1) for b in self.boosters])
+    @staticmethod
+    def _quantiles(enc: FeatureEncoder, boosters: list[lgb.Booster], feats: pl.DataFrame) -> np.ndarray:
+        x = enc.matrix(feats)
+        q = np.column_stack([b.predict(x, num_threads=1) for b in boosters])
         q.sort(axis=1)  # quantile models are fit separately; sorting restores p10 <= p50 <= p90
         return np.expm1(np.maximum(q, 0.0))
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
         """p10/p50/p90 per job: from the fitted model, or by rolling origins when not fitted."""
         feats = runtime_features(jobs)
+        self.notes = []
         if self.boosters:
-            q = self._predict_rows(feats)
+            q = self._fitted(feats)
         else:
-            q = self._rolling(jobs, feats)
+            q = rolling(jobs, self.settings.refit_every_s, lambda o, window: self._at(jobs, feats, o, window))
         return pl.DataFrame({"job_id": jobs["job_id"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
 
-    # -- rolling origins ------------------------------------------------------------------------
-    def _rolling(self, jobs: pl.DataFrame, feats: pl.DataFrame) -> np.ndarray:
-        sub = jobs["submit_time"].to_numpy().astype(float)
-        dur = jobs["duration"].fill_null(np.nan).to_numpy().astype(float)
-        end = sub + dur
-        base = UserHistory().predict(jobs)
-        out = np.column_stack([base["p10"].to_numpy(), base["p50"].to_numpy(), base["p90"].to_numpy()])
-        if not len(sub):
-            return out
-        step = self.settings.refit_every_s
-        origin = math.floor(sub.min() / step) * step
-        while origin <= sub.max():
-            window = (sub >= origin) & (sub < origin + step)
-            done = np.isfinite(end) & (end <= origin)
-            if window.any() and done.sum() >= self.settings.min_train:
-                m = LightGBMRuntime(self.settings)
-                m._fit_rows(feats.filter(pl.Series(done)), dur[done])
-                out[window] = m._predict_rows(feats.filter(pl.Series(window)))
-            origin += step
-        return out
+    def _fitted(self, feats: pl.DataFrame) -> np.ndarray:
+        # A trace whose users or names the model never saw: their codes are all missing, and the model
+        # then answers as for a job with no history at all (28x off, found applying a Philly model to
+        # another trace). Say so, and use the model trained without those categories.
+        unseen = {c: v for c, v in self.encoder.unseen_share(feats).items() if c in TRACE_LOCAL and v > 0.5}
+        if unseen and self.portable is not None:
+            what = ", ".join(f"{v:.0%} of {c} values" for c, v in sorted(unseen.items()))
+            self.notes.append(
+                f"these jobs are new to the model ({what} never seen in training): predicting from GPU count,"
+                " calendar and the trace's own history only"
+            )
+            return self._quantiles(*self.portable, feats)
+        gpu_new = self.encoder.unseen_share(feats).get("gpu_type", 0.0)
+        if gpu_new > 0.5:
+            self.notes.append(
+                f"{gpu_new:.0%} of these jobs ask for a GPU type the model never saw: it ignores the type"
+            )
+        return self.predict_rows(feats)
+
+    def _at(self, jobs: pl.DataFrame, feats: pl.DataFrame, origin: float, window: np.ndarray) -> np.ndarray | None:
+        ts = known_at(jobs, origin, feats)
+        done = ts.finished
+        if done.sum() < self.settings.min_train:
+            return None
+        m = LightGBMRuntime(self.settings)
+        m._fit_rows(ts.feats.filter(pl.Series(done)), ts.lower[done])
+        return m.predict_rows(feats.filter(pl.Series(window)))
 
     # -- persistence (the edges write the files; this module does no I/O) -------------------------
     def to_state(self) -> dict[str, Any]:
@@ -150,9 +179,16 @@ class LightGBMRuntime:
             "kind": "runtime",
             "model": "lightgbm",
             "feature_schema_version": FEATURE_SCHEMA_VERSION,
-            "features": self.features,
-            "features_missing": self.missing,
-            "vocab": self.vocab,
+            "features": self.encoder.features,
+            "features_missing": self.encoder.missing,
+            "vocab": self.encoder.vocab,
+            "portable": None
+            if self.portable is None
+            else {
+                "features": self.portable[0].features,
+                "vocab": self.portable[0].vocab,
+                "boosters": [b.model_to_string() for b in self.portable[1]],
+            },
             "quantiles": list(QUANTILES),
             "trained_on": self.trained_on,
             "settings": self.settings.model_dump(),
@@ -170,26 +206,22 @@ class LightGBMRuntime:
                 f" gpufleet (v{FEATURE_SCHEMA_VERSION}); retrain it with `gpufleet train runtime`"
             )
         m = cls(LightGBMRuntimeSettings(**state["settings"]))
-        m.features, m.missing, m.vocab = state["features"], state["features_missing"], state["vocab"]
+        m.encoder = FeatureEncoder(state["features"], state["features_missing"], state["vocab"])
         m.trained_on = state["trained_on"]
         m.boosters = [lgb.Booster(model_str=s) for s in state["boosters"]]
+        if state.get("portable"):
+            p = state["portable"]
+            m.portable = (
+                FeatureEncoder(p["features"], [], p["vocab"]),
+                [lgb.Booster(model_str=s) for s in p["boosters"]],
+            )
         return m
 
     def check_columns(self, jobs: pl.DataFrame) -> None:
-        """Refuse jobs that lack a column the model was trained to use (e.g. `user` for a Philly model)."""
-        raw = {
-            "user": "user",
-            "h_user": "user",
-            "name": "name",
-            "h_name": "name",
-            "h_user_name": "name",
-            "name_token": "name",
-            "gpu_type": "gpu_type",
-            "group": "group",
-        }
-        need = sorted({col for f in self.features for p, col in raw.items() if f == p or f.startswith(p + "_")})
-        lacking = [c for c in need if c not in jobs.columns or jobs[c].null_count() == jobs.height]
-        if lacking:
+        """Refuse jobs that lack a column the model was trained to use (e.g. `user` for a Philly model),
+        unless the model trained without trace-local columns can answer instead."""
+        lacking = lacking_columns(self.features, jobs)
+        if lacking and (self.portable is None or any(c not in TRACE_LOCAL for c in lacking)):
             raise GpufleetError(
                 f"the model was trained with {', '.join(lacking)} but these jobs have no values for"
                 f" {'it' if len(lacking) == 1 else 'them'}; train a model on data like this"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -20,6 +21,9 @@ from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 class UserHistory:
     """Running means per (user, name), user and GPU class over jobs finished before each submit."""
 
+    learns: ClassVar[bool] = False
+    choice: dict[str, Any] | None = None
+
     def __init__(self, default_s: float = 3600.0) -> None:
         self.default_s = default_s
         self._past: pl.DataFrame | None = None
@@ -27,6 +31,10 @@ class UserHistory:
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Remember earlier finished jobs to seed the history (optional: predict is causal by itself)."""
         self._past = jobs.filter(pl.col("duration").is_not_null())
+        return self
+
+    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: object = None) -> RuntimePredictor:
+        """Nothing to train: estimates come from the trace's own finished jobs as it is replayed."""
         return self
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
