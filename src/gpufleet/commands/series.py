@@ -175,8 +175,13 @@ def _protocol_cmd(
 def backtest_series_cmd(
     data: SeriesRef,
     models: Annotated[
-        str, typer.Option(help="Comma-separated forecasters (naive-last and window-mean always run).")
-    ] = ("seasonal-naive,prophet,lightgbm,auto"),
+        str | None,
+        typer.Option(
+            help="Comma-separated forecasters; naive-last and window-mean always run (default: seasonal-naive,"
+            "prophet,lightgbm,auto; with --protocol lightgbm,lightgbm-direct,auto, as prophet would refit every"
+            " series at every origin)."
+        ),
+    ] = None,
     horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 1h (not with --protocol).")] = "1h",
     origins: Annotated[int, typer.Option(help="Rolling origins (the last N windows of one horizon).")] = 3,
     protocol: Annotated[
@@ -197,7 +202,8 @@ def backtest_series_cmd(
     from gpufleet.forecasting.series import backtest_series
     from gpufleet.report.console import metrics_table
 
-    picked = _names(models)
+    default = "lightgbm,lightgbm-direct,auto" if protocol else "seasonal-naive,prophet,lightgbm,auto"
+    picked = _names(models or default)
     names = [*BASELINES, *(m for m in picked if m not in BASELINES)]
     if protocol is not None:
         _protocol_cmd(data, protocol, names, shift, as_json, param)
