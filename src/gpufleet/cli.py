@@ -74,10 +74,10 @@ def demo(
         emit_json(summary)
         return
     out.print(demo_table(summary["profiles"]))
-    keep = ("model", "log_mae", "mdape", "within_2x", "cover_p10_p90", "mae", "rmse", "mase", "coverage-80")
+    keep = ("model", "log_mae", "bias", "mdape", "within_2x", "cover_p10_p90", "mae", "rmse", "mase", "coverage-80")
     out.print(
         metrics_table(
-            "runtime predictors on the last 20% of jobs by time (trained only on what had finished)",
+            "runtime predictors on the last 20% of jobs by time (trained on what was known before it)",
             [{k: v for k, v in r.items() if k in keep} for r in summary["runtime_backtest"]],
         )
     )

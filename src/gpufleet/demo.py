@@ -64,11 +64,15 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             runs.append(res.summary)
             bar.advance(task)
         bar.update(task, description="backtesting runtime predictors")
-        runtime = backtest_runtime(tables["jobs"], ["user-history", "lightgbm", "oracle"], test_frac=0.2)
+        runtime = backtest_runtime(
+            tables["jobs"], ["user-history", "gpu-class", "lightgbm", "xgb-aft", "auto", "oracle"], test_frac=0.2
+        )
         bar.advance(task)
         bar.update(task, description="forecasting GPU demand")
         demand = fleet_utilization(tables["gpu_samples"])
-        series_bt = backtest_series(demand, ["seasonal-naive", "lightgbm"], h=6, n_origins=6)
+        series_bt = backtest_series(
+            demand, ["naive-last", "window-mean", "seasonal-naive", "lightgbm"], h=6, n_origins=6
+        )
         forecast = make_forecaster("lightgbm", step_s=600.0, horizon=36).fit(demand).predict(36, [80, 95])
         tables["forecast"] = forecast
         bar.advance(task)

@@ -120,8 +120,15 @@ def test_demo_writes_a_reproducible_run_dir(tmp_path: Path) -> None:
     sims = out["simulations"]
     assert [s["scheduler"] for s in sims] == ["fifo", "fifo-backfill", "sjf", "sjf", "qssf", "tiresias", "fifo"]
     assert all(s["finished"] + s["unschedulable"] == 5000 for s in sims)
-    assert {r["model"] for r in out["runtime_backtest"]} == {"user-history", "lightgbm", "oracle"}
-    assert {r["model"] for r in out["demand_backtest"]} == {"seasonal-naive", "lightgbm"}
+    assert [r["model"] for r in out["runtime_backtest"]] == [
+        "user-history",
+        "gpu-class",
+        "lightgbm",
+        "xgb-aft",
+        "auto",
+        "oracle",
+    ]  # the baselines beside the models
+    assert {r["model"] for r in out["demand_backtest"]} == {"naive-last", "window-mean", "seasonal-naive", "lightgbm"}
     assert pl.read_parquet(a / "forecast.parquet").height == 36
     text = run("demo", "--out", str(tmp_path / "c"), "--seed", "8")["text"]
     assert "outputs in" in text and "make dashboard" in text

@@ -216,3 +216,22 @@ def test_backtest_cli_adds_baselines_and_refuses_bad_schemes() -> None:
     assert bad.exit_code == 2 and "at least two traces" in bad.stderr
     bad2 = runner.invoke(app, [*base, "--scheme", "random"])
     assert bad2.exit_code == 2 and "--scheme 'random'" in bad2.stderr
+
+
+def test_rolling_auto_keeps_its_champion_unless_clearly_beaten() -> None:
+    from gpufleet.forecasting.runtime.features import runtime_features
+
+    rng = np.random.default_rng(5)
+    j = _hour_trace(5, n=1500).with_columns(pl.Series("duration", np.exp(rng.normal(8, 1, 1500))))
+    cut = float(j["submit_time"].quantile(0.8))
+    feats = runtime_features(j)
+    members = ("user-history", "gpu-class")
+    fresh = AutoRuntime(AutoSettings(members=members, blend=False))
+    fresh._choose(j, feats, cut, None, fresh._causal(j))
+    other = next(m for m in members if (m,) != fresh.chosen)
+    sticky = AutoRuntime(AutoSettings(members=members, blend=False, margin=0.5))
+    sticky._choose(j, feats, cut, None, sticky._causal(j), incumbent=(other,))
+    assert sticky.chosen == (other,) and sticky.choice and "kept the last champion" in sticky.choice["why"]
+    loose = AutoRuntime(AutoSettings(members=members, blend=False, margin=0.5, sticky=False))
+    loose._choose(j, feats, cut, None, loose._causal(j), incumbent=(other,))
+    assert loose.chosen == fresh.chosen

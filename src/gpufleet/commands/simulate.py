@@ -95,7 +95,9 @@ def simulate_cmd(
             " helios-consolidate"
         ),
     ] = "best-fit",
-    predictor: Annotated[str, typer.Option(help="oracle, user-history or lightgbm")] = "oracle",
+    predictor: Annotated[
+        str, typer.Option(help="oracle (the best case), auto, user-history, gpu-class, lightgbm or xgb-aft")
+    ] = "oracle",
     mate_gap: MateGapOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
@@ -185,7 +187,9 @@ def compare_cmd(
     cluster: ClusterOpt,
     schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "fifo,sjf,tiresias",
     placements: Annotated[str, typer.Option(help="Comma-separated placer names.")] = "best-fit",
-    predictor: Annotated[str, typer.Option(help="oracle, user-history or lightgbm")] = "oracle",
+    predictor: Annotated[
+        str, typer.Option(help="oracle (the best case), auto, user-history, gpu-class, lightgbm or xgb-aft")
+    ] = "oracle",
     mate_gap: MateGapOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,

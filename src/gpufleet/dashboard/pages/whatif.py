@@ -53,7 +53,10 @@ with st.form("whatif"):
     scheds = c2.multiselect("schedulers", ["fifo", "fifo-backfill", "sjf", "qssf", "srtf", "tiresias"], ["fifo", "sjf"])
     place = c2.selectbox("placer", ["best-fit", "worst-fit", "first-fit", "fgd", "fgd-balance"])
     # the oracle is SJF's best case; a planner wants what a real predictor gives (refreshed from mates as jobs wait)
-    pred = c1.selectbox("runtime predictor (sjf, qssf, srtf, backfill)", ["oracle", "user-history", "lightgbm"])
+    pred = c1.selectbox(
+        "runtime predictor (sjf, qssf, srtf, backfill)",
+        ["oracle", "auto", "user-history", "gpu-class", "lightgbm", "xgb-aft"],
+    )
     go = st.form_submit_button("run the simulations")
 if go:
     try:
