@@ -11,12 +11,12 @@ from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit
 from gpufleet.core.errors import GpufleetError
 
 DEFAULT_MODELS = "user-history,gpu-class,lightgbm,xgb-aft,auto,oracle"
-BASELINES = ("user-history", "gpu-class")
 
 
 def _names(text: str) -> tuple[list[str], list[str]]:
     """(models to run with the baselines first, the baselines that were added because they were not asked)."""
     from gpufleet.forecasting.runtime import PREDICTORS
+    from gpufleet.forecasting.runtime.crosstrace import BASELINES
 
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:

@@ -25,7 +25,7 @@ from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.calibrate import censored_quantiles
 from gpufleet.forecasting.runtime.encode import FeatureEncoder, lacking_columns
 from gpufleet.forecasting.runtime.features import runtime_features
-from gpufleet.forecasting.runtime.known import TrainingSet, known_at
+from gpufleet.forecasting.runtime.known import TrainingSet, end_of_trace, known_at
 from gpufleet.forecasting.runtime.rolling import rolling
 
 FEATURE_SCHEMA_VERSION = 1
@@ -74,10 +74,7 @@ class AFTRuntime:
     # -- training ---------------------------------------------------------------------------------
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Train on a whole trace (jobs without a duration count as running until the trace's last event)."""
-        sub = jobs["submit_time"].to_numpy().astype(float)
-        end = sub + jobs["duration"].fill_null(np.nan).to_numpy().astype(float)
-        origin = float(np.nanmax(end)) if np.isfinite(end).any() else float(sub.max()) + 1.0
-        return self.fit_at(jobs, np.nextafter(origin, np.inf))
+        return self.fit_at(jobs, end_of_trace(jobs))
 
     def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
         """Learn what was known at `origin` (finished and running jobs), plus `pool` (other clusters)."""

@@ -79,3 +79,11 @@ def whole_trace(jobs: pl.DataFrame) -> TrainingSet:
     feats = runtime_features(jobs)
     d = np.maximum(jobs["duration"].to_numpy().astype(float), 0.0)
     return TrainingSet(feats, d, d.copy())
+
+
+def end_of_trace(jobs: pl.DataFrame) -> float:
+    """A cutoff after everything a whole trace records: every duration known (null ones stay censored)."""
+    sub = jobs["submit_time"].to_numpy().astype(float)
+    end = sub + jobs["duration"].fill_null(np.nan).to_numpy().astype(float)
+    last = float(np.nanmax(end)) if np.isfinite(end).any() else float(sub.max()) + 1.0
+    return float(np.nextafter(last, np.inf))
