@@ -33,6 +33,7 @@ def save_runtime_model(model: Any, out: Path, meta: dict[str, Any]) -> list[Path
         "features_used": state["features"],
         "features_unavailable": state["features_missing"],
         "trained_on_jobs": state["trained_on"],
+        "choice": state.get("choice"),  # auto: the member, its validation scores and why
     }
     (out / "meta.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return [out / "model.json", out / "meta.json"]

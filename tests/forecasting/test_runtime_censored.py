@@ -235,3 +235,23 @@ def test_rolling_auto_keeps_its_champion_unless_clearly_beaten() -> None:
     loose = AutoRuntime(AutoSettings(members=members, blend=False, margin=0.5, sticky=False))
     loose._choose(j, feats, cut, None, loose._causal(j), incumbent=(other,))
     assert loose.chosen == fresh.chosen
+
+
+def test_a_replay_with_auto_says_what_it_chose_at_each_refit() -> None:
+    from gpufleet.sim.cluster_spec import parse_spec
+    from gpufleet.sim.run import SimConfig, simulate
+
+    j = _hour_trace(6, n=1500)
+    s = simulate(j, parse_spec("2x8:V100"), SimConfig(scheduler="sjf", predictor="auto")).summary
+    c = s["predictor_choice"]
+    assert c is not None and len(c["refits"]) >= 1 and c["member"] == c["refits"][-1]["member"]
+    assert all(
+        r["member"] in ("user-history", "gpu-class") or "lightgbm" in r["member"] or "xgb-aft" in r["member"]
+        for r in c["refits"]
+    )
+    assert (
+        simulate(j, parse_spec("2x8:V100"), SimConfig(scheduler="sjf", predictor="gpu-class")).summary[
+            "predictor_choice"
+        ]
+        is None
+    )

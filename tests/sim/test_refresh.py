@@ -23,6 +23,9 @@ from gpufleet.traces import load
 class Priors:
     """A predictor that says what the test tells it (p10 = p50 = p90)."""
 
+    learns = False  # the Protocol's declared members: nothing to train, nothing chosen
+    choice = None
+
     def __init__(self, by_id: dict[str, float]) -> None:
         self.by_id = by_id
 

@@ -221,6 +221,8 @@ def simulate(
         summary["quota"] = quota.report()
     summary |= {
         "predictor": cfg.predictor if wants else "none",
+        # what `auto` chose at each weekly refit (None for the other predictors, or predictions passed in)
+        "predictor_choice": predictor.choice if wants and preds is not None and predictions is None else None,
         # waiting jobs re-ranked from their submission mates' news (0 when predictions were fixed)
         "mate_refreshes": refresher.refreshed if refresher is not None else 0,
         "events": sim.engine.events_handled,

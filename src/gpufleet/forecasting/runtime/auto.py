@@ -287,6 +287,14 @@ class AutoRuntime:
         else:
             self.history, self.chosen_last = [], ()
             q = rolling(jobs, self.settings.refit_every_s, lambda o, w: self._at(jobs, feats, causal, o, w))
+            # a replay's record of what was chosen at each refit (the run summary carries it)
+            last = self.history[-1]["member"] if self.history else "user-history"
+            self.choice = {
+                "member": last,
+                "why": f"the last of {len(self.history)} refits; user-history until {self.settings.min_train} jobs",
+                "members_used": sorted({h["member"] for h in self.history}),
+                "refits": [{k: h[k] for k in ("origin", "member", "why") if k in h} for h in self.history],
+            }
         return pl.DataFrame({"job_id": jobs["job_id"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
 
     def _fitted_rows(self, jobs: pl.DataFrame, feats: pl.DataFrame, causal: dict[str, np.ndarray]) -> np.ndarray:
