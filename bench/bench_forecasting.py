@@ -1,5 +1,6 @@
-"""Forecasting figures for docs/results.md (issue #4): runtime backtests on Philly and every ITP cluster,
-their effect on SJF/QSSF through the simulator, and 1-hour series backtests on the real series.
+"""Forecasting figures for docs/results.md (issues #4, #20): runtime backtests across the ITP clusters
+(leave-one-out) and on Philly, their effect on FIFO/SJF/QSSF through the simulator (5 nudged replays),
+each trace on its own past without replays, and 1-hour series backtests on the real series.
 
 Runs through the CLI so the printed tables are exactly what a user gets. Needs GPUFLEET_DATA.
 """
@@ -13,7 +14,12 @@ import time
 from pathlib import Path
 
 GPUFLEET = str(Path(sys.executable).with_name("gpufleet"))
-RUNTIME = ["philly:jobs"] + [f"itp:cluster{c}" for c in ("01", "02", "04", "05", "06", "07", "09")]
+MODELS = "user-history,lightgbm,xgb-aft,auto"  # gpu-class is added as a baseline by the command
+RUNTIME = [
+    ["--data", "itp:*", "--scheme", "leave-one-out"],
+    ["--data", "philly:jobs"],
+    ["--data", "itp:*,philly:jobs", "--scheme", "time", "--no-sim"],
+]
 SERIES = [
     ["genai:duty-cycle"],
     ["helios:earth"],
@@ -35,8 +41,8 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("GPUFLEET_DATA not set: skipping the forecasting benchmark")
         return
-    for ref in RUNTIME:
-        run(["backtest", "runtime", "--data", ref, "--models", "user-history,lightgbm,oracle"])
+    for args in RUNTIME:
+        run(["backtest", "runtime", *args, "--models", MODELS])
     for ref in SERIES:
         run(
             [
