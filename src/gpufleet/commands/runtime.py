@@ -87,7 +87,7 @@ def backtest_runtime_cmd(
                 raise GpufleetError(f"{r}: a runtime backtest needs at least 20 jobs with durations")
         table, choices = backtest_traces(
             traces,
-            [n for n in names],
+            names,
             scheme=scheme,
             test_frac=test_frac,
             n_origins=origins,
