@@ -84,7 +84,7 @@ def main() -> None:
                 print(line(f"{scheme} xgb-aft {json.dumps(kw)}", t, "xgb-aft"), flush=True)
         elif a.grid == "auto":
             grid = [{"val_frac": v} for v in (0.15, 0.25, 0.4, 0.5)] + [{"margin": m} for m in (0.01, 0.03, 0.1)]
-            grid += [{"folds": 1}, {"blend": False}, {"recenter": True}]
+            grid += [{"folds": 1}, {"blend": False}, {"recenter": True}, {"conformal": False}, {}]
             for kw in grid:
                 t = run(traces, ["user-history", "gpu-class", "auto"], scheme, _maker(auto=kw))
                 print(line(f"{scheme} auto {json.dumps(kw)}", t, "auto"), flush=True)

@@ -255,3 +255,37 @@ def test_a_replay_with_auto_says_what_it_chose_at_each_refit() -> None:
         ]
         is None
     )
+
+
+def test_conformal_move_makes_the_members_interval_cover_80_percent_of_validation() -> None:
+    rng = np.random.default_rng(7)
+    y = np.exp(rng.normal(8, 1, 4000))
+    mid = np.full(4000, np.exp(8.0))
+    narrow = np.column_stack([mid * np.exp(-0.1), mid, mid * np.exp(0.1)])
+    wide = np.column_stack([mid * np.exp(-5), mid, mid * np.exp(5)])
+    done = np.ones(4000, bool)
+    a = AutoRuntime()
+    for q, sign in ((narrow, 1), (wide, -1)):
+        w = a._widen([q], y, done)
+        assert np.sign(w) == sign
+        lo, hi = np.log(q[:, 0]) - w, np.log(q[:, 2]) + w
+        inside = np.mean((np.log(y) >= lo) & (np.log(y) <= hi))
+        assert abs(inside - 0.8) < 0.02
+    # jobs still running past p90 can only widen the interval (their scores are lower bounds)
+    running = done.copy()
+    running[:400] = False
+    y2 = y.copy()
+    y2[:400] = mid[:400] * np.exp(0.5)  # elapsed so far: above the narrow p90 already
+    assert a._widen([narrow], y2, running) >= a._widen([narrow], np.where(running, y2, mid * np.exp(0.5)), done) - 1e-9
+
+
+def test_conformal_move_leaves_the_sjf_rank_key_alone() -> None:
+    j = _hour_trace(8, n=1500)
+    on = make_predictor("auto").predict(j)
+    off = AutoRuntime(AutoSettings(conformal=False)).predict(j)
+
+    def key(p: pl.DataFrame) -> np.ndarray:  # the simulator's: the geometric mean of the three
+        return np.log(np.clip(p.select("p10", "p50", "p90").to_numpy(), 1e-9, None)).mean(axis=1)
+
+    assert np.allclose(key(on), key(off)) and np.allclose(on["p50"].to_numpy(), off["p50"].to_numpy())
+    assert (on["p10"] >= 0).all() and ((on["p10"] <= on["p50"]) & (on["p50"] <= on["p90"])).all()

@@ -65,6 +65,9 @@ class AutoSettings(BaseModel):
     intervals: Literal["calibrated", "member"] = Field(
         "member", description="p10/p90 from validation residuals, or the chosen members' own per-job ones"
     )
+    conformal: bool = Field(
+        True, description="move the members' p10/p90 so that they cover 80% of the validation window"
+    )
     # sticky: on the same replays SJF with auto went 1.586 -> 1.281x the oracle on cluster06 (weekly switches
     # between members), unchanged on 04/07, 1.100 -> 1.125 on 02
     sticky: bool = Field(True, description="rolling mode: keep the last champion unless beaten by the margin")
@@ -91,6 +94,7 @@ class AutoRuntime:
         self.offsets = np.zeros(3)
         # the best causal baseline of the last choice and its offsets: what still applies to a trace whose
         # users or names a learned member never saw (a saved model applied elsewhere)
+        self.widen = 0.0  # conformal move of both interval ends (log1p), from the validation window
         self.fallback: str | None = None
         self.fallback_offsets = np.zeros(3)
         self.notes: list[str] = []
@@ -143,13 +147,16 @@ class AutoRuntime:
             return
         before = known_at(jobs, start, feats)
         preds: dict[str, np.ndarray] = {}
+        quants: dict[str, np.ndarray] = {}  # each member's (n_val, 3) quantiles, for the interval calibration
         for m in s.members:
             if m in causal:
-                preds[m] = causal[m][val, 1]
+                quants[m] = causal[m][val]
+                preds[m] = quants[m][:, 1]
             elif before.finished.sum() >= 10:
                 learner = self._learner(m)
                 learner.train_known(before, pool)
-                preds[m] = learner.predict_rows(feats[val])[:, 1]
+                quants[m] = learner.predict_rows(feats[val])
+                preds[m] = quants[m][:, 1]
         errs = {m: censored_log_errors(p, lower, done) for m, p in preds.items()}
         scores = {m: float(np.mean(e)) for m, e in errs.items()}
         ranked = sorted(scores, key=lambda m: (scores[m], s.members.index(m)))
@@ -194,6 +201,8 @@ class AutoRuntime:
                 pick, members = key, incumbent
                 why = f"kept the last champion: {best} did not beat it by {s.margin:.0%} in each part"
         self._keep(members, jobs, feats, origin, pool, causal, val, lower, done, preds[pick])
+        if s.conformal and s.intervals == "member":
+            self.widen = self._widen([quants[m] for m in members], lower, done)
         fb = min((m for m in scores if m in causal), key=lambda m: scores[m], default=None)
         if fb is not None:
             self.fallback, self.fallback_offsets = fb, self._offsets(preds[fb], lower, done)
@@ -205,6 +214,7 @@ class AutoRuntime:
             "validation_censored": int((~done).sum()),
             "validation_from": start,
             "interval_offsets": [round(float(x), 4) for x in self.offsets],
+            "interval_widen": round(self.widen, 4),
         }
 
     def _keep(
@@ -233,6 +243,26 @@ class AutoRuntime:
         self.offsets = self._offsets(val_p50, lower, done)
         self.fallback = next((m for m in members if m in causal), None)
         self.fallback_offsets = self.offsets
+
+    def _widen(self, member_q: list[np.ndarray], lower: np.ndarray, done: np.ndarray) -> float:
+        """Conformalized quantile regression (Romano et al. 2019) on the validation window: how far (log)
+        to move both ends of the members' own p10-p90 so that it covers 80% of the validation jobs there.
+        A running job's score is a lower bound (it may still end far above p90), so the quantile of the
+        scores is a Kaplan-Meier one."""
+        logs = []
+        for q in member_q:
+            lq = np.log1p(np.maximum(q, 0.0))
+            if np.allclose(lq[:, 0], lq[:, 2]):
+                lq = lq[:, 1:2] + self.offsets[None, :]
+            logs.append(lq)
+        lq = np.log(np.maximum(np.expm1(np.maximum(np.sort(np.mean(logs, axis=0), axis=1), 0.0)), 1.0))
+        y = np.log(np.maximum(lower, 1.0))
+        score = np.maximum(lq[:, 0] - y, y - lq[:, 2])
+        # still running: the score is at least y - p90 once y is past the middle, else only the smallest possible
+        mid = (lq[:, 0] + lq[:, 2]) / 2
+        score = np.where(done, score, np.where(y > mid, y - lq[:, 2], (lq[:, 0] - lq[:, 2]) / 2))
+        got = censored_quantiles(score, done, (0.8,))
+        return float(got[0]) if got is not None else 0.0
 
     def _offsets(self, val_p50: np.ndarray, lower: np.ndarray, done: np.ndarray) -> np.ndarray:
         """log1p offsets (p10, p50, p90) around a member's p50 from its validation residuals."""
@@ -275,7 +305,8 @@ class AutoRuntime:
             if np.allclose(lq[:, 0], lq[:, 2]):
                 lq = lq[:, 1:2] + self.offsets[None, :]
             logs.append(lq)
-        return np.expm1(np.maximum(np.sort(np.mean(logs, axis=0), axis=1), 0.0))
+        q = np.expm1(np.maximum(np.sort(np.mean(logs, axis=0), axis=1), 0.0))
+        return _move(q, self.widen)
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
         """p10/p50/p90 per job: from the chosen member after a fit, else by rolling weekly choices."""
@@ -338,6 +369,7 @@ class AutoRuntime:
             "chosen": list(self.chosen),
             "members": states,
             "offsets": self.offsets.tolist(),
+            "widen": self.widen,
             "fallback": self.fallback,
             "fallback_offsets": self.fallback_offsets.tolist(),
             "choice": self.choice,
@@ -350,6 +382,7 @@ class AutoRuntime:
         m.chosen = tuple(state["chosen"])
         m.fitted = {k: load(v) for k, v in state["members"].items()}
         m.offsets = np.array(state["offsets"], dtype=float)
+        m.widen = float(state.get("widen", 0.0))
         m.fallback = state.get("fallback")
         m.fallback_offsets = np.array(state.get("fallback_offsets", state["offsets"]), dtype=float)
         m.choice = state.get("choice")
@@ -366,6 +399,21 @@ class AutoRuntime:
         self.chosen_last = m.chosen
         self.history.append({"origin": origin, **(m.choice or {})})
         return m._rows(jobs.filter(pl.Series(window)), feats.filter(pl.Series(window)), _rows_of(causal, window))
+
+
+def _move(q: np.ndarray, widen: float) -> np.ndarray:
+    """p10 / exp(w) and p90 * exp(w) per job: the geometric mean of p10, p50, p90 (SJF's rank key) stays as it
+    was. A shrink stops where an end would cross p50, so the move is the same at both ends of every job."""
+    if widen == 0:
+        return q
+    lq = np.log(np.maximum(q, 1e-9))
+    w = np.full(len(q), widen)
+    if widen < 0:
+        w = np.maximum(w, -np.minimum(lq[:, 1] - lq[:, 0], lq[:, 2] - lq[:, 1]))
+    out = q.copy()
+    out[:, 0] = q[:, 0] * np.exp(-w)
+    out[:, 2] = q[:, 2] * np.exp(w)
+    return out
 
 
 def _rows_of(causal: dict[str, np.ndarray], window: np.ndarray) -> dict[str, np.ndarray]:
