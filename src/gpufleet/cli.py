@@ -168,7 +168,6 @@ def dashboard(
 ) -> None:
     """The Streamlit dashboard: Fleet, Workloads, Forecasts, What-if, Autoscaling."""
     import os
-    import subprocess
 
     from gpufleet.collector.store import is_store
     from gpufleet.core.errors import GpufleetError
@@ -199,7 +198,10 @@ def dashboard(
         "false",
     ]
     err.print(f"dashboard on http://{host}:{port} (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    sys.stderr.flush()
+    # Become Streamlit (exec, same PID) rather than wait on it as a child: a SIGTERM to `gpufleet dashboard`
+    # (a test's terminate(), a pod's stop) then stops the server itself instead of orphaning it, listening.
+    os.execve(sys.executable, cmd, env)
 
 
 def main() -> None:

@@ -4,8 +4,10 @@ Screenshots go to test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +71,10 @@ def test_every_page_renders_in_chromium(demo: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    # stopping `gpufleet dashboard` stops the server too (it used to orphan Streamlit, still listening)
+    with socket.socket() as s, contextlib.suppress(OSError):
+        s.settimeout(2)
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the dashboard still listens after its command was stopped"
     results = {r["page"]: r for r in map(json.loads, res.stdout.strip().splitlines())}
     assert set(results) == set(PAGES)
     for name, r in results.items():
