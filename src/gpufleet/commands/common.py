@@ -114,3 +114,11 @@ def _load(ref: str, skip: bool, params: list[str] | None):  # type: ignore[no-un
 
     with err.status(f"reading {ref} …"):
         return load(ref, _root_opt("data_dir"), on_bad_row="skip" if skip else "raise", **_params(params))
+
+
+def model_names(text: str, registry: Any) -> list[str]:
+    """`a,b,c` -> the names, each looked up in `registry` (an unknown one fails with the registry's line)."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    for n in names:
+        registry.get(n)
+    return names

@@ -1,29 +1,19 @@
-"""`gpufleet train|predict|backtest runtime` (the series commands are in commands/series.py)."""
+"""`gpufleet train|predict runtime` and the `backtest` group (its commands: commands/runtime.py, commands/series.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
-from gpufleet.core.errors import GpufleetError
 
 train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
 predict_app = typer.Typer(help="Predict with a saved model.", no_args_is_help=True)
 backtest_app = typer.Typer(help="Backtest models with rolling origins in time.", no_args_is_help=True)
 
 JobsRef = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. philly:jobs or synthetic:jobs.")]
-
-
-def _models(text: str, registry: Any) -> list[str]:
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    for n in names:
-        registry.get(n)
-    if not names:
-        raise GpufleetError("--models is empty")
-    return names
 
 
 @train_app.command("runtime")

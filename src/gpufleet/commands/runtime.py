@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    ParamOpt,
+    _params,
+    _root_opt,
+    emit_json,
+    err,
+    handles_errors,
+    model_names,
+    out,
+)
 from gpufleet.core.errors import GpufleetError
 
 DEFAULT_MODELS = "user-history,gpu-class,lightgbm,xgb-aft,auto,oracle"
@@ -18,11 +28,9 @@ def _names(text: str) -> tuple[list[str], list[str]]:
     from gpufleet.forecasting.runtime import PREDICTORS
     from gpufleet.forecasting.runtime.crosstrace import BASELINES
 
-    names = [m.strip() for m in text.split(",") if m.strip()]
+    names = model_names(text, PREDICTORS)
     if not names:
         raise GpufleetError("--models is empty")
-    for n in names:
-        PREDICTORS.get(n)
     added = [b for b in BASELINES if b not in names]
     return [*added, *names], added
 

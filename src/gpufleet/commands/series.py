@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    MapOpt,
+    ParamOpt,
+    _params,
+    _root_opt,
+    emit_json,
+    err,
+    handles_errors,
+    model_names,
+    out,
+)
 from gpufleet.core.errors import GpufleetError
 
 SeriesRef = Annotated[str, typer.Option("--data", help="SERIES, GPU_SAMPLES or REQUESTS reference.")]
@@ -15,15 +26,6 @@ IdsOpt = Annotated[str | None, typer.Option(help="Comma-separated series ids to 
 TopOpt = Annotated[int | None, typer.Option(help="Keep the N series with the highest mean.")]
 StepOpt = Annotated[str | None, typer.Option(help="Grid step (default: the horizon's natural step: 1m/10m/1h).")]
 BASELINES = ("naive-last", "window-mean")
-
-
-def _names(text: str) -> list[str]:
-    from gpufleet.forecasting.series import FORECASTERS
-
-    names = [m.strip() for m in text.split(",") if m.strip()]
-    for n in names:
-        FORECASTERS.get(n)
-    return names
 
 
 def _bounds(ref: str, table: str, frame: Any = None) -> tuple[Any, str]:
@@ -203,7 +205,9 @@ def backtest_series_cmd(
     from gpufleet.report.console import metrics_table
 
     default = "lightgbm,lightgbm-direct,auto" if protocol else "seasonal-naive,prophet,lightgbm,auto"
-    picked = _names(models or default)
+    from gpufleet.forecasting.series import FORECASTERS
+
+    picked = model_names(models or default, FORECASTERS)
     names = [*BASELINES, *(m for m in picked if m not in BASELINES)]
     if protocol is not None:
         _protocol_cmd(data, protocol, names, shift, as_json, param)
