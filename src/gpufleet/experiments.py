@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,8 @@ from gpufleet.report.rundir import write_run
 from gpufleet.sim.cluster_spec import is_spec, parse_spec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.traces import load
+
+T = TypeVar("T")
 
 
 def load_jobs(ref: str, data_dir: str | Path | None, params: dict[str, Any] | None = None) -> pl.DataFrame:
@@ -98,12 +101,17 @@ def run_grid(
             tasks.append((jobs, nodes, cfg, str(out / f"{s}__{p}") if out else None, extra))
     if ray_address:
         return _ray(tasks, ray_address)
+    return _map(_one, tasks, workers)
+
+
+def _map(fn: Callable[[Any], T], tasks: list[Any], workers: int | None) -> list[T]:
+    """fn over tasks, in order: in this process for one worker, else in spawned worker processes."""
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     if workers <= 1:
-        return [_one(t) for t in tasks]
+        return [fn(t) for t in tasks]
     # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_one, tasks))
+        return list(pool.map(fn, tasks))
 
 
 def _ray(tasks: list[Any], address: str) -> list[dict[str, Any]]:
@@ -142,15 +150,6 @@ def _replay(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], pl.DataFrame
     return float(simulate(jobs, nodes, SimConfig(**cfg), predictions=preds).summary["avg_jct_s"])
 
 
-def _replays(tasks: list[Any], workers: int | None) -> list[float]:
-    workers = min(len(tasks), workers or os.cpu_count() or 1)
-    if workers <= 1:
-        return [_replay(t) for t in tasks]
-    # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_replay, tasks))
-
-
 def downstream(
     jobs: pl.DataFrame,
     nodes: pl.DataFrame,
@@ -184,7 +183,7 @@ def downstream(
                 for seed in range(nudges + 1):
                     tasks.append((jobs, nodes, cfg, pr if seed == 0 else nudge(pr, seed)))
                     keys.append((s, p, label, seed))
-    jct = dict(zip(keys, _replays(tasks, workers), strict=True))
+    jct = dict(zip(keys, _map(_replay, tasks, workers), strict=True))
     rows: list[dict[str, Any]] = []
     for s in schedulers:
         fifo, oracle = jct[("fifo", "fifo", "-", 0)], jct[(s, "oracle", "-", 0)]
