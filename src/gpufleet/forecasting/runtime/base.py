@@ -37,6 +37,18 @@ class RuntimePredictor(Protocol):
         ...
 
 
+class Causal:
+    """The Protocol's training half for members whose `predict` is causal by itself (user-history, gpu-class,
+    oracle): nothing is learned at a cutoff and nothing is chosen."""
+
+    learns: ClassVar[bool] = False
+    choice: dict[str, Any] | None = None
+
+    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
+        """Nothing to train: estimates come from the trace's own finished jobs as it is replayed."""
+        return self  # type: ignore[return-value]
+
+
 PREDICTORS: Registry[type[RuntimePredictor]] = Registry("predictor")
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
 
 QS = (0.1, 0.5, 0.9)
 
@@ -26,11 +25,8 @@ def _quantiles(sorted_vals: list[float]) -> tuple[float, float, float]:
 
 
 @PREDICTORS.register("gpu-class")
-class GpuClassMedian:
+class GpuClassMedian(Causal):
     """Empirical quantiles of finished durations per GPU-count class, updated as jobs finish."""
-
-    learns: ClassVar[bool] = False
-    choice: dict[str, Any] | None = None
 
     def __init__(self, default_s: float = 3600.0) -> None:
         self.default_s = default_s
@@ -39,10 +35,6 @@ class GpuClassMedian:
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Remember earlier finished jobs to seed the classes (predict is causal by itself)."""
         self._past = jobs.filter(pl.col("duration").is_not_null()).select("submit_time", "duration", "num_gpus")
-        return self
-
-    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: object = None) -> RuntimePredictor:
-        """Nothing to train: estimates come from the trace's own finished jobs as it is replayed."""
         return self
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:

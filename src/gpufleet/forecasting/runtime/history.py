@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Any, ClassVar
 
 import polars as pl
 
-from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
 
 
 @PREDICTORS.register("user-history")
-class UserHistory:
+class UserHistory(Causal):
     """Running means per (user, name), user and GPU class over jobs finished before each submit."""
-
-    learns: ClassVar[bool] = False
-    choice: dict[str, Any] | None = None
 
     def __init__(self, default_s: float = 3600.0) -> None:
         self.default_s = default_s
@@ -31,10 +27,6 @@ class UserHistory:
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Remember earlier finished jobs to seed the history (optional: predict is causal by itself)."""
         self._past = jobs.filter(pl.col("duration").is_not_null())
-        return self
-
-    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: object = None) -> RuntimePredictor:
-        """Nothing to train: estimates come from the trace's own finished jobs as it is replayed."""
         return self
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:

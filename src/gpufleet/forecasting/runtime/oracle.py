@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import polars as pl
 
-from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
 
 
 @PREDICTORS.register("oracle")
-class Oracle:
+class Oracle(Causal):
     """Returns each job's observed duration as p10 = p50 = p90."""
-
-    learns: ClassVar[bool] = False
-    choice: dict[str, Any] | None = None
-
-    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: object = None) -> RuntimePredictor:
-        """Nothing to learn."""
-        return self
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Nothing to learn."""
