@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gpufleet.cli import app
 from gpufleet.forecasting.runtime import AFTRuntime, AutoRuntime, AutoSettings, LightGBMRuntime, make_predictor
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
-from gpufleet.forecasting.runtime.calibrate import censored_log_errors, censored_quantiles
+from gpufleet.forecasting.runtime.calibrate import censored_log_errors, censored_quantiles, conformal_widen
 from gpufleet.forecasting.runtime.crosstrace import backtest_traces, summarize
 from gpufleet.forecasting.runtime.known import known_at
 from gpufleet.traces import expand_refs
@@ -264,9 +264,8 @@ def test_conformal_move_makes_the_members_interval_cover_80_percent_of_validatio
     narrow = np.column_stack([mid * np.exp(-0.1), mid, mid * np.exp(0.1)])
     wide = np.column_stack([mid * np.exp(-5), mid, mid * np.exp(5)])
     done = np.ones(4000, bool)
-    a = AutoRuntime()
     for q, sign in ((narrow, 1), (wide, -1)):
-        w = a._widen([q], y, done)
+        w = conformal_widen(q, y, done)
         assert np.sign(w) == sign
         lo, hi = np.log(q[:, 0]) - w, np.log(q[:, 2]) + w
         inside = np.mean((np.log(y) >= lo) & (np.log(y) <= hi))
@@ -276,7 +275,10 @@ def test_conformal_move_makes_the_members_interval_cover_80_percent_of_validatio
     running[:400] = False
     y2 = y.copy()
     y2[:400] = mid[:400] * np.exp(0.5)  # elapsed so far: above the narrow p90 already
-    assert a._widen([narrow], y2, running) >= a._widen([narrow], np.where(running, y2, mid * np.exp(0.5)), done) - 1e-9
+    assert (
+        conformal_widen(narrow, y2, running)
+        >= conformal_widen(narrow, np.where(running, y2, mid * np.exp(0.5)), done) - 1e-9
+    )
 
 
 def test_conformal_move_leaves_the_sjf_rank_key_alone() -> None:

@@ -22,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor, make_predictor
-from gpufleet.forecasting.runtime.calibrate import censored_log_errors, censored_quantiles
+from gpufleet.forecasting.runtime.calibrate import (
+    blend_quantiles,
+    censored_log_errors,
+    conformal_widen,
+    geo_blend,
+    move_ends,
+    residual_offsets,
+)
 from gpufleet.forecasting.runtime.encode import TRACE_LOCAL, lacking_columns
 from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.forecasting.runtime.known import TrainingSet, end_of_trace, known_at
@@ -92,9 +99,9 @@ class AutoRuntime:
         self.chosen: tuple[str, ...] = ()
         self.fitted: dict[str, Learner] = {}
         self.offsets = np.zeros(3)
+        self.widen = 0.0  # conformal move of both interval ends (log), from the validation window
         # the best causal baseline of the last choice and its offsets: what still applies to a trace whose
         # users or names a learned member never saw (a saved model applied elsewhere)
-        self.widen = 0.0  # conformal move of both interval ends (log1p), from the validation window
         self.fallback: str | None = None
         self.fallback_offsets = np.zeros(3)
         self.notes: list[str] = []
@@ -163,7 +170,7 @@ class AutoRuntime:
         pair: tuple[str, ...] = ()
         if s.blend and len(ranked) >= 2:
             pair = tuple(ranked[:2])
-            preds[BLEND] = np.expm1(np.mean([np.log1p(np.maximum(preds[m], 0.0)) for m in pair], axis=0))
+            preds[BLEND] = geo_blend([preds[m] for m in pair])
             errs[BLEND] = censored_log_errors(preds[BLEND], lower, done)
             scores[BLEND] = float(np.mean(errs[BLEND]))
         plain = {m for m in causal} | ({BLEND} if pair and all(m in causal for m in pair) else set())
@@ -195,14 +202,14 @@ class AutoRuntime:
         # against each other: a member switch every week shifts whole weeks of predictions.
         if s.sticky and incumbent and incumbent != members and all(m in preds for m in incumbent):
             key = "incumbent"
-            preds[key] = np.expm1(np.mean([np.log1p(np.maximum(preds[m], 0.0)) for m in incumbent], axis=0))
+            preds[key] = geo_blend([preds[m] for m in incumbent])
             errs[key] = censored_log_errors(preds[key], lower, done)
             if not all(errs[pick][k].mean() <= errs[key][k].mean() * (1 - s.margin) for k in parts if len(k)):
                 pick, members = key, incumbent
                 why = f"kept the last champion: {best} did not beat it by {s.margin:.0%} in each part"
         self._keep(members, jobs, feats, origin, pool, causal, val, lower, done, preds[pick])
         if s.conformal and s.intervals == "member":
-            self.widen = self._widen([quants[m] for m in members], lower, done)
+            self.widen = conformal_widen(blend_quantiles([quants[m] for m in members], self.offsets), lower, done)
         fb = min((m for m in scores if m in causal), key=lambda m: scores[m], default=None)
         if fb is not None:
             self.fallback, self.fallback_offsets = fb, self._offsets(preds[fb], lower, done)
@@ -244,38 +251,8 @@ class AutoRuntime:
         self.fallback = next((m for m in members if m in causal), None)
         self.fallback_offsets = self.offsets
 
-    def _widen(self, member_q: list[np.ndarray], lower: np.ndarray, done: np.ndarray) -> float:
-        """Conformalized quantile regression (Romano et al. 2019) on the validation window: how far (log)
-        to move both ends of the members' own p10-p90 so that it covers 80% of the validation jobs there.
-        A running job's score is a lower bound (it may still end far above p90), so the quantile of the
-        scores is a Kaplan-Meier one."""
-        logs = []
-        for q in member_q:
-            lq = np.log1p(np.maximum(q, 0.0))
-            if np.allclose(lq[:, 0], lq[:, 2]):
-                lq = lq[:, 1:2] + self.offsets[None, :]
-            logs.append(lq)
-        lq = np.log(np.maximum(np.expm1(np.maximum(np.sort(np.mean(logs, axis=0), axis=1), 0.0)), 1.0))
-        y = np.log(np.maximum(lower, 1.0))
-        score = np.maximum(lq[:, 0] - y, y - lq[:, 2])
-        # still running: the score is at least y - p90 once y is past the middle, else only the smallest possible
-        mid = (lq[:, 0] + lq[:, 2]) / 2
-        score = np.where(done, score, np.where(y > mid, y - lq[:, 2], (lq[:, 0] - lq[:, 2]) / 2))
-        got = censored_quantiles(score, done, (0.8,))
-        return float(got[0]) if got is not None else 0.0
-
     def _offsets(self, val_p50: np.ndarray, lower: np.ndarray, done: np.ndarray) -> np.ndarray:
-        """log1p offsets (p10, p50, p90) around a member's p50 from its validation residuals."""
-        resid = np.log1p(np.maximum(lower, 0.0)) - np.log1p(np.maximum(val_p50, 0.0))
-        q = censored_quantiles(resid, done) if len(resid) else None
-        if q is None:
-            return np.zeros(3)
-        q = np.sort(q)
-        if self.settings.recenter:
-            return q
-        # the validation window's spread around its own median, placed around the chosen p50: a shift
-        # between windows then moves the interval with the median instead of collapsing one side
-        return np.array([min(q[0] - q[1], 0.0), 0.0, max(q[2] - q[1], 0.0)])
+        return residual_offsets(val_p50, lower, done, self.settings.recenter)
 
     @staticmethod
     def _learner(name: str) -> Learner:
@@ -283,11 +260,9 @@ class AutoRuntime:
 
     # -- predicting ---------------------------------------------------------------------------------
     def _p50(self, jobs: pl.DataFrame, feats: pl.DataFrame, causal: dict[str, np.ndarray]) -> np.ndarray:
-        logs = []
-        for m in self.chosen:
-            p = causal[m][:, 1] if m in causal else self.fitted[m].predict_rows(feats)[:, 1]
-            logs.append(np.log1p(np.maximum(p, 0.0)))
-        return np.expm1(np.mean(logs, axis=0))
+        return geo_blend(
+            [causal[m][:, 1] if m in causal else self.fitted[m].predict_rows(feats)[:, 1] for m in self.chosen]
+        )
 
     def _rows(self, jobs: pl.DataFrame, feats: pl.DataFrame, causal: dict[str, np.ndarray]) -> np.ndarray:
         if self.settings.intervals == "member":
@@ -296,17 +271,10 @@ class AutoRuntime:
         return np.expm1(np.maximum(lp[:, None] + self.offsets[None, :], 0.0))
 
     def _member_rows(self, feats: pl.DataFrame, causal: dict[str, np.ndarray]) -> np.ndarray:
-        # the chosen members' own per-job quantiles (geometric mean over a blend); a point member
-        # (p10 = p90: user-history) takes the calibrated offsets around its p50
-        logs = []
-        for m in self.chosen:
-            q = causal[m] if m in causal else self.fitted[m].predict_rows(feats)
-            lq = np.log1p(np.maximum(q, 0.0))
-            if np.allclose(lq[:, 0], lq[:, 2]):
-                lq = lq[:, 1:2] + self.offsets[None, :]
-            logs.append(lq)
-        q = np.expm1(np.maximum(np.sort(np.mean(logs, axis=0), axis=1), 0.0))
-        return _move(q, self.widen)
+        # the chosen members' own per-job quantiles (geometric mean over a blend; a point member takes the
+        # calibrated offsets), both ends moved by the conformal amount
+        qs = [causal[m] if m in causal else self.fitted[m].predict_rows(feats) for m in self.chosen]
+        return move_ends(blend_quantiles(qs, self.offsets), self.widen)
 
     def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
         """p10/p50/p90 per job: from the chosen member after a fit, else by rolling weekly choices."""
@@ -337,14 +305,13 @@ class AutoRuntime:
             new |= {c: v for c, v in enc.unseen_share(feats).items() if c in TRACE_LOCAL and v > 0.5}
             for c in lacking_columns(enc.features, jobs):
                 new[c] = 1.0
-        if new and self.fallback is not None and self.fallback not in self.fitted:
+        if new and self.fallback in causal:
             what = ", ".join(f"{v:.0%} of {c} values" for c, v in sorted(new.items()))
             self.notes.append(
                 f"these jobs are new to the chosen member {'+'.join(self.chosen)} ({what} never seen in training):"
                 f" predicting with the baseline {self.fallback}"
             )
-            fb = causal[self.fallback] if self.fallback in causal else make_predictor(self.fallback).predict(jobs)
-            lp = np.log1p(np.maximum(np.asarray(fb)[:, 1], 0.0))
+            lp = np.log1p(np.maximum(causal[self.fallback][:, 1], 0.0))
             return np.expm1(np.maximum(lp[:, None] + self.fallback_offsets[None, :], 0.0))
         return self._rows(jobs, feats, causal)
 
@@ -399,21 +366,6 @@ class AutoRuntime:
         self.chosen_last = m.chosen
         self.history.append({"origin": origin, **(m.choice or {})})
         return m._rows(jobs.filter(pl.Series(window)), feats.filter(pl.Series(window)), _rows_of(causal, window))
-
-
-def _move(q: np.ndarray, widen: float) -> np.ndarray:
-    """p10 / exp(w) and p90 * exp(w) per job: the geometric mean of p10, p50, p90 (SJF's rank key) stays as it
-    was. A shrink stops where an end would cross p50, so the move is the same at both ends of every job."""
-    if widen == 0:
-        return q
-    lq = np.log(np.maximum(q, 1e-9))
-    w = np.full(len(q), widen)
-    if widen < 0:
-        w = np.maximum(w, -np.minimum(lq[:, 1] - lq[:, 0], lq[:, 2] - lq[:, 1]))
-    out = q.copy()
-    out[:, 0] = q[:, 0] * np.exp(-w)
-    out[:, 2] = q[:, 2] * np.exp(w)
-    return out
 
 
 def _rows_of(causal: dict[str, np.ndarray], window: np.ndarray) -> dict[str, np.ndarray]:
