@@ -3,10 +3,12 @@
 from gpufleet.optimizer.autoscaling.base import (
     AUTOSCALERS,
     Autoscaler,
+    AutoscalerSettings,
     FleetState,
     Forecast,
     Guardrails,
     ScalingPlan,
+    check_settings,
     make_autoscaler,
     replicas_for,
 )
@@ -17,6 +19,7 @@ __all__ = [
     "AUTOSCALERS",
     "POOL_SCALERS",
     "Autoscaler",
+    "AutoscalerSettings",
     "FleetState",
     "Forecast",
     "Guardrails",
@@ -28,6 +31,7 @@ __all__ = [
     "Predictive",
     "ScalingPlan",
     "TargetTracking",
+    "check_settings",
     "make_autoscaler",
     "make_pool_scaler",
     "replicas_for",

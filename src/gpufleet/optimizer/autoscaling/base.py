@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gpufleet.core.registry import Registry
 
@@ -79,15 +79,37 @@ class Guardrails(BaseModel):
     max_replicas: int = Field(200, ge=1, description="never more replicas")
     max_step: int | None = Field(None, ge=1, description="largest change in replicas per decision (None: no limit)")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Guardrails:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
+
+
+class AutoscalerSettings(BaseModel):
+    """What a policy lets a caller set: declared fields only (an attribute of the object is not a setting),
+    finite numbers within each field's range."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
 
 class Autoscaler(Protocol):
     """Decides the replicas of one workload from its state (and a forecast, for policies that use one)."""
 
     period_s: float  # how often it decides
     uses_forecast: bool
+    Settings: ClassVar[type[AutoscalerSettings]]
 
     def decide(self, state: FleetState, forecast: Forecast | None = None) -> ScalingPlan:
         """The plan at `state.now`, guardrails applied."""
+        ...
+
+    def memory(self) -> dict[str, Any]:
+        """What the policy remembers between decisions (stabilization windows, panic, calibration), as JSON."""
+        ...
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back what `memory()` returned (a restarted live hook keeps its holds)."""
         ...
 
 
@@ -99,13 +121,20 @@ class BaseAutoscaler:
 
     period_s = 15.0
     uses_forecast = False
+    Settings: ClassVar[type[AutoscalerSettings]] = AutoscalerSettings
 
     def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
         self.guard = guardrails or Guardrails()
-        for k, v in settings.items():
-            if not hasattr(self, k):
-                raise ValueError(f"{type(self).__name__} has no setting {k!r}")
+        # only declared settings, validated: a caller can never overwrite a method or internal state
+        for k, v in check_settings(type(self), settings).items():
             setattr(self, k, v)
+
+    def memory(self) -> dict[str, Any]:
+        """Nothing to remember by default."""
+        return {}
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Nothing to take back by default."""
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         raise NotImplementedError
@@ -122,6 +151,20 @@ class BaseAutoscaler:
             want = max(min(want, state.current + self.guard.max_step), state.current - self.guard.max_step)
         want = max(min(want, self.guard.max_replicas), self.guard.min_replicas)
         return ScalingPlan(int(want), reason, raw)
+
+
+def check_settings(cls: type[Any], settings: dict[str, Any]) -> dict[str, float]:
+    """`settings` validated by the policy's Settings model; ValueError naming the first bad field."""
+    model: type[AutoscalerSettings] = cls.Settings
+    try:
+        return model.model_validate(settings).model_dump(include=set(settings), exclude_none=True)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field_name = ".".join(str(x) for x in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            valid = ", ".join(model.model_fields) or "none"
+            raise ValueError(f"{field_name}: not a setting of this policy (valid: {valid})") from None
+        raise ValueError(f"{field_name}: {err['msg']}") from None
 
 
 def make_autoscaler(name: str, guardrails: Guardrails | None = None, **settings: float) -> Autoscaler:

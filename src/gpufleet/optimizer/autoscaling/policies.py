@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from gpufleet.optimizer.autoscaling.base import (
     AUTOSCALERS,
     F64,
+    AutoscalerSettings,
     BaseAutoscaler,
     FleetState,
     Forecast,
@@ -18,6 +21,41 @@ from gpufleet.optimizer.autoscaling.base import (
     ScalingPlan,
     replicas_for,
 )
+
+DAY_S = 86400.0
+# Defaults live on the policy classes; a field left out keeps them (None is never sent: settings are floats).
+UTIL = Field(None, gt=0, le=1, description="share of a replica's slots to fill")
+
+
+class TargetTrackingSettings(AutoscalerSettings):
+    target_util: float | None = UTIL
+    tolerance: float | None = Field(None, ge=0, lt=1, description="no change while |metric/target - 1| is within this")
+    down_window_s: float | None = Field(
+        None, ge=0, le=DAY_S, description="scale down only to the highest recommendation of this window"
+    )
+
+
+class KpaSettings(AutoscalerSettings):
+    target_util: float | None = UTIL
+    stable_window_s: float | None = Field(None, gt=0, le=DAY_S)
+    panic_window_s: float | None = Field(None, gt=0, le=DAY_S)
+    panic_threshold: float | None = Field(
+        None, ge=1, le=100, description="panic when the panic window wants this x the ready replicas"
+    )
+
+
+class PredictiveSettings(AutoscalerSettings):
+    target_util: float | None = UTIL
+    reactive_util: float | None = UTIL
+    calibrate: float | None = Field(
+        None, ge=0, lt=1, description="quantile of the recent misses added as margin (0: off)"
+    )
+    calibrate_window_s: float | None = Field(None, gt=0, le=7 * DAY_S)
+    calibrate_min: float | None = Field(None, ge=1, le=100_000, description="misses scored before the margin is used")
+
+
+class OracleSettings(AutoscalerSettings):
+    target_util: float | None = UTIL
 
 
 @AUTOSCALERS.register("target-tracking")
@@ -29,6 +67,7 @@ class TargetTracking(BaseAutoscaler):
     max(100% of current, 4 pods) per 15 s period. The metric is the mean over the last period."""
 
     period_s = 15.0
+    Settings: ClassVar[type[AutoscalerSettings]] = TargetTrackingSettings
     target_util = 0.7  # target concurrency per replica as a share of its slots
     tolerance = 0.1
     down_window_s = 300.0
@@ -36,6 +75,14 @@ class TargetTracking(BaseAutoscaler):
     def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
         super().__init__(guardrails, **settings)
         self._recs: deque[tuple[float, int]] = deque()
+
+    def memory(self) -> dict[str, Any]:
+        """The stabilization window's recommendations."""
+        return {"recs": [list(r) for r in self._recs]}
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back the stabilization window."""
+        self._recs = deque((float(t), int(r)) for t, r in memory.get("recs", []))
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         current = max(state.current, 1)
@@ -66,6 +113,7 @@ class Kpa(BaseAutoscaler):
     never scale down until `stable_window_s` has passed without panicking."""
 
     period_s = 2.0
+    Settings: ClassVar[type[AutoscalerSettings]] = KpaSettings
     target_util = 0.7
     stable_window_s = 60.0
     panic_window_s = 6.0
@@ -75,6 +123,17 @@ class Kpa(BaseAutoscaler):
         super().__init__(guardrails, **settings)
         self._panic_until = -math.inf
         self._panic_max = 0.0
+
+    def memory(self) -> dict[str, Any]:
+        """Panic mode: until when, and the most it asked for."""
+        until = self._panic_until if math.isfinite(self._panic_until) else None
+        return {"panic_until": until, "panic_max": self._panic_max}
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back panic mode."""
+        until = memory.get("panic_until")
+        self._panic_until = -math.inf if until is None else float(until)
+        self._panic_max = float(memory.get("panic_max", 0.0))
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         target = self.target_util * state.slots_per_replica
@@ -100,6 +159,7 @@ class Predictive(BaseAutoscaler):
 
     period_s = 15.0
     uses_forecast = True
+    Settings: ClassVar[type[AutoscalerSettings]] = PredictiveSettings
     # Defaults chosen 2026-12-04 on azure-llm:code, four one-hour ServeGen windows and two synthetic traces
     # (bench/bench_autoscaling.py --defaults), never on azure-llm:conv, where they are reported.
     # 1.0 as the oracle: the peak over the lead time is already a worst case, and the margin is calibrated
@@ -119,6 +179,20 @@ class Predictive(BaseAutoscaler):
         self._reactive = TargetTracking(self.guard, target_util=self.reactive_util)
         self._pending: deque[tuple[float, float, float]] = deque()  # (decided at, horizon, predicted peak)
         self._resid: deque[tuple[float, float]] = deque()  # (window end, realized - predicted peak)
+
+    def memory(self) -> dict[str, Any]:
+        """Predictions not yet scored, the scored misses, and the reactive floor's window."""
+        return {
+            "pending": [list(p) for p in self._pending],
+            "resid": [list(r) for r in self._resid],
+            "reactive": self._reactive.memory(),
+        }
+
+    def recall(self, memory: dict[str, Any]) -> None:
+        """Take back the calibration and the reactive floor's window."""
+        self._pending = deque((float(a), float(b), float(c)) for a, b, c in memory.get("pending", []))
+        self._resid = deque((float(a), float(b)) for a, b in memory.get("resid", []))
+        self._reactive.recall(memory.get("reactive", {}))
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         # the HPA runs every decision so its stabilization history is warm whenever it is the answer
@@ -171,6 +245,7 @@ class Oracle(BaseAutoscaler):
     GPU-hours any policy needs for the same utilization target."""
 
     period_s = 15.0
+    Settings: ClassVar[type[AutoscalerSettings]] = OracleSettings
     target_util = 1.0  # no slack: with the future known, every slot ordered is used
 
     def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
