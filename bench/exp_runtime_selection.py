@@ -4,7 +4,9 @@ Every trace is cut at 80% of its jobs by submit time and the last 20% is dropped
 the test window that `gpufleet backtest runtime` reports. The models are scored on the 60-80% window
 (`test_frac=0.25` of what is left); `auto` validates inside that, on the jobs before 60%. Under
 leave-one-out the other traces are cut the same way. Figures and decisions: docs/results.md ("Runtime").
-Usage: GPUFLEET_DATA=../shared/traces python bench/exp_runtime_selection.py [--grid aft|auto|none]
+`--grid adapt` fits `auto` once per trace and re-predicts with each adaptive conformal rate (the rate moves
+only the intervals, never the choice or p50).
+Usage: GPUFLEET_DATA=../shared/traces python bench/exp_runtime_selection.py [--grid aft|auto|adapt|none]
        [--refs 'itp:*,philly:jobs'] [--scheme time|leave-one-out|both]
 """
 
@@ -21,12 +23,13 @@ import numpy as np
 import polars as pl
 
 from gpufleet.forecasting.runtime import AFTRuntime, AFTSettings, AutoRuntime, AutoSettings, make_predictor
-from gpufleet.forecasting.runtime.backtest import backtest_runtime
+from gpufleet.forecasting.runtime.backtest import backtest_runtime, runtime_metrics
 from gpufleet.forecasting.runtime.crosstrace import summarize
 from gpufleet.forecasting.runtime.known import TrainingSet, whole_trace
 from gpufleet.traces import expand_refs, load
 
 MODELS = ["user-history", "gpu-class", "lightgbm", "xgb-aft", "auto"]
+RATES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.2)
 
 
 def validation_traces(refs: str) -> dict[str, pl.DataFrame]:
@@ -36,6 +39,40 @@ def validation_traces(refs: str) -> dict[str, pl.DataFrame]:
         j = load(r).frame.filter(pl.col("duration").is_not_null()).sort("submit_time", maintain_order=True)
         out[r] = j.head(int(j.height * 0.8))
     return out
+
+
+def pools(traces: dict[str, pl.DataFrame], scheme: str) -> dict[str, TrainingSet | None]:
+    """Per trace, the other traces' whole (cut) traces under leave-one-out; None under the time scheme."""
+    whole = {r: whole_trace(j) for r, j in traces.items()} if scheme == "leave-one-out" else {}
+    out: dict[str, TrainingSet | None] = {}
+    for r in traces:
+        pool: TrainingSet | None = None
+        for o, ts in whole.items():
+            if o != r:
+                pool = ts if pool is None else pool.concat(ts)
+        out[r] = pool
+    return out
+
+
+def run_adapt(traces: dict[str, pl.DataFrame], scheme: str, rates: tuple[float, ...]) -> dict[float, pl.DataFrame]:
+    """Per rate, the validation table of the baselines and `auto` (one fit per trace, as backtest_runtime does)."""
+    tables: dict[float, list[pl.DataFrame]] = {r: [] for r in rates}
+    for r, pool in pools(traces, scheme).items():
+        j = traces[r]
+        base = backtest_runtime(j, ["user-history", "gpu-class"], test_frac=0.25, pool=pool)
+        sub = j["submit_time"].to_numpy().astype(float)
+        dur = j["duration"].to_numpy().astype(float)
+        start = int(j.height * 0.75)
+        m = AutoRuntime()
+        m.fit_at(j, float(sub[start]), pool)
+        for rate in rates:
+            m.settings = AutoSettings(adapt_rate=rate)
+            q = m.predict(j).select("p10", "p50", "p90").to_numpy()[start:]
+            width = float(np.mean(np.log(np.maximum(q[:, 2], 1.0) / np.maximum(q[:, 0], 1.0))))
+            row = pl.DataFrame([{"model": "auto", **runtime_metrics(dur[start:], *q.T), "log_width": width}])
+            t = pl.concat([base.with_columns(pl.lit(None, pl.Float64).alias("log_width")).select(row.columns), row])
+            tables[rate].append(t.with_columns(pl.lit(r).alias("trace")))
+    return {rate: pl.concat(ts, how="vertical_relaxed") for rate, ts in tables.items()}
 
 
 def run(traces: dict[str, pl.DataFrame], models: list[str], scheme: str, make: Any) -> pl.DataFrame:
@@ -67,7 +104,7 @@ def line(label: str, t: pl.DataFrame, model: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--refs", default="itp:*,philly:jobs")
-    ap.add_argument("--grid", default="none", choices=["aft", "auto", "none"])
+    ap.add_argument("--grid", default="none", choices=["aft", "auto", "adapt", "none"])
     ap.add_argument("--scheme", default="both", choices=["time", "leave-one-out", "both"])
     a = ap.parse_args()
     if not os.environ.get("GPUFLEET_DATA"):
@@ -82,6 +119,16 @@ def main() -> None:
                 kw = {"distribution": dist, "scale": sc, "calib_frac": cf, "max_depth": md}
                 t = run(traces, ["user-history", "gpu-class", "xgb-aft"], scheme, _maker(aft=kw))
                 print(line(f"{scheme} xgb-aft {json.dumps(kw)}", t, "xgb-aft"), flush=True)
+        elif a.grid == "adapt":
+            for rate, t in run_adapt(traces, scheme, RATES).items():
+                per = t.filter(pl.col("model") == "auto")
+                cover, width = per["cover_p10_p90"].to_list(), per["log_width"].to_list()
+                inside = sum(0.75 <= c <= 0.85 for c in cover)
+                print(line(f"{scheme} auto adapt_rate={rate}", t, "auto"), flush=True)
+                print(
+                    f"    cover per trace {' '.join(f'{c:.3f}' for c in cover)}  inside 0.75-0.85: "
+                    f"{inside}/{len(cover)}  mean log(p90/p10) {' '.join(f'{w:.2f}' for w in width)}"
+                )
         elif a.grid == "auto":
             grid = [{"val_frac": v} for v in (0.15, 0.25, 0.4, 0.5)] + [{"margin": m} for m in (0.01, 0.03, 0.1)]
             grid += [{"folds": 1}, {"blend": False}, {"recenter": True}, {"conformal": False}, {}]
