@@ -74,7 +74,8 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
             channel = grpc.insecure_channel(f"127.0.0.1:{hook.grpc_port}")
             stub = pb_grpc.ExternalScalerStub(channel)
             ref = pb.ScaledObjectRef(name=name, namespace="llm", scalerMetadata={"workload": name})
-            spec = stub.GetMetricSpec(ref).metricSpecs[0]
+            md = (("authorization", "Bearer s3cret"),)
+            spec = stub.GetMetricSpec(ref, metadata=md).metricSpecs[0]
             compared = 0
             for t, ready, starting, service_s, desired in res.decisions.iter_rows():
                 if t > UNTIL_S:
@@ -85,7 +86,9 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
                 (d,) = hook.engine.tick(EPOCH + t)
                 assert d.status == "ok", d.reason
                 assert abs(d.service_s - service_s) < 1e-9 * max(1.0, service_s), t
-                got = stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref, metricName=spec.metricName))
+                got = stub.GetMetrics(
+                    pb.GetMetricsRequest(scaledObjectRef=ref, metricName=spec.metricName), metadata=md
+                )
                 assert hpa_replicas(got.metricValues[0], spec) == desired == d.desired_replicas, (t, d.reason)
                 compared += 1
             assert compared >= UNTIL_S // 15 - 1

@@ -100,8 +100,8 @@ def test_http_api_auth_validation_and_answers(hook: Hook) -> None:
         assert bad.status_code == 422 and "x" in bad.text
         big = c.post("/v1/what-if", headers=auth, content=b"{" + b" " * 5000 + b"}")
         assert big.status_code == 413
-        chunked = c.post("/v1/what-if", headers=auth, content=(b for b in [b"{}"]))  # no Content-Length
-        assert chunked.status_code == 411
+        chunked = c.post("/v1/what-if", headers=auth, content=(b for b in [b"{}"]))  # chunked, no length
+        assert chunked.status_code == 400 and "Transfer-Encoding" in chunked.text
         wi = c.post(
             "/v1/what-if",
             headers=auth,
@@ -111,32 +111,34 @@ def test_http_api_auth_validation_and_answers(hook: Hook) -> None:
         body = wi.json()
         assert body["current"]["policy"] == "target-tracking" and body["proposed"]["policy"] == "kpa"
         assert body["requests"] > 1000 and body["current"]["gpu_hours"] > 0
-        assert "/v1/what-if" in c.get("/openapi.json").json()["paths"]
+        assert c.get("/openapi.json").status_code == 401, "nothing but the probes (and metrics) without the token"
+        assert "/v1/what-if" in c.get("/openapi.json", headers=auth).json()["paths"]
 
 
-def test_grpc_errors_streams_and_workloads_named_by_metadata(hook: Hook, world: dict[str, Any]) -> None:
+def test_grpc_errors_streams_and_workloads_selected_by_metadata(hook: Hook) -> None:
+    md = (("authorization", f"Bearer {TOKEN}"),)
     ch = grpc.insecure_channel(f"127.0.0.1:{hook.grpc_port}")
     stub = pb_grpc.ExternalScalerStub(ch)
+    ref = pb.ScaledObjectRef(name="so-conv-2", namespace="llm", scalerMetadata={"workload": NAME, "policy": "kpa"})
     with pytest.raises(grpc.RpcError) as e:
-        stub.GetMetricSpec(pb.ScaledObjectRef(name="unknown", namespace="llm"))
+        stub.IsActive(ref, metadata=md)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE, "no decision yet: no guess"
+    hook.engine.tick(EPOCH + 900)
+    with pytest.raises(grpc.RpcError) as e:
+        stub.GetMetricSpec(pb.ScaledObjectRef(name="unknown", namespace="llm"), metadata=md)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as e:
-        stub.IsActive(pb.ScaledObjectRef(name="Bad_Name!", namespace="llm"))
+        stub.IsActive(pb.ScaledObjectRef(name="Bad_Name!", namespace="llm"), metadata=md)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    with pytest.raises(grpc.RpcError) as e:
-        stub.IsActive(pb.ScaledObjectRef(name="x", namespace="llm", scalerMetadata={"policy": "oracle"}))
-    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    # a ScaledObject naming a workload and a policy the hook does not know yet: added; before its first
-    # decision the answer is the replicas the cluster runs (6), never zero
-    ref = pb.ScaledObjectRef(name="so-conv-2", namespace="llm", scalerMetadata={"workload": NAME, "policy": "kpa"})
-    assert stub.IsActive(ref).result is True
-    world["apps"].create_namespaced_deployment("llm", deployment("llm", "other", 3, {}))
-    ref2 = pb.ScaledObjectRef(name="other", namespace="llm", scalerMetadata={"policy": "kpa", "model": NAME})
-    spec = stub.GetMetricSpec(ref2).metricSpecs[0]
-    value = stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref2, metricName=spec.metricName)).metricValues[0]
-    assert int(value.metricValueFloat * 1000) == 3 * int(spec.targetSizeFloat * 1000)
-    assert value.metricValue > 0 and spec.targetSize > 0, "int fields filled too"
-    stream = stub.StreamIsActive(ref)
+    # the metadata selects the configured workload (its policy stays the configured one)
+    assert stub.IsActive(ref, metadata=md).result is True
+    spec = stub.GetMetricSpec(ref, metadata=md).metricSpecs[0]
+    value = stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref, metricName=spec.metricName), metadata=md)
+    d = hook.engine.get("llm", NAME).last  # type: ignore[union-attr]
+    assert int(value.metricValues[0].metricValueFloat * 1000) == d.desired_replicas * int(spec.targetSizeFloat * 1000)
+    assert value.metricValues[0].metricValue > 0 and spec.targetSize > 0, "int fields filled too"
+    assert hook.engine.get("llm", NAME).cfg.policy == "target-tracking"  # type: ignore[union-attr]
+    stream = stub.StreamIsActive(ref, metadata=md)
     assert next(stream).result is True
     stream.cancel()
     ch.close()
@@ -152,8 +154,11 @@ def test_stale_and_down_telemetry_fall_back_then_restart_restores(world: dict[st
         (stale,) = h.engine.tick(EPOCH + 3514 + 600)  # ten minutes after the replay's last sample
         assert stale.status == "stale" and stale.desired_replicas == good.desired_replicas
         assert "keeping the last good decision" in stale.reason
+        # still ready: the held decision is what KEDA should get; the stale workload is counted
         r = httpx.get(f"http://127.0.0.1:{h.http_port}/readyz")
-        assert r.status_code == 503 and r.json()["status"] == "degraded"
+        assert r.status_code == 200 and r.json() == {"status": "degraded", "workloads": 1, "stale": 1, "error": 0}
+        text = httpx.get(f"http://127.0.0.1:{h.http_port}/metrics").text
+        assert f'gpufleet_telemetry_stale{{namespace="llm",workload="{NAME}"}} 1.0' in text
     finally:
         h.close()
     # Prometheus unreachable, a fresh hook on the same store: the recorded decision is the answer
@@ -193,7 +198,7 @@ def test_discovery_filters_labels_and_reads_annotations(world: dict[str, Any], t
     assert chat is not None and chat.cfg.policy == "kpa" and chat.cfg.model == "m7"
     assert chat.cfg.guardrails.min_replicas == 2
     assert h.engine.get("team-a", "not-ours") is None, "the emulator ignores selectors; the hook does not"
-    assert h.engine.get("team-a", "broken") is None and any("broken: skipped" in x for x in logs)
+    assert h.engine.get("team-a", "broken") is None and any("team-a/broken: skipped" in x for x in logs)
 
 
 def test_apply_patches_scale_and_dry_run_does_not(world: dict[str, Any], tmp_path: Path) -> None:
@@ -340,7 +345,13 @@ def test_tls_for_http_and_grpc(world: dict[str, Any], tmp_path: Path) -> None:
         creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
         ch = grpc.secure_channel(f"localhost:{h.grpc_port}", creds)
         stub = pb_grpc.ExternalScalerStub(ch)
-        assert stub.IsActive(pb.ScaledObjectRef(name=NAME, namespace="llm"), timeout=10).result is True
+        ref = pb.ScaledObjectRef(name=NAME, namespace="llm")
+        h.engine.tick(EPOCH + 900)
+        md = (("authorization", f"Bearer {TOKEN}"),)
+        assert stub.IsActive(ref, timeout=10, metadata=md).result is True
+        with pytest.raises(grpc.RpcError) as e:
+            stub.IsActive(ref, timeout=10)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         ch.close()
     finally:
         h.close()
@@ -350,6 +361,7 @@ def test_cli_serves_until_sigterm(world: dict[str, Any], tmp_path: Path) -> None
     import signal
     import subprocess
     import sys
+    import time
 
     http_port = free_port()
     cfg = tmp_path / "hook.yaml"
@@ -371,9 +383,13 @@ def test_cli_serves_until_sigterm(world: dict[str, Any], tmp_path: Path) -> None
             # its stderr only once it has exited: reading a live process's pipe would block
             err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
             raise AssertionError(f"{e}: {err}") from None
-        # real time is years after the backfilled replay: the telemetry is stale, the hook says so
-        r = httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=5)
-        assert r.status_code == 503
+        # real time is years after the backfilled replay: the telemetry is stale, the hook says so (and
+        # stays ready: it answers with what it holds)
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=5)).json()["status"] == "starting":
+            assert time.monotonic() < deadline, "no first round of decisions"
+            time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["status"] == "degraded" and r.json()["stale"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
 from gpufleet.sim.serving.fleet import DEFAULT_FORECASTER
 
 NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Kubernetes object name (RFC 1123 subdomain)
@@ -30,18 +30,38 @@ class Listen(Strict):
     grpc_port: int = Field(9090, ge=0, le=65535, description="KEDA external scaler; 0 picks a free port")
     tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS and gRPC over TLS")
     tls_key: Path | None = None
-    max_body_bytes: int = Field(64 * 1024, ge=1024, description="larger request bodies are refused (413)")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="larger bodies are refused (413)")
+    client_ca: Path | None = Field(
+        None,
+        description="PEM CA bundle: gRPC clients must present a certificate it signed (mutual TLS; KEDA's caCert, "
+        "tlsClientCert, tlsClientKey). Without it, every gRPC call needs the bearer token in its metadata",
+    )
+    client_names: list[str] = Field(
+        default_factory=list,
+        description="with client_ca: accepted client certificate names (CN or DNS SAN); empty: any",
+    )
+    max_streams: int = Field(
+        64, ge=1, le=4096, description="StreamIsActive streams open at once; more: RESOURCE_EXHAUSTED"
+    )
+    call_timeout_s: float = Field(
+        5.0, gt=0, le=300, description="longest a unary gRPC call may take (DEADLINE_EXCEEDED)"
+    )
 
     @model_validator(mode="after")
     def _pair(self) -> Listen:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("client_ca needs tls_cert and tls_key (mutual TLS is TLS first)")
+        if self.client_names and self.client_ca is None:
+            raise ValueError("client_names needs client_ca")
         return self
 
 
 class Auth(Strict):
     token_file: Path | None = Field(None, description="file holding the bearer token (a mounted Secret)")
     token_env: str | None = Field(None, description="environment variable holding the bearer token")
+    open_metrics: bool = Field(True, description="/metrics without the token (false: Prometheus scrapes with it)")
 
     def token(self) -> str | None:
         if self.token_file is not None:
@@ -111,6 +131,15 @@ class WorkloadConfig(Strict):
         if v == "oracle":
             raise ValueError("oracle needs the future: offline only")
         return v
+
+    @model_validator(mode="after")
+    def _settings(self) -> WorkloadConfig:
+        # each policy's Settings model: only declared, finite, in-range settings (errors name the field)
+        try:
+            check_settings(AUTOSCALERS.get(self.policy), self.settings)
+        except ValueError as e:
+            raise ValueError(f"settings.{e}") from None
+        return self
 
     @property
     def key(self) -> str:

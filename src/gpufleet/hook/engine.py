@@ -1,12 +1,18 @@
 """The decision loop: per workload, telemetry -> FleetState (+ forecast) -> the same Autoscaler object the
 serving simulator runs -> a Decision, recorded in the store with its inputs and reason.
 
-Safety (the hook must never make things worse because it cannot see):
-- telemetry older than `telemetry.stale_after`, a Prometheus that does not answer, or a policy that raises:
-  the answer is the last good decision, else the current replica count (at least min_replicas, and never
-  zero) — and the decision is recorded as `stale` or `error` with the reason;
+Never act on missing data:
+- telemetry older than `telemetry.stale_after`, or than three of its own scrape intervals (an exporter that
+  stopped), a Prometheus that does not answer, or a policy that raises: the answer is the last good decision
+  (else the current replica count, at least min_replicas and never zero), recorded as `stale` or `error`
+  with the reason. Such a decision is never applied to the cluster and never becomes the last good one;
+- between two scrapes the newest sample holds (as Prometheus's own instant queries do), so a policy whose
+  period is shorter than the scrape interval decides on the newest sample, not on "no data";
 - the policies' own guardrails (min/max replicas, max step, the HPA's stabilization) apply as offline;
-- after a restart the last decisions are read back from the store, so a crash does not forget them.
+- after a restart the last decisions come back from the store and each policy's memory (its holds) from
+  hook-memory.json (hook/memory.py), so a crash neither forgets a decision nor drops a held fleet at once.
+Workloads come only from hook.yaml (`config`) or from the cluster (`labels`: labelled Deployments and
+StatefulSets; `keda`: ScaledObjects whose trigger names our scaler). Requests can select them, never add them.
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ import polars as pl
 
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
+from gpufleet.hook import memory
 from gpufleet.hook.config import HookConfig, WorkloadConfig
 from gpufleet.hook.telemetry import Window
 from gpufleet.optimizer.autoscaling import FleetState, make_autoscaler
 from gpufleet.sim.serving.fleet import HISTORY_S, Forecasting
 
-MAX_WORKLOADS = 1000  # bounded memory whatever ScaledObjects ask for
+MAX_WORKLOADS = 1000  # bounded memory whatever the cluster declares
+MISSED_SCRAPES = 3  # scrapes missed in a row before telemetry counts as stale (before stale_after)
+MIN_LATE_S = 5.0
+ORIGINS = ("config", "labels", "keda")
 
 
 class TelemetrySource(Protocol):
@@ -41,7 +51,7 @@ class ReplicaSource(Protocol):
         """(replicas asked for, replicas ready), or None when unknown."""
         ...
 
-    def scale(self, w: WorkloadConfig, replicas: int) -> None: ...
+    def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool) -> None: ...
 
 
 @dataclass
@@ -67,12 +77,17 @@ class Decision:
         d["time"] = datetime.fromtimestamp(self.ts, UTC).isoformat()
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
+    @property
+    def demand(self) -> bool:
+        """Whether the telemetry behind it showed any work (in flight, arriving, or forecast)."""
+        return any(v > 0 for v in (self.concurrency, self.arrival_rate, self.forecast_hi) if math.isfinite(v))
+
 
 class WorkloadRuntime:
     """One workload's policy object, forecaster and latest decisions."""
 
-    def __init__(self, cfg: WorkloadConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: WorkloadConfig, origin: str = "config") -> None:
+        self.cfg, self.origin = cfg, origin
         self.scaler = make_autoscaler(cfg.policy, cfg.guardrails, **cfg.settings)
         self.forecasting = (
             Forecasting(
@@ -91,6 +106,17 @@ class WorkloadRuntime:
         self.last: Decision | None = None
         self.last_good: Decision | None = None
 
+    def active(self) -> bool:
+        """KEDA's IsActive: demand now, from fresh telemetry. On stale or missing telemetry, nothing changes:
+        active while the last good decision saw demand or the fleet still runs (never scaled to zero, nor
+        woken from zero, on missing data)."""
+        d = self.last
+        if d is None:
+            return False
+        if d.status == "ok":
+            return d.demand
+        return (self.last_good is not None and self.last_good.demand) or d.current_replicas > 0
+
 
 class Engine:
     def __init__(
@@ -108,43 +134,68 @@ class Engine:
         self.lock = threading.RLock()
         self.workloads: dict[str, WorkloadRuntime] = {}
         self.ticks = 0
+        self.last_tick_at: float | None = None  # time.monotonic() at the end of the last tick
+        self.refused_scales = 0  # apply mode: patches refused because the object left the selection
+        # what a previous run left: decisions and policy memory, handed to each workload when it is added
+        self._memory: dict[str, dict[str, Any]] = memory.load(store.root, log) if store is not None else {}
+        self._restored = self._recorded()
+        self.restored = 0
         for w in cfg.workloads:
             self.add(w)
-        self.restore()
+        if self.restored:
+            self.log(f"restored the last decisions of {self.restored} workload(s) from {self.store.root}")  # type: ignore[union-attr]
 
     # -- workloads -------------------------------------------------------------------------------------
-    def add(self, w: WorkloadConfig) -> WorkloadRuntime:
+    def add(self, w: WorkloadConfig, origin: str = "config") -> WorkloadRuntime:
+        """Track a declared workload (hook.yaml or the cluster); its memory comes back if it was saved."""
         with self.lock:
             if w.key in self.workloads:
                 return self.workloads[w.key]
             if len(self.workloads) >= MAX_WORKLOADS:
                 raise GpufleetError(f"more than {MAX_WORKLOADS} workloads: refusing {w.key}")
-            rt = self.workloads[w.key] = WorkloadRuntime(w)
+            rt = WorkloadRuntime(w, origin)
+            saved = self._memory.pop(w.key, None)
+            if saved and saved.get("policy") == w.policy and saved.get("settings") == w.settings:
+                try:
+                    rt.scaler.recall(saved.get("memory") or {})
+                except (TypeError, ValueError, KeyError) as e:
+                    self.log(f"{w.key}: saved policy memory not usable ({e}); starting without it")
+            rec = self._restored.pop(w.key, {})
+            rt.last, rt.last_good = rec.get("last"), rec.get("last_good")
+            self.restored += rt.last is not None
+            self.workloads[w.key] = rt
             return rt
+
+    def sync(self, found: list[tuple[WorkloadConfig, str]]) -> tuple[int, int]:
+        """The cluster's declarations as discovery sees them now: new ones added, ones no longer declared (label
+        removed, ScaledObject deleted) dropped. hook.yaml's workloads always stay. Returns (added, dropped)."""
+        keys = {w.key for w, _ in found}
+        added = dropped = 0
+        with self.lock:
+            for key, rt in list(self.workloads.items()):
+                if rt.origin != "config" and key not in keys:
+                    del self.workloads[key]
+                    dropped += 1
+            for w, origin in found:
+                if w.key not in self.workloads:
+                    self.add(w, origin)
+                    added += 1
+        return added, dropped
 
     def get(self, namespace: str, name: str) -> WorkloadRuntime | None:
         return self.workloads.get(f"{namespace}/{name}")
 
-    def restore(self) -> int:
-        """The latest decision (and latest good one) per workload from the store; returns how many."""
+    def _recorded(self) -> dict[str, dict[str, Decision]]:
+        """The latest decision (`last`) and latest good one (`last_good`) per workload in the store."""
+        out: dict[str, dict[str, Decision]] = {}
         if self.store is None:
-            return 0
-        d = self.store.scan("DECISIONS").collect()
-        if d.height == 0:
-            return 0
-        n = 0
+            return out
+        scan = self.store.scan("DECISIONS")
         for status_filter, attr in ((None, "last"), ("ok", "last_good")):
-            f = d if status_filter is None else d.filter(pl.col("status") == status_filter)
-            latest = f.sort("ts").group_by("namespace", "workload").last()
-            for row in latest.iter_rows(named=True):
-                rt = self.get(row["namespace"], row["workload"])
-                if rt is None:
-                    continue
-                setattr(rt, attr, _decision_from_row(row))
-                n += attr == "last"
-        if n:
-            self.log(f"restored the last decisions of {n} workload(s) from {self.store.root}")
-        return n
+            f = scan if status_filter is None else scan.filter(pl.col("status") == status_filter)
+            for row in f.sort("ts").group_by("namespace", "workload").last().collect().iter_rows(named=True):
+                out.setdefault(f"{row['namespace']}/{row['workload']}", {})[attr] = _decision_from_row(row)
+        return out
 
     # -- deciding --------------------------------------------------------------------------------------
     def decide(self, rt: WorkloadRuntime, now: float) -> Decision:
@@ -155,7 +206,7 @@ class Engine:
         try:
             win = self.telemetry.window(w, now)
         except GpufleetError as e:
-            current = known[0] if known else (rt.last.desired_replicas if rt.last else 0)
+            current = known[0] if known else (rt.last.current_replicas if rt.last else 0)
             return self._fallback(rt, base, current, "error", f"telemetry unavailable: {e}", math.inf, began)
         if known is not None:
             asked, ready = known
@@ -164,11 +215,21 @@ class Engine:
             ready_n, starting = win.pods, 0
         current = ready_n + starting
         age = win.age(now)
-        if age > self.cfg.telemetry.stale_after:
-            return self._fallback(rt, base, current, "stale", f"telemetry {age:.0f} s old", age, began)
+        limit = self.cfg.telemetry.stale_after
+        if win.scrape_s:
+            limit = min(limit, max(MISSED_SCRAPES * win.scrape_s, MIN_LATE_S))
+        if age > limit:
+            why = "no telemetry" if not math.isfinite(age) else f"telemetry {age:.0f} s old (limit {limit:.0f} s)"
+            return self._fallback(rt, base, current, "stale", why, age, began)
         # history starts where telemetry starts: seconds before the first sample are unknown, not idle
         seen = np.flatnonzero(np.isfinite(win.concurrency))
         conc = win.concurrency[seen[0] :] if len(seen) else win.concurrency
+        if len(seen):  # the newest sample holds until the next scrape (bounded by the limit above)
+            conc = conc.copy()
+            conc[seen[-1] - seen[0] + 1 :] = conc[seen[-1] - seen[0]]
+        period = max(1, int(rt.scaler.period_s))
+        if not np.isfinite(conc[-period:]).any():  # a gap inside the window: nothing to decide on
+            return self._fallback(rt, base, current, "stale", f"no telemetry in the last {period} s", age, began)
         hist = min(HISTORY_S, len(conc))
         state = FleetState(
             now=now,
@@ -189,7 +250,6 @@ class Engine:
             plan = rt.scaler.decide(state, fc)
         except Exception as e:  # a policy bug must not take the hook down
             return self._fallback(rt, base, current, "error", f"policy failed: {type(e).__name__}: {e}", age, began)
-        period = max(1, int(rt.scaler.period_s))
         recent = state.concurrency[-period:]
         lead = 0.0
         if fc is not None and len(fc.hi):
@@ -201,7 +261,7 @@ class Engine:
             current_replicas=current,
             desired_replicas=plan.desired,
             raw=float(plan.raw),
-            concurrency=float(np.nanmean(recent)) if np.isfinite(recent).any() else math.nan,
+            concurrency=float(np.nanmean(recent)),
             arrival_rate=float(np.mean(state.arrivals[-period:])),
             forecast_hi=lead if fc is not None else math.nan,
             service_s=state.service_s,
@@ -239,7 +299,8 @@ class Engine:
         return d
 
     def tick(self, now: float | None = None) -> list[Decision]:
-        """Decide every workload once, record the decisions, and (apply mode) scale."""
+        """Decide every workload once, record the decisions and the policies' memory, and (apply mode) scale
+        the workloads whose fresh decision asks for a change."""
         now = self.clock() if now is None else now
         with self.lock:
             runtimes = list(self.workloads.values())
@@ -247,11 +308,29 @@ class Engine:
         self.ticks += 1
         if self.store is not None and out:
             self.store.append("DECISIONS", "hook", _frame(out), ["namespace", "workload"])
+            memory.save(self.store.root, self._memories(runtimes))
         for d, rt in zip(out, runtimes, strict=True):
             if d.status != "ok":
                 self.log(f"{d.namespace}/{d.workload}: {d.status}: {d.reason}")
-            if self.kube is not None and d.desired_replicas != d.current_replicas:
-                self.kube.scale(rt.cfg, d.desired_replicas)
+            # a held (stale/error) decision is answered to KEDA but never applied: no action on missing data;
+            # ScaledObjects are KEDA's to scale
+            elif self.kube is not None and rt.origin != "keda" and d.desired_replicas != d.current_replicas:
+                try:
+                    self.kube.scale(rt.cfg, d.desired_replicas, labelled=rt.origin == "labels")
+                except GpufleetError as e:  # it left the selection: refused, and no longer decided for
+                    self.refused_scales += 1
+                    self.log(f"{rt.cfg.key}: not scaled: {e}")
+                    with self.lock:
+                        self.workloads.pop(rt.cfg.key, None)
+                except Exception as e:  # an API error on one workload must not stop the others
+                    self.log(f"{rt.cfg.key}: scaling failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+        self.last_tick_at = time.monotonic()
+        return out
+
+    def _memories(self, runtimes: list[WorkloadRuntime]) -> dict[str, dict[str, Any]]:
+        out = dict(self._memory)  # entries of workloads not (yet) back, kept for when they are
+        for rt in runtimes:
+            out[rt.cfg.key] = {"policy": rt.cfg.policy, "settings": rt.cfg.settings, "memory": rt.scaler.memory()}
         return out
 
 

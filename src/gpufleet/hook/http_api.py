@@ -1,7 +1,16 @@
-"""The hook's HTTP API (FastAPI on uvicorn). Health and metrics are open (kubelet probes, Prometheus);
-everything under /v1 needs `Authorization: Bearer <token>`. Inputs are pydantic models that refuse unknown
-fields; a bad request gets a 4xx that says which field is wrong; bodies over `listen.max_body_bytes` are
-refused before they are read. The OpenAPI schema is at /openapi.json.
+"""The hook's HTTP API (FastAPI on uvicorn). `/healthz` and `/readyz` are open (kubelet probes), `/metrics`
+too unless `auth.open_metrics` is false; everything else (the /v1 API, the OpenAPI schema, unknown paths)
+needs `Authorization: Bearer <token>`.
+
+The guard (a plain ASGI middleware, before FastAPI) checks the token from the headers BEFORE any byte of
+the body is read, so an unauthenticated client costs a header parse, whatever it sends after. Then it
+refuses what could make the server read more than `listen.max_body_bytes`: a Transfer-Encoding (chunked
+bodies have no length to check; with a Content-Length as well it is a smuggling attempt), a missing,
+repeated or malformed Content-Length, or one over the limit; then it reads at most Content-Length bytes
+itself and hands FastAPI only those. Refusals close the connection, so the rest of a hostile body is never
+read. Inputs are pydantic models that refuse unknown fields and non-finite numbers; policy settings go
+through the policy's own Settings model; a bad request gets a 422 naming the field. The OpenAPI schema is
+at /openapi.json.
 """
 
 from __future__ import annotations
@@ -13,20 +22,28 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from gpufleet.hook.engine import Engine
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
 
 WHAT_IF_MAX_S = 6 * 3600  # bounded work per request
 WHAT_IF_MAX_REQUESTS = 200_000
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def bearer_ok(header: bytes | str | None, token: bytes) -> bool:
+    """`Bearer <token>`, compared in constant time."""
+    raw = header.encode() if isinstance(header, str) else (header or b"")
+    scheme, _, value = raw.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token)
 
 
 class WhatIf(BaseModel):
     """Replay the workload's recent arrivals through the serving simulator under its current policy and a
     proposed one, and compare."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
     workload: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
     policy: str = Field(description="autoscaler to try", max_length=64)
@@ -34,42 +51,121 @@ class WhatIf(BaseModel):
     guardrails: Guardrails | None = None
     slo: str = Field("ttft_p99<=2", max_length=64)
 
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        if v not in AUTOSCALERS.names() or v == "oracle":
+            raise ValueError(f"unknown or offline-only policy {v!r}; valid: {', '.join(live_policies())}")
+        return v
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        policy = info.data.get("policy")
+        if policy is None:  # the policy itself was refused: that is the error to report
+            return v
+        return check_settings(AUTOSCALERS.get(policy), v)  # ValueError names the setting
+
+
+def live_policies() -> list[str]:
+    """The autoscalers the live hook can run (all but the offline oracle)."""
+    return [n for n in AUTOSCALERS.names() if n != "oracle"]
+
 
 class Guard:
-    """Pure ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on every request): refuses bodies over
-    `max_body` bytes (413) and bodies without a length (411) before reading them, and times each request."""
+    """Pure ASGI middleware: token first, then the body's framing and size, before anything reads the body."""
 
-    def __init__(self, app: Any, max_body: int, observe: Any) -> None:
+    def __init__(
+        self, app: Any, max_body: int, observe: Any, token: str, open_paths: frozenset[str], refused: dict[int, int]
+    ) -> None:
         self.app, self.max_body, self.observe = app, max_body, observe
+        self.token, self.open_paths = token.encode(), open_paths
+        self.refused = refused  # status -> requests the guard refused (for /metrics)
+
+    async def _refuse(self, status: int, detail: str, scope: Any, receive: Any, send: Any) -> None:
+        self.refused[status] = self.refused.get(status, 0) + 1
+        headers = {"connection": "close"}  # never read the rest of a refused body
+        if status == 401:
+            headers["www-authenticate"] = "Bearer"
+        await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        size = dict(scope["headers"]).get(b"content-length")
+        headers: dict[bytes, list[bytes]] = {}
+        for k, v in scope["headers"]:
+            headers.setdefault(k.lower(), []).append(v)
+        if scope["path"] not in self.open_paths and not bearer_ok(
+            (headers.get(b"authorization") or [b""])[0], self.token
+        ):
+            await self._refuse(401, "a valid bearer token is required", scope, receive, send)
+            return
+        lengths, coding = headers.get(b"content-length"), headers.get(b"transfer-encoding")
         problem = None
-        if size is not None and (not size.isdigit() or int(size) > self.max_body):
+        if coding is not None:
+            problem = (400, "Transfer-Encoding is not accepted; send a Content-Length")
+        elif lengths is not None and (len(lengths) > 1 or not lengths[0].strip().isdigit()):
+            problem = (400, "one Content-Length, a whole number of bytes")
+        elif lengths is not None and int(lengths[0]) > self.max_body:
             problem = (413, f"request body over {self.max_body} bytes")
-        elif scope["method"] in ("POST", "PUT", "PATCH") and size is None:
+        elif scope["method"] in BODY_METHODS and lengths is None:
             problem = (411, "a Content-Length header is required")
         if problem is not None:
-            await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+            await self._refuse(*problem, scope, receive, send)
             return
+        size = int(lengths[0]) if lengths else 0
+        body = bytearray()
+        while len(body) < size:  # the declared length, never more (and never over the limit)
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            body += msg.get("body", b"")
+            if len(body) > size:
+                await self._refuse(400, "body longer than its Content-Length", scope, receive, send)
+                return
+            if not msg.get("more_body", False):
+                break
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # http.disconnect
+
         began = time.perf_counter()
-        await self.app(scope, receive, send)
+        await self.app(scope, replay if size else receive, send)
         route = scope.get("route")
         self.observe("http " + (getattr(route, "path", None) or "unmatched"), time.perf_counter() - began)
 
 
-def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if: Any) -> FastAPI:
+def make_app(
+    engine: Engine,
+    token: str,
+    *,
+    max_body: int,
+    metrics: Any,
+    what_if: Any,
+    open_metrics: bool = True,
+    refused: dict[int, int] | None = None,
+) -> FastAPI:
     app = FastAPI(title="gpufleet hook", version="1", description=__doc__)
-
-    app.add_middleware(Guard, max_body=max_body, observe=metrics.observe)
+    open_paths = frozenset({"/healthz", "/readyz"} | ({"/metrics"} if open_metrics else set()))
+    app.add_middleware(
+        Guard,
+        max_body=max_body,
+        observe=metrics.observe,
+        token=token,
+        open_paths=open_paths,
+        refused=refused if refused is not None else {},
+    )
+    secret = token.encode()
 
     async def auth(request: Request) -> None:
-        got = request.headers.get("authorization", "")
-        scheme, _, value = got.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        # the guard already refused a wrong token; this declares the scheme in the OpenAPI schema too
+        if not bearer_ok(request.headers.get("authorization"), secret):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
     @app.get("/healthz")
@@ -78,14 +174,21 @@ def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        reasons = []
-        if engine.ticks == 0:
-            reasons.append("no decision yet")
+        """Ready while the decision loop runs: a workload with stale telemetry is answered with its last good
+        decision (counted here, named in /v1/workloads), which is what KEDA should get, so it never makes the
+        pod unready. Not ready before the first round of decisions, or when the loop has stalled."""
+        stall = max(3 * engine.cfg.interval, 60.0)
+        counts = {"stale": 0, "error": 0}
         for rt in list(engine.workloads.values()):
-            if rt.last is not None and rt.last.status != "ok":
-                reasons.append(f"{rt.cfg.key}: {rt.last.status}: {rt.last.reason}")
-        body = {"status": "degraded" if reasons else "ready", "reasons": reasons, "workloads": len(engine.workloads)}
-        return JSONResponse(body, status_code=503 if reasons else 200)
+            if rt.last is not None and rt.last.status in counts:
+                counts[rt.last.status] += 1
+        if engine.last_tick_at is None:
+            status, code = "starting", 503
+        elif time.monotonic() - engine.last_tick_at > stall:
+            status, code = "stalled", 503
+        else:
+            status, code = ("degraded" if any(counts.values()) else "ready"), 200
+        return JSONResponse({"status": status, "workloads": len(engine.workloads), **counts}, status_code=code)
 
     @app.get("/metrics")
     async def prom_metrics() -> Response:
@@ -127,8 +230,6 @@ def make_app(engine: Engine, token: str, *, max_body: int, metrics: Any, what_if
 
     @app.post("/v1/what-if", dependencies=[Depends(auth)])
     def what_if_ep(body: WhatIf) -> dict[str, Any]:
-        if body.policy not in AUTOSCALERS.names() or body.policy == "oracle":
-            raise HTTPException(422, f"policy: unknown or offline-only {body.policy!r}")
         rt = engine.get(body.namespace, body.workload)
         if rt is None:
             raise HTTPException(404, f"unknown workload {body.namespace}/{body.workload}")

@@ -5,11 +5,16 @@ Discovery: Deployments and StatefulSets carrying the configured label, and KEDA 
 is our external scaler. Label selectors are sent to the API server and checked again here (some servers
 and emulators ignore them). Per-workload settings come from annotations, so a team can opt in without
 editing hook.yaml: `gpufleet.io/policy`, `gpufleet.io/model`, `gpufleet.io/min-replicas`,
-`gpufleet.io/max-replicas`, `gpufleet.io/slots-per-replica`.
+`gpufleet.io/max-replicas`, `gpufleet.io/slots-per-replica`. One object with a bad annotation is skipped
+with a warning and counted (`skipped`); the others are discovered as usual.
+
+Apply mode patches only what is selected: before each patch of a labelled workload its labels (and
+namespace) are read again, and an object that left the selection is refused.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +67,7 @@ class KubeSide:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.intended: list[tuple[str, int, int]] = []  # dry-run: (workload, from, to) that would have been sent
+        self.skipped: Counter[tuple[str, str]] = Counter()  # (namespace, name) skipped for bad declarations
 
     def _lists(self, kind: str) -> list[Any]:
         sel = self.cfg.label_selector
@@ -76,58 +82,69 @@ class KubeSide:
             items = fn[1](label_selector=sel).items
         return [x for x in items if _selector_matches(sel, x.metadata.labels)]
 
-    def discover(self) -> list[WorkloadConfig]:
-        """Workloads that opted in, with settings from their annotations."""
-        out: list[WorkloadConfig] = []
+    def _skip(self, namespace: str, name: str, what: str, e: Exception) -> None:
+        self.skipped[(namespace, name)] += 1
+        self.log(f"warning: {what} {namespace}/{name}: skipped ({str(e).splitlines()[0]})")
+
+    def discover(self) -> list[tuple[WorkloadConfig, str]]:
+        """Workloads the cluster declares, with their origin: `labels` (settings from annotations) or `keda`
+        (a ScaledObject whose trigger names our scaler; KEDA scales it, the hook only answers)."""
+        found: dict[str, tuple[WorkloadConfig, str]] = {}
         for kind in ("Deployment", "StatefulSet"):
             for obj in self._lists(kind):
+                ns, name = obj.metadata.namespace, obj.metadata.name
                 a = obj.metadata.annotations or {}
-                ints = {
-                    k: int(a[ANNOTATION + k])
-                    for k in ("min-replicas", "max-replicas", "slots-per-replica")
-                    if ANNOTATION + k in a
-                }
-                try:
-                    out.append(
-                        WorkloadConfig(
-                            namespace=obj.metadata.namespace,
-                            name=obj.metadata.name,
-                            kind=kind,
-                            model=a.get(ANNOTATION + "model"),
-                            policy=a.get(ANNOTATION + "policy", "predictive"),
-                            slots_per_replica=ints.get("slots-per-replica", 8),
-                            guardrails=Guardrails(
-                                min_replicas=ints.get("min-replicas", 1), max_replicas=ints.get("max-replicas", 200)
-                            ),
-                        )
-                    )
-                except Exception as e:  # one bad annotation skips that workload, loudly
-                    self.log(f"{obj.metadata.namespace}/{obj.metadata.name}: skipped, bad gpufleet.io annotations: {e}")
-        seen = {w.key for w in out}
-        for so in self.scaled_objects():
-            meta, spec = so.get("metadata", {}), so.get("spec", {})
-            trig = next(t for t in spec.get("triggers", []) if "policy" in t.get("metadata", {}))
-            ns = meta.get("namespace", "default")
-            name = trig["metadata"].get("workload") or spec.get("scaleTargetRef", {}).get("name") or meta.get("name")
-            if f"{ns}/{name}" in seen:
-                continue
-            try:
-                out.append(
-                    WorkloadConfig(
+                try:  # one bad annotation skips this object only
+                    ints = {}
+                    for k in ("min-replicas", "max-replicas", "slots-per-replica"):
+                        if ANNOTATION + k in a:
+                            try:
+                                ints[k] = int(a[ANNOTATION + k])
+                            except ValueError:
+                                raise ValueError(
+                                    f"{ANNOTATION}{k}: {a[ANNOTATION + k]!r} is not a whole number"
+                                ) from None
+                    w = WorkloadConfig(
                         namespace=ns,
                         name=name,
-                        kind=spec.get("scaleTargetRef", {}).get("kind", "Deployment"),
-                        model=trig["metadata"].get("model"),
-                        policy=trig["metadata"]["policy"],
+                        kind=kind,
+                        model=a.get(ANNOTATION + "model"),
+                        policy=a.get(ANNOTATION + "policy", "predictive"),
+                        slots_per_replica=ints.get("slots-per-replica", 8),
                         guardrails=Guardrails(
-                            min_replicas=int(spec.get("minReplicaCount", 1)),
-                            max_replicas=int(spec.get("maxReplicaCount", 200)),
+                            min_replicas=ints.get("min-replicas", 1), max_replicas=ints.get("max-replicas", 200)
                         ),
                     )
+                except Exception as e:
+                    self._skip(ns, name, kind, e)
+                    continue
+                found[w.key] = (w, "labels")
+        for so in self.scaled_objects():
+            meta, spec = so.get("metadata", {}), so.get("spec", {})
+            ns = meta.get("namespace", "default")
+            try:
+                trig = next(t for t in spec.get("triggers", []) if "policy" in t.get("metadata", {}))
+                target = spec.get("scaleTargetRef", {})
+                name = trig["metadata"].get("workload") or target.get("name") or meta.get("name")
+                if f"{ns}/{name}" in found:  # labelled too: KEDA scales it, so the hook never patches it
+                    found[f"{ns}/{name}"] = (found[f"{ns}/{name}"][0], "keda")
+                    continue
+                w = WorkloadConfig(
+                    namespace=ns,
+                    name=name,
+                    kind=target.get("kind", "Deployment"),
+                    model=trig["metadata"].get("model"),
+                    policy=trig["metadata"]["policy"],
+                    guardrails=Guardrails(
+                        min_replicas=int(spec.get("minReplicaCount", 1)),
+                        max_replicas=int(spec.get("maxReplicaCount", 200)),
+                    ),
                 )
             except Exception as e:
-                self.log(f"ScaledObject {ns}/{meta.get('name')}: skipped ({str(e).splitlines()[0]})")
-        return out
+                self._skip(ns, str(meta.get("name")), "ScaledObject", e)
+                continue
+            found[w.key] = (w, "keda")
+        return list(found.values())
 
     def cluster(self) -> tuple[Any, Any]:
         """(NODES, running GPU pods as JOBS-like rows with their `node`) as the API server shows them now."""
@@ -220,14 +237,32 @@ class KubeSide:
         ready = int((obj.status.ready_replicas if obj.status else None) or 0)
         return asked, ready
 
-    def scale(self, w: WorkloadConfig, replicas: int) -> None:
-        """Patch /scale in apply mode; otherwise log what would be sent."""
+    def _selected(self, w: WorkloadConfig) -> str | None:
+        """Why a labelled workload may not be patched now (None: it is still selected)."""
+        if self.cfg.namespaces and w.namespace not in self.cfg.namespaces:
+            return f"namespace {w.namespace} is outside kubernetes.namespaces"
+        try:
+            if w.kind == "StatefulSet":
+                obj: Any = self.apps.read_namespaced_stateful_set(w.name, w.namespace)
+            else:
+                obj = self.apps.read_namespaced_deployment(w.name, w.namespace)
+        except Exception as e:
+            return f"cannot read it ({type(e).__name__})"
+        if not _selector_matches(self.cfg.label_selector, obj.metadata.labels):
+            return f"it no longer matches {self.cfg.label_selector}"
+        return None
+
+    def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool = False) -> None:
+        """Patch /scale in apply mode (a labelled workload only while it is still selected: GpufleetError
+        otherwise); in dry-run, log what would be sent."""
         now = self.replicas(w)
         before = now[0] if now else -1
         if not self.cfg.apply:
             self.intended.append((w.key, before, replicas))
             self.log(f"{w.key}: would scale {before} -> {replicas} (dry-run; set kubernetes.apply to act)")
             return
+        if labelled and (why := self._selected(w)) is not None:
+            raise GpufleetError(f"outside the selection: {why}")
         body = {"spec": {"replicas": int(replicas)}}
         if w.kind == "StatefulSet":
             self.apps.patch_namespaced_stateful_set_scale(w.name, w.namespace, body)

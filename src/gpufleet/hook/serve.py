@@ -5,11 +5,9 @@ except /v1/what-if, which replays at most six hours of the workload's recent arr
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,105 +18,12 @@ from gpufleet.core.errors import GpufleetError
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.engine import Engine, WorkloadRuntime
 from gpufleet.hook.http_api import WHAT_IF_MAX_REQUESTS, WHAT_IF_MAX_S, WhatIf, finite, make_app
+from gpufleet.hook.metrics import HookMetrics
 from gpufleet.hook.telemetry import PrometheusTelemetry
 
 DISCOVER_EVERY_S = 300.0
+REDISCOVER_S = 30.0  # at most this often when requests name workloads discovery has not seen yet
 ADVICE_EVERY_S = 600.0  # right-sizing and packing advice change slowly; recomputed this often
-
-
-class HookMetrics:
-    """/metrics: the engine's state read at scrape time, plus request latency histograms."""
-
-    def __init__(self, engine: Engine, recommend_from: Path | None = None, cluster: Any = None) -> None:
-        from prometheus_client import CollectorRegistry, Histogram
-
-        self.engine, self.recommend_from, self.cluster = engine, recommend_from, cluster
-        self.registry = CollectorRegistry()
-        self.latency = Histogram(
-            "gpufleet_request_latency_seconds",
-            "Time to answer, by endpoint.",
-            ["endpoint"],
-            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2.0),
-            registry=self.registry,
-        )
-        self.decision_seconds = Histogram(
-            "gpufleet_decision_duration_seconds",
-            "Time one workload's decision took (telemetry read, forecast, policy).",
-            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
-            registry=self.registry,
-        )
-        self.registry.register(self)
-        self._recs: tuple[float, dict[str, Any]] | None = None
-
-    def observe(self, endpoint: str, seconds: float) -> None:
-        self.latency.labels(endpoint).observe(seconds)
-
-    def collect(self) -> Any:
-        from prometheus_client.core import GaugeMetricFamily
-
-        desired = GaugeMetricFamily(
-            "gpufleet_desired_replicas", "Replicas the policy wants.", labels=["namespace", "workload"]
-        )
-        forecast = GaugeMetricFamily(
-            "gpufleet_forecast",
-            "Forecast arrivals per second over the lead time (cold start + period).",
-            labels=["namespace", "workload", "horizon", "quantile"],
-        )
-        age = GaugeMetricFamily(
-            "gpufleet_telemetry_age_seconds", "Age of the newest sample.", labels=["namespace", "workload"]
-        )
-        decision_ms = GaugeMetricFamily(
-            "gpufleet_decision_latency_seconds", "Time the last decision took.", labels=["namespace", "workload"]
-        )
-        ok = GaugeMetricFamily(
-            "gpufleet_decision_ok", "1 when the last decision used fresh telemetry.", labels=["namespace", "workload"]
-        )
-        savings = GaugeMetricFamily(
-            "gpufleet_recommendation_savings_gpus", "GPUs a right-sizing recommendation frees.", labels=["workload"]
-        )
-        for rt in list(self.engine.workloads.values()):
-            d, lbl = rt.last, [rt.cfg.namespace, rt.cfg.name]
-            if d is None:
-                continue
-            desired.add_metric(lbl, d.desired_replicas)
-            if math.isfinite(d.forecast_hi):
-                horizon = f"{rt.cfg.cold_start_s + rt.scaler.period_s:g}s"
-                forecast.add_metric([*lbl, horizon, f"{rt.cfg.forecast_level / 100:g}"], d.forecast_hi)
-            if math.isfinite(d.telemetry_age_s):
-                age.add_metric(lbl, d.telemetry_age_s)
-            decision_ms.add_metric(lbl, d.latency_ms / 1e3)
-            ok.add_metric(lbl, 1.0 if d.status == "ok" else 0.0)
-        for r in (self._recs[1] if self._recs else {}).get("recommendations", []):
-            savings.add_metric([r["workload"]], r.get("gpus_saved") or 0.0)
-        yield from (desired, forecast, age, decision_ms, ok, savings)
-
-    def render(self) -> bytes:
-        from prometheus_client import generate_latest
-
-        return generate_latest(self.registry)
-
-    def recommendations(self, refresh: bool = False) -> dict[str, Any]:
-        """Right-sizing from the collector store named in the config, and packing advice from the cluster's
-        nodes and running GPU pods; computed by the decision loop every 10 minutes (or on first request)."""
-        if self._recs is not None and not refresh and time.time() - self._recs[0] < 600:
-            return self._recs[1]
-        out: dict[str, Any] = {"recommendations": [], "packing": None, "notes": {}}
-        if self.recommend_from is not None:
-            from gpufleet.optimizer.rightsizing import recommend_all
-
-            samples = Store(self.recommend_from).read("GPU_SAMPLES")
-            recs, notes = recommend_all(samples) if samples.height else ([], {"samples": 0})
-            out["recommendations"] = [r.to_dict() for r in recs]
-            out["notes"] = {**notes, "store": str(self.recommend_from)}
-        else:
-            out["notes"]["rightsizing"] = "no collector store configured (recommend_from in hook.yaml)"
-        if self.cluster is not None:
-            from gpufleet.optimizer.packing.advice import consolidation_advice
-
-            nodes, pods = self.cluster()
-            out["packing"] = consolidation_advice(nodes, pods) if pods.height else None
-        self._recs = (time.time(), out)
-        return out
 
 
 def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> dict[str, Any]:
@@ -186,7 +91,7 @@ class Hook:
         self.cfg, self.log, self.clock = cfg, log, clock
         token = cfg.auth.token()
         if token is None:
-            raise GpufleetError("auth: give token_file or token_env: the /v1 API never runs without a token")
+            raise GpufleetError("auth: give token_file or token_env: the hook never runs without a token")
         self.token = token
         if telemetry is None:
             import os
@@ -205,53 +110,95 @@ class Hook:
         self._threads: list[threading.Thread] = []
         self._grpc: Any = None
         self._uvicorn: Any = None
+        self._http_refused: dict[int, int] = {}  # filled by the HTTP guard
+        self._auth: Any = None
+        self._rediscover = threading.Event()  # a request named a workload we do not know: look again soon
+        self._counters()
+
+    def _counters(self) -> None:
+        def skipped() -> dict[tuple[str, ...], float]:
+            return {k: float(v) for k, v in getattr(self.kube, "skipped", {}).items()}
+
+        def refused() -> dict[tuple[str, ...], float]:
+            out: dict[tuple[str, ...], float] = {("grpc", "auth"): float(getattr(self._auth, "refused", 0))}
+            for status, n in list(self._http_refused.items()):
+                out[("http", str(status))] = float(n)
+            out[("kubernetes", "outside-selection")] = float(self.engine.refused_scales)
+            return out
+
+        self.metrics.counters = {
+            "gpufleet_workloads_skipped": (
+                "Discovery found a workload it could not use (a bad gpufleet.io annotation, a bad ScaledObject).",
+                ["namespace", "workload"],
+                skipped,
+            ),
+            "gpufleet_refused": ("Requests and actions refused, by where and why.", ["where", "reason"], refused),
+        }
 
     def discover(self) -> int:
-        """Add workloads the cluster opted in (labels) that hook.yaml does not list."""
+        """Follow what the cluster declares (labels, ScaledObjects): new workloads added, withdrawn ones dropped.
+        A failure is logged and leaves the workloads as they were; decisions go on either way."""
         if self.kube is None:
             return 0
-        n = 0
-        for w in self.kube.discover():
-            if self.engine.get(w.namespace, w.name) is None:
-                self.engine.add(w)
-                n += 1
-        if n:
-            self.log(f"discovered {n} workload(s) in the cluster")
-        return n
+        try:
+            added, dropped = self.engine.sync(self.kube.discover())
+        except Exception as e:  # the API server down or refusing: keep deciding for what we know
+            self.log(f"discovery failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            return 0
+        if added or dropped:
+            self.log(f"discovery: {added} workload(s) added, {dropped} no longer declared")
+        return added
 
     def _loop(self) -> None:
         next_discovery = next_advice = 0.0
         while not self.stop.is_set():
             began = time.monotonic()
+            # a request for an unknown workload brings discovery forward, at most every REDISCOVER_S
+            if self.kube is not None and (
+                began >= next_discovery
+                or (self._rediscover.is_set() and began >= next_discovery - DISCOVER_EVERY_S + REDISCOVER_S)
+            ):
+                self._rediscover.clear()
+                self.discover()
+                next_discovery = began + DISCOVER_EVERY_S
             try:
-                if self.kube is not None and began >= next_discovery:
-                    self.discover()
-                    next_discovery = began + DISCOVER_EVERY_S
                 for d in self.engine.tick():
                     self.metrics.decision_seconds.observe(d.latency_ms / 1e3)
-                if began >= next_advice:
-                    self.metrics.recommendations(refresh=True)
-                    next_advice = began + ADVICE_EVERY_S
             except Exception as e:  # the loop must outlive any one bad tick
                 self.log(f"decision loop: {type(e).__name__}: {e}")
+            if began >= next_advice:
+                try:
+                    self.metrics.recommendations(refresh=True)
+                except Exception as e:
+                    self.log(f"recommendations: {type(e).__name__}: {e}")
+                next_advice = began + ADVICE_EVERY_S
             self.stop.wait(max(0.0, self.cfg.interval - (time.monotonic() - began)))
 
     def start(self, loop: bool = True) -> None:
         import uvicorn
 
-        from gpufleet.hook.grpc_scaler import Scaler, serve_grpc
+        from gpufleet.hook.grpc_auth import Authenticate, server_credentials
+        from gpufleet.hook.grpc_scaler import GrpcServer, Scaler
 
         lst = self.cfg.listen
-        tls = (lst.tls_cert.read_bytes(), lst.tls_key.read_bytes()) if lst.tls_cert and lst.tls_key else None
-        scaler = Scaler(self.engine)
+        creds = server_credentials(lst)
+        if creds is None and lst.host not in ("127.0.0.1", "localhost", "::1"):
+            self.log("warning: gRPC without TLS on a non-loopback address: the bearer token travels in clear")
+        self._auth = Authenticate(self.token, mtls=lst.client_ca is not None, names=lst.client_names)
+        scaler = Scaler(
+            self.engine, max_streams=lst.max_streams, call_timeout_s=lst.call_timeout_s, missing=self._rediscover.set
+        )
         scaler.observe = self.metrics.observe
-        self._grpc, self.grpc_port = serve_grpc(scaler, lst.host, lst.grpc_port, tls)
+        self._grpc = GrpcServer(scaler, lst.host, lst.grpc_port, credentials=creds, interceptors=[self._auth])
+        self.grpc_port = self._grpc.start()
         app = make_app(
             self.engine,
             self.token,
             max_body=lst.max_body_bytes,
             metrics=self.metrics,
             what_if=lambda rt, body: what_if(self.engine, rt, body, self.clock()),
+            open_metrics=self.cfg.auth.open_metrics,
+            refused=self._http_refused,
         )
         ucfg = uvicorn.Config(
             app,
@@ -262,6 +209,7 @@ class Hook:
             ssl_certfile=str(lst.tls_cert) if lst.tls_cert else None,
             ssl_keyfile=str(lst.tls_key) if lst.tls_key else None,
             limit_concurrency=512,
+            h11_max_incomplete_event_size=16 * 1024,  # request line + headers: bounded before the guard runs
         )
         self._uvicorn = uvicorn.Server(ucfg)
         self._uvicorn.install_signal_handlers = lambda: None  # ours handle them
@@ -284,6 +232,6 @@ class Hook:
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
         if self._grpc is not None:
-            self._grpc.stop(grace=1.0)
+            self._grpc.stop()
         for t in self._threads:
             t.join(timeout=10)

@@ -44,6 +44,7 @@ class Window:
     last_sample: float | None  # Unix time of the newest gauge sample
     pods: int  # pods that reported in the newest sample's scrape
     arrivals_from: int = 0  # first bin the arrivals counter covers (before it: unknown, not zero)
+    scrape_s: float | None = None  # median spacing of the gauge samples (the scrape interval as seen)
 
     def age(self, now: float) -> float:
         return math.inf if self.last_sample is None else max(0.0, now - self.last_sample)
@@ -100,8 +101,10 @@ class PrometheusTelemetry:
         covered = np.zeros(n, dtype=bool)
         last: float | None = None
         newest_pods: dict[str, float] = {}
+        gaps: list[np.ndarray] = []
         for metric in GAUGES:
             for t, v, m in _series(self.src.query_raw(either(metric, lab), start_dt, end_dt)):
+                gaps.append(np.diff(t))
                 ok = np.isfinite(v)
                 bins, k = expand(*spans(t[ok], t0, n))
                 np.add.at(conc, bins, v[ok][k])
@@ -123,7 +126,9 @@ class PrometheusTelemetry:
             np.add.at(arrivals, bins, (inc[ok] / (hi[ok] - lo[ok]))[k])
         service = self._service(lab, start_dt, end_dt)
         pods = sum(1 for tp in newest_pods.values() if last is not None and last - tp <= 1.0)
-        return Window(t0, concurrency, arrivals, service, last, pods, known)
+        spacing = np.concatenate(gaps) if gaps else np.empty(0)
+        scrape = float(np.median(spacing)) if len(spacing) else None
+        return Window(t0, concurrency, arrivals, service, last, pods, known, scrape)
 
     def _service(self, lab: str, start: datetime, end: datetime) -> float | None:
         total = count = 0.0
