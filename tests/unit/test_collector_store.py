@@ -37,14 +37,15 @@ def test_append_is_idempotent_and_partitioned_by_day(tmp_path: Path) -> None:
     assert st.append("GPU_SAMPLES", "prom", samples(range(0, 2), gpu="GPU-b"), ["node", "gpu_uuid"]) == 2
     got = st.read("GPU_SAMPLES")
     assert got.height == 10 and got.unique(["gpu_uuid", "ts"]).height == 10
-    days = sorted(p.name for p in (tmp_path / "s" / "gpu_samples" / "source=prom").iterdir())
-    assert days == ["day=2025-03-01", "day=2025-03-02"]  # minutes 0-1 before midnight, the rest after
-    assert not list((tmp_path / "s").rglob(".tmp-*")), "no temporary files left"
+    days = sorted(p.name for p in (tmp_path / "s" / "gpu_samples" / "_source=prom").iterdir())
+    assert days == ["_day=2025-03-01", "_day=2025-03-02"]  # minutes 0-1 before midnight, the rest after
     assert is_store(tmp_path / "s") and not is_store(tmp_path)
     info = st.info()["gpu_samples"]
-    assert info["rows"] == 10 and info["sources"] == ["prom"]  # type: ignore[index]
-    # a fresh Store object reads the same watermarks from disk
-    assert Store(tmp_path / "s").watermark("prom", "n1|GPU-a") == T0 + timedelta(minutes=7)
+    assert info["rows"] == 10 and info["sources"] == ["prom"] and info["days"] == 2  # type: ignore[index]
+    # a fresh Store object reads the same watermarks, from the committed rows
+    keys = ["node", "gpu_uuid"]
+    assert Store(tmp_path / "s").watermark("prom", "n1|GPU-a", keys) == T0 + timedelta(minutes=7)
+    assert Store(tmp_path / "s").newest("prom") == T0 + timedelta(minutes=7)
 
 
 def test_append_validates(tmp_path: Path) -> None:
@@ -103,13 +104,17 @@ def test_compact_and_retention_keep_the_data_exact(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     after = Store(tmp_path / "s").read("GPU_SAMPLES").sort("ts")
     assert after.equals(before)
-    assert all(len(list(d.glob("*.parquet"))) == 1 for d in (tmp_path / "s").glob("*/source=*/day=*"))
-    assert not list((tmp_path / "s").rglob(".compacting-*")) and not list((tmp_path / "s").rglob(".old-*"))
+    # one file per day left on disk: the replaced ones are deleted after the commit
+    assert all(len(list(d.glob("*.parquet"))) == 1 for d in (tmp_path / "s").glob("*/_source=*/_day=*"))
     # keep 0 days before 2025-03-02: the 2025-03-01 partition goes, the rest stays
     out = Store(tmp_path / "s").retention(0, today=date(2025, 3, 2))
     assert out["days_deleted"] == 1
     left = Store(tmp_path / "s").read("GPU_SAMPLES")
     assert left.height == before.filter(pl.col("ts").dt.date() >= date(2025, 3, 2)).height
+    # the deleted day is not collected again by a re-run of its window (the cut-off is kept)
+    again = Store(tmp_path / "s")
+    assert again.append("GPU_SAMPLES", "prom", samples(range(0, 2), gpu="GPU-new"), ["gpu_uuid"]) == 0
+    assert again.skipped_retained == 2
     bad = CliRunner().invoke(app, ["store", "info", "--store", str(tmp_path)])
     assert bad.exit_code == 2 and "not a collector store" in bad.stderr
 

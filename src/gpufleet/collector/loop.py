@@ -3,9 +3,12 @@
 Each source has its own schedule. A Prometheus source pulls the window from where it last got to (at the
 start: from the store's newest watermark for it, else `start`) up to now minus `delay` (scrapes land late),
 then rebuilds jobs and the per-workload series; an NVML source samples this machine's GPUs and writes every
-`flush`. A failing source backs off exponentially (`backoff.initial` doubling up to `backoff.max`) while the
-others keep running; a source that cannot work here at all (no NVML) is reported once and disabled. The
-store's watermarks make every retry idempotent: a window pulled twice is stored once.
+`flush`. A failing source backs off exponentially (`backoff.initial` doubling up to `backoff.max`, plus
+jitter) while the others keep running; a source that cannot work here at all (no NVML) is reported once
+and disabled. An unexpected error (a bug, a library surprise) in one source is logged, counted
+(`gpufleet_collector_unexpected_errors`) and backed off like any failure; it never stops the loop. The
+store's watermarks (the committed data itself) make every retry idempotent: a window pulled twice is
+stored once.
 
 The loop serves `/metrics` about itself (prometheus-client) so the collector can be scraped like anything
 else: rows written, runs by outcome, consecutive failures, current backoff, last success time.
@@ -28,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gpufleet.collector.store import Store
 from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.redact import redact
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -126,6 +130,7 @@ class SourceState:
     failures: int = 0  # consecutive
     runs_ok: int = 0
     runs_failed: int = 0
+    unexpected: int = 0  # failures that were not a known kind (bugs, library surprises)
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows written
     backoff_s: float = 0.0
     last_success: float | None = None
@@ -147,7 +152,7 @@ class CollectorLoop:
         hostname: str | None = None,
     ) -> None:
         self.cfg, self.log, self.clock = cfg, log, clock
-        self.store = Store(cfg.store)
+        self.store = Store(cfg.store, log=log)
         self.stop = threading.Event()
         self.initial_s, self.max_s = seconds(cfg.backoff.initial), seconds(cfg.backoff.max)
         self.hostname = hostname or os.uname().nodename
@@ -203,8 +208,7 @@ class CollectorLoop:
 
     def _resume_point(self, source: str) -> datetime | None:
         """The newest timestamp the store holds from this source (re-reading a little is harmless)."""
-        marks = self.store._load_marks().get(source, {})
-        return max((datetime.fromisoformat(v) for v in marks.values()), default=None)
+        return self.store.newest(source)
 
     def _run_nvml(self, st: SourceState, now: float) -> dict[str, int]:
         from gpufleet.collector.nvml import NvmlProvider, samples_now
@@ -229,12 +233,12 @@ class CollectorLoop:
             self.log(f"{st.name}: {e}; this source is off, the others keep running")
             return
         except GpufleetError as e:
-            st.failures += 1
-            st.runs_failed += 1
-            st.last_error = str(e)
-            st.backoff_s = min(self.max_s, self.initial_s * 2 ** (st.failures - 1))
-            st.next_due = now + st.backoff_s
-            self.log(f"{st.name}: failed ({e}); retry #{st.failures} in {st.backoff_s:g} s")
+            self._failed(st, now, redact(str(e)))
+            return
+        except Exception as e:  # a bug or a library surprise in one source must not stop the others
+            st.unexpected += 1
+            first = (str(e).splitlines() or [""])[0][:200]
+            self._failed(st, now, redact(f"unexpected {type(e).__name__}: {first}"))
             return
         st.runs_ok += 1
         if st.failures:
@@ -246,6 +250,21 @@ class CollectorLoop:
             self.log(f"{st.name}: " + ", ".join(f"{n:,} {t}" for t, n in rows.items() if n))
         # on a fixed grid, so a slow run does not drift the schedule
         st.next_due = st.next_due + st.interval_s if st.next_due + st.interval_s > now else now + st.interval_s
+
+    def _failed(self, st: SourceState, now: float, why: str) -> None:
+        """Count the failure and schedule the next try: exponential backoff with jitter (tenacity's
+        wait, the same as the in-run retries), so collectors that failed together do not retry together."""
+        import tenacity
+
+        st.failures += 1
+        st.runs_failed += 1
+        st.last_error = why
+        state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        state.attempt_number = st.failures
+        wait = tenacity.wait_exponential_jitter(multiplier=self.initial_s, max=self.max_s, jitter=self.initial_s)
+        st.backoff_s = wait(state)
+        st.next_due = now + st.backoff_s
+        self.log(f"{st.name}: failed ({why}); retry #{st.failures} in {st.backoff_s:.1f} s")
 
     def run(self, duration_s: float | None = None, sleep: Callable[[float], None] | None = None) -> list[SourceState]:
         """Until `stop` is set or `duration_s` passes; pending NVML samples are written before returning."""
@@ -315,6 +334,9 @@ class _SelfMetrics:
             "gpufleet_collector_backoff_seconds", "Current wait before the next try.", labels=["source"]
         )
         up = GaugeMetricFamily("gpufleet_collector_source_up", "1 when the last run succeeded.", labels=["source"])
+        odd = CounterMetricFamily(
+            "gpufleet_collector_unexpected_errors", "Failed runs of an unknown kind (a bug).", labels=["source"]
+        )
         last = GaugeMetricFamily(
             "gpufleet_collector_last_success_timestamp_seconds", "Unix time of the last good run.", labels=["source"]
         )
@@ -323,12 +345,13 @@ class _SelfMetrics:
                 rows.add_metric([st.name, t], n)
             runs.add_metric([st.name, "ok"], st.runs_ok)
             runs.add_metric([st.name, "failed"], st.runs_failed)
+            odd.add_metric([st.name], st.unexpected)
             fails.add_metric([st.name], st.failures)
             backoff.add_metric([st.name], st.backoff_s)
             up.add_metric([st.name], 0.0 if (st.disabled or st.failures or not st.runs_ok) else 1.0)
             if st.last_success is not None:
                 last.add_metric([st.name], st.last_success)
-        yield from (rows, runs, fails, backoff, up, last)
+        yield from (rows, runs, fails, backoff, up, odd, last)
 
     def serve(self) -> Any:
         from prometheus_client import CollectorRegistry, start_http_server

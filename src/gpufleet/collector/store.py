@@ -1,216 +1,392 @@
-"""The collector's durable store: an append-only Parquet dataset partitioned by table, source and day.
+"""The collector's durable store: one Delta Lake table per canonical table, partitioned by source and day.
 
-Layout: `STORE/<table>/source=<source>/day=<YYYY-MM-DD>/part-<n>.parquet`, plus `STORE/_watermarks.json`.
-- Every write is atomic: the part is written to a temporary file in the same folder, then renamed.
-- A watermark per (source, series) records the last timestamp stored; `append` keeps only rows after it, so
-  re-running a window (after a crash, a retry, an overlapping schedule) adds nothing twice and leaves no gap.
-  The watermark moves only after the part is on disk.
-- Readers scan lazily with polars (`scan`), so a large store is never loaded whole.
+Layout: `STORE/<table>/_delta_log/` (the transaction log) and `STORE/<table>/_source=S/_day=D/*.parquet`,
+plus `STORE/_writer.lock`. Why Delta (the `deltalake` library) and not files renamed into place:
+- A write is one commit: the data files are written first and become visible only when the commit's log
+  entry lands (an atomic put-if-absent). A crash before it leaves files no commit names; readers never see
+  them, and the next writer deletes them at start-up and counts them.
+- The watermark is the data. A series' watermark (the last timestamp stored for the values of its key
+  columns) is read from the committed rows themselves, so data and watermark cannot disagree; `append`
+  keeps only rows after it, and re-running a window (after a crash, a retry, an overlapping schedule) adds
+  nothing twice and leaves no gap.
+- Compaction and retention are commits too: a reader sees the old files or the new ones, never neither.
+- One writer at a time (`store_lock`); readers need no lock and read a consistent snapshot.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from gpufleet.collector import native_stderr, store_legacy
+from gpufleet.collector.store_lock import acquire
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.faults import crash_point
 from gpufleet.core.schemas import TABLES, validate
 
-WATERMARKS = "_watermarks.json"
+UPSERTED = {"JOBS": ("job_id", "submit_time"), "NODES": ("node_id", "node_id")}  # key, sort order
+PARTS = ["_source", "_day"]  # partition columns; never shown to readers
+RETAINED_FROM = "gpufleet.retainedFrom"  # table property: rows before this day are never stored again
+_SOURCE_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def _delta() -> Any:
+    import deltalake  # imported on use: readers of small stores and `--help` do not pay for it
+
+    return deltalake
+
+
+def _ts_col(table: str) -> str:
+    return "ds" if table == "SERIES" else "ts"
 
 
 class Store:
-    """One store directory."""
+    """One store directory. Reading needs nothing; the first write takes the writer lock for this process."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, log: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._marks: dict[str, dict[str, str]] | None = None
+        self.log = log
+        self.skipped_retained = 0  # rows refused because their day was deleted by retention
+        self.cleaned_files = 0  # unreferenced files removed at start-up
+        self._marks: dict[tuple[str, str], tuple[int, dict[str, datetime]]] = {}
+        self._mutex = threading.Lock()
 
-    # -- watermarks ---------------------------------------------------------------------------------
-    def _load_marks(self) -> dict[str, dict[str, str]]:
-        if self._marks is None:
-            p = self.root / WATERMARKS
-            try:
-                self._marks = json.loads(p.read_text()) if p.exists() else {}
-            except (OSError, json.JSONDecodeError) as e:
-                raise GpufleetError(
-                    f"{p}: unreadable watermarks ({e}); move it away to rebuild from the data"
-                ) from None
-        return self._marks
+    # -- paths and tables -----------------------------------------------------------------------------
+    def _path(self, table: str) -> Path:
+        return self.root / table.lower()
 
-    def watermark(self, source: str, series: str) -> datetime | None:
-        """Last timestamp stored for (source, series), or None."""
-        v = self._load_marks().get(source, {}).get(series)
-        return datetime.fromisoformat(v) if v else None
+    def _table(self, table: str) -> Any | None:
+        p = self._path(table)
+        if not (p / "_delta_log").is_dir():
+            return None
+        return _delta().DeltaTable(str(p))
 
-    def _save_marks(self) -> None:
-        marks = self._load_marks()
-        _atomic_write_text(self.root / WATERMARKS, json.dumps(marks, indent=1, sort_keys=True))
+    def _tables(self) -> list[Path]:
+        return sorted(p.parent for p in self.root.glob("*/_delta_log") if p.is_dir())
 
-    # -- writing ------------------------------------------------------------------------------------
+    # -- start-up of a writer -------------------------------------------------------------------------
+    def _begin_write(self) -> None:
+        if not acquire(self.root):
+            return
+        crash_point("store.open.locked")
+        self._upgrade()
+        removed = 0
+        for p in self._tables():
+            with self._writing(f"cleaning {p.name}"):
+                # full=True also finds files no commit ever named (an interrupted write); retention 0
+                # because this process is the only writer and holds the lock
+                removed += len(
+                    _delta()
+                    .DeltaTable(str(p))
+                    .vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+                )
+        self.cleaned_files += removed
+        if removed and self.log:
+            self.log(f"store {self.root}: removed {removed} file(s) no commit references (interrupted writes)")
+
+    def _upgrade(self) -> None:
+        """Move tables of the pre-Delta layout into Delta tables (see store_legacy)."""
+        for tdir in store_legacy.legacy_tables(self.root):
+            dt = self._table(tdir.name)
+            if dt is None:
+                frame, temps = store_legacy.old_frame(tdir)
+                if frame is not None:
+                    parts = ["_source"] if tdir.name.upper() in UPSERTED else PARTS
+                    self._commit(tdir.name.upper(), frame, parts, meta={store_legacy.UPGRADE_KEY: "part-files"})
+                    crash_point("store.upgrade.committed")
+                if self.log:
+                    rows = 0 if frame is None else frame.height
+                    self.log(f"store {self.root}: {tdir.name} upgraded ({rows:,} rows; {temps} temporary files)")
+            store_legacy.remove_old(tdir, self.root)
+
+    # -- committing -----------------------------------------------------------------------------------
+    def _commit(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        partition_by: list[str],
+        *,
+        predicate: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> None:
+        """One Delta commit of `frame` (append, or replace the rows matching `predicate`)."""
+        dl = _delta()
+        # Delta has no type for all-null columns of unknown type: store them as text
+        frame = frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t == pl.Null)
+        with self._writing(table.lower()):
+            dl.write_deltalake(
+                str(self._path(table)),
+                frame.to_arrow(),
+                mode="overwrite" if predicate else "append",
+                predicate=predicate,
+                partition_by=partition_by,
+                schema_mode="merge",
+                commit_properties=dl.CommitProperties(custom_metadata=meta) if meta else None,
+            )
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Library failures of a write (disk full, file too large, permissions) as one line. Nothing of
+        the failed step is visible: its commit never landed."""
+        try:
+            with native_stderr.captured():
+                yield
+        except GpufleetError:
+            raise
+        except Exception as e:  # the library raises OSError, DeltaError, SchemaMismatchError... for one cause
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise GpufleetError(
+                f"store {self.root}: {what} failed ({first}); nothing of this write is visible"
+            ) from None
+
+    # -- watermarks -----------------------------------------------------------------------------------
+    def _series_marks(self, table: str, source: str, keys: list[str]) -> dict[str, datetime]:
+        """Last timestamp per series of `source`, from the committed rows (cached per table version)."""
+        dt = self._table(table)
+        if dt is None:
+            return {}
+        version = dt.version()
+        hit = self._marks.get((table, source))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        ts = _ts_col(table)
+        lf = pl.scan_delta(str(self._path(table))).filter(pl.col("_source") == source)
+        have = lf.collect_schema().names()
+        got = (
+            lf.select(_key([k for k in keys if k in have], keys).alias("k"), pl.col(ts))
+            .group_by("k")
+            .agg(pl.col(ts).max())
+            .collect()
+        )
+        marks = dict(zip(got["k"].to_list(), got[ts].to_list(), strict=True))
+        self._marks[(table, source)] = (version, marks)
+        return marks
+
+    def watermark(self, source: str, series: str, keys: list[str], table: str = "GPU_SAMPLES") -> datetime | None:
+        """Last timestamp stored for (source, series) in `table`, or None; a series is the values of `keys`
+        joined by '|', as `append` keys it."""
+        return self._series_marks(table, source, keys).get(series)
+
+    def newest(self, source: str) -> datetime | None:
+        """The newest timestamp any appended table holds from `source` (where a resumed pull starts)."""
+        best: datetime | None = None
+        for p in self._tables():
+            table = p.name.upper()
+            if table in UPSERTED:
+                continue
+            ts = _ts_col(table)
+            v = pl.scan_delta(str(p)).filter(pl.col("_source") == source).select(pl.col(ts).max()).collect().item()
+            if v is not None and (best is None or v > best):
+                best = v
+        return best
+
+    # -- writing --------------------------------------------------------------------------------------
     def append(self, table: str, source: str, frame: pl.DataFrame, keys: list[str]) -> int:
-        """Validate `frame` as `table`, drop rows at or before each series' watermark (a series = the values of
-        `keys`), write what is new (one part per day), then move the watermarks. Returns the rows written."""
-        if table not in TABLES:
-            raise GpufleetError(f"unknown table {table!r}")
+        """Validate `frame` as `table`, keep the rows after each series' watermark (a series = the values of
+        `keys`), and commit them in one transaction. Returns the rows written."""
+        if table not in TABLES or table in UPSERTED:
+            raise GpufleetError(f"unknown table to append to {table!r}")
+        _check_source(source)
         if frame.height == 0:
             return 0
-        ts_col = "ds" if table == "SERIES" else "ts"
+        ts = _ts_col(table)
         frame = validate(frame, table)
-        marks = self._load_marks().setdefault(source, {})
-        key = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="|")
-        mark = key.replace_strict(
-            {k: datetime.fromisoformat(v) for k, v in marks.items()},
-            default=None,
-            return_dtype=pl.Datetime("us", "UTC"),
-        )
-        fresh = (
-            frame.with_columns(key.alias("_key"))
-            .filter(mark.is_null() | (pl.col(ts_col) > mark))
-            .unique(subset=["_key", ts_col], keep="first", maintain_order=True)
-        )
-        if fresh.height == 0:
-            return 0
-        days = fresh.with_columns(pl.col(ts_col).dt.date().alias("_day"))
-        for (day,), part in days.group_by("_day", maintain_order=True):
-            folder = self.root / table.lower() / f"source={source}" / f"day={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            n = len(list(folder.glob("part-*.parquet")))
-            _atomic_write_parquet(part.drop("_day", "_key"), folder / f"part-{n:05d}.parquet")
-        last = fresh.group_by(pl.col("_key").alias("k")).agg(pl.col(ts_col).max().alias("t"))
-        for k, t in last.iter_rows():
-            prev = marks.get(k)
-            if prev is None or datetime.fromisoformat(prev) < t:
-                marks[k] = t.isoformat()
-        self._save_marks()
-        return fresh.height
+        with self._mutex:
+            self._begin_write()
+            floor = self._retained_from(table)
+            if floor is not None:
+                old = pl.col(ts).dt.date() < floor
+                self.skipped_retained += int(frame.select(old.sum()).item())
+                frame = frame.filter(~old)
+            marks = self._series_marks(table, source, keys)
+            key = _key(keys, keys)
+            mark = key.replace_strict(marks, default=None, return_dtype=pl.Datetime("us", "UTC"))
+            fresh = (
+                frame.with_columns(key.alias("_key"))
+                .filter(mark.is_null() | (pl.col(ts) > mark))
+                .unique(subset=["_key", ts], keep="first", maintain_order=True)
+            )
+            if fresh.height == 0:
+                return 0
+            before = self._version(table)
+            crash_point("store.append.before-commit")
+            self._commit(
+                table,
+                fresh.drop("_key").with_columns(
+                    pl.lit(source).alias("_source"), pl.col(ts).dt.date().cast(pl.String).alias("_day")
+                ),
+                PARTS,
+            )
+            crash_point("store.append.committed")
+            self._advance_marks(table, source, before, fresh, ts)
+            return fresh.height
+
+    def _version(self, table: str) -> int | None:
+        dt = self._table(table)
+        return None if dt is None else dt.version()
+
+    def _advance_marks(self, table: str, source: str, before: int | None, fresh: pl.DataFrame, ts: str) -> None:
+        """Move the cached watermarks by what was just committed, if nobody else committed in between."""
+        after = self._version(table)
+        hit = self._marks.get((table, source))
+        if after is None or hit is None or hit[0] != before or after != (before or 0) + 1:
+            self._marks.pop((table, source), None)  # recomputed from the data next time
+            return
+        marks = dict(hit[1])
+        for k, t in fresh.group_by("_key").agg(pl.col(ts).max()).iter_rows():
+            if k not in marks or marks[k] < t:
+                marks[k] = t
+        self._marks[(table, source)] = (after, marks)
 
     def merge_jobs(self, source: str, jobs: pl.DataFrame) -> int:
-        """Upsert JOBS: a pod seen again (it finished since) replaces its earlier record. Jobs change, unlike
-        samples, so they live in one file per source (`jobs/source=<s>/jobs.parquet`), rewritten atomically.
-        Returns the jobs the source now holds."""
-        return self._upsert("jobs", source, jobs, "job_id", "submit_time")
+        """Upsert JOBS: a pod seen again (it finished since) replaces its earlier record. Returns the jobs
+        the source now holds."""
+        return self._upsert("JOBS", source, jobs)
 
     def merge_nodes(self, source: str, nodes: pl.DataFrame) -> int:
-        """Upsert NODES by node name (capacity changes as nodes come and go); one file per source."""
-        return self._upsert("nodes", source, nodes, "node_id", "node_id")
+        """Upsert NODES by node name (capacity changes as nodes come and go)."""
+        return self._upsert("NODES", source, nodes)
 
-    def _upsert(self, name: str, source: str, frame: pl.DataFrame, key: str, order: str) -> int:
-        folder = self.root / name / f"source={source}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.parquet"
-        if path.exists():
-            old = pl.read_parquet(path)
-            frame = pl.concat([old, frame], how="diagonal_relaxed").unique(key, keep="last", maintain_order=True)
-        _atomic_write_parquet(frame.sort(order), path)
-        return frame.height
+    def _upsert(self, table: str, source: str, frame: pl.DataFrame) -> int:
+        _check_source(source)
+        key, order = UPSERTED[table]
+        with self._mutex:
+            self._begin_write()
+            old = self.scan(table, source).collect()
+            if old.height:
+                frame = pl.concat([old, frame], how="diagonal_relaxed").unique(key, keep="last", maintain_order=True)
+            crash_point("store.upsert.before-commit")
+            # replacing one source's rows is one commit: readers see the old set or the new one
+            self._commit(
+                table,
+                frame.sort(order).with_columns(pl.lit(source).alias("_source")),
+                ["_source"],
+                predicate=f"_source = '{source}'",
+            )
+            return frame.height
 
-    # -- reading ------------------------------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------------------
     def scan(self, table: str, source: str | None = None) -> pl.LazyFrame:
         """Lazy scan of a table (optionally one source); an empty frame of the table's schema when none."""
-        base = self.root / table.lower()
-        if table in ("JOBS", "NODES"):
-            files = sorted(base.glob(f"source={source or '*'}/{table.lower()}.parquet"))
-            if not files:
-                return TABLES[table].empty().lazy()
-            return pl.concat([pl.scan_parquet(str(f)) for f in files], how="diagonal_relaxed")
-        pattern = base / (f"source={source}" if source else "source=*") / "day=*" / "*.parquet"
-        if not list(base.glob(str(pattern.relative_to(base)))):
+        _refuse_legacy(self.root)
+        if self._table(table) is None:
             return TABLES[table].empty().lazy()
-        return pl.scan_parquet(str(pattern), hive_partitioning=False)
+        lf = pl.scan_delta(str(self._path(table)))
+        if source is not None:
+            lf = lf.filter(pl.col("_source") == source)
+        have = lf.collect_schema().names()
+        return lf.drop([c for c in PARTS if c in have])
 
     def read(self, table: str, source: str | None = None) -> pl.DataFrame:
         """A whole table (for small stores and tests; prefer `scan`)."""
         return self.scan(table, source).collect()
 
     def info(self) -> dict[str, object]:
-        """Tables, sources, days and rows in the store."""
+        """Tables, sources, days, files, rows and the table version."""
+        _refuse_legacy(self.root)
         out: dict[str, object] = {}
-        for tdir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            parts = sorted(tdir.glob("source=*/day=*/*.parquet"))
-            parts += sorted(tdir.glob("source=*/jobs.parquet")) + sorted(tdir.glob("source=*/nodes.parquet"))
-            rows = sum(pl.scan_parquet(str(p)).select(pl.len()).collect().item() for p in parts)
-            out[tdir.name] = {
-                "files": len(parts),
-                "rows": rows,
-                "sources": sorted(
-                    {next(x for x in p.parts if x.startswith("source=")).split("=", 1)[1] for p in parts}
-                ),
-                "days": len({p.parent.name for p in parts}),
+        for p in self._tables():
+            dt = _delta().DeltaTable(str(p))
+            lf = pl.scan_delta(str(p))
+            names = lf.collect_schema().names()
+            parts = lf.select([c for c in PARTS if c in names]).unique().collect()
+            out[p.name] = {
+                "files": len(dt.file_uris()),
+                "rows": lf.select(pl.len()).collect().item(),
+                "sources": sorted(set(parts["_source"].to_list())) if "_source" in parts.columns else [],
+                "days": parts["_day"].n_unique() if "_day" in parts.columns else 0,
+                "version": dt.version(),
             }
         return out
 
-    # -- maintenance --------------------------------------------------------------------------------
-    def _days(self) -> list[Path]:
-        return sorted(self.root.glob("*/source=*/day=*"))
-
+    # -- maintenance ----------------------------------------------------------------------------------
     def compact(self) -> dict[str, int]:
-        """Merge each day's parts into one. Crash-safe: the merged day is built in a hidden sibling folder and
-        swapped in by renames, so a reader sees either the old parts or the new one, never both."""
-        merged = files_before = 0
-        for day in self._days():
-            parts = sorted(day.glob("part-*.parquet"))
-            if len(parts) < 2:
-                continue
-            files_before += len(parts)
-            new = day.parent / f".compacting-{day.name}"
-            old = day.parent / f".old-{day.name}"
-            for junk in (new, old):
-                if junk.exists():
-                    shutil.rmtree(junk)
-            new.mkdir()
-            frame = pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
-            _atomic_write_parquet(frame, new / "part-00000.parquet")
-            os.replace(day, old)
-            os.replace(new, day)
-            shutil.rmtree(old)
-            merged += 1
-        return {"days_compacted": merged, "files_before": files_before}
+        """Merge each partition's files into one, per table. One commit per table: readers see the old files
+        or the merged ones, never neither; the files it replaced are deleted after the commit."""
+        merged = files_before = removed = 0
+        with self._mutex:
+            self._begin_write()
+            for p in self._tables():
+                dt = _delta().DeltaTable(str(p))
+                crash_point("store.compact.before-commit")
+                with self._writing(f"compacting {p.name}"):
+                    m = dt.optimize.compact()
+                crash_point("store.compact.committed")
+                merged += int(m.get("partitionsOptimized", 0))
+                files_before += int(m.get("numFilesRemoved", 0))
+                with self._writing(f"deleting {p.name}'s replaced files"):
+                    removed += len(dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False))
+                crash_point("store.compact.vacuumed")
+        return {"days_compacted": merged, "files_before": files_before, "files_deleted": removed}
+
+    def _retained_from(self, table: str) -> date | None:
+        dt = self._table(table)
+        v = None if dt is None else dt.metadata().configuration.get(RETAINED_FROM)
+        return date.fromisoformat(v) if v else None
 
     def retention(self, keep_days: int, today: date | None = None) -> dict[str, object]:
-        """Delete day partitions older than `keep_days` before `today` (UTC); watermarks stay, so a re-run
-        of an old window does not bring deleted data back."""
+        """Delete day partitions older than `keep_days` before `today` (UTC). The cut-off is recorded first
+        (a table property) and rows before it are refused from then on, so re-running an old window does
+        not bring deleted data back, and a crash between the two steps loses nothing."""
         today = today or datetime.now(UTC).date()
         cutoff = today - timedelta(days=keep_days)
         dropped = 0
-        for day in self._days():
-            d = date.fromisoformat(day.name.split("=", 1)[1])
-            if d < cutoff:
-                shutil.rmtree(day)
-                dropped += 1
+        with self._mutex:
+            self._begin_write()
+            for p in self._tables():
+                if p.name.upper() in UPSERTED:
+                    continue
+                dt = _delta().DeltaTable(str(p))
+                days = pl.scan_delta(str(p)).select(PARTS).unique().collect()
+                gone = days.filter(pl.col("_day") < cutoff.isoformat()).height
+                prev = self._retained_from(p.name.upper())
+                with self._writing(f"retention of {p.name}"):
+                    if prev is None or prev < cutoff:
+                        dt.alter.set_table_properties({RETAINED_FROM: cutoff.isoformat()}, raise_if_not_exists=False)
+                    crash_point("store.retention.floor-set")
+                    if gone:
+                        dt.delete(f"_day < '{cutoff.isoformat()}'")
+                        crash_point("store.retention.deleted")
+                        dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
+                dropped += gone
         return {"days_deleted": dropped, "kept_from": cutoff.isoformat()}
+
+    def upgrade(self) -> dict[str, int]:
+        """Take the writer lock and bring an old-layout store to the Delta layout (also done by any writer)."""
+        before = len(store_legacy.legacy_tables(self.root))
+        with self._mutex:
+            self._begin_write()
+        return {"tables_upgraded": before, "files_cleaned": self.cleaned_files}
+
+
+def _key(present: list[str], keys: list[str]) -> pl.Expr:
+    """A series' identity as one string: its key values joined by '|' (missing columns count as empty)."""
+    parts = [pl.col(k).cast(pl.String).fill_null("") if k in present else pl.lit("") for k in keys]
+    return pl.concat_str(parts, separator="|")
+
+
+def _check_source(source: str) -> None:
+    if not _SOURCE_OK.match(source):
+        raise GpufleetError(f"source name {source!r}: use letters, digits, '.', '_' and '-' (at most 128)")
+
+
+def _refuse_legacy(root: Path) -> None:
+    if store_legacy.legacy_tables(root) and not any(root.glob("*/_delta_log")):
+        raise GpufleetError(
+            f"store {root} has the pre-Delta layout; run `gpufleet store upgrade --store {root}` once "
+            "(or start the collector, which upgrades it)"
+        )
 
 
 def is_store(path: str | Path) -> bool:
-    """Whether `path` is a collector store directory."""
+    """Whether `path` is a collector store directory (Delta tables, or the old layout to upgrade)."""
     p = Path(path)
-    return p.is_dir() and ((p / WATERMARKS).exists() or any(p.glob("*/source=*")))
-
-
-def _atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        df.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return p.is_dir() and (any(p.glob("*/_delta_log")) or bool(store_legacy.legacy_tables(p)))

@@ -57,31 +57,33 @@ def collect_prometheus_cmd(
     if end <= start:
         raise GpufleetError(f"--since {since} is not before --until {until or 'now'}")
     src = PrometheusSource(url, token=token, verify_tls=not insecure)
-    with err.status(f"collecting {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} from {url} …"):
+    db = Store(store, log=lambda m: err.print(m, highlight=False))  # one object: one writer lock, one cache
+    with err.status(f"collecting {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} from {src.url} …"):
         stats = src.collect_gpu(
-            Store(store), start, end, _step(step), raw=not resample, chunk_s=_step(chunk, "--chunk") if chunk else None
+            db, start, end, _step(step), raw=not resample, chunk_s=_step(chunk, "--chunk") if chunk else None
         )
     job_stats: dict[str, int] = {}
     if jobs:
         from gpufleet.collector.kube import collect_jobs, collect_nodes
 
         with err.status("rebuilding jobs and node capacity from kube-state-metrics …"):
-            job_stats = collect_jobs(src, Store(store), start, end, _step(step))
-            job_stats |= collect_nodes(src, Store(store), start, end)
+            job_stats = collect_jobs(src, db, start, end, _step(step))
+            job_stats |= collect_nodes(src, db, start, end)
     from gpufleet.collector.derive import derive_gpu_series
 
     bucket = _step(series_step, "--series-step")
     with err.status("deriving per-workload GPU series …"):
-        derived = derive_gpu_series(Store(store), start, end, bucket)
+        derived = derive_gpu_series(db, start, end, bucket)
     serving_rows = None
     if serving:
         from gpufleet.collector.vllm import collect_vllm
 
         with err.status("pulling vLLM serving metrics …"):
-            serving_rows = collect_vllm(src, Store(store), start, end, bucket)
+            serving_rows = collect_vllm(src, db, start, end, bucket)
     result = {
-        "url": url,
+        "url": src.url,
         "store": str(store),
+        "files_cleaned_at_start": db.cleaned_files,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "rows_written": stats.rows_written,
@@ -241,7 +243,7 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
     from gpufleet.collector.store import Store, is_store
 
     if not is_store(path):
-        raise GpufleetError(f"--store {path}: not a collector store (no _watermarks.json or table folders)")
+        raise GpufleetError(f"--store {path}: not a collector store (no Delta tables or table folders)")
     return Store(path)
 
 
@@ -265,7 +267,21 @@ def store_compact_cmd(store: StoreOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(res)
         return
-    out.print(f"{res['days_compacted']} days compacted ({res['files_before']} files merged)")
+    out.print(
+        f"{res['days_compacted']} days compacted ({res['files_before']} files merged,"
+        f" {res['files_deleted']} replaced files deleted)"
+    )
+
+
+@store_app.command("upgrade")
+@handles_errors
+def store_upgrade_cmd(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """Bring a store of the pre-Delta layout (gpufleet <= 0.1) to Delta tables, crash-safely."""
+    res = _open(store).upgrade()
+    if as_json:
+        emit_json(res)
+        return
+    out.print(f"{res['tables_upgraded']} table(s) upgraded; {res['files_cleaned']} unreferenced file(s) removed")
 
 
 @store_app.command("retention")
