@@ -1,5 +1,5 @@
 """A fault-injecting HTTP proxy in front of a real Prometheus: each request takes the next action from a
-script ("ok", "500", "503", "slow", "garbage", "drop"); when the script runs out, requests pass through.
+script ("ok", "500", "503", "slow", "garbage", "drop", "shape"); when the script runs out, requests pass through.
 This is how a flaky network or an overloaded Prometheus looks to the collector; the server behind it is
 the real one."""
 
@@ -31,6 +31,14 @@ def fault_proxy(upstream: str, script: list[str], slow_s: float = 3.0) -> Iterat
             if action in ("500", "503"):
                 body = b'{"status":"error","errorType":"internal","error":"injected fault"}'
                 self.send_response(int(action))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if action == "shape":  # valid JSON, a success, but not the shape any Prometheus answers with
+                body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":7}]}}'
+                self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

@@ -133,3 +133,46 @@ def test_cli_collect_run_reports_each_source(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)["prometheus"]
     assert r["runs_ok"] == 0 and r["runs_failed"] >= 2 and "Connection refused" in r["last_error"]
+
+
+def test_an_unexpected_error_in_one_source_is_counted_and_the_others_keep_running(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """One source's Prometheus answers in a shape no code expects (a bug's stand-in); it is logged, counted
+    in /metrics and backed off with jitter, while the healthy source stores everything once."""
+    from tests.integration.faultproxy import fault_proxy
+
+    need_prometheus()
+    src = genai_as_dcgm(data_dir, pods=2)
+    shift = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10) - src["ts"].max()
+    src = src.with_columns(pl.col("ts") + shift)  # ends ten minutes ago: one window reaches it
+    write_openmetrics(src, tmp_path / "h.om")
+    backfill(tmp_path / "h.om", tmp_path / "tsdb")
+    start = (src["ts"].min() - timedelta(seconds=1)).isoformat()
+    common = {"interval": "0.5s", "start": start, "step": "30s", "chunk": "6h", "retries": 0, "serving": False}
+    with prometheus(tmp_path / "tsdb", free_port()) as url, fault_proxy(url, ["shape"] * 1000) as (bad, _):
+        cfg_file = tmp_path / "collector.yaml"
+        cfg_file.write_text(
+            yaml.safe_dump(
+                {
+                    "store": "store",
+                    "metrics_port": 0,
+                    "backoff": {"initial": "0.2s", "max": "1s"},
+                    "sources": [
+                        {"kind": "prometheus", "name": "good", "url": url, **common},
+                        {"kind": "prometheus", "name": "odd", "url": bad, **common},
+                    ],
+                }
+            )
+        )
+        lines: list[str] = []
+        loop = CollectorLoop(load_config(cfg_file), log=lines.append)
+        loop.run(duration_s=6)
+    good, odd = loop.states
+    assert good.runs_ok >= 2 and good.failures == 0
+    assert odd.runs_ok == 0 and odd.unexpected >= 2 and odd.unexpected == odd.runs_failed
+    assert any("odd: failed (unexpected " in x for x in lines), lines
+    # jitter: the waits are not the bare powers of two
+    assert 0.2 <= odd.backoff_s <= 1.0
+    got = Store(tmp_path / "store").read("GPU_SAMPLES")
+    assert got.height == src.height and got.unique(["pod", "ts"]).height == got.height

@@ -103,7 +103,9 @@ def test_stopped_prometheus_retries_then_resumes_exactly(served, tmp_path: Path)
     down = PrometheusSource(f"http://127.0.0.1:{port}", retries=3, backoff_s=0.1, sleep=slept.append)
     with pytest.raises(GpufleetError, match="failed after 4 attempts"):
         down.collect_gpu(store, start, end, step_s=5.0)
-    assert slept == [0.1, 0.2, 0.4] and store.read("GPU_SAMPLES").height == first
+    # exponential with jitter (tenacity): 0.1, 0.2, 0.4 s plus up to 0.1 s each
+    assert len(slept) == 3 and all(0.1 * 2**k <= t <= 0.1 * 2**k + 0.1 for k, t in enumerate(slept)), slept
+    assert store.read("GPU_SAMPLES").height == first
     with prometheus(tsdb2, port) as url:  # back up: the whole window again, resumed from the watermarks
         PrometheusSource(url).collect_gpu(store, start, end, step_s=5.0)
     got = store.read("GPU_SAMPLES")

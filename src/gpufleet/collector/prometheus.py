@@ -21,6 +21,7 @@ import polars as pl
 
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.redact import redact, redact_url
 from gpufleet.core.schemas import GPU_SAMPLES
 from gpufleet.core.units import MiB as MIB
 
@@ -64,8 +65,8 @@ class Stats:
 
 
 def _short(e: Exception) -> str:
-    """An HTTP client error in one short line (urllib3's are paragraphs)."""
-    text = str(e)
+    """An HTTP client error in one short line (urllib3's are paragraphs), without credentials."""
+    text = redact(str(e))
     m = re.search(r"\[Errno -?\d+\][^'\")]*", text)
     if m:
         return f"{type(e).__name__}: {m.group(0).strip()}"
@@ -73,6 +74,18 @@ def _short(e: Exception) -> str:
         return f"{type(e).__name__}: read timed out"
     first = text.splitlines()[0] if text else ""
     return f"{type(e).__name__}: {first[:200]}"
+
+
+def _http_status(e: BaseException) -> int | None:
+    """The HTTP status of an answered request that failed (prometheus-api-client puts it in the text)."""
+    m = re.match(r"HTTP Status Code (\d{3})", str(e))
+    return int(m.group(1)) if m else None
+
+
+def _transient(e: BaseException) -> bool:
+    """Worth another try: no answer at all, a server error, or 'too many requests' / 'request timeout'."""
+    status = _http_status(e)
+    return status is None or status >= 500 or status in (408, 429)
 
 
 def label(metric: dict[str, str], column: str) -> str | None:
@@ -102,7 +115,7 @@ class PrometheusSource:
         from urllib3.util.retry import Retry
 
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        self.url = url
+        self.url = redact_url(url)  # for messages; the client keeps the real one
         # retries are ours (counted, with backoff), not the HTTP library's
         self.prom = PrometheusConnect(
             url=url, headers=headers, disable_ssl=not verify_tls, retry=Retry(total=0), timeout=int(timeout_s)
@@ -111,20 +124,34 @@ class PrometheusSource:
         self.stats = Stats()
 
     def _retrying(self, what: str, call: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """`call` with retries and exponential backoff; GpufleetError naming `what` after the last attempt."""
-        delay = self.backoff_s
-        for attempt in range(self.retries + 1):
-            try:
-                self.stats.queries += 1
-                return call()
-            except Exception as e:  # connection refused, timeouts, 5xx: the client raises several kinds
-                if attempt == self.retries:
-                    raise GpufleetError(
-                        f"{self.url}: {what} failed after {self.retries + 1} attempts ({_short(e)})"
-                    ) from None
-                self.stats.retries += 1
-                self.sleep(delay)
-                delay *= 2
+        """`call` with retries (tenacity: exponential backoff with jitter) for what may pass (connection
+        refused, timeouts, 5xx, 429); a refusal (4xx: a bad query, no permission) fails at once. Either ends
+        in a GpufleetError naming the URL (without credentials) and `what`."""
+        import tenacity
+
+        def attempt() -> list[dict[str, Any]]:
+            self.stats.queries += 1
+            return call()
+
+        def before_sleep(_: tenacity.RetryCallState) -> None:
+            self.stats.retries += 1
+
+        try:
+            for tried in tenacity.Retrying(
+                retry=tenacity.retry_if_exception(_transient),
+                stop=tenacity.stop_after_attempt(self.retries + 1),
+                wait=tenacity.wait_exponential_jitter(multiplier=self.backoff_s, max=60, jitter=self.backoff_s),
+                sleep=self.sleep,
+                before_sleep=before_sleep,
+                reraise=True,
+            ):
+                with tried:
+                    return attempt()
+        except Exception as e:  # connection refused, timeouts, HTTP errors: the client raises several kinds
+            status = _http_status(e)
+            if status is not None and not _transient(e):
+                raise GpufleetError(f"{self.url}: {what} refused (HTTP {status}: {_short(e)}); not retried") from None
+            raise GpufleetError(f"{self.url}: {what} failed after {self.retries + 1} attempts ({_short(e)})") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _query_range(self, query: str, start: datetime, end: datetime, step_s: float) -> list[dict[str, Any]]:
