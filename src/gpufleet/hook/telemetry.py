@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from gpufleet.collector.prometheus import PrometheusSource, label
 from gpufleet.collector.vllm import either
+from gpufleet.core.promql import matchers
 from gpufleet.hook.config import Telemetry, WorkloadConfig
 
 F64 = npt.NDArray[np.float64]
@@ -88,7 +89,8 @@ class PrometheusTelemetry:
         self.src = PrometheusSource(cfg.url, token=token, verify_tls=not cfg.insecure, timeout_s=cfg.timeout, retries=0)
 
     def _labels(self, w: WorkloadConfig) -> str:
-        return f'namespace="{w.namespace}",model_name="{w.model or w.name}"'
+        # quoted, never spliced: a model name from an annotation must not end the selector (#21)
+        return matchers({"namespace": w.namespace, "model_name": w.model or w.name})
 
     def window(self, w: WorkloadConfig, now: float) -> Window:
         """Bins for the `w.history_s` seconds before `now` (GpufleetError when Prometheus cannot answer)."""
