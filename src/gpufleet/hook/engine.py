@@ -39,6 +39,7 @@ from gpufleet.sim.serving.fleet import HISTORY_S, Forecasting
 MAX_WORKLOADS = 1000  # bounded memory whatever the cluster declares
 MISSED_SCRAPES = 3  # scrapes missed in a row before telemetry counts as stale (before stale_after)
 MIN_LATE_S = 5.0
+DEFAULT_SCRAPE_S = 15.0  # Prometheus's default scrape interval: assumed while a series has one sample only
 ORIGINS = ("config", "labels", "keda")
 
 
@@ -215,9 +216,8 @@ class Engine:
             ready_n, starting = win.pods, 0
         current = ready_n + starting
         age = win.age(now)
-        limit = self.cfg.telemetry.stale_after
-        if win.scrape_s:
-            limit = min(limit, max(MISSED_SCRAPES * win.scrape_s, MIN_LATE_S))
+        scrape = win.scrape_s or DEFAULT_SCRAPE_S
+        limit = min(self.cfg.telemetry.stale_after, max(MISSED_SCRAPES * scrape, MIN_LATE_S))
         if age > limit:
             why = "no telemetry" if not math.isfinite(age) else f"telemetry {age:.0f} s old (limit {limit:.0f} s)"
             return self._fallback(rt, base, current, "stale", why, age, began)

@@ -21,9 +21,11 @@ import time
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from gpufleet.core.errors import GpufleetError
 from gpufleet.hook.engine import Engine
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
 
@@ -163,6 +165,15 @@ def make_app(
     )
     secret = token.encode()
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input back, and an input holding Infinity or NaN cannot be written as
+        # JSON (a 500); name the field and say what is wrong, nothing else
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     async def auth(request: Request) -> None:
         # the guard already refused a wrong token; this declares the scheme in the OpenAPI schema too
         if not bearer_ok(request.headers.get("authorization"), secret):
@@ -237,6 +248,8 @@ def make_app(
             return what_if(rt, body)
         except ValueError as e:
             raise HTTPException(422, str(e).splitlines()[0]) from None
+        except GpufleetError as e:  # Prometheus down or refusing: not the client's fault, and no traceback
+            raise HTTPException(503, f"telemetry unavailable: {str(e).splitlines()[0]}") from None
 
     return app
 

@@ -83,8 +83,16 @@ class KubeSide:
         return [x for x in items if _selector_matches(sel, x.metadata.labels)]
 
     def _skip(self, namespace: str, name: str, what: str, e: Exception) -> None:
+        from pydantic import ValidationError
+
+        if isinstance(e, ValidationError):  # its first line only says which model: name the field instead
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            why = f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}"
+        else:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
         self.skipped[(namespace, name)] += 1
-        self.log(f"warning: {what} {namespace}/{name}: skipped ({str(e).splitlines()[0]})")
+        self.log(f"warning: {what} {namespace}/{name}: skipped ({why})")
 
     def discover(self) -> list[tuple[WorkloadConfig, str]]:
         """Workloads the cluster declares, with their origin: `labels` (settings from annotations) or `keda`
