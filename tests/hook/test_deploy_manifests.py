@@ -76,6 +76,36 @@ def test_keda_pairs_our_trigger_with_a_reactive_one_and_has_a_fallback() -> None
     assert fb["failureThreshold"] >= 1 and fb["replicas"] >= so["spec"]["minReplicaCount"]
 
 
+def test_keda_authenticates_to_the_scaler_with_mutual_tls() -> None:
+    (so,) = [d for _, d in docs() if d["kind"] == "ScaledObject"]
+    (ta,) = [d for _, d in docs() if d["kind"] == "TriggerAuthentication"]
+    assert ta["apiVersion"] == "keda.sh/v1alpha1" and ta["metadata"]["namespace"] == so["metadata"]["namespace"]
+    refs = {r["parameter"]: r for r in ta["spec"]["secretTargetRef"]}
+    assert set(refs) == {"caCert", "tlsClientCert", "tlsClientKey"}, "what KEDA's external scaler reads"
+    assert len({r["name"] for r in refs.values()}) == 1
+    ext = so["spec"]["triggers"][0]
+    assert ext["type"] == "external" and ext["authenticationRef"]["name"] == ta["metadata"]["name"]
+    host = ext["metadata"]["scalerAddress"].rsplit(":", 1)[0]
+    (svc,) = [d for _, d in docs() if d["kind"] == "Service"]
+    assert host == f"{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc", "the name the server cert carries"
+
+
+def test_the_tls_files_the_config_names_are_mounted(tmp_path: Path) -> None:
+    (cm,) = [d for _, d in docs() if d["kind"] == "ConfigMap"]
+    p = tmp_path / "hook.yaml"
+    p.write_text(cm["data"]["hook.yaml"])
+    lst = load_hook_config(p).listen
+    assert lst.tls_cert and lst.tls_key and lst.client_ca and lst.client_names, "mutual TLS on"
+    (dep,) = [d for _, d in docs() if d["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    for f in (lst.tls_cert, lst.tls_key, lst.client_ca):
+        assert str(f.parent) in mounts and mounts[str(f.parent)] in secrets, f
+    probes = [pod["containers"][0][k]["httpGet"] for k in ("readinessProbe", "livenessProbe")]
+    assert all(p["scheme"] == "HTTPS" for p in probes), "the HTTP port serves TLS"
+
+
 def test_vpa_only_recommends() -> None:
     (vpa,) = [d for _, d in docs() if d["kind"] == "VerticalPodAutoscaler"]
     assert vpa["spec"]["updatePolicy"]["updateMode"] == "Off"
