@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 TOKEN = "bench-token"
+GRPC_AUTH = (("authorization", f"Bearer {TOKEN}"),)  # the scaler refuses calls without it
 NAME = "conv"
 
 
@@ -107,7 +108,7 @@ def load(http: str, grpc_addr: str, seconds: float, rate: float, threads: int = 
             t = time.perf_counter()
             try:
                 if kind == "grpc":
-                    vals.append(stub.GetMetrics(req, timeout=5).metricValues[0].metricValue)
+                    vals.append(stub.GetMetrics(req, timeout=5, metadata=GRPC_AUTH).metricValues[0].metricValue)
                 else:
                     r = cli.get(f"/v1/workloads/llm/{NAME}/decision")
                     if r.status_code != 200:
@@ -213,7 +214,7 @@ def run(args, tmp: Path, exp_port: int, procs: list) -> int:  # type: ignore[no-
         degraded_after = None
         while time.time() - t < 60:
             r = httpx.get(f"{http}/readyz", timeout=2)
-            if r.status_code == 503:
+            if r.json().get("status") == "degraded":  # stays ready (200): it answers with the last good decision
                 degraded_after = time.time() - t
                 break
             time.sleep(0.5)
@@ -241,8 +242,10 @@ def run(args, tmp: Path, exp_port: int, procs: list) -> int:  # type: ignore[no-
                 ch = grpc.insecure_channel(grpc_addr)
                 stub = pb_grpc.ExternalScalerStub(ch)
                 ref = pb.ScaledObjectRef(name=NAME, namespace="llm")
-                spec = stub.GetMetricSpec(ref, timeout=2).metricSpecs[0]
-                v = stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref), timeout=2).metricValues[0]
+                spec = stub.GetMetricSpec(ref, timeout=2, metadata=GRPC_AUTH).metricSpecs[0]
+                v = stub.GetMetrics(
+                    pb.GetMetricsRequest(scaledObjectRef=ref), timeout=2, metadata=GRPC_AUTH
+                ).metricValues[0]
                 first = round(int(v.metricValueFloat * 1000) / int(spec.targetSizeFloat * 1000))
                 ch.close()
                 break
