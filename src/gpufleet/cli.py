@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+
+# typer carries its own copy of click: its usage errors are these classes, not the `click` package's
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from gpufleet.commands.autoscale import autoscale_sim_cmd, compare_autoscalers_cmd
 from gpufleet.commands.collect import collect_app, exporter_cmd, store_app
-from gpufleet.commands.common import _ROOT, JsonOpt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    _ROOT,
+    JsonOpt,
+    check_out_dir,
+    check_out_file,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+)
 from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
@@ -20,7 +35,44 @@ from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
 from gpufleet.commands.traces import traces_app
 
+
+class OneLineUsageErrors(TyperGroup):
+    """The root group: click's usage errors (a missing option, a value out of range, an unknown command) are one
+    line and exit code 2 like every other bad input, instead of a usage block and a boxed message."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; in standalone mode print a usage error as one line and exit 2."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as e:
+            e.show()  # the help text, as before
+            sys.exit(e.exit_code)
+        except UsageError as e:
+            where = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+            msg = " ".join(e.format_message().replace("Value error, ", "").split())
+            err.print(f"[red]error:[/red] {escape(msg)}{escape(where)}", markup=True, soft_wrap=True)
+            sys.exit(e.exit_code)
+        except ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            err.print("Aborted!")
+            sys.exit(1)
+        # without standalone mode click returns an Exit's code, or the command's own return value (None)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     help="gpufleet: telemetry, forecasting, optimization and trace-driven simulation for GPU fleets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -69,6 +121,7 @@ def demo(
     from gpufleet.demo import run_demo
     from gpufleet.report.console import demo_table, grid_table, metrics_table
 
+    check_out_dir(out_dir)
     summary = run_demo(out_dir, seed=seed, progress=not as_json)
     if as_json:
         emit_json(summary)
@@ -148,6 +201,7 @@ def report(
     """One self-contained HTML report: summary, CDFs, timelines, policy comparison, serving, recommendations."""
     from gpufleet.report.html import write_report
 
+    check_out_file(out_file)
     cmd = "gpufleet report " + " ".join(f"--run {r}" for r in run) + f" --out {out_file}"
     path = write_report(run, out_file, cmd)
     out.print(f"report written: {path} ({path.stat().st_size / 2**20:.1f} MiB)")

@@ -89,7 +89,7 @@ def _jobs() -> pl.DataFrame:
 
 @pytest.mark.parametrize("policy", [None, "fixed", "cluster-autoscaler", "predictive"])
 def test_replays_with_a_changing_pool(policy: str | None) -> None:
-    jobs, nodes = _jobs(), parse_spec("4x8:A")
+    jobs, nodes = _jobs(), parse_spec("4x8:A100")
     res = simulate(jobs, nodes, SimConfig(scheduler="fifo", pool_policy=policy, provision_delay_s=300))
     s = res.summary
     assert s["finished"] == 40, "every job finishes"

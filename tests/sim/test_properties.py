@@ -81,7 +81,7 @@ def test_invariants_hold_for_every_policy(
     inv = Invariants()
     res = simulate(
         jobs_frame(rows),
-        parse_spec(spec),
+        parse_spec(spec, known_types=False),
         SimConfig(
             scheduler=sched, placement=placer, predictor=predictor, preempt_overhead_s=7, tiresias_threshold_gpu_s=50
         ),
@@ -114,8 +114,8 @@ def test_invariants_hold_for_every_policy(
 def test_same_config_gives_identical_outputs(wl: tuple[list[tuple[Any, ...]], str], sched: str) -> None:
     rows, spec = wl
     cfg = SimConfig(scheduler=sched, seed=3)
-    a = simulate(jobs_frame(rows), parse_spec(spec), cfg)
-    b = simulate(jobs_frame(rows), parse_spec(spec), cfg)
+    a = simulate(jobs_frame(rows), parse_spec(spec, known_types=False), cfg)
+    b = simulate(jobs_frame(rows), parse_spec(spec, known_types=False), cfg)
     assert a.jobs.equals(b.jobs) and a.timeline.equals(b.timeline)
     strip = {"wall_s"}
     assert {k: v for k, v in a.summary.items() if k not in strip} == {

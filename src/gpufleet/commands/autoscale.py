@@ -7,7 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    MapOpt,
+    ParamOpt,
+    TimeUnitOpt,
+    _params,
+    _root_opt,
+    check_out_dir,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+)
 from gpufleet.core.errors import GpufleetError
 
 RequestsOpt = Annotated[
@@ -28,7 +40,7 @@ def _settings(items: list[str] | None) -> dict[str, float]:
     for item in items or []:
         k, sep, v = item.partition("=")
         try:
-            if not sep:
+            if not sep or not k.strip():
                 raise ValueError
             out_[k.strip()] = float(v)
         except ValueError:
@@ -40,16 +52,28 @@ def _config(policy: str, **kw: Any) -> Any:
     from pydantic import ValidationError
 
     from gpufleet.optimizer.autoscaling import AUTOSCALERS
+    from gpufleet.optimizer.autoscaling.base import check_settings
     from gpufleet.sim.serving import ServingConfig, load_profile, parse_slo
 
-    AUTOSCALERS.get(policy)
     parse_slo(kw["slo"])
     load_profile(kw["profile"])
+    try:  # here, before any data is read, rather than when the replay builds the policy
+        check_settings(AUTOSCALERS.get(policy), kw.get("settings") or {})
+    except ValueError as e:
+        raise GpufleetError(f"--set {e}") from None
     try:
-        return ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
+        cfg = ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
     except ValidationError as e:
         first = e.errors()[0]
-        raise GpufleetError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+        name = str(first["loc"][0])
+        option = "--cold-start" if name == "cold_start_s" else "--" + name.replace("_", "-")
+        raise GpufleetError(f"{option}: {first['msg']}") from None
+    if cfg.min_replicas > cfg.max_replicas:
+        raise GpufleetError(
+            f"--min-replicas {cfg.min_replicas} is more than --max-replicas {cfg.max_replicas}"
+            + ("" if kw.get("max_replicas") is not None else " (the default)")
+        )
+    return cfg
 
 
 def _save(out_dir: Path, command: str, requests: str, cfg: Any, res: Any) -> None:
@@ -108,12 +132,15 @@ def autoscale_sim_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
     as_json: JsonOpt = False,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
     from gpufleet.experiments import load_requests
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import simulate_serving
 
+    if out_dir is not None:
+        check_out_dir(out_dir)
     cfg = _config(
         policy,
         slo=slo,
@@ -158,6 +185,7 @@ def compare_autoscalers_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
     as_json: JsonOpt = False,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies), each with
     the share of the GPU-hour gap between target-tracking and the oracle it closes."""
@@ -165,6 +193,8 @@ def compare_autoscalers_cmd(
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import GAP_MIN_ATTAINMENT, gap_closed, simulate_serving
 
+    if out_dir is not None:
+        check_out_dir(out_dir)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         raise GpufleetError(f"--policies {policies!r}: name at least one autoscaler")

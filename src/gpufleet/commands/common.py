@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -56,15 +56,57 @@ MapOpt = Annotated[
 ]
 
 
+TimeUnitOpt = Annotated[
+    Literal["s", "ms", "us", "ns"] | None,
+    typer.Option(
+        "--time-unit",
+        help="Unit of the numbers in time columns of file inputs (submit_time, duration, arrival_time, ts, ds):"
+        " s, ms, us or ns. Default: seconds, and times only plausible in a finer unit are refused.",
+    ),
+]
+
+
+def check_out_dir(path: Path, option: str = "--out") -> Path:
+    """`path` if it can become an output directory; otherwise one line saying why, before any work is done."""
+    _writable(path, path, option)
+    return path
+
+
+def check_out_file(path: Path, option: str = "--out") -> Path:
+    """`path` if a file can be written there; otherwise one line saying why, before any work is done."""
+    if path.is_dir():
+        raise GpufleetError(f"{option} {path}: is a directory, not a file name")
+    _writable(path, path.parent, option)
+    return path
+
+
+def _writable(given: Path, d: Path, option: str) -> None:
+    """The nearest existing one of directory `d` and its ancestors must be a writable directory."""
+    import os
+
+    for p in (d, *d.parents):
+        if not p.exists():
+            continue
+        if p == given and not p.is_dir():
+            raise GpufleetError(f"{option} {given}: is a file, not a directory")
+        if not p.is_dir():
+            raise GpufleetError(f"{option} {given}: {p} is a file, so nothing can be written under it")
+        if not os.access(p, os.W_OK):
+            raise GpufleetError(f"{option} {given}: {p} is not writable")
+        return
+
+
 def handles_errors(fn: F) -> F:
     """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug). A command
-    with a `schema_map` parameter (--map) makes it the mapping every file input of the run is read with."""
+    with a `schema_map` parameter (--map) makes it the mapping every file input of the run is read with, and
+    one with `time_unit` (--time-unit) the unit of the numbers in their time columns."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gpufleet.traces.userfile import SCHEMA_MAP
+        from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT
 
         token = SCHEMA_MAP.set(kwargs.get("schema_map"))
+        unit_token = TIME_UNIT.set(kwargs.get("time_unit"))
         try:
             return fn(*args, **kwargs)
         except GpufleetError as e:
@@ -84,6 +126,7 @@ def handles_errors(fn: F) -> F:
             )
             raise typer.Exit(1) from None
         finally:
+            TIME_UNIT.reset(unit_token)
             SCHEMA_MAP.reset(token)
 
     return wrapper  # type: ignore[return-value]

@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, ParamOpt, _params, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    MapOpt,
+    ParamOpt,
+    TimeUnitOpt,
+    _params,
+    _root_opt,
+    check_out_dir,
+    check_out_file,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+)
 
 train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
 predict_app = typer.Typer(help="Predict with a saved model.", no_args_is_help=True)
@@ -24,12 +37,15 @@ def train_runtime(
     model: Annotated[str, typer.Option(help="Runtime model to train: auto, lightgbm or xgb-aft.")] = "auto",
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Train a runtime predictor on every finished job of a trace and save it with its feature schema."""
     from gpufleet.experiments import load_jobs
     from gpufleet.forecasting.runtime import make_predictor
     from gpufleet.modelstore import save_runtime_model
 
+    check_out_dir(out_dir)
     m = make_predictor(model)
     with err.status(f"training {model} …"):
         frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
@@ -65,6 +81,8 @@ def predict_runtime(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write predictions (.parquet)")] = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Predict p10/p50/p90 run times for a trace with a saved model (history features from the trace itself)."""
     import numpy as np
@@ -73,6 +91,8 @@ def predict_runtime(
     from gpufleet.forecasting.runtime.backtest import runtime_metrics
     from gpufleet.modelstore import load_runtime_model
 
+    if out_path is not None:
+        check_out_file(out_path)
     m = load_runtime_model(model_dir)
     frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
     m.check_columns(frame)

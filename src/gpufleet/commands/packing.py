@@ -6,20 +6,29 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, TimeUnitOpt, _root_opt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 DEFAULT_POLICIES = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random"
+
+
+MAX_SEEDS = 1000
 
 
 def _seeds(text: str) -> list[int]:
     try:
         if "-" in text:
             a, b = (int(x) for x in text.split("-", 1))
-            return list(range(a, b + 1))
-        return [int(x) for x in text.split(",") if x.strip()]
+            seeds = list(range(a, b + 1)) if 0 <= b - a < MAX_SEEDS else []
+            if not seeds:
+                raise GpufleetError(f"--seeds {text!r}: A-B needs A <= B and at most {MAX_SEEDS} seeds")
+            return seeds
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise GpufleetError(f"--seeds {text!r}: expected A-B or a comma list, e.g. 42-51") from None
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise GpufleetError(f"--seeds {text!r}: give 1 to {MAX_SEEDS} seeds")
+    return seeds
 
 
 @handles_errors
@@ -30,8 +39,12 @@ def pack_experiment_cmd(
         str, typer.Option(help="Comma-separated placers.")
     ] = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random",
     seeds: Annotated[str, typer.Option(help="Seeds, A-B or a comma list.")] = "42-51",
-    max_load: Annotated[float, typer.Option(help="Stop when requested GPUs reach this x cluster GPUs.")] = 1.3,
+    max_load: Annotated[
+        float, typer.Option(min=0.1, max=10.0, help="Stop when requested GPUs reach this x cluster GPUs.")
+    ] = 1.3,
     as_json: JsonOpt = False,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy."""
     import polars as pl
@@ -42,6 +55,8 @@ def pack_experiment_cmd(
     from gpufleet.report.console import metrics_table
 
     names = [p.strip() for p in policies.split(",") if p.strip()]
+    if not names:
+        raise GpufleetError("--policies: name at least one placer")
     for n in names:
         PLACERS.get(n)
     seed_list = _seeds(seeds)
@@ -102,6 +117,7 @@ def pack_cmd(
     seed: Annotated[int, typer.Option(help="Seed (for the random placer).")] = 0,
     as_json: JsonOpt = False,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
     from gpufleet.experiments import load_cluster, load_jobs

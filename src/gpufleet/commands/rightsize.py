@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, _root_opt, emit_json, handles_errors, out
+from gpufleet.commands.common import JsonOpt, MapOpt, TimeUnitOpt, _root_opt, emit_json, handles_errors, out
 from gpufleet.core.errors import GpufleetError
 
 GIB = 2**30
@@ -43,10 +43,11 @@ def rightsize_cmd(
         float | None,
         typer.Option(help="Fit on this first share of the timeline, count shortfalls on the rest (e.g. 0.5)."),
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows shown in the table (JSON/CSV carry all).")] = 25,
+    top: Annotated[int, typer.Option(min=1, help="Rows shown in the table (JSON/CSV carry all).")] = 25,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the recommendations as CSV.")] = False,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
     from gpufleet.experiments import load_samples

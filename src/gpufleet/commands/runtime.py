@@ -9,7 +9,9 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
+    MapOpt,
     ParamOpt,
+    TimeUnitOpt,
     _params,
     _root_opt,
     emit_json,
@@ -72,6 +74,8 @@ def backtest_runtime_cmd(
     ),
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Score runtime predictors on the last part of each trace (never trained on), beside the baselines, and
     their effect on SJF/QSSF through the simulator."""
@@ -88,6 +92,8 @@ def backtest_runtime_cmd(
     refs = expand_refs(data, _root_opt("data_dir")) if ("*" in data or "," in data) else [data]
     if scheme == "leave-one-out" and len(refs) < 2:
         raise GpufleetError("--scheme leave-one-out needs at least two traces, e.g. --data 'itp:*'")
+    if cluster is not None and sim:
+        load_cluster(cluster, _root_opt("data_dir"))  # a bad --cluster fails now, not after the backtest
     with err.status("loading …") as st:
         traces = {r: load_jobs(r, _root_opt("data_dir"), _params(param)) for r in refs}
         for r, f in traces.items():

@@ -11,8 +11,10 @@ from gpufleet.commands.common import (
     JsonOpt,
     MapOpt,
     ParamOpt,
+    TimeUnitOpt,
     _params,
     _root_opt,
+    check_out_file,
     emit_json,
     err,
     handles_errors,
@@ -23,7 +25,7 @@ from gpufleet.core.errors import GpufleetError
 
 SeriesRef = Annotated[str, typer.Option("--data", help="SERIES, GPU_SAMPLES or REQUESTS reference.")]
 IdsOpt = Annotated[str | None, typer.Option(help="Comma-separated series ids to keep (e.g. running_gpu_num).")]
-TopOpt = Annotated[int | None, typer.Option(help="Keep the N series with the highest mean.")]
+TopOpt = Annotated[int | None, typer.Option(min=1, help="Keep the N series with the highest mean.")]
 StepOpt = Annotated[str | None, typer.Option(help="Grid step (default: the horizon's natural step: 1m/10m/1h).")]
 BASELINES = ("naive-last", "window-mean")
 
@@ -46,14 +48,29 @@ def _table_of(ref: str) -> str:
         return "SERIES"  # a file or a store: what load_series made of it is a SERIES frame
 
 
+def _positive(option: str, text: str) -> float:
+    """A duration option in seconds, refused unless it is longer than zero."""
+    from gpufleet.experiments import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except GpufleetError as e:
+        raise GpufleetError(f"{option}: {e}") from None
+    if seconds <= 0:
+        raise GpufleetError(f"{option} {text!r}: must be longer than zero, e.g. 1h")
+    return seconds
+
+
 def _series_grid(
     ref: str, ids: str | None, top: int | None, horizon: str, step: str | None, param: list[str] | None
 ) -> tuple[Any, float, int, str, Any]:
     from datetime import timedelta
 
-    from gpufleet.experiments import load_series, natural_step, parse_duration
+    from gpufleet.experiments import load_series, natural_step
     from gpufleet.forecasting.series import infer_step, resample
 
+    h_s = _positive("--horizon", horizon)  # before any data is read
+    given_step = _positive("--step", step) if step else None
     frame, note = load_series(
         ref, _root_opt("data_dir"), ids=ids.split(",") if ids else None, top=top, params=_params(param)
     )
@@ -69,9 +86,8 @@ def _series_grid(
 
             raw = load(ref, _root_opt("data_dir"), **_params(param)).frame
     bounds, src = _bounds(ref, table, raw)
-    h_s = parse_duration(horizon)
     native = infer_step(frame).total_seconds()
-    step_s = parse_duration(step) if step else natural_step(h_s, native)
+    step_s = given_step or natural_step(h_s, native)
     if step_s > native:
         frame = resample(frame, timedelta(seconds=step_s))
     h = max(1, round(h_s / step_s))
@@ -185,7 +201,7 @@ def backtest_series_cmd(
         ),
     ] = None,
     horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 1h (not with --protocol).")] = "1h",
-    origins: Annotated[int, typer.Option(help="Rolling origins (the last N windows of one horizon).")] = 3,
+    origins: Annotated[int, typer.Option(min=1, help="Rolling origins (the last N windows of one horizon).")] = 3,
     protocol: Annotated[
         str | None,
         typer.Option(help="Score under an independent protocol instead: genai-a or helios-b (see docs/models.md)."),
@@ -198,6 +214,8 @@ def backtest_series_cmd(
     top: TopOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Score forecasters over the last windows of each series (rolling origins in time), beside naive-last and
     window-mean; or exactly under an independent protocol (--protocol)."""
@@ -246,16 +264,20 @@ def forecast_cmd(
     as_json: JsonOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Fit a forecaster on every series of a reference and write mean and intervals for the horizon (clipped to
     the data's declared range)."""
     from gpufleet.forecasting.series import FORECASTERS, make_forecaster
 
+    check_out_file(out_path)
     FORECASTERS.get(model)
     try:
         lv = [int(x) for x in levels.split(",") if x.strip()]
     except ValueError:
         raise GpufleetError(f"--levels {levels!r}: expected integers such as 80,95") from None
+    if not lv or not all(1 <= x <= 99 for x in lv):
+        raise GpufleetError(f"--levels {levels!r}: give whole percentages between 1 and 99, such as 80,95")
     with err.status("loading …"):
         frame, step_s, h, note, bounds = _series_grid(series, ids, top, horizon, step, param)
     settings: dict[str, Any] = {"step_s": step_s}

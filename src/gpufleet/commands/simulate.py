@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +13,10 @@ from gpufleet.commands.common import (
     MapOpt,
     ParamOpt,
     SkipOpt,
+    TimeUnitOpt,
     _params,
     _root_opt,
+    check_out_dir,
     emit_json,
     err,
     handles_errors,
@@ -53,6 +56,8 @@ MateGapOpt = Annotated[
 
 
 def _sim_config(**kw: Any) -> Any:
+    from pydantic import ValidationError
+
     from gpufleet.sim.run import SimConfig, with_compat
 
     kw = with_compat(kw, kw.pop("compat", None))
@@ -61,13 +66,28 @@ def _sim_config(**kw: Any) -> Any:
     speeds = kw.pop("speeds")
     if speeds and speeds != "spec":
         try:
-            speeds = {k: float(v) for k, v in (item.split("=") for item in speeds.split(","))}
+            speeds = {k.strip(): float(v) for k, v in (item.split("=") for item in speeds.split(","))}
         except ValueError:
             raise GpufleetError(f"--speeds {speeds!r}: expected TYPE=FACTOR,... (A100=2.5,V100=1) or 'spec'") from None
+        bad = next((f"{k}={v}" for k, v in speeds.items() if not (math.isfinite(v) and v > 0) or not k), None)
+        if bad is not None:
+            raise GpufleetError(f"--speeds {bad}: a factor is a finite number > 0 after a GPU type")
     try:
         return SimConfig(speeds=speeds, **kw)
-    except Exception as e:  # pydantic's message is long; keep the first line
-        raise GpufleetError(f"bad simulation settings: {str(e).splitlines()[0]}") from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
+        raise GpufleetError(f"{option}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+# SimConfig fields whose option is named differently
+OPTION_OF = {
+    "mate_gap_s": "--mate-gap",
+    "preempt_overhead_s": "--preempt-overhead",
+    "provision_delay_s": "--provision-delay",
+    "pool_policy": "--pool",
+}
 
 
 def _check_names(scheduler: list[str], placement: list[str], predictor: str) -> None:
@@ -114,6 +134,7 @@ def simulate_cmd(
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Replay a job trace on a cluster under one scheduler and placer; write and print the summary.
 
@@ -123,6 +144,7 @@ def simulate_cmd(
     from gpufleet.report.console import sim_table
     from gpufleet.sim.run import simulate
 
+    check_out_dir(out_dir)
     _check_names([scheduler], [placement], predictor)
     cfg = _sim_config(
         scheduler=scheduler,
@@ -192,20 +214,26 @@ def compare_cmd(
     ] = "oracle",
     mate_gap: MateGapOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: one per core).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
     compat: CompatOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
     from gpufleet.experiments import load_cluster, load_jobs, run_grid
     from gpufleet.report.console import grid_table
 
+    if out_dir is not None:
+        check_out_dir(out_dir)
     scheds = [s.strip() for s in schedulers.split(",") if s.strip()]
     places = [p.strip() for p in placements.split(",") if p.strip()]
+    for option, names in (("--schedulers", scheds), ("--placements", places)):
+        if not names:
+            raise GpufleetError(f"{option}: name at least one")
     _check_names(scheds, places, predictor)
     base = _sim_config(predictor=predictor, mate_gap_s=mate_gap, seed=seed, speeds=None, compat=compat)
     if compat:
@@ -262,13 +290,14 @@ def tenancy_cmd(
             " meet them, alone and sharing one cohort."
         ),
     ] = None,
-    quota_step: Annotated[float, typer.Option(help="Quota granularity of the search, in GPUs.")] = 8.0,
+    quota_step: Annotated[float, typer.Option(min=1, help="Quota granularity of the search, in GPUs.")] = 8.0,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write one run directory per model here, and tenancy.json.")
     ] = None,
     compat: CompatOpt = None,
     params: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
@@ -276,6 +305,8 @@ def tenancy_cmd(
     from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
     from gpufleet.sim.tenancy import compare as run_compare
 
+    if out_dir is not None:
+        check_out_dir(out_dir)
     spec = read_yaml_model(cluster, TenancySpec, "--cluster")
     where = spec.nodes or nodes
     if where is None:

@@ -12,8 +12,10 @@ from gpufleet.commands.common import (
     MapOpt,
     ParamOpt,
     SkipOpt,
+    TimeUnitOpt,
     _load,
     _root_opt,
+    check_out_file,
     emit_json,
     handles_errors,
     out,
@@ -68,6 +70,7 @@ def traces_show(
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Read one dataset part and print its metadata and profile."""
     from gpufleet.report.console import meta_table, profile_table
@@ -91,8 +94,10 @@ def traces_convert(
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
     schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Write one dataset part as a canonical Parquet (or CSV) file."""
+    check_out_file(out_path)
     tr = _load(ref, skip_bad_rows, param)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix == ".csv":
@@ -123,6 +128,8 @@ def traces_compare(
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
+    schema_map: MapOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Print the profiles of several datasets side by side (e.g. synthetic:jobs itp:cluster04)."""
     from gpufleet.report.console import profile_table

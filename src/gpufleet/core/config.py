@@ -209,30 +209,49 @@ def read_yaml_model(path: str | Path, model: type[M], option: str = "") -> M:
     """A settings file (collector.yaml, hook.yaml, a tenancy file) read and checked as `model`; errors are
     one line naming the file (after `option`, the flag that gave it, when there is one) and the field.
     A local file read with pathlib: no I/O library, as core's rule asks."""
-    from gpufleet.core.errors import GpufleetError
-
     p = Path(path)
+    return parse_yaml_model(read_user_text(p, option), model, f"{option + ' ' if option else ''}{p}")
+
+
+def read_user_text(path: Path, option: str = "") -> str:
+    """A user's text file (UTF-8); a missing, unreadable or binary one is one line naming the file (after
+    `option`, the flag that gave it) and, for bytes that are not UTF-8, the line they are on."""
+    from gpufleet.core.errors import GpufleetError, brief
+
+    where = f"{option + ' ' if option else ''}{path}"
     try:
-        text = p.read_text()
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise GpufleetError(f"{where}: is a directory, not a file") from None
     except OSError as e:
-        raise GpufleetError(f"{option + ' ' if option else ''}{p}: cannot read it ({e.strerror})") from None
-    return parse_yaml_model(text, model, str(p))
+        raise GpufleetError(f"{where}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise GpufleetError(f"{where}: {brief(e)}") from None
 
 
 def parse_yaml_model(text: str, model: type[M], where: str) -> M:
     """A YAML document checked as `model`; errors are one line naming `where` (the file) and the field."""
     import yaml
+
+    from gpufleet.core.errors import GpufleetError, brief
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise GpufleetError(f"{where}: not valid YAML ({brief(e)})") from None
+    return validate_model(raw, model, where)
+
+
+def validate_model(raw: Any, model: type[M], where: str) -> M:
+    """Parsed settings checked as `model`; errors are one line naming `where` and the first bad field."""
     from pydantic import ValidationError
 
     from gpufleet.core.errors import GpufleetError
 
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise GpufleetError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
-    try:
         return model.model_validate(raw or {})
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(x) for x in first["loc"]) or "(top)"
-        raise GpufleetError(f"{where}: {field}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise GpufleetError(f"{where}: {field}: {msg}") from None

@@ -43,3 +43,20 @@ class UnknownReferenceError(GpufleetError):
 
 class RegistryError(GpufleetError):
     """A registry lookup missed or a name was registered twice."""
+
+
+def brief(e: BaseException) -> str:
+    """One line for a parser's exception: YAML errors as `line L, column C: problem`, undecodable bytes by
+    their offset, anything else its first line (parsers' messages often run over several lines)."""
+    mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+    if mark is not None and problem:  # yaml.MarkedYAMLError, duck-typed: core imports no parser
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}, line {text_line(e)})"
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def text_line(e: UnicodeDecodeError) -> int:
+    """The 1-based line of the byte that did not decode."""
+    return bytes(e.object[: e.start]).count(b"\n") + 1

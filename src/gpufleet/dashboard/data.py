@@ -180,7 +180,7 @@ def load_prices(path: Path | None) -> dict[str, float] | None:
     """A price table: YAML `{gpu_model: dollars per GPU-hour}` or CSV with gpu_model,price columns."""
     if path is None:
         return None
-    from gpufleet.core.errors import GpufleetError
+    from gpufleet.core.errors import GpufleetError, brief
 
     try:
         if path.suffix == ".csv":
@@ -191,7 +191,7 @@ def load_prices(path: Path | None) -> dict[str, float] | None:
         raw = yaml.safe_load(path.read_text())
         return {str(k): float(v) for k, v in raw.items()}
     except Exception as e:  # any unreadable table: one line naming the file
-        raise GpufleetError(f"--prices {path}: cannot read a price table ({type(e).__name__}: {e})") from None
+        raise GpufleetError(f"--prices {path}: cannot read a price table ({type(e).__name__}: {brief(e)})") from None
 
 
 def stranded_from_runs(sources: Sources) -> pl.DataFrame | None:

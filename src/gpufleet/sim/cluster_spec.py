@@ -7,10 +7,15 @@ import re
 import polars as pl
 
 from gpufleet.core.errors import GpufleetError
-from gpufleet.core.gpus import gpu_spec
+from gpufleet.core.gpus import gpu_spec, known_gpu_models
 from gpufleet.optimizer.packing.view import view_from_nodes  # noqa: F401  (re-exported for the simulator)
 
 SPEC_PART = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*(?::\s*([A-Za-z0-9_.\-]+))?\s*$")
+# Bounds a typo trips long before memory does (100000000x8 once meant 36 GiB of node rows): the largest
+# single training clusters built so far are ~100,000 GPUs, i.e. ~12,500 nodes of 8, and no server holds
+# more than 72 GPUs in one scheduling domain (NVL72).
+MAX_NODES = 100_000
+MAX_GPUS_PER_NODE = 128
 
 
 def is_spec(text: str) -> bool:
@@ -18,8 +23,9 @@ def is_spec(text: str) -> bool:
     return all(SPEC_PART.match(p) for p in text.split(","))
 
 
-def parse_spec(text: str) -> pl.DataFrame:
-    """`COUNTxGPUS[:TYPE],...` to a NODES frame (CPUs and memory unknown, i.e. not constrained)."""
+def parse_spec(text: str, *, known_types: bool = True) -> pl.DataFrame:
+    """`COUNTxGPUS[:TYPE],...` to a NODES frame (CPUs and memory unknown, i.e. not constrained). A TYPE must be
+    a known GPU model (gpufleet.core.gpus) unless `known_types` is False (abstract types in tests: A, B)."""
     rows: list[dict[str, object]] = []
     for part in text.split(","):
         m = SPEC_PART.match(part)
@@ -30,6 +36,22 @@ def parse_spec(text: str) -> pl.DataFrame:
         count, gpus, gtype = int(m[1]), int(m[2]), m[3] or "GPU"
         if count <= 0:
             raise GpufleetError(f"cluster spec {text!r}: {part!r} has no nodes")
+        if not 1 <= gpus <= MAX_GPUS_PER_NODE:
+            raise GpufleetError(
+                f"cluster spec {text!r}: {part!r} has {gpus} GPUs per node; give 1 to {MAX_GPUS_PER_NODE}"
+            )
+        if len(rows) + count > MAX_NODES:
+            raise GpufleetError(
+                f"cluster spec {text!r}: {len(rows) + count:,} nodes in all; at most {MAX_NODES:,} are simulated"
+            )
+        if m[3] is not None and known_types:
+            spec = gpu_spec(gtype)
+            if not spec.known:
+                raise GpufleetError(
+                    f"cluster spec {text!r}: unknown GPU type {gtype!r} in {part!r}; known:"
+                    f" {', '.join(known_gpu_models())} (or leave the type out: 64x8)"
+                )
+            gtype = spec.name
         pool = f"{gtype}x{gpus}"
         for _ in range(count):
             rows.append(

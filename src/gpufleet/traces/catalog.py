@@ -99,8 +99,10 @@ def load(
     (CSV, CSV.gz, Parquet, JSON Lines; the table is `expect` or the --map file's), `slurm:PATH` or a path
     to a sacct export reads Slurm accounting."""
     from gpufleet.traces.slurm import looks_like_sacct, read_sacct
-    from gpufleet.traces.userfile import SCHEMA_MAP, is_user_file, read_user_file
+    from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT, is_user_file, read_user_file
 
+    if "/" in ref and Path(ref).is_dir():  # no NAME:PART has a slash: the user meant a path
+        raise TraceError(f"{ref}: is a directory; give a CSV, CSV.gz, Parquet or JSON Lines file, or NAME[:PART]")
     if ref.startswith("slurm:") or (is_user_file(ref) and looks_like_sacct(Path(ref))):
         path = Path(ref.removeprefix("slurm:"))
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
@@ -109,7 +111,7 @@ def load(
     if is_user_file(ref):
         path = Path(ref)
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
-        frame, tbl = read_user_file(path, expect, ctx, SCHEMA_MAP.get())
+        frame, tbl = read_user_file(path, expect, ctx, SCHEMA_MAP.get(), TIME_UNIT.get())
         time_col = {"JOBS": "submit_time", "REQUESTS": "arrival_time", "GPU_SAMPLES": "ts", "SERIES": "ds"}.get(tbl)
         return _trace(frame, ctx, str(path), "file", path.name, tbl, time_col, "your file")
     ds, part, folder = open_ref(ref, data_dir)

@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from gpufleet.core.errors import TraceError
+from gpufleet.core.errors import TraceError, brief
 from gpufleet.traces.base import ReadContext
 
 Kind = Literal["str", "float", "int", "datetime"]
@@ -23,6 +23,8 @@ NULLS = ["", "None", "NULL", "null", "NaN", "nan"]
 def _raw(path: Path) -> pl.DataFrame:
     if not path.exists():
         raise TraceError(f"{path}: file not found")
+    if path.is_dir():
+        raise TraceError(f"{path}: is a directory, not a file")
     if path.stat().st_size == 0:
         raise TraceError(f"{path}: file is empty")
     try:
@@ -36,24 +38,40 @@ def _raw(path: Path) -> pl.DataFrame:
         raise TraceError(f"{path}: cannot decompress ({e}); the file is truncated or not gzip") from None
     if not data.strip():
         raise TraceError(f"{path}: file is empty")
+    nul = data.find(b"\x00", 0, 1 << 16)  # polars reads NUL bytes as text: a binary file would pass as CSV
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise TraceError(f"{path}: binary content, not CSV text (a NUL byte at offset {nul}, line {line})")
     try:
         return pl.read_csv(data, infer_schema=False, null_values=NULLS, raise_if_empty=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError) as e:
-        raise TraceError(f"{path}: {_first_bad_line(data) or str(e).splitlines()[0]}") from None
+        raise TraceError(f"{path}: {_diagnose(data) or brief(e)}") from None
 
 
-def _first_bad_line(data: bytes) -> str | None:
-    """Find the first line whose field count differs from the header (polars does not say which)."""
+def _diagnose(data: bytes) -> str | None:
+    """Why polars refused the bytes, said with a line number (polars does not say which line)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"{brief(e)}; save it as UTF-8 CSV"
+    return _first_bad_line(text)
+
+
+def _first_bad_line(text: str) -> str | None:
+    """Find the first line whose field count differs from the header, or that the csv module cannot parse."""
     import csv
     import io
 
-    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
-    header = next(reader, None)
-    if header is None:
-        return "file is empty"
-    for i, row in enumerate(reader, start=2):
-        if row and len(row) != len(header):
-            return f"line {i}: {len(row)} fields, header has {len(header)}"
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return "file is empty"
+        for row in reader:
+            if row and len(row) != len(header):
+                return f"line {reader.line_num}: {len(row)} fields, header has {len(header)}"
+    except csv.Error as e:
+        return f"line {reader.line_num}: {e}"
     return None
 
 

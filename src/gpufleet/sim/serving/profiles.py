@@ -21,7 +21,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, brief
 
 
 class ReplicaProfile(BaseModel):
@@ -86,5 +86,5 @@ def load_profile(text: str | None) -> ReplicaProfile:
     except ValidationError as e:
         first = e.errors()[0]
         raise GpufleetError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    except (OSError, yaml.YAMLError, pl.exceptions.PolarsError, IndexError, TypeError) as e:
-        raise GpufleetError(f"{path}: cannot read a profile ({type(e).__name__}: {e})") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, pl.exceptions.PolarsError, IndexError, TypeError) as e:
+        raise GpufleetError(f"{path}: cannot read a profile ({type(e).__name__}: {brief(e)})") from None
