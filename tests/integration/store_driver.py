@@ -6,6 +6,7 @@
   cursor was lost would: each window's samples are appended and the jobs known by then upserted (running
   jobs without a duration, finished ones with it);
 - compact, retention: `store compact`, `store retention --days 0` as of the last day;
+- big: one append of `big.parquet` (a million rows), so that a delayed crash point lands inside the write;
 - hold: takes the writer lock and waits (a second collector must be refused while this runs);
 - legacy: writes the pre-Delta layout of the whole source (what an old store on disk looks like), with a
   leftover temporary file of an interrupted write.
@@ -72,6 +73,9 @@ def main() -> int:
     try:
         if mode == "collect":
             out: dict[str, object] = collect(store, src)
+        elif mode == "big":  # one large append: a kill lands inside the library's write
+            big = pl.read_parquet(src / "big.parquet")
+            out = {"rows_written": store.append("GPU_SAMPLES", "big", big, KEYS)}
         elif mode == "compact":
             out = dict(store.compact())
         elif mode == "retention":

@@ -65,6 +65,24 @@ def make_source(folder: Path, hours: int = 6, gpus: int = 6, step_s: int = 30, s
     return folder
 
 
+def make_big(folder: Path, rows: int = 1_000_000) -> pl.DataFrame:
+    """One GPU's samples, a second apart: an append big enough to take a while to write."""
+    rng = np.random.default_rng(3)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    big = pl.DataFrame(
+        {
+            "ts": pl.datetime_range(start, start + timedelta(seconds=rows - 1), "1s", eager=True, time_zone="UTC"),
+            "node": "node-big",
+            "gpu_uuid": "GPU-big",
+            "util": rng.random(rows),
+            "source": "dcgm",
+        }
+    )
+    big = validate(big, "GPU_SAMPLES")
+    big.write_parquet(folder / "big.parquet")
+    return big
+
+
 def env(crash: str | None = None) -> dict[str, str]:
     """The driver's environment: this checkout on the path, optionally a crash point armed."""
     e = {k: v for k, v in os.environ.items() if k != "GPUFLEET_CRASH_AT"}
@@ -100,6 +118,31 @@ def kill_after(store: Path, src: Path, mode: str, delay_s: float) -> int:
         p.stdout.readline()  # {"event": "ready"}
         time.sleep(delay_s)
         p.send_signal(signal.SIGKILL)
+        return p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def kill_when_data_files_appear(store: Path, src: Path, mode: str, table: str = "gpu_samples") -> int:
+    """Start the driver and SIGKILL it the moment the library has put a new data file of source `big` on disk
+    while the table's log has no new commit: inside the library's write, between its steps."""
+    log = store / table / "_delta_log"
+    commits = len(list(log.glob("0*.json")))
+    p = subprocess.Popen(
+        [sys.executable, str(DRIVER), str(store), str(src), mode],
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while p.poll() is None and time.monotonic() < deadline:
+            if any((store / table).glob("_source=big/*/*.parquet")) and len(list(log.glob("0*.json"))) == commits:
+                p.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
         return p.wait(timeout=60)
     finally:
         if p.poll() is None:

@@ -19,6 +19,8 @@ from tests.integration.store_faults import (
     diff,
     expected,
     kill_after,
+    kill_when_data_files_appear,
+    make_big,
     make_source,
     parse_done,
     run,
@@ -122,6 +124,29 @@ def test_sigkill_at_random_moments_then_rerun_is_exact(src: Path, tmp_path: Path
         cleaned += int(parse_done(done.stdout)["cleaned_files"])  # type: ignore[call-overload]
         assert diff(store, want).exact and _jobs_equal(store, jobs)
     print(f"files left by interrupted writes, cleaned at start-up: {cleaned}")
+
+
+@pytest.mark.parametrize("table_exists", [False, True], ids=["first-write", "later-write"])
+def test_a_kill_inside_the_librarys_write_leaves_files_that_are_never_read_and_are_cleaned(
+    src: Path, tmp_path: Path, table_exists: bool
+) -> None:
+    """A million rows over twelve day partitions, killed as soon as the library has put the first data file on
+    disk, before the commit; into a table with no commit yet, and into one with several. Readers see nothing
+    of it; the next writer removes and counts what it left; the re-run stores everything once."""
+    big = make_big(src)
+    store = tmp_path / "store"
+    if table_exists:
+        assert run(store, src, "collect").returncode == 0
+    before = Store(store).read("GPU_SAMPLES").height
+    assert kill_when_data_files_appear(store, src, "big") == -9
+    assert list((store / "gpu_samples").glob("_source=big/*/*.parquet")), "the interrupted write left files"
+    assert Store(store).read("GPU_SAMPLES").height == before  # no commit landed: nothing of it is visible
+    Store(store).info()
+    again = run(store, src, "big")
+    assert again.returncode == 0, again.stderr
+    assert int(parse_done(again.stdout)["cleaned_files"]) >= 1  # type: ignore[call-overload]
+    want = big if not table_exists else pl.concat([expected(src, "collect")[0], big], how="diagonal_relaxed")
+    assert diff(store, want.select(big.columns)).exact
 
 
 def test_a_second_writer_is_refused_until_the_first_dies(src: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ plus `STORE/_writer.lock`. Why Delta (the `deltalake` library) and not files ren
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,7 +56,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.skipped_retained = 0  # rows refused because their day was deleted by retention
-        self.cleaned_files = 0  # unreferenced files removed at start-up
+        self.cleaned_files = 0  # files of interrupted writes (never committed) removed at start-up
         self._marks: dict[tuple[str, str], tuple[int, dict[str, datetime]]] = {}
         self._mutex = threading.Lock()
 
@@ -65,12 +66,10 @@ class Store:
 
     def _table(self, table: str) -> Any | None:
         p = self._path(table)
-        if not (p / "_delta_log").is_dir():
-            return None
-        return _delta().DeltaTable(str(p))
+        return _delta().DeltaTable(str(p)) if _is_table(p) else None
 
     def _tables(self) -> list[Path]:
-        return sorted(p.parent for p in self.root.glob("*/_delta_log") if p.is_dir())
+        return sorted(p.parent for p in self.root.glob("*/_delta_log") if _is_table(p.parent))
 
     # -- start-up of a writer -------------------------------------------------------------------------
     def _begin_write(self) -> None:
@@ -78,19 +77,28 @@ class Store:
             return
         crash_point("store.open.locked")
         self._upgrade()
-        removed = 0
+        orphans = 0
         for p in self._tables():
             with self._writing(f"cleaning {p.name}"):
+                dt = _delta().DeltaTable(str(p))
+                # files earlier commits replaced (upserts, compaction), kept for readers of older snapshots
+                old = dt.vacuum(retention_hours=0, dry_run=True, enforce_retention_duration=False)
                 # full=True also finds files no commit ever named (an interrupted write); retention 0
                 # because this process is the only writer and holds the lock
-                removed += len(
-                    _delta()
-                    .DeltaTable(str(p))
-                    .vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
-                )
-        self.cleaned_files += removed
-        if removed and self.log:
-            self.log(f"store {self.root}: removed {removed} file(s) no commit references (interrupted writes)")
+                gone = dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+                orphans += len(gone) - len(old)
+        # a table whose first write was interrupted has data files but no commit at all: none of it is data
+        for tdir in {p.parent for p in self.root.glob("*/_source=*")} | {
+            p.parent for p in self.root.glob("*/_delta_log")
+        }:
+            if not _is_table(tdir):
+                for part in [*tdir.glob("_source=*"), tdir / "_delta_log"]:
+                    if part.is_dir():
+                        orphans += sum(1 for f in part.rglob("*") if f.is_file())
+                        shutil.rmtree(part)
+        self.cleaned_files += orphans
+        if orphans and self.log:
+            self.log(f"store {self.root}: removed {orphans} file(s) left by interrupted writes (never committed)")
 
     def _upgrade(self) -> None:
         """Move tables of the pre-Delta layout into Delta tables (see store_legacy)."""
@@ -373,13 +381,19 @@ def _key(present: list[str], keys: list[str]) -> pl.Expr:
     return pl.concat_str(parts, separator="|")
 
 
+def _is_table(path: Path) -> bool:
+    """A Delta table with at least one commit (a log folder holding only temporary files is not one yet)."""
+    log = path / "_delta_log"
+    return log.is_dir() and (any(log.glob("0*.json")) or any(log.glob("*.checkpoint*.parquet")))
+
+
 def _check_source(source: str) -> None:
     if not _SOURCE_OK.match(source):
         raise GpufleetError(f"source name {source!r}: use letters, digits, '.', '_' and '-' (at most 128)")
 
 
 def _refuse_legacy(root: Path) -> None:
-    if store_legacy.legacy_tables(root) and not any(root.glob("*/_delta_log")):
+    if store_legacy.legacy_tables(root) and not any(_is_table(t.parent) for t in root.glob("*/_delta_log")):
         raise GpufleetError(
             f"store {root} has the pre-Delta layout; run `gpufleet store upgrade --store {root}` once "
             "(or start the collector, which upgrades it)"
@@ -389,4 +403,6 @@ def _refuse_legacy(root: Path) -> None:
 def is_store(path: str | Path) -> bool:
     """Whether `path` is a collector store directory (Delta tables, or the old layout to upgrade)."""
     p = Path(path)
-    return p.is_dir() and (any(p.glob("*/_delta_log")) or bool(store_legacy.legacy_tables(p)))
+    return p.is_dir() and (
+        any(_is_table(t.parent) for t in p.glob("*/_delta_log")) or bool(store_legacy.legacy_tables(p))
+    )
