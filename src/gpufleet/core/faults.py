@@ -1,8 +1,7 @@
 """Crash points a fault-injection test can arm: the process kills itself (SIGKILL) at a named step.
 
 `GPUFLEET_CRASH_AT=store.append.before-commit:3` kills the process the third time it reaches that point
-(`:1` when no count is given); `...:1+0.2` kills it 0.2 s after reaching it, inside whatever library call
-comes next (a data file half written, a commit not yet made: steps our own code cannot mark). Nothing happens when the variable is unset, so production pays one
+(`:1` when no count is given). Nothing happens when the variable is unset, so production pays one
 environment lookup per point. A real SIGKILL, not an exception: no `finally`, no flush, no atexit run,
 exactly what `kill -9`, the OOM killer or a node loss does to a writer.
 """
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 
 ENV = "GPUFLEET_CRASH_AT"
 _seen: dict[str, int] = {}  # per process: how often each armed point was reached
@@ -22,14 +20,9 @@ def crash_point(name: str) -> None:
     armed = os.environ.get(ENV)
     if not armed:
         return
-    point, _, when = armed.partition(":")
+    point, _, nth = armed.partition(":")
     if point != name:
         return
-    nth, _, delay = when.partition("+")
     _seen[name] = _seen.get(name, 0) + 1
-    if _seen[name] != int(nth or 1):
-        return
-    if delay:
-        threading.Timer(float(delay), os.kill, (os.getpid(), signal.SIGKILL)).start()
-    else:
+    if _seen[name] == int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
