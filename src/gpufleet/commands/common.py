@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,7 +113,8 @@ def handles_errors(fn: F) -> F:
         except GpufleetError as e:
             if _root_opt("debug"):
                 raise
-            err.print(f"[red]error:[/red] {escape(str(e))}", markup=True, soft_wrap=True)
+            # redacted here too, whatever raised it: no credential reaches a terminal or a log (#21)
+            err.print(f"[red]error:[/red] {escape(redact(str(e)))}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -120,7 +122,8 @@ def handles_errors(fn: F) -> F:
             if _root_opt("debug"):
                 raise
             err.print(
-                f"[red]internal error:[/red] {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+                f"[red]internal error:[/red] {type(e).__name__}: {escape(redact(str(e)))}"
+                " (rerun with --debug for the traceback)",
                 markup=True,
                 soft_wrap=True,
             )
