@@ -280,7 +280,10 @@ def load_series(
         if f.height == 0:
             raise GpufleetError(f"{ref}: the store holds no series or GPU samples yet")
     else:
-        tr = load(ref, data_dir, expect="SERIES", **(params or {}))
+        from gpufleet.traces.userfile import is_user_file
+
+        # a file of one's own may hold any of the three tables: its columns (or --map's table:) say which
+        tr = load(ref, data_dir, expect=None if is_user_file(ref) else "SERIES", **(params or {}))
         f, table = tr.frame, tr.meta.table
     note = f"{ref} ({table})"
     if table == "GPU_SAMPLES":

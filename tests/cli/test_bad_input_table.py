@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,15 @@ def _write(d: Path) -> None:
     for name, content in {"model_latin1": b"\xff\xfe{", "model_list": b"[1, 2]"}.items():
         (d / name).mkdir()
         (d / name / "model.json").write_bytes(content)
+    # run directories for `report`: a real one, then damaged copies
+    ok = runner.invoke(app, ["simulate", "--jobs", str(d / "jobs.csv"), "--cluster", "2x8", "--out", str(d / "run")])
+    assert ok.exit_code == 0, ok.output
+    for name, file, content in (
+        ("run_badjson", "summary.json", b"{not json"),
+        ("run_badtable", "jobs.parquet", b"PAR1 torn"),
+    ):
+        shutil.copytree(d / "run", d / name)
+        (d / name / file).write_bytes(content)
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +268,13 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("compat-unknown", [*SIM, "--compat", "nope"], ["--compat", "'nope'"]),
     ("param-out-of-range", ["traces", "show", "synthetic:jobs", "-p", "n_jobs=-1"], ["n_jobs=-1"]),
     ("param-unknown", ["traces", "show", "synthetic:jobs", "-p", "nope=1"], ["nope"]),
+    ("param-too-many-jobs", [*SHOW, "synthetic:jobs", "-p", "n_jobs=100000000"], ["n_jobs=100000000", "10000000"]),
+    ("param-too-many-requests", [*SHOW, "synthetic:requests", "-p", "mean_rps=1e9"], ["mean_rps", "50,000,000"]),
+    (
+        "param-too-many-samples",
+        [*SHOW, "synthetic:gpu-samples", "-p", "interval_s=1", "-p", "n_gpus=100000"],
+        ["n_gpus", "50,000,000"],
+    ),
     ("param-no-value", ["traces", "show", "synthetic:jobs", "-p", "n_jobs"], ["--param", "'n_jobs'"]),
     ("workers-zero", ["compare", "--jobs", JOBS, "--cluster", "2x8", "--workers", "0"], ["--workers"]),
     ("schedulers-empty", ["compare", "--jobs", JOBS, "--cluster", "2x8", "--schedulers", ","], ["--schedulers"]),
@@ -284,6 +301,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("series-horizon-unreadable", ["backtest", "series", "--data", SAMPLES, "--horizon", "soon"], ["--horizon"]),
     ("series-horizon-zero", ["backtest", "series", "--data", SAMPLES, "--horizon", "0"], ["--horizon", "'0'"]),
     ("series-step-zero", ["backtest", "series", "--data", SAMPLES, "--step", "0s"], ["--step", "'0s'"]),
+    (
+        "series-horizon-too-long",
+        ["backtest", "series", "--data", SAMPLES, "--horizon", "100000d"],
+        ["--horizon 100000d", "100,000"],
+    ),
     ("series-origins-zero", ["backtest", "series", "--data", SAMPLES, "--origins", "0"], ["--origins"]),
     ("series-top-zero", ["backtest", "series", "--data", SAMPLES, "--top", "0"], ["--top"]),
     ("series-protocol", ["backtest", "series", "--data", SAMPLES, "--protocol", "nope"], ["--protocol", "'nope'"]),
@@ -325,6 +347,16 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("data-dir-missing", ["--data-dir", "{f}/nowhere", *SHOW, "itp:cluster04"], ["nowhere", "does not exist"]),
     ("prices-yaml-syntax", ["dashboard", "--prices", "{f}/prof_syntax.yaml"], ["--prices", "line 2"]),
     ("store-not-a-store", ["dashboard", "--store", "{f}/adir"], ["--store", "adir"]),
+    (
+        "report-summary-not-json",
+        ["report", "--run", "{f}/run_badjson", "--out", "{f}/r.html"],
+        ["run_badjson/summary.json", "not valid JSON"],
+    ),
+    (
+        "report-table-damaged",
+        ["report", "--run", "{f}/run_badtable", "--out", "{f}/r.html"],
+        ["run_badtable/jobs.parquet", "cannot read"],
+    ),
     ("report-run-missing", ["report", "--run", "{f}/nothere", "--out", "{f}/r.html"], ["--run", "nothere"]),
     # -- the command line itself ----------------------------------------------------------------------------
     ("option-missing", ["simulate", "--jobs", JOBS], ["--cluster"]),

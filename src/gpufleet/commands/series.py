@@ -28,6 +28,7 @@ IdsOpt = Annotated[str | None, typer.Option(help="Comma-separated series ids to 
 TopOpt = Annotated[int | None, typer.Option(min=1, help="Keep the N series with the highest mean.")]
 StepOpt = Annotated[str | None, typer.Option(help="Grid step (default: the horizon's natural step: 1m/10m/1h).")]
 BASELINES = ("naive-last", "window-mean")
+MAX_STEPS = 100_000  # a horizon longer than this many steps is a typo (11 years of hourly steps)
 
 
 def _bounds(ref: str, table: str, frame: Any = None) -> tuple[Any, str]:
@@ -91,6 +92,11 @@ def _series_grid(
     if step_s > native:
         frame = resample(frame, timedelta(seconds=step_s))
     h = max(1, round(h_s / step_s))
+    if h > MAX_STEPS:
+        raise GpufleetError(
+            f"--horizon {horizon}: {h:,} steps of {step_s:g} s; at most {MAX_STEPS:,} (a longer --step, or a shorter"
+            " horizon)"
+        )
     return frame, step_s, h, note + f"; step {step_s:g} s, horizon {h} steps; bounds: {src}", bounds
 
 

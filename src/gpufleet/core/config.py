@@ -8,7 +8,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gpufleet.core.gpus import MAX_GPUS_PER_NODE, MAX_NODES
+
 M = TypeVar("M", bound=BaseModel)
+# Most rows a generator makes (requests, GPU samples; jobs a fifth of it): a typo such as mean_rps=1e9 would
+# otherwise fill memory before anything could say so.
+MAX_ROWS = 50_000_000
 
 # Jobs per GPU count in the Microsoft ITP cluster04 trace (15,802 jobs, 59.5 days).
 ITP_CLUSTER04_GPU_MIX: dict[int, float] = {1: 11924, 2: 125, 4: 532, 8: 2779, 16: 182, 32: 254, 64: 6}
@@ -26,7 +31,7 @@ class SyntheticJobsConfig(_Settings):
     """Training-job workload: arrivals, users and job names, GPU mix, run times and failures."""
 
     seed: int = Field(7, ge=0, description="random seed; the same seed and settings give identical jobs")
-    n_jobs: int = Field(5000, ge=0, description="number of jobs to generate")
+    n_jobs: int = Field(5000, ge=0, le=MAX_ROWS // 5, description="number of jobs to generate")
     days: float = Field(14.0, gt=0, description="length of the submission window in days (day 0 is a Monday)")
     n_users: int = Field(80, ge=1, description="number of users; activity per user is Zipf-like")
     n_groups: int = Field(10, ge=1, description="number of teams (the `group` column) users belong to")
@@ -87,8 +92,8 @@ class NodePool(_Settings):
 
     name: str = Field(description="pool name; node ids are <name>-000, <name>-001, ...")
     gpu_type: str | None = Field(description="GPU model (see gpufleet.core.gpus); null for CPU-only nodes")
-    count: int = Field(ge=0, description="number of nodes")
-    gpus_per_node: int = Field(ge=0, description="GPUs per node")
+    count: int = Field(ge=0, le=MAX_NODES, description="number of nodes")
+    gpus_per_node: int = Field(ge=0, le=MAX_GPUS_PER_NODE, description="GPUs per node")
     cpus: float = Field(gt=0, description="CPU cores (hardware threads) per node")
     mem_gib: float = Field(gt=0, description="main memory per node in GiB")
 
@@ -147,6 +152,13 @@ class SyntheticRequestsConfig(_Settings):
     burst_mean_s: float = Field(90.0, gt=0, description="mean length of a burst episode in seconds")
     burst_mult: float = Field(4.0, ge=1, description="mean rate multiplier during a burst")
 
+    @model_validator(mode="after")
+    def _bounded(self) -> SyntheticRequestsConfig:
+        n = self.mean_rps * self.hours * 3600
+        if n > MAX_ROWS:
+            raise ValueError(f"mean_rps x hours asks for {n:,.0f} requests; at most {MAX_ROWS:,} are generated")
+        return self
+
 
 class SyntheticSamplesConfig(_Settings):
     """Per-GPU telemetry: utilization with daily cycles, noise and idle gaps; memory and power follow."""
@@ -159,6 +171,15 @@ class SyntheticSamplesConfig(_Settings):
     job_mean_h: float = Field(6.0, gt=0, description="mean hours a pod holds a GPU")
     gap_mean_h: float = Field(1.0, gt=0, description="mean hours a GPU sits unallocated between pods")
     noise: float = Field(0.05, ge=0, le=0.5, description="sd of per-sample utilization noise")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SyntheticSamplesConfig:
+        n = self.n_gpus * self.hours * 3600 / self.interval_s
+        if n > MAX_ROWS:
+            raise ValueError(
+                f"n_gpus x hours / interval_s asks for {n:,.0f} samples; at most {MAX_ROWS:,} are generated"
+            )
+        return self
 
     @field_validator("start")
     @classmethod

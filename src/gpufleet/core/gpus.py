@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 from gpufleet.core.units import GiB
 
+# Bounds on a described cluster (a spec such as 64x8:A100, a node pool): a typo trips them long before memory
+# does (100000000x8 once asked for 36 GiB of node rows). The largest training clusters built so far hold
+# ~100,000 GPUs, i.e. ~12,500 nodes of 8; no server puts more than 72 GPUs in one scheduling domain (NVL72).
+MAX_NODES = 100_000
+MAX_GPUS_PER_NODE = 128
+
 
 @dataclass(frozen=True)
 class GpuSpec:

@@ -20,7 +20,7 @@ import yaml
 
 from gpufleet.core.units import human_seconds
 from gpufleet.report.groups import group_row
-from gpufleet.report.rundir import read_summary
+from gpufleet.report.rundir import read_summary, read_table
 from gpufleet.report.rundir import run_kind as kind
 
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -148,7 +148,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
         for metric, title in (("jct", "JCT"), ("wait", "wait")):
             fig = go.Figure()
             for i, r in enumerate(sims):
-                j = pl.read_parquet(r / "jobs.parquet", columns=[metric])
+                j = read_table(r, "jobs", [metric])
                 x, y = _cdf(j[metric].cast(pl.Float64).to_numpy())
                 fig.add_trace(go.Scatter(x=x, y=y, name=shown(r), line={"color": COLORS[i % 8]}))
             fig.update_layout(title=f"{title} CDF", xaxis_title=f"{title} (hours)", yaxis_title="share of jobs")
@@ -162,7 +162,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
         ):
             fig = go.Figure()
             for i, r in enumerate(sims):
-                t = pl.read_parquet(r / "timeline.parquet")
+                t = read_table(r, "timeline")
                 if "group" in t.columns:  # a partitioned run: one timeline per VC, summed
                     t = t.group_by("t").agg(pl.col(col).sum()).sort("t")
                 t = t.select("t", col)
@@ -198,7 +198,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
     if serving:
         parts.append("<h2>Serving: replicas vs demand</h2>")
         for r in serving:
-            t = pl.read_parquet(r / "timeline.parquet")
+            t = read_table(r, "timeline")
             fig = go.Figure()
             fig.add_trace(
                 go.Scatter(
@@ -304,7 +304,7 @@ def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, 
     for r in runs:
         if "quota" not in summaries[r] or not (r / "groups.parquet").exists():
             continue
-        t = pl.read_parquet(r / "groups.parquet")
+        t = read_table(r, "groups")
         names = sorted(set(t["group"].to_list()))
         steps = t["t"].n_unique()
         if steps > 1500:  # keep the file small: every k-th sample per group

@@ -43,8 +43,19 @@ def write_run(
 
 
 def read_summary(run: Path) -> dict[str, Any]:
-    """The summary.json of a run directory."""
-    return json.loads((run / "summary.json").read_text())  # type: ignore[no-any-return]
+    """The summary.json of a run directory; a damaged one is a one-line error naming the file."""
+    from gpufleet.core.errors import GpufleetError, brief
+
+    f = run / "summary.json"
+    try:
+        summary = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise GpufleetError(f"{f}: not valid JSON ({e.msg} at line {e.lineno}); not a run's summary") from None
+    except UnicodeDecodeError as e:
+        raise GpufleetError(f"{f}: {brief(e)}; not a run's summary") from None
+    if not isinstance(summary, dict):
+        raise GpufleetError(f"{f}: not a run's summary (a JSON object is expected)")
+    return summary
 
 
 def run_kind(summary: dict[str, Any]) -> str:
@@ -56,3 +67,14 @@ def run_kind(summary: dict[str, Any]) -> str:
     if "scheduler" in summary:
         return "sim"
     return "other"
+
+
+def read_table(run: Path, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """`<name>.parquet` of a run directory; a damaged one is a one-line error naming the file."""
+    from gpufleet.core.errors import GpufleetError, brief
+
+    f = run / f"{name}.parquet"
+    try:
+        return pl.read_parquet(f, columns=columns)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise GpufleetError(f"{f}: cannot read this run's table ({type(e).__name__}: {brief(e)})") from None

@@ -7,15 +7,10 @@ import re
 import polars as pl
 
 from gpufleet.core.errors import GpufleetError
-from gpufleet.core.gpus import gpu_spec, known_gpu_models
+from gpufleet.core.gpus import MAX_GPUS_PER_NODE, MAX_NODES, gpu_spec, known_gpu_models
 from gpufleet.optimizer.packing.view import view_from_nodes  # noqa: F401  (re-exported for the simulator)
 
 SPEC_PART = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*(?::\s*([A-Za-z0-9_.\-]+))?\s*$")
-# Bounds a typo trips long before memory does (100000000x8 once meant 36 GiB of node rows): the largest
-# single training clusters built so far are ~100,000 GPUs, i.e. ~12,500 nodes of 8, and no server holds
-# more than 72 GPUs in one scheduling domain (NVL72).
-MAX_NODES = 100_000
-MAX_GPUS_PER_NODE = 128
 
 
 def is_spec(text: str) -> bool:

@@ -40,7 +40,9 @@ def config_from_params(
         return model.model_validate(values)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "*"
+        if not err["loc"]:  # a check across parameters (a size bound): its message names them
+            raise TraceError(f"{ref}: {err['msg'].removeprefix('Value error, ')}") from None
+        where = ".".join(str(p) for p in err["loc"])
         valid = ", ".join(list(model.model_fields) + list(aliases))
         shown = f"={err['input']!r}" if err["type"] != "extra_forbidden" else ""
         raise TraceError(f"{ref}: bad parameter {where}{shown}: {err['msg']} (valid: {valid})") from None
