@@ -85,6 +85,9 @@ def test_http_api_auth_validation_and_answers(hook: Hook) -> None:
     with httpx.Client(base_url=base, timeout=30) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").status_code == 200
+        hook.engine.last_tick_at -= 3600  # type: ignore[operator]  # as if the loop had hung for an hour
+        assert c.get("/readyz").json() == {"status": "stalled", "workloads": 1, "stale": 0, "error": 0}
+        hook.engine.tick(EPOCH + 900)
         text = c.get("/metrics").text
         assert f'gpufleet_desired_replicas{{namespace="llm",workload="{NAME}"}}' in text
         assert "gpufleet_telemetry_age_seconds" in text and "gpufleet_request_latency_seconds_bucket" in text
