@@ -158,3 +158,31 @@ def test_slurm_errors_name_the_line(tmp_path: Path) -> None:
     p.write_text("JobID|User|Submit\n1|u|2024-01-01T00:00:00\n")
     with pytest.raises(GpufleetError, match=r"line 1: missing column 'Account'"):
         load(f"slurm:{p}")
+
+
+def test_typed_dates_become_seconds_and_explicit_seconds_keep_long_runs(tmp_path: Path) -> None:
+    """A Parquet column of dates in submit_time is seconds since the earliest (as a mapped timestamp is); run
+    times over 30 days are refused as likely milliseconds unless --time-unit s says they are seconds."""
+    from datetime import datetime
+
+    from gpufleet.traces.userfile import TIME_UNIT
+
+    f = pl.DataFrame(
+        {
+            "job_id": ["a", "b", "c"],
+            "submit_time": [datetime(2024, 5, 1, 8), datetime(2024, 5, 1, 9), datetime(2024, 5, 1, 8, 30)],
+            "duration": [60.0, 40 * 86400.0, 50 * 86400.0],  # two jobs of over a month: the median says ms
+            "num_gpus": [1.0, 2.0, 4.0],
+        }
+    )
+    f.write_parquet(tmp_path / "d.parquet")
+    with pytest.raises(GpufleetError, match=r"d.parquet: column 'duration': the median .* --time-unit ms"):
+        load(str(tmp_path / "d.parquet"), expect="JOBS")
+    token = TIME_UNIT.set("s")
+    try:
+        tr = load(str(tmp_path / "d.parquet"), expect="JOBS")
+    finally:
+        TIME_UNIT.reset(token)
+    assert tr.frame["submit_time"].to_list() == [0.0, 3600.0, 1800.0]
+    assert tr.meta.epoch == "2024-05-01T08:00:00+00:00"
+    assert tr.frame["duration"].to_list() == [60.0, 40 * 86400.0, 50 * 86400.0]
