@@ -201,7 +201,7 @@ def report(
     """One self-contained HTML report: summary, CDFs, timelines, policy comparison, serving, recommendations."""
     from gpufleet.report.html import write_report
 
-    check_out_file(out_file)
+    check_out_file(out_file, suffixes=(".html", ".htm"))
     cmd = "gpufleet report " + " ".join(f"--run {r}" for r in run) + f" --out {out_file}"
     path = write_report(run, out_file, cmd)
     out.print(f"report written: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
@@ -218,7 +218,7 @@ def dashboard(
         Path | None, typer.Option(help="Price table: YAML {gpu_model: $ per GPU-hour} or CSV gpu_model,price.")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
 ) -> None:
     """The Streamlit dashboard: Fleet, Workloads, Forecasts, What-if, Autoscaling."""
     import os

@@ -237,6 +237,14 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ),
     ("convert-out-is-dir", ["traces", "convert", JOBS, "--out", "{f}/adir"], ["--out", "adir"]),
     ("convert-out-under-file", ["traces", "convert", JOBS, "--out", "{f}/afile/x.parquet"], ["--out", "afile"]),
+    ("convert-out-format", ["traces", "convert", JOBS, "--out", "{f}/jobs.txt"], ["--out", "jobs.txt", ".parquet"]),
+    ("forecast-out-format", ["forecast", "--series", SAMPLES, "--out", "{f}/fc.json"], ["--out", "fc.json", ".csv"]),
+    (
+        "predict-out-format",
+        ["predict", "runtime", "--model", "{f}/adir", "--jobs", JOBS, "--out", "{f}/p.csv"],
+        ["--out", "p.csv", ".parquet"],
+    ),
+    ("report-out-format", ["report", "--run", "{f}/run", "--out", "{f}/r.pdf"], ["--out", "r.pdf", ".html"]),
     ("report-out-is-dir", ["report", "--run", "{f}/adir", "--out", "{f}/adir"], ["--out", "adir"]),
     ("demo-out-is-file", ["demo", "--out", "{f}/afile"], ["--out", "afile"]),
     # -- autoscaling options --------------------------------------------------------------------------------
@@ -346,6 +354,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("compare-one-reference", ["traces", "compare", "synthetic:jobs"], ["at least two"]),
     ("data-dir-missing", ["--data-dir", "{f}/nowhere", *SHOW, "itp:cluster04"], ["nowhere", "does not exist"]),
     ("prices-yaml-syntax", ["dashboard", "--prices", "{f}/prof_syntax.yaml"], ["--prices", "line 2"]),
+    ("dashboard-port", ["dashboard", "--port", "99999"], ["--port", "65535"]),
     ("store-not-a-store", ["dashboard", "--store", "{f}/adir"], ["--store", "adir"]),
     (
         "report-summary-not-json",

@@ -73,10 +73,13 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
     return path
 
 
-def check_out_file(path: Path, option: str = "--out") -> Path:
-    """`path` if a file can be written there; otherwise one line saying why, before any work is done."""
+def check_out_file(path: Path, option: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
+    """`path` if a file can be written there (with one of `suffixes`, the formats written, when given);
+    otherwise one line saying why, before any work is done."""
     if path.is_dir():
         raise GpufleetError(f"{option} {path}: is a directory, not a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise GpufleetError(f"{option} {path}: give a file name ending in {' or '.join(suffixes)}")
     _writable(path, path.parent, option)
     return path
 

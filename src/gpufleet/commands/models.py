@@ -92,7 +92,7 @@ def predict_runtime(
     from gpufleet.modelstore import load_runtime_model
 
     if out_path is not None:
-        check_out_file(out_path)
+        check_out_file(out_path, suffixes=(".parquet",))
     m = load_runtime_model(model_dir)
     frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
     m.check_columns(frame)

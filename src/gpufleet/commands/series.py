@@ -276,7 +276,7 @@ def forecast_cmd(
     the data's declared range)."""
     from gpufleet.forecasting.series import FORECASTERS, make_forecaster
 
-    check_out_file(out_path)
+    check_out_file(out_path, suffixes=(".parquet", ".csv"))
     FORECASTERS.get(model)
     try:
         lv = [int(x) for x in levels.split(",") if x.strip()]

@@ -97,7 +97,7 @@ def traces_convert(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Write one dataset part as a canonical Parquet (or CSV) file."""
-    check_out_file(out_path)
+    check_out_file(out_path, suffixes=(".parquet", ".csv"))
     tr = _load(ref, skip_bad_rows, param)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_path.suffix == ".csv":
