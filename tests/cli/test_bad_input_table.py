@@ -68,6 +68,7 @@ def _write(d: Path) -> None:
     (d / "adir").mkdir()
     (d / "dir.csv").mkdir()
     (d / "afile").write_text("x")
+    (d / "jobs.tsv").write_text((d / "jobs.csv").read_text().replace(",", "\t"))
     # times in the wrong unit: epoch milli/micro/nanoseconds, and run times in milliseconds
     base = pl.col("submit_time") + 1.7e9
     j.with_columns(base * 1e3).write_csv(d / "ms.csv")
@@ -148,6 +149,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("parquet-garbage", [*SHOW, "{f}/garbage.parquet"], ["garbage.parquet", "cannot read it"]),
     ("jsonl-broken", [*SHOW, "{f}/broken.jsonl"], ["broken.jsonl", "cannot read it"]),
     ("jsonl-empty", [*SHOW, "{f}/empty.jsonl"], ["empty.jsonl"]),
+    ("file-unknown-format", [*SHOW, "{f}/jobs.tsv"], ["jobs.tsv", "unknown format", ".parquet"]),
     ("file-missing", [*SHOW, "{f}/nothere.csv"], ["nothere.csv", "file not found"]),
     ("file-is-directory", [*SHOW, "{f}/adir"], ["adir", "is a directory"]),
     ("csv-named-directory", [*SHOW, "{f}/dir.csv"], ["dir.csv", "is a directory"]),

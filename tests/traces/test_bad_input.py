@@ -1,4 +1,7 @@
-"""Corrupted copies of a real trace: one clear line naming file/line/column, exit code 2, nothing lost silently."""
+"""Corrupted copies of a real trace: one clear line naming file/line/column, exit code 2, nothing lost silently.
+
+Bad files of one's own, bad options and bad map/config files of every command are one table in
+tests/cli/test_bad_input_table.py (these cases need the real traces; that table does not)."""
 
 from __future__ import annotations
 

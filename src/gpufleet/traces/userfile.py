@@ -134,13 +134,17 @@ def _read(path: Path, ctx: ReadContext) -> pl.DataFrame:
         if df.height == 0:
             raise TraceError(f"{path}: no data rows (only the header: {', '.join(df.columns)})")
         return df.with_row_index("__line", offset=2)  # header is line 1
+    if not name.endswith(SUFFIXES):
+        raise TraceError(f"{path}: unknown format; give a {', '.join(SUFFIXES)} file (or a Slurm sacct export)")
     try:
         if name.endswith(".parquet"):
             f = pl.read_parquet(path)
         else:
             f = pl.read_ndjson(path, infer_schema_length=None)
-    except Exception as e:  # polars raises several kinds for a broken file
-        raise TraceError(f"{path}: cannot read it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # polars raises several kinds for a broken file, a Rust panic among them
+        raise TraceError(f"{path}: cannot read it ({type(e).__name__}: {brief(e)})") from None
     if f.height == 0:
         raise TraceError(f"{path}: no data rows")
     return f.with_row_index("__line", offset=1 if not name.endswith(".parquet") else 0)
