@@ -103,7 +103,11 @@ class Hook:
 
             kube = KubeSide(cfg.kubernetes, log=log)
         self.kube = kube
-        self.engine = Engine(cfg, telemetry, kube, Store(cfg.store), clock=clock, log=log)
+        # the hook is its decision store's one writer: take the lock (a second hook on the same store stops
+        # with one line), upgrade an old-layout store and clean interrupted writes before reading it back
+        store = Store(cfg.store, log=log)
+        store.upgrade()
+        self.engine = Engine(cfg, telemetry, kube, store, clock=clock, log=log)
         self.metrics = HookMetrics(self.engine, cfg.recommend_from, getattr(kube, "cluster", None))
         self.stop = threading.Event()
         self.http_port = self.grpc_port = 0
