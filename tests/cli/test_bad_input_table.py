@@ -377,6 +377,23 @@ CASES: list[tuple[str, list[str], list[str]]] = [
 ]
 
 
+def _generator_rows() -> list[tuple[str, list[str], list[str]]]:
+    """Every number a synthetic generator takes, at 1e300: refused in one line naming it (each once made an
+    internal error, a 7 TiB allocation, a Rust panic, or a silently absurd workload)."""
+    from gpufleet.core.config import SyntheticJobsConfig, SyntheticRequestsConfig, SyntheticSamplesConfig
+
+    models = {"jobs": SyntheticJobsConfig, "requests": SyntheticRequestsConfig, "gpu-samples": SyntheticSamplesConfig}
+    return [
+        (f"param-huge-{part}-{name}", [*SHOW, f"synthetic:{part}", "-p", f"{name}=1e300"], [name])
+        for part, model in models.items()
+        for name, field in model.model_fields.items()
+        if field.annotation in (int, float)
+    ]
+
+
+CASES += _generator_rows()
+
+
 def test_the_table_is_long_and_ids_are_unique() -> None:
     ids = [c[0] for c in CASES]
     assert len(ids) == len(set(ids))

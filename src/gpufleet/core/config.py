@@ -23,8 +23,9 @@ SYNTHETIC_EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 class _Settings(BaseModel):
-    # Unknown keys are errors: a typo in an override must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown keys are errors: a typo in an override must not silently fall back to a default. Numbers are
+    # finite: inf or nan in a generator parameter only ever surfaces later, as a crash far from its cause.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SyntheticJobsConfig(_Settings):
@@ -32,10 +33,10 @@ class SyntheticJobsConfig(_Settings):
 
     seed: int = Field(7, ge=0, description="random seed; the same seed and settings give identical jobs")
     n_jobs: int = Field(5000, ge=0, le=MAX_ROWS // 5, description="number of jobs to generate")
-    days: float = Field(14.0, gt=0, description="length of the submission window in days (day 0 is a Monday)")
-    n_users: int = Field(80, ge=1, description="number of users; activity per user is Zipf-like")
-    n_groups: int = Field(10, ge=1, description="number of teams (the `group` column) users belong to")
-    names_per_user: int = Field(6, ge=1, description="distinct job names each user resubmits per GPU count")
+    days: float = Field(14.0, gt=0, le=3650, description="length of the submission window in days (day 0 is a Monday)")
+    n_users: int = Field(80, ge=1, le=1_000_000, description="number of users; activity per user is Zipf-like")
+    n_groups: int = Field(10, ge=1, le=1_000_000, description="number of teams (the `group` column) users belong to")
+    names_per_user: int = Field(6, ge=1, le=10_000, description="distinct job names each user resubmits per GPU count")
     gpu_mix: dict[int, float] = Field(
         default_factory=lambda: dict(ITP_CLUSTER04_GPU_MIX),
         description="relative weight of each GPU count (1,2,4,8,16,32,64); default: ITP cluster04 job counts",
@@ -61,11 +62,14 @@ class SyntheticJobsConfig(_Settings):
     diurnal_strength: float = Field(
         1.0,
         ge=0,
+        le=10,
         description=("scale of the hour-of-day arrival swing; 1 = as measured on ITP cluster04, 0 = flat"),
     )
-    weekend_factor: float = Field(0.7, ge=0, description="arrival rate on Saturday and Sunday relative to weekdays")
-    day_volatility: float = Field(0.5, ge=0, description="log-sd of a random per-day activity factor (busy days)")
-    batch_mean: float = Field(1.67, ge=1, description="mean jobs per submission burst (sweeps, resubmits)")
+    weekend_factor: float = Field(
+        0.7, ge=0, le=100, description="arrival rate on Saturday and Sunday relative to weekdays"
+    )
+    day_volatility: float = Field(0.5, ge=0, le=3, description="log-sd of a random per-day activity factor (busy days)")
+    batch_mean: float = Field(1.67, ge=1, le=1000, description="mean jobs per submission burst (sweeps, resubmits)")
     resubmit_spread: float = Field(
         0.5,
         gt=0,
@@ -74,7 +78,17 @@ class SyntheticJobsConfig(_Settings):
             "log-sd of run time within one job name, as a fraction of the population's (lower = more predictable)"
         ),
     )
-    duration_scale: float = Field(1.0, gt=0, description="multiply every run time (to tune offered load)")
+    duration_scale: float = Field(1.0, gt=0, le=1000, description="multiply every run time (to tune offered load)")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SyntheticJobsConfig:
+        n = self.n_users * len(GPU_SIZES) * self.names_per_user  # one job template per user, size and name
+        if n > MAX_ROWS // 5:
+            raise ValueError(
+                f"n_users x names_per_user x {len(GPU_SIZES)} GPU sizes asks for {n:,} job templates; at most"
+                f" {MAX_ROWS // 5:,}"
+            )
+        return self
 
     @field_validator("gpu_mix")
     @classmethod
@@ -137,8 +151,8 @@ class SyntheticRequestsConfig(_Settings):
         le=1,
         description=("share of requests to the 'code' model, the rest 'conv' (Azure 2023: 8,819 vs 19,366)"),
     )
-    n_clients: int = Field(40, ge=1, description="number of clients; traffic per client is Zipf-like")
-    client_skew: float = Field(1.2, ge=0, description="Zipf exponent of traffic per client (0 = even)")
+    n_clients: int = Field(40, ge=1, le=1_000_000, description="number of clients; traffic per client is Zipf-like")
+    client_skew: float = Field(1.2, ge=0, le=10, description="Zipf exponent of traffic per client (0 = even)")
     diurnal_amplitude: float = Field(
         0.3,
         ge=0,
@@ -148,9 +162,9 @@ class SyntheticRequestsConfig(_Settings):
         ),
     )
     peak_hour: float = Field(14.0, ge=0, lt=24, description="hour of day (since time 0) of the rate peak")
-    bursts_per_hour: float = Field(1.0, ge=0, description="mean number of burst episodes per hour")
-    burst_mean_s: float = Field(90.0, gt=0, description="mean length of a burst episode in seconds")
-    burst_mult: float = Field(4.0, ge=1, description="mean rate multiplier during a burst")
+    bursts_per_hour: float = Field(1.0, ge=0, le=3600, description="mean number of burst episodes per hour")
+    burst_mean_s: float = Field(90.0, gt=0, le=86400, description="mean length of a burst episode in seconds")
+    burst_mult: float = Field(4.0, ge=1, le=100, description="mean rate multiplier during a burst")
 
     @model_validator(mode="after")
     def _bounded(self) -> SyntheticRequestsConfig:
@@ -168,12 +182,14 @@ class SyntheticSamplesConfig(_Settings):
     hours: float = Field(168.0, gt=0, description="length of the series in hours")
     interval_s: float = Field(60.0, ge=1, description="seconds between samples")
     start: datetime = Field(SYNTHETIC_EPOCH, description="time of the first sample (UTC)")
-    job_mean_h: float = Field(6.0, gt=0, description="mean hours a pod holds a GPU")
-    gap_mean_h: float = Field(1.0, gt=0, description="mean hours a GPU sits unallocated between pods")
+    job_mean_h: float = Field(6.0, gt=0, le=87600, description="mean hours a pod holds a GPU")
+    gap_mean_h: float = Field(1.0, gt=0, le=87600, description="mean hours a GPU sits unallocated between pods")
     noise: float = Field(0.05, ge=0, le=0.5, description="sd of per-sample utilization noise")
 
     @model_validator(mode="after")
     def _bounded(self) -> SyntheticSamplesConfig:
+        if self.interval_s > self.hours * 3600:
+            raise ValueError(f"interval_s {self.interval_s:g} is longer than the series ({self.hours:g} hours)")
         n = self.n_gpus * self.hours * 3600 / self.interval_s
         if n > MAX_ROWS:
             raise ValueError(
