@@ -27,7 +27,10 @@ RequestsOpt = Annotated[
 ]
 SloOpt = Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")]
 ProfileOpt = Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")]
-ColdStartOpt = Annotated[float | None, typer.Option(help="Seconds from ordering a replica to serving.")]
+# a day: far beyond any real cold start; the replay keeps a slot per second of it
+ColdStartOpt = Annotated[
+    float | None, typer.Option(min=0, max=86400, help="Seconds from ordering a replica to serving.")
+]
 MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
 SetOpt = Annotated[
     list[str] | None,

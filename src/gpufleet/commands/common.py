@@ -100,6 +100,16 @@ def _writable(given: Path, d: Path, option: str) -> None:
         return
 
 
+def _finite_options(kwargs: dict[str, Any]) -> None:
+    """No numeric option is inf or nan: click reads both as floats, and each only surfaced later, as a run
+    that never ends or a crash far from the option (--cold-start inf, --preempt-overhead inf)."""
+    import math
+
+    for name, value in kwargs.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GpufleetError(f"--{name.replace('_', '-')} {value}: give a finite number")
+
+
 def handles_errors(fn: F) -> F:
     """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug). A command
     with a `schema_map` parameter (--map) makes it the mapping every file input of the run is read with, and
@@ -112,6 +122,7 @@ def handles_errors(fn: F) -> F:
         token = SCHEMA_MAP.set(kwargs.get("schema_map"))
         unit_token = TIME_UNIT.set(kwargs.get("time_unit"))
         try:
+            _finite_options(kwargs)
             return fn(*args, **kwargs)
         except GpufleetError as e:
             if _root_opt("debug"):

@@ -53,7 +53,7 @@ def backtest_runtime_cmd(
         typer.Option(help="time: each trace trains on its own past; leave-one-out: also on every other trace given."),
     ] = "time",
     test_frac: Annotated[float, typer.Option(help="Share of jobs (last, by submit time) to test on.")] = 0.2,
-    origins: Annotated[int, typer.Option(min=1, help="Rolling origins (folds) inside the test window.")] = 1,
+    origins: Annotated[int, typer.Option(min=1, max=1000, help="Rolling origins (folds) inside the test window.")] = 1,
     cluster: Annotated[
         str | None,
         typer.Option(help="Cluster for the downstream replays (default: per trace, sized so mean demand is 95%)."),
@@ -65,6 +65,7 @@ def backtest_runtime_cmd(
         int,
         typer.Option(
             min=0,
+            max=1000,
             help="Replays of each predictor row with its predictions nudged by 1%: the mean is the figure, the "
             "range is how far one replay can move.",
         ),
