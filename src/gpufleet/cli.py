@@ -34,6 +34,7 @@ from gpufleet.commands.runtime import backtest_runtime_cmd
 from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
 from gpufleet.commands.traces import traces_app
+from gpufleet.core.redact import redact
 
 
 class OneLineUsageErrors(TyperGroup):
@@ -58,7 +59,7 @@ class OneLineUsageErrors(TyperGroup):
             sys.exit(e.exit_code)
         except UsageError as e:
             where = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
-            msg = " ".join(e.format_message().replace("Value error, ", "").split())
+            msg = " ".join(redact(e.format_message()).replace("Value error, ", "").split())  # values may hold URLs
             err.print(f"[red]error:[/red] {escape(msg)}{escape(where)}", markup=True, soft_wrap=True)
             sys.exit(e.exit_code)
         except ClickException as e:

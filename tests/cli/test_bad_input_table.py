@@ -389,6 +389,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("option-missing", ["simulate", "--jobs", JOBS], ["--cluster"]),
     ("option-unknown", [*SHOW, JOBS, "--nope"], ["--nope"]),
     ("option-not-a-number", [*REQ, "--max-replicas", "many"], ["--max-replicas", "integer"]),
+    ("usage-error-redacted", [*SHOW, JOBS, "--time-unit", "http://u:pw@h/"], ["'http://***@h/'"]),
     ("command-unknown", ["simulat"], ["simulat"]),
 ]
 
