@@ -374,6 +374,25 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("prices-yaml-syntax", ["dashboard", "--prices", "{f}/prof_syntax.yaml"], ["--prices", "line 2"]),
     ("dashboard-port", ["dashboard", "--port", "99999"], ["--port", "65535"]),
     ("store-not-a-store", ["dashboard", "--store", "{f}/adir"], ["--store", "adir"]),
+    # the collector's inputs (#21): a store that is a file, a URL that can never work (refused, not retried)
+    (
+        "collect-store-is-a-file",
+        ["collect", "prometheus", "--url", "http://127.0.0.1:9", "--store", JOBS, "--since", "1h"],
+        ["jobs.csv", "is a file"],
+    ),
+    (
+        "collect-url-no-scheme",
+        ["collect", "prometheus", "--url", "notaurl", "--store", "{f}/st"],
+        ["notaurl", "http(s)"],
+    ),
+    ("collect-url-bad-port", ["collect", "prometheus", "--url", "http://h:99999", "--store", "{f}/st"], ["h:99999"]),
+    (
+        "collect-url-credentials",
+        ["collect", "prometheus", "--url", "http://alice:pw@h:0", "--store", "{f}/st"],
+        ["***@h"],
+    ),
+    ("exporter-port", ["exporter", "--port", "99999"], ["--port", "65535"]),
+    ("store-info-not-a-store", ["store", "info", "--store", "{f}/adir"], ["adir", "not a collector store"]),
     (
         "report-summary-not-json",
         ["report", "--run", "{f}/run_badjson", "--out", "{f}/r.html"],

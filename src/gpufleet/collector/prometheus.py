@@ -111,8 +111,21 @@ class PrometheusSource:
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        from urllib.parse import urlsplit
+
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
+
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number or out of range
+            ok = False
+        if not ok:
+            # a URL that can never work is refused at once, not retried (#21 point 3)
+            raise GpufleetError(
+                f"Prometheus URL {redact_url(url)!r}: not an http(s) URL with a host (e.g. http://prometheus:9090)"
+            )
 
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self.url = redact_url(url)  # for messages; the client keeps the real one

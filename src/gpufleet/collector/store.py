@@ -53,7 +53,12 @@ class Store:
 
     def __init__(self, root: str | Path, log: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            raise GpufleetError(f"store {self.root}: is a file, not a store directory")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise GpufleetError(f"store {self.root}: cannot create it ({e.strerror})") from None
         self.log = log
         self.skipped_retained = 0  # rows refused because their day was deleted by retention
         self.cleaned_files = 0  # files of interrupted writes (never committed) removed at start-up

@@ -22,11 +22,12 @@ def redact_url(url: str) -> str:
     """A URL safe to print: no user, no password, no secret query parameters."""
     try:
         parts = urlsplit(url)
-    except ValueError:
+        port = parts.port
+    except ValueError:  # not a URL urllib can take apart (a bad port): the text rules still apply
         return redact(url)
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     if parts.username or parts.password:
         host = f"{MASK}@{host}"
     return redact(urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
