@@ -69,10 +69,10 @@ def test_dcgm_labels_and_units() -> None:
             "namespace": [None, None],
             "pod": [None, None],
             "container": [None, None],
-            "gpu_util": [40.0 * 0.01, None],  # percent on the whole GPU, absent on MIG
+            "util": [40.0 * 0.01, None],  # percent on the whole GPU, absent on MIG
             "engine_active": [None, 0.25],
-            "fb_used": [1024.0 * 2**20, 512.0 * 2**20],
-            "fb_free": [1024.0 * 2**20, None],
+            "mem_used_bytes": [1024.0 * 2**20, 512.0 * 2**20],
+            "mem_free_bytes": [1024.0 * 2**20, None],
         }
     )
     out = to_gpu_samples(wide)

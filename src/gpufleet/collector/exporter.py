@@ -18,23 +18,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gpufleet.collector import dcgm
 from gpufleet.collector.nvml import NvmlProvider, NvmlUnavailable
 from gpufleet.collector.openmetrics import LABELS
 from gpufleet.core.errors import GpufleetError
-from gpufleet.core.units import MiB as MIB
 
 __all__ = ["DcgmCollector", "NvmlProvider", "NvmlUnavailable", "ReplayProvider", "serve"]
 
 LABEL_COLS = {**LABELS, "GPU_I_PROFILE": "mig_profile"}  # live NVML readings also carry MIG instances
-METRICS = {  # DCGM name -> (column, multiplier from canonical units, help)
-    "DCGM_FI_DEV_GPU_UTIL": ("util", 100.0, "GPU utilization (in %)."),
-    "DCGM_FI_DEV_FB_USED": ("mem_used_bytes", 1 / MIB, "Framebuffer memory used (in MiB)."),
-    "DCGM_FI_DEV_FB_FREE": ("mem_free_bytes", 1 / MIB, "Framebuffer memory free (in MiB)."),
-    "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0, "Power draw (in W)."),
-    "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1.0, "GPU temperature (in C)."),
-    "DCGM_FI_DEV_SM_CLOCK": ("sm_clock_mhz", 1.0, "SM clock frequency (in MHz)."),
-    "DCGM_FI_DEV_MEM_CLOCK": ("mem_clock_mhz", 1.0, "Memory clock frequency (in MHz)."),
-    "DCGM_FI_DEV_XID_ERRORS": ("xid_errors", 1.0, "Value of the last XID error encountered."),
+SERVED = dcgm.fields(
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_FB_USED",
+    "DCGM_FI_DEV_FB_FREE",
+    "DCGM_FI_DEV_POWER_USAGE",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_SM_CLOCK",
+    "DCGM_FI_DEV_MEM_CLOCK",
+    "DCGM_FI_DEV_XID_ERRORS",
+)
+METRICS = {f.metric: (f.column, 1 / f.scale, f.help) for f in SERVED} | {  # name -> (column, from canonical, help)
     # not a DCGM field: NVML's running compute processes, for nodes where nothing else counts them
     "gpufleet_gpu_processes": ("processes", 1.0, "Compute processes running on the GPU."),
 }

@@ -11,16 +11,12 @@ from pathlib import Path
 
 import polars as pl
 
-from gpufleet.core.units import MiB as MIB
+from gpufleet.collector import dcgm
 
-# column -> (DCGM metric, multiplier from canonical units)
+# column -> (DCGM metric, multiplier from canonical units); names and units from collector/dcgm.py
 DCGM_NAMES = {
-    "util": ("DCGM_FI_DEV_GPU_UTIL", 100.0),
-    "mem_used_bytes": ("DCGM_FI_DEV_FB_USED", 1 / MIB),
-    "power_w": ("DCGM_FI_DEV_POWER_USAGE", 1.0),
-    "temp_c": ("DCGM_FI_DEV_GPU_TEMP", 1.0),
-    "sm_clock_mhz": ("DCGM_FI_DEV_SM_CLOCK", 1.0),
-    "xid_errors": ("DCGM_FI_DEV_XID_ERRORS", 1.0),
+    c: (dcgm.BY_COLUMN[c].metric, 1 / dcgm.BY_COLUMN[c].scale)
+    for c in ("util", "mem_used_bytes", "power_w", "temp_c", "sm_clock_mhz", "xid_errors")
 }
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gpufleet.collector import dcgm
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.redact import redact, redact_url
 from gpufleet.core.schemas import GPU_SAMPLES
-from gpufleet.core.units import MiB as MIB
 
 MAX_POINTS = 10_000  # per series per query; Prometheus' hard limit is 11,000
 LABELS: dict[str, tuple[str, ...]] = {
@@ -36,18 +36,18 @@ LABELS: dict[str, tuple[str, ...]] = {
     "pod": ("pod", "pod_name", "exported_pod"),
     "container": ("container", "container_name", "exported_container"),
 }
-# metric -> (column, scale to canonical units)
-GPU_METRICS: dict[str, tuple[str, float]] = {
-    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": ("engine_active", 1.0),
-    "DCGM_FI_DEV_GPU_UTIL": ("gpu_util", 0.01),  # percent; absent on MIG
-    "DCGM_FI_DEV_FB_USED": ("fb_used", MIB),
-    "DCGM_FI_DEV_FB_FREE": ("fb_free", MIB),
-    "DCGM_FI_DEV_FB_RESERVED": ("fb_reserved", MIB),
-    "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0),
-    "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1.0),
-    "DCGM_FI_DEV_SM_CLOCK": ("sm_clock_mhz", 1.0),
-    "DCGM_FI_DEV_XID_ERRORS": ("xid_errors", 1.0),  # the last XID code, not a count
-}
+# what the source pulls (memory clock has no GPU_SAMPLES column); names and units from collector/dcgm.py
+GPU_FIELDS = dcgm.fields(
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",  # 0..1; preferred: right on MIG
+    "DCGM_FI_DEV_GPU_UTIL",  # percent; absent on MIG
+    "DCGM_FI_DEV_FB_USED",
+    "DCGM_FI_DEV_FB_FREE",
+    "DCGM_FI_DEV_FB_RESERVED",
+    "DCGM_FI_DEV_POWER_USAGE",
+    "DCGM_FI_DEV_GPU_TEMP",
+    "DCGM_FI_DEV_SM_CLOCK",
+    "DCGM_FI_DEV_XID_ERRORS",  # the last XID code, not a count
+)
 KEYS = ["node", "gpu_uuid", "gpu_index", "gpu_model", "mig_profile", "namespace", "pod", "container"]
 SERIES_KEYS = ["node", "gpu_uuid", "gpu_index", "mig_profile", "pod"]
 
@@ -186,7 +186,8 @@ class PrometheusSource:
     def gpu_chunk(self, start: datetime, end: datetime, step_s: float, raw: bool = True) -> pl.DataFrame:
         """GPU_SAMPLES for [start, end]: the raw samples (default) or evaluated every `step_s`."""
         frames = []
-        for metric, (col, scale) in GPU_METRICS.items():
+        for dfield in GPU_FIELDS:
+            metric = dfield.metric
             if raw:
                 result = self.query_raw(metric, start, end)
             else:
@@ -194,7 +195,7 @@ class PrometheusSource:
             if not result:
                 self.stats.empty_results[metric] = self.stats.empty_results.get(metric, 0) + 1
                 continue
-            frames.append(self._frame(result, col, scale))
+            frames.append(self._frame(result, dfield.column, dfield.scale))
         if not frames:
             return GPU_SAMPLES.empty()
         wide = frames[0]
@@ -271,10 +272,9 @@ def to_gpu_samples(wide: pl.DataFrame) -> pl.DataFrame:
         return pl.col(name) if name in cols else pl.lit(None, pl.Float64)
 
     # engine activity is the right utilization on MIG and wherever the exporter has it
-    util = pl.coalesce(c("engine_active"), c("gpu_util")).clip(0.0, 1.0)
-    total = pl.when(c("fb_used").is_not_null() & c("fb_free").is_not_null()).then(
-        c("fb_used") + c("fb_free") + c("fb_reserved").fill_null(0.0)
-    )
+    util = pl.coalesce(c("engine_active"), c("util")).clip(0.0, 1.0)
+    used, free = c("mem_used_bytes"), c("mem_free_bytes")
+    total = pl.when(used.is_not_null() & free.is_not_null()).then(used + free + c("mem_reserved_bytes").fill_null(0.0))
     out = wide.select(
         pl.from_epoch((pl.col("ts") * 1e6).round().cast(pl.Int64), time_unit="us")
         .dt.replace_time_zone("UTC")
@@ -285,7 +285,7 @@ def to_gpu_samples(wide: pl.DataFrame) -> pl.DataFrame:
         "gpu_model",
         "mig_profile",
         util.alias("util"),
-        c("fb_used").round().cast(pl.Int64).alias("mem_used_bytes"),
+        used.round().cast(pl.Int64).alias("mem_used_bytes"),
         total.round().cast(pl.Int64).alias("mem_total_bytes"),
         c("power_w").alias("power_w"),
         c("temp_c").alias("temp_c"),

@@ -301,7 +301,9 @@ def store_retention_cmd(
 
 @handles_errors
 def exporter_cmd(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for /metrics (dcgm-exporter uses 9400).")] = 9400,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port for /metrics (dcgm-exporter uses 9400; 0: any free port).")
+    ] = 9400,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     replay: Annotated[
         str | None, typer.Option(help="Serve a recorded GPU_SAMPLES reference, file or store as if live.")
