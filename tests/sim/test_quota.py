@@ -11,7 +11,7 @@ from tests.sim.helpers import jobs_frame
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.cluster_spec import parse_spec
-from gpufleet.sim.quota import QuotaScheduler
+from gpufleet.sim.quota import QuotaDispatcher
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
@@ -217,7 +217,7 @@ def test_skipping_queues_that_cannot_change_is_exact(
     cfg = SimConfig(scheduler=name, blocking=bool(blocking), predictor=predictor, quota=QuotaSpec(queues=queues))
     fast = simulate(jobs, nodes, cfg)
     assert (fast.summary["mate_refreshes"] > 0) == bool(refresh)
-    monkeypatch.setattr(QuotaScheduler, "skip_clean", False)
+    monkeypatch.setattr(QuotaDispatcher, "skip_clean", False)
     slow = simulate(jobs, nodes, cfg)
     assert fast.summary["quota"]["reclaim_preemptions"] > 0
     assert fast.jobs.select(REPLAY).equals(slow.jobs.select(REPLAY))
@@ -274,3 +274,28 @@ def test_the_pre_trial_gpu_check_only_skips_trials_that_would_fail(
     tried = simulate(jobs, nodes, cfg).jobs.select(REPLAY)
     assert checked["preemptions"].sum() > 0
     assert checked.equals(tried)
+
+
+def test_each_queues_scheduler_sees_a_declared_scheduling_context_and_nothing_more() -> None:
+    from gpufleet.sim.quota import QueueContext
+    from gpufleet.sim.schedulers import SchedulingContext
+
+    declared = {k for k in vars(SchedulingContext) if not k.startswith("_")}
+    seen: dict[str, Any] = {}
+
+    class Grab:
+        def attach(self, sim: TrainingSim) -> None:
+            seen["sim"] = sim
+
+    rows = [("a0", 0, 4, 100, "a"), ("b0", 0, 4, 100, "b")]
+    q = QuotaSpec(queues=TWO)
+    simulate(grouped(rows), parse_spec("2x8:A100"), SimConfig(scheduler="srtf", quota=q), observers=[Grab()])
+    sim = seen["sim"]
+    ctx = sim.scheduler.views[0]
+    assert isinstance(ctx, QueueContext) and "__getattr__" not in vars(QueueContext)
+    for member in declared:  # the simulator itself is a context too (the pooled run's)
+        assert hasattr(ctx, member) and hasattr(sim, member), member
+    public = {k for k in dir(ctx) if not k.startswith("_")}
+    assert public - declared == {"blocked_on_place"}  # the dispatcher's note, not the simulator's state
+    for internal in ("preempt", "placement", "scheduler", "quota", "engine", "view"):
+        assert not hasattr(ctx, internal)

@@ -19,7 +19,7 @@ from gpufleet.optimizer.packing import make_placer
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
 from gpufleet.sim.pools import PoolController
-from gpufleet.sim.quota import QuotaScheduler
+from gpufleet.sim.quota import QuotaDispatcher
 from gpufleet.sim.quota_spec import QuotaSpec
 from gpufleet.sim.refresh import MateRefresher
 from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
@@ -132,7 +132,7 @@ def simulate(
         # Helios/Lucid tick once per second: int() of the submit time, durations as whole seconds
         jobs = jobs.with_columns(pl.col("submit_time").floor(), pl.col("duration").round())
     settings = SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s, blocking=cfg.blocking)
-    quota = QuotaScheduler(cfg.quota, cfg.scheduler, settings) if cfg.quota is not None else None
+    quota = QuotaDispatcher(cfg.quota, cfg.scheduler, settings) if cfg.quota is not None else None
     scheduler = quota if quota is not None else make_scheduler(cfg.scheduler, settings)
     predictor = make_predictor(cfg.predictor)
     # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
@@ -191,7 +191,7 @@ def simulate(
         out = out.with_columns(pl.Series("group", wl.group, pl.String))
     if quota is not None:
         out = out.with_columns(
-            pl.Series("queue", [quota.names[q] if q >= 0 else None for q in quota.job_queue], pl.String)
+            pl.Series("queue", [quota.book.names[q] if q >= 0 else None for q in quota.book.job_queue], pl.String)
         )
     summary = _summary(out, wl, view.total_gpus, tl, start, cfg)
     last = start + summary["makespan_s"]
@@ -207,7 +207,11 @@ def simulate(
     if gtl is not None:
         gtl.close(t_end)
         by = "queue" if quota is not None else "group"
-        owned = dict(zip(quota.names, (sum(n) for n in quota.nominal), strict=True)) if quota is not None else None
+        owned = (
+            dict(zip(quota.book.names, (sum(n) for n in quota.book.nominal), strict=True))
+            if quota is not None
+            else None
+        )
         frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
         summary["groups"] = group_stats(frame, summary["makespan_s"], owned, gtl)
         summary["groups_by"] = by
@@ -244,11 +248,12 @@ def group_step(step: float, groups: int, wl: Any) -> float:
     return step * max(1, math.ceil(groups * span / step / GROUP_ROWS))
 
 
-def _group_timeline(sim: TrainingSim, quota: QuotaScheduler | None, step: float, start: float) -> GroupTimeline | None:
+def _group_timeline(sim: TrainingSim, quota: QuotaDispatcher | None, step: float, start: float) -> GroupTimeline | None:
     """Per-queue timeline under quotas; per-group when the jobs carry groups; none otherwise."""
     if quota is not None:
-        gs = group_step(step, len(quota.names), sim.wl)
-        return GroupTimeline(sim, quota.names, quota.job_queue, gs, start, quota)
+        book = quota.book
+        gs = group_step(step, len(book.names), sim.wl)
+        return GroupTimeline(sim, book.names, book.job_queue, gs, start, book)
     groups = sim.wl.group
     if not groups or all(g is None for g in groups):
         return None

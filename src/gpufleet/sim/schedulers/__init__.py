@@ -2,5 +2,6 @@
 
 from gpufleet.sim.schedulers import fifo, preemptive, priority  # noqa: F401  (registers the members)
 from gpufleet.sim.schedulers.base import SCHEDULERS, Scheduler, SchedulerSettings, make_scheduler
+from gpufleet.sim.schedulers.context import SchedulingContext
 
-__all__ = ["SCHEDULERS", "Scheduler", "SchedulerSettings", "make_scheduler"]
+__all__ = ["SCHEDULERS", "Scheduler", "SchedulerSettings", "SchedulingContext", "make_scheduler"]

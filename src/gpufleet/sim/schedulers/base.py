@@ -1,7 +1,8 @@
 """The Scheduler protocol and its registry.
 
 A scheduler decides the order in which queued jobs are tried and, when preemptive, which running jobs
-to stop; the simulator owns the resources (`try_start` places with the run's Placer, `preempt` frees).
+to stop; the simulator owns the resources. A scheduler sees a SchedulingContext (schedulers/context.py): the
+queue it orders and exactly the state and calls it may use (`try_start` places with the run's Placer).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from gpufleet.core.registry import Registry
 from gpufleet.sim.engine import FollowUp
 
 if TYPE_CHECKING:
-    from gpufleet.sim.training import TrainingSim
+    from gpufleet.sim.schedulers.context import SchedulingContext
 
 
 class SchedulerSettings(BaseModel):
@@ -40,19 +41,19 @@ class Scheduler(Protocol):
     # freed (no clock, no state of its own that moves): the quota model skips such queues' passes.
     idle_until_change: bool
 
-    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+    def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Job i joined the queue at t."""
         ...
 
-    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+    def on_start(self, ctx: SchedulingContext, i: int, t: float) -> list[FollowUp]:
         """Job i started at t; may return follow-up events (Tiresias' demotion time)."""
         ...
 
-    def schedule(self, sim: TrainingSim, t: float) -> None:
-        """One pass: call sim.try_start / sim.preempt in this policy's order."""
+    def schedule(self, ctx: SchedulingContext, t: float) -> None:
+        """One pass: call ctx.try_start / ctx.start_preempting in this policy's order."""
         ...
 
-    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+    def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Waiting job i's predicted duration is now `value` (never called during a pass)."""
         ...
 
@@ -71,16 +72,16 @@ class BaseScheduler:
     def __init__(self, settings: SchedulerSettings) -> None:
         self.settings = settings
 
-    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+    def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Nothing to remember by default."""
 
-    def on_start(self, sim: TrainingSim, i: int, t: float) -> list[FollowUp]:
+    def on_start(self, ctx: SchedulingContext, i: int, t: float) -> list[FollowUp]:
         """No follow-up events by default."""
         return []
 
-    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+    def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Schedulers that read predictions at each pass need nothing more than the new value."""
-        sim.wl.pred[i] = value
+        ctx.wl.pred[i] = value
 
 
 def make_scheduler(name: str, settings: SchedulerSettings | None = None) -> Scheduler:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler
 
 if TYPE_CHECKING:
-    from gpufleet.sim.training import TrainingSim
+    from gpufleet.sim.schedulers.context import SchedulingContext
 
 
 @SCHEDULERS.register("fifo")
@@ -17,11 +17,11 @@ class Fifo(BaseScheduler):
     idle_until_change = True
     stops_at_first_failure = True
 
-    def schedule(self, sim: TrainingSim, t: float) -> None:
+    def schedule(self, ctx: SchedulingContext, t: float) -> None:
         """Start from the head until one does not fit."""
-        queue = sim.queue
+        queue = ctx.queue
         while queue:
-            if not sim.try_start(next(iter(queue)), t):
+            if not ctx.try_start(next(iter(queue)), t):
                 return
 
 
@@ -36,27 +36,27 @@ class FifoBackfill(BaseScheduler):
 
     uses_prediction = True
 
-    def schedule(self, sim: TrainingSim, t: float) -> None:
+    def schedule(self, ctx: SchedulingContext, t: float) -> None:
         """Start from the head; then backfill around the head's reservation."""
-        queue = list(sim.queue)
+        queue = list(ctx.queue)
         k = 0
-        while k < len(queue) and sim.try_start(queue[k], t):
+        while k < len(queue) and ctx.try_start(queue[k], t):
             k += 1
         if k >= len(queue):
             return
         head = queue[k]
-        need = sim.wl.gpus[head]
-        free = sim.total_gpus - sim.allocated
+        need = ctx.wl.gpus[head]
+        free = ctx.total_gpus - ctx.allocated
         shadow, extra = float("inf"), 0.0
-        for end, i in sorted((sim.expected_end(i, t), i) for i in sim.running):
-            free += sim.wl.gpus[i]
+        for end, i in sorted((ctx.expected_end(i, t), i) for i in ctx.running):
+            free += ctx.wl.gpus[i]
             if free >= need - 1e-9:
                 shadow, extra = end, free - need
                 break
         for j in queue[k + 1 :]:
-            if sim.total_gpus - sim.allocated < 1e-9:
+            if ctx.total_gpus - ctx.allocated < 1e-9:
                 return
-            g = sim.wl.gpus[j]
-            ends_in_time = t + sim.wl.pred[j] <= shadow
-            if (ends_in_time or g <= extra + 1e-9) and sim.try_start(j, t) and not ends_in_time:
+            g = ctx.wl.gpus[j]
+            ends_in_time = t + ctx.wl.pred[j] <= shadow
+            if (ends_in_time or g <= extra + 1e-9) and ctx.try_start(j, t) and not ends_in_time:
                 extra -= g

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler, SchedulerSettings
 
 if TYPE_CHECKING:
-    from gpufleet.sim.training import TrainingSim
+    from gpufleet.sim.schedulers.context import SchedulingContext
 
 
 class _Priority(BaseScheduler):
@@ -21,40 +21,40 @@ class _Priority(BaseScheduler):
         super().__init__(settings)
         self.stops_at_first_failure = settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
-        # Per lane (sim.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
-        # since the lane's last pass, and sim.retry_token() as it was through that pass (None: not known).
+        # Per lane (ctx.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
+        # since the lane's last pass, and ctx.retry_token() as it was through that pass (None: not known).
         self._new: dict[int, list[int]] = {}
         self._seen: dict[int, object | None] = {}
 
-    def key(self, sim: TrainingSim, i: int) -> float:
+    def key(self, ctx: SchedulingContext, i: int) -> float:
         """Smaller runs first."""
         raise NotImplementedError
 
-    def on_arrive(self, sim: TrainingSim, i: int, t: float) -> None:
+    def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
-        bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+        bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
         for new in self._new.values():
             new.append(i)
 
-    def update_prediction(self, sim: TrainingSim, i: int, value: float) -> None:
+    def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Move waiting job i to its place under the new prediction."""
-        old = (self.key(sim, i), sim.wl.submit[i], i)
+        old = (self.key(ctx, i), ctx.wl.submit[i], i)
         pos = bisect.bisect_left(self._order, old)
         if pos < len(self._order) and self._order[pos] == old:
             del self._order[pos]
-            sim.wl.pred[i] = value
-            bisect.insort(self._order, (self.key(sim, i), sim.wl.submit[i], i))
+            ctx.wl.pred[i] = value
+            bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
         else:  # not waiting here (it started in this instant): only the value changes
-            sim.wl.pred[i] = value
+            ctx.wl.pred[i] = value
 
     skip_known_failures = True  # see schedule(); the exactness test switches it off
 
-    def schedule(self, sim: TrainingSim, t: float) -> None:
+    def schedule(self, ctx: SchedulingContext, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
-        lane = sim.lane
+        lane = ctx.lane
         new = self._new.get(lane)
         self._new[lane] = []
-        token = sim.retry_token()
+        token = ctx.retry_token()
         if (
             self.skip_known_failures
             and not self.settings.blocking
@@ -65,26 +65,26 @@ class _Priority(BaseScheduler):
             # Nothing that could let a failed job start happened since this lane's last pass, which tried (or
             # knew the failure of) every job then waiting: only the jobs that joined since can start. (Not when
             # blocking, where a new job ahead of the blocked head changes where the pass stops.)
-            self._try_new(sim, new, t)
+            self._try_new(ctx, new, t)
         else:
-            self._full_pass(sim, t, whole_class=token is not None)
+            self._full_pass(ctx, t, whole_class=token is not None)
         # kept only when nothing in the pass itself could have helped a job it had already failed (a reclaim)
-        self._seen[lane] = token if token is not None and sim.retry_token() == token else None
+        self._seen[lane] = token if token is not None and ctx.retry_token() == token else None
 
-    def _try_new(self, sim: TrainingSim, new: list[int], t: float) -> None:
-        order, gpus = self._order, sim.wl.gpus
-        for key in sorted({(self.key(sim, i), sim.wl.submit[i], i) for i in new}):
+    def _try_new(self, ctx: SchedulingContext, new: list[int], t: float) -> None:
+        order, gpus = self._order, ctx.wl.gpus
+        for key in sorted({(self.key(ctx, i), ctx.wl.submit[i], i) for i in new}):
             i = key[2]
-            if i not in sim.queue:
+            if i not in ctx.queue:
                 continue  # started or gone since it joined
-            if gpus[i] <= sim.total_gpus - sim.allocated + 1e-9 and sim.try_start(i, t):
+            if gpus[i] <= ctx.total_gpus - ctx.allocated + 1e-9 and ctx.try_start(i, t):
                 del order[bisect.bisect_left(order, key)]
 
-    def _full_pass(self, sim: TrainingSim, t: float, whole_class: bool) -> None:
+    def _full_pass(self, ctx: SchedulingContext, t: float, whole_class: bool) -> None:
         started: list[int] = []
-        wl = sim.wl
+        wl = ctx.wl
         gpus, cpus, mem, gtype = wl.gpus, wl.cpus, wl.mem, wl.gpu_type
-        free = sim.total_gpus - sim.allocated  # read once and after each start (a property under quotas)
+        free = ctx.total_gpus - ctx.allocated  # read once and after each start (a property under quotas)
         blocking = self.settings.blocking
         # What failed in this pass, per (GPUs, GPU type): the (CPUs, memory) of each failed job. A pass only
         # starts jobs, so room (and a queue's quota) only shrinks, and a failed try changes nothing (a reclaim
@@ -110,14 +110,14 @@ class _Priority(BaseScheduler):
                 seen = failed.get(cls, ())
                 if seen is None or any(c <= cpus[i] and m <= mem[i] for c, m in seen):
                     continue  # (never reached when blocking: the pass ended at the first failure)
-            if sim.try_start(i, t):
+            if ctx.try_start(i, t):
                 started.append(pos)
-                free = sim.total_gpus - sim.allocated
+                free = ctx.total_gpus - ctx.allocated
             elif blocking:
                 break
             elif memo:
                 if cls not in failed:
-                    failed[cls] = None if whole_class and sim.gpus_short(i) else []
+                    failed[cls] = None if whole_class and ctx.gpus_short(i) else []
                 bucket = failed[cls]
                 if bucket is not None:
                     bucket.append((cpus[i], mem[i]))
@@ -129,15 +129,15 @@ class _Priority(BaseScheduler):
 class ShortestJobFirst(_Priority):
     """Shortest predicted duration first (`--predictor oracle` gives true SJF)."""
 
-    def key(self, sim: TrainingSim, i: int) -> float:
+    def key(self, ctx: SchedulingContext, i: int) -> float:
         """Predicted duration."""
-        return sim.wl.pred[i]
+        return ctx.wl.pred[i]
 
 
 @SCHEDULERS.register("qssf")
 class QuasiShortestServiceFirst(_Priority):
     """Helios QSSF: smallest predicted GPU-time (GPUs x predicted duration) first."""
 
-    def key(self, sim: TrainingSim, i: int) -> float:
+    def key(self, ctx: SchedulingContext, i: int) -> float:
         """Predicted GPU-seconds."""
-        return sim.wl.pred[i] * max(sim.wl.gpus[i], 0.0)
+        return ctx.wl.pred[i] * max(ctx.wl.gpus[i], 0.0)
