@@ -34,7 +34,7 @@ ColdStartOpt = Annotated[
 MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
+    typer.Option("--set", metavar="KEY=VALUE", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
 ]
 
 

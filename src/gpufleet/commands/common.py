@@ -43,7 +43,9 @@ SkipOpt = Annotated[
 ]
 ParamOpt = Annotated[
     list[str] | None,
-    typer.Option("--param", "-p", help="Generator parameter KEY=VALUE for synthetic:* (e.g. n_jobs=20000)."),
+    typer.Option(
+        "--param", "-p", metavar="KEY=VALUE", help="Generator parameter KEY=VALUE for synthetic:* (e.g. n_jobs=20000)."
+    ),
 ]
 
 

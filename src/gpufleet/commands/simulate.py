@@ -22,7 +22,6 @@ from gpufleet.commands.common import (
     handles_errors,
     out,
 )
-from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
 
 JobsOpt = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. itp:cluster04 or synthetic:jobs.")]
@@ -193,6 +192,7 @@ def _tenancy_file(cluster: str) -> Any:
     """The TenancySpec when --cluster names a YAML file, else None (a spec or NODES reference)."""
     if not cluster.endswith((".yaml", ".yml")):
         return None
+    from gpufleet.core.config import read_yaml_model  # here, not at the top: pydantic is no part of --help
     from gpufleet.sim.tenancy import TenancySpec
 
     spec = read_yaml_model(Path(cluster), TenancySpec, "--cluster")
@@ -301,6 +301,7 @@ def tenancy_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
+    from gpufleet.core.config import read_yaml_model
     from gpufleet.experiments import load_cluster, load_jobs, save
     from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
     from gpufleet.sim.tenancy import compare as run_compare
