@@ -15,6 +15,7 @@ from gpufleet.cli import app
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, make_autoscaler
 from gpufleet.sim.serving import ReplicaProfile, ServingConfig, parse_slo, simulate_serving
 from gpufleet.sim.serving.fleet import ServingSim
+from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.run import unlimited_concurrency
 
 
@@ -50,7 +51,17 @@ def test_slots_are_never_exceeded_at_any_instant() -> None:
     from gpufleet.sim.serving.run import request_times
 
     a, pre, svc, _ = request_times(req, prof)
-    sim = ServingSim(a - a[0], pre, svc, prof, make_autoscaler("target-tracking"), cold_start_s=30, initial_replicas=2)
+    meter = FleetMeter()
+    sim = ServingSim(
+        a - a[0],
+        pre,
+        svc,
+        prof,
+        make_autoscaler("target-tracking"),
+        cold_start_s=30,
+        initial_replicas=2,
+        observers=[meter],
+    )
     seen = []
     orig = sim._begin
 
@@ -62,7 +73,7 @@ def test_slots_are_never_exceeded_at_any_instant() -> None:
     sim._begin = spy  # type: ignore[method-assign]
     sim.run()
     assert max(seen) <= prof.max_seqs
-    assert np.isfinite(sim.finish).all() and (np.sort(sim.finish) > 0).all()
+    assert np.isfinite(meter.finish).all() and (np.sort(meter.finish) > 0).all()
 
 
 def test_mm_c_waiting_matches_erlang_c() -> None:
@@ -74,9 +85,10 @@ def test_mm_c_waiting_matches_erlang_c() -> None:
     service = rng.exponential(1 / mu, n)
     prof = ReplicaProfile(name="mmc", gpu_type="A10", prefill_tps=1e9, decode_tps=1e9, max_seqs=4)
     scaler = make_autoscaler("target-tracking", Guardrails(min_replicas=1, max_replicas=1))
-    sim = ServingSim(arrival, np.zeros(n), service, prof, scaler, cold_start_s=0, initial_replicas=1)
+    meter = FleetMeter()
+    sim = ServingSim(arrival, np.zeros(n), service, prof, scaler, cold_start_s=0, initial_replicas=1, observers=[meter])
     sim.run()
-    wait = (sim.start - arrival)[n // 10 :]
+    wait = (meter.start - arrival)[n // 10 :]
     a = lam / mu
     rho = a / c
     erlang_c = (a**c / math.factorial(c) / (1 - rho)) / (

@@ -9,8 +9,12 @@ Events (equal times run in this order): FINISH, READY, ARRIVE, DECIDE, SAMPLE.
 - DECIDE: the autoscaler sees the FleetState (per-second concurrency and arrivals up to now) and, when it
   uses one, a forecast; more replicas are ordered (READY after the cold start), fewer are taken away
   (starting ones cancelled first, newest first; then ready ones drain, fewest outstanding first).
-- SAMPLE: per-minute timeline row.
+- SAMPLE: the measuring tick: observers take a timeline row (kept as an event so that event order and
+  counts do not depend on who measures).
 A replica costs GPU time from the moment it is ordered until it is released (or the replay ends).
+The loop measures nothing itself: it tells its observers (sim/serving/meter.py, FleetMeter) what happens.
+The per-second demand it keeps (requests in the system, arrivals) is what the autoscaler sees, as a live
+one would read it from its metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import polars as pl
 
 from gpufleet.optimizer.autoscaling import Autoscaler, FleetState, Forecast
 from gpufleet.sim.engine import Engine
+from gpufleet.sim.serving.meter import FleetObserver
 from gpufleet.sim.serving.profiles import ReplicaProfile
 
 FINISH, READY, ARRIVE, DECIDE, SAMPLE = range(5)
@@ -108,7 +113,7 @@ class Forecasting:
 
 
 class ServingSim:
-    """One replay: requests, a replica profile, an autoscaler."""
+    """One replay: requests, a replica profile, an autoscaler; observers measure it."""
 
     def __init__(
         self,
@@ -122,45 +127,39 @@ class ServingSim:
         initial_replicas: int,
         forecasting: Forecasting | None = None,
         sample_s: float = 60.0,
+        observers: list[FleetObserver] | None = None,
     ) -> None:
         self.arrival, self.prefill, self.service = arrival, prefill, service
         self.profile, self.autoscaler, self.cold_start_s = profile, autoscaler, cold_start_s
         self.forecasting = forecasting
         self.sample_s = sample_s
-        n = len(arrival)
-        self.start = np.full(n, np.nan)  # when each request got its slot
-        self.finish = np.full(n, np.nan)
+        self.observers = list(observers or [])
         self.replicas: list[Replica] = []
         self.router: deque[int] = deque()
         self.in_system = 0
         size = int(arrival.max(initial=0.0) + service.max(initial=0.0)) + 120
         self.conc = np.zeros(size)  # per-second integral of requests in the system
         self.arr = np.zeros(size)  # arrivals per second
-        self.busy_int = np.zeros(size)  # per-second integral of busy slots
-        self.slots_int = np.zeros(size)  # per-second integral of ready slots
         self._last_t = 0.0
-        self._busy = 0
-        self._ready_slots = 0
         self._service_sum = 0.0
         self._service_n = 0
-        self.actions: list[dict[str, Any]] = []
-        # every decision with what the policy saw: the live hook's end-to-end test replays these
-        self.decisions: list[tuple[float, int, int, float, int]] = []
-        self.timeline: list[dict[str, Any]] = []
-        self._last_sample = {"arrivals": 0.0, "conc": 0.0, "busy": 0.0, "slots": 0.0}
         self._arrivals_seen = 0
+        self.last_finish = 0.0
+        self.events = 0
+        for o in self.observers:
+            o.attach(self)
         for _ in range(initial_replicas):
             self._order(0.0, ready_now=True)
 
-    # -- bookkeeping ---------------------------------------------------------------------------------------
+    # -- the demand the autoscaler sees --------------------------------------------------------------------
     def _grow(self, need: int) -> None:
         if need >= len(self.conc):
             extra = need - len(self.conc) + 3600
-            for name in ("conc", "arr", "busy_int", "slots_int"):
-                setattr(self, name, np.concatenate([getattr(self, name), np.zeros(extra)]))
+            self.conc = np.concatenate([self.conc, np.zeros(extra)])
+            self.arr = np.concatenate([self.arr, np.zeros(extra)])
 
     def _advance(self, t: float) -> None:
-        """Integrate requests in the system, busy slots and ready slots into per-second bins up to t."""
+        """Integrate requests in the system into per-second bins up to t."""
         last = self._last_t
         if t <= last:
             return
@@ -168,31 +167,34 @@ class ServingSim:
         while last < t:
             b = int(last)
             end = min(t, b + 1.0)
-            dt = end - last
-            self.conc[b] += self.in_system * dt
-            self.busy_int[b] += self._busy * dt
-            self.slots_int[b] += self._ready_slots * dt
+            self.conc[b] += self.in_system * (end - last)
             last = end
         self._last_t = t
 
+    # -- bookkeeping ---------------------------------------------------------------------------------------
     def _order(self, t: float, ready_now: bool = False) -> Replica:
         r = Replica(len(self.replicas), t, t if ready_now else t + self.cold_start_s)
         self.replicas.append(r)
+        self._tell_replica(t, "order", r.rid)
         if ready_now:
             r.state = "ready"
-            self._ready_slots += self.profile.max_seqs
+            self._tell_replica(t, "ready", r.rid)
         return r
 
     def _begin(self, t: float, r: Replica, i: int) -> list[tuple[float, int, Any]]:
         r.busy += 1
-        self._busy += 1
-        self.start[i] = t
+        for o in self.observers:
+            o.on_request(t, "start", i)
         return [(t + self.service[i], FINISH, (r.rid, i))]
 
     def _release(self, t: float, r: Replica) -> None:
-        if r.state in ("ready", "draining") and r.state != "gone":
-            self._ready_slots -= self.profile.max_seqs
+        """A ready or draining replica is given back."""
         r.state, r.gone_at = "gone", t
+        self._tell_replica(t, "stop", r.rid)
+
+    def _tell_replica(self, t: float, what: str, rid: int) -> None:
+        for o in self.observers:
+            o.on_replica(t, what, rid)
 
     # -- handlers --------------------------------------------------------------------------------------------
     def on_arrive(self, t: float, i: int) -> list[tuple[float, int, Any]]:
@@ -222,9 +224,10 @@ class ServingSim:
         rid, i = payload
         r = self.replicas[rid]
         r.busy -= 1
-        self._busy -= 1
         self.in_system -= 1
-        self.finish[i] = t
+        self.last_finish = max(self.last_finish, t)
+        for o in self.observers:
+            o.on_request(t, "finish", i)
         if r.queue:
             return self._begin(t, r, r.queue.popleft())
         if self.router and r.state == "ready":
@@ -239,7 +242,7 @@ class ServingSim:
         if r.state != "starting":  # cancelled while starting
             return []
         r.state = "ready"
-        self._ready_slots += self.profile.max_seqs
+        self._tell_replica(t, "ready", rid)
         out: list[tuple[float, int, Any]] = []
         while self.router and r.busy < self.profile.max_seqs:
             out += self._begin(t, r, self.router.popleft())
@@ -268,7 +271,8 @@ class ServingSim:
         if self.forecasting is not None and self.autoscaler.uses_forecast:
             fc = self.forecasting.forecast(t, self.arr, self.cold_start_s + self.autoscaler.period_s)
         plan = self.autoscaler.decide(st, fc)
-        self.decisions.append((t, st.ready, st.starting, st.service_s, plan.desired))
+        for o in self.observers:
+            o.on_decision(t, st, plan)
         out: list[tuple[float, int, Any]] = []
         change = plan.desired - st.current
         if change > 0:
@@ -281,6 +285,7 @@ class ServingSim:
                 if drop == 0:
                     break
                 r.state, r.gone_at = "gone", t
+                self._tell_replica(t, "cancel", r.rid)
                 drop -= 1
             for r in sorted((r for r in self.replicas if r.state == "ready"), key=lambda x: (x.outstanding, -x.rid)):
                 if drop == 0:
@@ -295,8 +300,6 @@ class ServingSim:
                     self._release(t, r)
                 drop -= 1
             out += self._dispatch_router(t)
-        if change:
-            self.actions.append({"t": t, "from": st.current, "to": plan.desired, "reason": plan.reason})
         if self._arrivals_seen < len(self.arrival) or self.in_system > 0:
             out.append((t + self.autoscaler.period_s, DECIDE, None))
         return out
@@ -310,22 +313,8 @@ class ServingSim:
 
     def on_sample(self, t: float, _: Any) -> list[tuple[float, int, Any]]:
         self._advance(t)
-        a, b = int(t - self.sample_s), int(t)
-        window = slice(max(a, 0), b)
-        slots = float(self.slots_int[window].sum())
-        live = [r for r in self.replicas if r.state in ("ready", "starting", "draining")]
-        self.timeline.append(
-            {
-                "t": t,
-                "replicas": sum(r.state == "ready" for r in self.replicas),
-                "starting": sum(r.state == "starting" for r in self.replicas),
-                "draining": sum(r.state == "draining" for r in self.replicas),
-                "gpus": len(live) * self.profile.gpus,
-                "arrivals_per_s": float(self.arr[window].sum()) / self.sample_s,
-                "concurrency": float(self.conc[window].sum()) / self.sample_s,
-                "utilization": float(self.busy_int[window].sum()) / slots if slots else 0.0,
-            }
-        )
+        for o in self.observers:
+            o.on_sample(t)
         if self._arrivals_seen < len(self.arrival) or self.in_system > 0:
             return [(t + self.sample_s, SAMPLE, None)]
         return []
@@ -341,6 +330,7 @@ class ServingSim:
                 SAMPLE: self.on_sample,
             },
             PRIORITIES,
+            list(self.observers),
         )
         if len(self.arrival):
             eng.push(float(self.arrival[0]), ARRIVE, 0)
@@ -348,15 +338,11 @@ class ServingSim:
         eng.push(self.sample_s, SAMPLE, None)
         end = eng.run()
         self.events = eng.events_handled
-        last = float(np.nanmax(self.finish)) if len(self.finish) else 0.0
+        last = self.last_finish
         self._advance(max(end, last))
         for r in self.replicas:
             if r.gone_at is None:
                 r.gone_at = last
+        for o in self.observers:
+            o.close(max(end, last), last)
         return last
-
-    def gpu_hours(self, since: float = 0.0) -> float:
-        """GPU-hours of every replica from order to release (the part after `since`)."""
-        return (
-            sum(max(0.0, (r.gone_at or 0.0) - max(r.ordered, since)) * self.profile.gpus for r in self.replicas) / 3600
-        )

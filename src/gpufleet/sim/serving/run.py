@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpufleet.core.errors import GpufleetError
 from gpufleet.optimizer.autoscaling import Guardrails, Oracle, make_autoscaler, replicas_for
 from gpufleet.sim.serving.fleet import DEFAULT_FORECASTER, Forecasting, ServingSim
+from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
 from gpufleet.sim.serving.scoring import Feasibility, attainment_of_attainable, latency_floor, slo_feasibility
 
@@ -195,13 +196,22 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
             level=cfg.forecast_level,
             settings=cfg.forecaster_settings,
         )
+    meter = FleetMeter()
     sim = ServingSim(
-        arrival, prefill, service, profile, scaler, cold_start_s=cfg.cold_start_s, initial_replicas=init, forecasting=fc
+        arrival,
+        prefill,
+        service,
+        profile,
+        scaler,
+        cold_start_s=cfg.cold_start_s,
+        initial_replicas=init,
+        forecasting=fc,
+        observers=[meter],
     )
     end = sim.run()
-    wait = sim.start - arrival
+    wait = meter.start - arrival
     ttft = wait + prefill
-    e2e = sim.finish - arrival
+    e2e = meter.finish - arrival
     warm = _warm(arrival, cfg.warmup_s)
     scored = arrival >= warm
     floor = latency_floor(slo.metric, prefill, service)[scored]
@@ -211,8 +221,8 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
     )
     wait, ttft, e2e = wait[scored], ttft[scored], e2e[scored]
     metric = {"ttft": ttft, "e2e": e2e, "wait": wait}[slo.metric]
-    timeline = pl.DataFrame(sim.timeline) if sim.timeline else pl.DataFrame()
-    gpu_h = sim.gpu_hours(since=warm)
+    timeline = pl.DataFrame(meter.timeline) if meter.timeline else pl.DataFrame()
+    gpu_h = meter.gpu_hours(since=warm)
     summary = {
         "policy": cfg.policy,
         "profile": profile.name,
@@ -238,12 +248,12 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         "e2e_p50_s": float(np.percentile(e2e, 50)),
         "e2e_p99_s": float(np.percentile(e2e, 99)),
         "wait_p99_s": float(np.percentile(wait, 99)),
-        "scaling_actions": len(sim.actions),
+        "scaling_actions": len(meter.actions),
         "max_replicas": _max_replicas(timeline, warm, init),
-        "mean_utilization": float(np.sum(sim.busy_int[int(warm) :]) / max(np.sum(sim.slots_int[int(warm) :]), 1e-9)),
+        "mean_utilization": meter.utilization(since=warm),
         "events": sim.events,
     }
-    decisions = pl.DataFrame(sim.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
+    decisions = pl.DataFrame(meter.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
     n = int(np.ceil(end)) + 1
     per_second = pl.DataFrame({"t": np.arange(n), "concurrency": sim.conc[:n], "arrivals": sim.arr[:n]})
-    return ServingResult(per, timeline, sim.actions, summary, decisions, per_second)
+    return ServingResult(per, timeline, meter.actions, summary, decisions, per_second)
