@@ -455,6 +455,7 @@ def test_bad_input_is_one_line_exit_2(files: Path, args: list[str], needles: lis
 REAL = ["spec-too-many-nodes", "map-yaml-syntax", "time-milliseconds", "option-missing", "csv-binary"]
 
 
+@pytest.mark.integration  # runs the console script
 @pytest.mark.parametrize("case", REAL)
 def test_the_installed_command_prints_the_same_line(files: Path, case: str) -> None:
     """The console script (not the test runner) gives the same single line, and --debug the traceback."""

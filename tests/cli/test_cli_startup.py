@@ -66,6 +66,7 @@ def _probe(*args: str) -> tuple[int, set[str], str]:
     return report["code"], {m.split(".")[0] for m in report["modules"]}, proc.stdout
 
 
+@pytest.mark.integration  # a fresh interpreter per probe
 @pytest.mark.parametrize(
     "args",
     [
@@ -91,6 +92,7 @@ def test_help_and_version_load_no_heavy_library(args: list[str]) -> None:
     assert sorted(loaded & set(HEAVY)) == []
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_the_probe_sees_a_heavy_import() -> None:
     """The check above can fail: a command that reads a trace does load polars in the same probe."""
     code, loaded, _ = _probe("traces", "list", "--json")
@@ -98,6 +100,7 @@ def test_the_probe_sees_a_heavy_import() -> None:
     assert "polars" in loaded
 
 
+@pytest.mark.integration  # runs the console script
 def test_version_prints_the_installed_version() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", "from gpufleet.cli import main; main()", "--version"],
@@ -133,6 +136,7 @@ def test_help_at_80_columns_shows_every_option_whole(path: list[str], cmd: objec
         assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text), f"{name} not whole in {path} --help"
 
 
+@pytest.mark.integration  # a fresh interpreter per probe
 @pytest.mark.parametrize(
     "args",
     [["simulate", "--help"], ["compare", "--help"], ["collect", "prometheus", "--help"]],
@@ -152,6 +156,7 @@ def test_help_in_a_real_80_column_process(args: list[str]) -> None:
         assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text), name
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_square_brackets_in_help_are_kept() -> None:
     """Help text is not read as markup: `gpufleet[ray]` stays as written."""
     _, _, text = _probe("compare", "--help")

@@ -90,6 +90,7 @@ def test_bad_cluster_spec(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "NODES reference" in r.stderr
 
 
+@pytest.mark.integration  # starts worker processes
 def test_compare_grid_in_worker_processes(tmp_path: Path) -> None:
     r = runner.invoke(
         app,
@@ -152,6 +153,7 @@ def test_compare_ray_without_extra_is_clear(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "gpufleet[ray]" in r.stderr
 
 
+@pytest.mark.integration  # starts a Ray cluster
 def test_compare_on_ray_matches_local(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="Ray is the optional extra gpufleet[ray]; not installed here")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)

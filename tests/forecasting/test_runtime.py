@@ -158,6 +158,7 @@ def test_philly_target_lightgbm_beats_user_history_by_20pct(data_dir: Path) -> N
     assert 0.6 <= t["lightgbm"]["cover_p10_p90"] <= 0.95  # nominal 0.8: the interval means something
 
 
+@pytest.mark.integration  # the downstream replays run in worker processes
 @pytest.mark.traces
 def test_backtest_cli_json(data_dir: Path) -> None:
     r = runner.invoke(
@@ -199,6 +200,7 @@ def test_backtest_cli_json(data_dir: Path) -> None:
     assert sjf[("gpu-class", "refreshed")]["nudged_mean"] is not None
 
 
+@pytest.mark.integration  # workers=2 starts processes
 def test_downstream_nudged_replays_report_how_far_one_replay_can_move() -> None:
     jobs = load("synthetic:jobs", n_jobs=400, days=1, seed=3).frame
     nodes = parse_spec("2x8:V100")  # loaded: the order SJF picks decides who waits

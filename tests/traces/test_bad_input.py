@@ -111,6 +111,7 @@ def test_missing_data_dir(tmp_path: Path) -> None:
     _one_line_error(_show(tmp_path / "nowhere"), "does not exist")
 
 
+@pytest.mark.integration  # runs the console script
 def test_real_command_prints_no_traceback(data_dir: Path, tmp_path: Path) -> None:
     blob = (data_dir / ITP / FILE).read_bytes()
     root = _fake_root(tmp_path, blob[:1000], raw=True)

@@ -12,6 +12,8 @@ import pytest
 
 from gpufleet.core.net import free_port, wait_http
 
+pytestmark = pytest.mark.integration  # a real HTTP server and a real child process
+
 
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
