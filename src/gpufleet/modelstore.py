@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from gpufleet import __version__
-from gpufleet.core.errors import GpufleetError, brief
+from gpufleet.core.config import read_json_object
+from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.runtime import PREDICTORS, AFTRuntime, AutoRuntime
 from gpufleet.forecasting.runtime.gbm import LightGBMRuntime
 
@@ -56,14 +57,7 @@ def load_runtime_model(path: Path) -> Any:
     f = path / "model.json"
     if not f.is_file():
         raise GpufleetError(f"{path}: not a model directory (no model.json); create one with `gpufleet train runtime`")
-    try:
-        state = json.loads(f.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise GpufleetError(f"{f}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except UnicodeDecodeError as e:
-        raise GpufleetError(f"{f}: {brief(e)}; not a model file") from None
-    if not isinstance(state, dict):
-        raise GpufleetError(f"{f}: not a model file (a JSON object is expected)")
+    state = read_json_object(f, "a model file")
     if state.get("model") not in PREDICTORS:
         raise GpufleetError(f"{f}: unknown model {state.get('model')!r}")
     try:

@@ -266,6 +266,23 @@ def read_user_text(path: Path, option: str = "") -> str:
         raise GpufleetError(f"{where}: {brief(e)}") from None
 
 
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file that must hold one object (a run's summary, a saved model); a damaged one is one line
+    naming the file and saying it is not `what`."""
+    import json
+
+    from gpufleet.core.errors import GpufleetError
+
+    text = read_user_text(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise GpufleetError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); not {what}") from None
+    if not isinstance(doc, dict):
+        raise GpufleetError(f"{path}: not {what} (a JSON object is expected)")
+    return doc
+
+
 def parse_yaml_model(text: str, model: type[M], where: str) -> M:
     """A YAML document checked as `model`; errors are one line naming `where` (the file) and the field."""
     import yaml

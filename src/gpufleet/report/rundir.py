@@ -44,18 +44,9 @@ def write_run(
 
 def read_summary(run: Path) -> dict[str, Any]:
     """The summary.json of a run directory; a damaged one is a one-line error naming the file."""
-    from gpufleet.core.errors import GpufleetError, brief
+    from gpufleet.core.config import read_json_object
 
-    f = run / "summary.json"
-    try:
-        summary = json.loads(f.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise GpufleetError(f"{f}: not valid JSON ({e.msg} at line {e.lineno}); not a run's summary") from None
-    except UnicodeDecodeError as e:
-        raise GpufleetError(f"{f}: {brief(e)}; not a run's summary") from None
-    if not isinstance(summary, dict):
-        raise GpufleetError(f"{f}: not a run's summary (a JSON object is expected)")
-    return summary
+    return read_json_object(run / "summary.json", "a run's summary")
 
 
 def run_kind(summary: dict[str, Any]) -> str:
