@@ -145,7 +145,7 @@ def main() -> None:
             )
     print(f"worst overhead vs pooled: x{worst:.2f} (goal <= x1.20)")
     if a.target:
-        from gpufleet.experiments import parse_duration
+        from gpufleet.core.durations import parse_duration
         from gpufleet.sim.tenancy import suggest_quotas
 
         t0 = time.perf_counter()

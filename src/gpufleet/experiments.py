@@ -217,16 +217,6 @@ def _row(
     }
 
 
-def parse_duration(text: str) -> float:
-    """'90s', '10m', '1h', '2d' (or plain seconds) to seconds."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not m:
-        raise GpufleetError(f"cannot read the duration {text!r}; use e.g. 90s, 10m, 1h, 2d")
-    return float(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
-
-
 def natural_step(horizon_s: float, native_s: float) -> float:
     """The grid a horizon calls for: 1 min up to 30 min ahead, 10 min up to 6 h, else 1 h (never finer than
     the data's own step)."""

@@ -142,7 +142,7 @@ def test_cli_bad_targets_fail_before_any_replay(tmp_path: Path) -> None:
     (tmp_path / "t.yaml").write_text("nodes: 8x8:A100\nvcs: {team-0: 2, team-1: 2, team-2: 2, team-3: 2}\n")
     args = ["tenancy", "--jobs", str(tmp_path / "jobs.parquet"), "--cluster", str(tmp_path / "t.yaml")]
     res = CliRunner().invoke(app, [*args, "--target", "soon"])
-    assert res.exit_code == 2 and "--target 'soon': cannot read the duration" in res.output
+    assert res.exit_code == 2 and "--target 'soon': give seconds or a duration like" in res.output
     res = CliRunner().invoke(app, [*args, "--target", "team-0=2h"])
     assert res.exit_code == 2 and "no p95-wait target for group 'team-1'" in res.output
 

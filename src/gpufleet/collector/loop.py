@@ -30,25 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpufleet.collector.store import Store
 from gpufleet.core.config import read_yaml_model
+from gpufleet.core.durations import parse_duration
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.redact import redact
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def seconds(text: str | float, what: str = "duration") -> float:
-    """'30s', '5m', '2h', '1d' or a number of seconds."""
-    if isinstance(text, int | float):
-        v = float(text)
-    else:
-        t = text.strip()
-        try:
-            v = float(t[:-1]) * _UNITS[t[-1]] if t and t[-1] in _UNITS else float(t)
-        except (ValueError, IndexError):
-            raise GpufleetError(f"{what} {text!r}: give seconds or a duration like 30s, 5m, 2h") from None
-    if not v > 0:
-        raise GpufleetError(f"{what} {text!r}: must be positive")
-    return v
+    """A positive duration in seconds (core/durations.py: '30s', '5m', '1h30m', '500ms' or a number)."""
+    return parse_duration(text, what)
 
 
 Duration = Annotated[str | float, Field(description="seconds, or 30s / 5m / 2h / 1d")]

@@ -21,6 +21,7 @@ import polars as pl
 
 from gpufleet.collector import dcgm
 from gpufleet.collector.store import Store
+from gpufleet.core.durations import parse_duration
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.redact import redact, redact_url
 from gpufleet.core.schemas import GPU_SAMPLES
@@ -302,13 +303,11 @@ def to_gpu_samples(wide: pl.DataFrame) -> pl.DataFrame:
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """'6h', '30m', '2d' before now, or an ISO timestamp."""
     now = now or datetime.now(UTC)
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     t = text.strip()
-    if t and t[-1] in units:
-        try:
-            return now - timedelta(seconds=float(t[:-1]) * units[t[-1]])
-        except ValueError:
-            pass
+    try:
+        return now - timedelta(seconds=parse_duration(t, "--since"))
+    except GpufleetError:
+        pass  # not a duration: an ISO time, then
     try:
         d = datetime.fromisoformat(t)
     except ValueError:

@@ -15,14 +15,10 @@ collect_app = typer.Typer(help="Pull GPU and job telemetry into a durable store.
 
 
 def _step(text: str, option: str = "--step") -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        v = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
-    except (ValueError, IndexError):
-        raise GpufleetError(f"{option} {text!r}: give seconds or a duration like 30s, 1m") from None
-    if v <= 0:
-        raise GpufleetError(f"{option} {text!r}: must be positive")
-    return v
+    """A positive duration option in seconds (the one parser, core/durations.py)."""
+    from gpufleet.core.durations import parse_duration
+
+    return parse_duration(text, option)
 
 
 @collect_app.command("prometheus")

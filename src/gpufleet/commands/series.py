@@ -51,15 +51,9 @@ def _table_of(ref: str) -> str:
 
 def _positive(option: str, text: str) -> float:
     """A duration option in seconds, refused unless it is longer than zero."""
-    from gpufleet.experiments import parse_duration
+    from gpufleet.core.durations import parse_duration
 
-    try:
-        seconds = parse_duration(text)
-    except GpufleetError as e:
-        raise GpufleetError(f"{option}: {e}") from None
-    if seconds <= 0:
-        raise GpufleetError(f"{option} {text!r}: must be longer than zero, e.g. 1h")
-    return seconds
+    return parse_duration(text, option)
 
 
 def _series_grid(

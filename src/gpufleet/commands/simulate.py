@@ -255,15 +255,12 @@ def compare_cmd(
 
 
 def _targets(text: str) -> dict[str, float]:
-    from gpufleet.experiments import parse_duration
+    from gpufleet.core.durations import parse_duration
 
     out: dict[str, float] = {}
     for item in (x.strip() for x in text.split(",") if x.strip()):
         group, _, value = item.rpartition("=")
-        try:
-            out[group or "*"] = parse_duration(value)
-        except GpufleetError as e:
-            raise GpufleetError(f"--target {item!r}: {e}") from None
+        out[group or "*"] = parse_duration(value, f"--target for {group}" if group else "--target", positive=False)
     return out
 
 
