@@ -40,7 +40,7 @@ def seconds(text: str | float, what: str = "duration") -> float:
     return parse_duration(text, what)
 
 
-Duration = Annotated[str | float, Field(description="seconds, or 30s / 5m / 2h / 1d")]
+Duration = Annotated[str | float, Field(description="seconds, or 30s / 5m / 1h30m / 500ms / 1d")]
 
 
 class _Source(BaseModel):

@@ -18,6 +18,7 @@ from gpufleet.commands.common import (
     emit_json,
     err,
     handles_errors,
+    key_values,
     out,
 )
 from gpufleet.core.errors import GpufleetError
@@ -39,16 +40,7 @@ SetOpt = Annotated[
 
 
 def _settings(items: list[str] | None) -> dict[str, float]:
-    out_: dict[str, float] = {}
-    for item in items or []:
-        k, sep, v = item.partition("=")
-        try:
-            if not sep or not k.strip():
-                raise ValueError
-            out_[k.strip()] = float(v)
-        except ValueError:
-            raise GpufleetError(f"--set {item!r}: expected KEY=NUMBER, e.g. target_util=0.6") from None
-    return out_
+    return key_values(items, "--set", float, "KEY=NUMBER, e.g. target_util=0.6")
 
 
 def _config(policy: str, **kw: Any) -> Any:

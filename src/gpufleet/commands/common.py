@@ -158,17 +158,32 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(dumps(obj) + "\n")
 
 
-def _params(items: list[str] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
+def key_values(
+    items: list[str] | None, option: str, value: Callable[[str], Any], expected: str = "KEY=VALUE"
+) -> dict[str, Any]:
+    """Repeated `KEY=VALUE` options as a dict, each value through `value` (a ValueError there, or a missing
+    key or '=', is one line naming the option and the item). The one parser for --param, --set and the like."""
+    out_: dict[str, Any] = {}
     for item in items or []:
         k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise GpufleetError(f"--param {item!r}: expected KEY=VALUE")
         try:
-            params[k] = json.loads(v)
-        except json.JSONDecodeError:
-            params[k] = v
-    return params
+            if not sep or not k.strip():
+                raise ValueError
+            out_[k.strip()] = value(v)
+        except ValueError:
+            raise GpufleetError(f"{option} {item!r}: expected {expected}") from None
+    return out_
+
+
+def _json_or_text(v: str) -> Any:
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    return key_values(items, "--param", _json_or_text)
 
 
 def _load(ref: str, skip: bool, params: list[str] | None):  # type: ignore[no-untyped-def]
