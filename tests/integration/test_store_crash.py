@@ -26,7 +26,9 @@ from tests.integration.store_faults import (
     run,
     visible_is_consistent,
 )
+from typer.testing import CliRunner
 
+from gpufleet.cli import app
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.schemas import validate
@@ -166,6 +168,12 @@ def test_a_second_writer_is_refused_until_the_first_dies(src: Path, tmp_path: Pa
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1 and f"pid {holder.pid}" in lines[0] and "one writer at a time" in lines[0]
         assert Store(store).read("GPU_SAMPLES").height == 0  # the refused writer wrote nothing
+        # a second `collect run` loop on the same store stops at once with the same line, exit 2
+        (tmp_path / "c.yaml").write_text(
+            f"store: {store}\nmetrics_port: 0\nsources:\n  - kind: prometheus\n    url: http://127.0.0.1:9\n"
+        )
+        res = CliRunner().invoke(app, ["collect", "run", "--config", str(tmp_path / "c.yaml"), "--duration", "5s"])
+        assert res.exit_code == 2 and f"pid {holder.pid}" in res.stderr, res.output
     finally:
         holder.kill()
         holder.wait()

@@ -257,6 +257,9 @@ class CollectorLoop:
 
     def run(self, duration_s: float | None = None, sleep: Callable[[float], None] | None = None) -> list[SourceState]:
         """Until `stop` is set or `duration_s` passes; pending NVML samples are written before returning."""
+        # the writer lock first: a second collector on this store stops here with one line, instead of
+        # retrying a locked store forever as if it were an outage
+        self.store.upgrade()
         server = self._metrics.serve() if self.cfg.metrics_port else None
         deadline = self.clock() + duration_s if duration_s is not None else math.inf
         wait = sleep or (lambda s: self.stop.wait(s))
