@@ -161,9 +161,9 @@ class Store:
             ) from None
 
     # -- watermarks -----------------------------------------------------------------------------------
-    def _series_marks(self, table: str, source: str, keys: list[str]) -> dict[str, datetime]:
-        """Last timestamp per series of `source`, from the committed rows (cached per table version)."""
-        dt = self._table(table)
+    def _series_marks(self, dt: Any | None, table: str, source: str, keys: list[str]) -> dict[str, datetime]:
+        """Last timestamp per series of `source` in `dt` (the loaded table), from the committed rows (cached
+        per table version)."""
         if dt is None:
             return {}
         version = dt.version()
@@ -186,7 +186,7 @@ class Store:
     def watermark(self, source: str, series: str, keys: list[str], table: str = "GPU_SAMPLES") -> datetime | None:
         """Last timestamp stored for (source, series) in `table`, or None; a series is the values of `keys`
         joined by '|', as `append` keys it."""
-        return self._series_marks(table, source, keys).get(series)
+        return self._series_marks(self._table(table), table, source, keys).get(series)
 
     def newest(self, source: str) -> datetime | None:
         """The newest timestamp any appended table holds from `source` (where a resumed pull starts)."""
@@ -214,12 +214,13 @@ class Store:
         frame = validate(frame, table)
         with self._mutex:
             self._begin_write()
-            floor = self._retained_from(table)
+            dt = self._table(table)  # loaded once: cut-off, watermarks and the version before the commit
+            floor = _retained_from(dt)
             if floor is not None:
                 old = pl.col(ts).dt.date() < floor
                 self.skipped_retained += int(frame.select(old.sum()).item())
                 frame = frame.filter(~old)
-            marks = self._series_marks(table, source, keys)
+            marks = self._series_marks(dt, table, source, keys)
             key = _key(keys, keys)
             mark = key.replace_strict(marks, default=None, return_dtype=pl.Datetime("us", "UTC"))
             fresh = (
@@ -229,7 +230,7 @@ class Store:
             )
             if fresh.height == 0:
                 return 0
-            before = self._version(table)
+            before = None if dt is None else dt.version()
             crash_point("store.append.before-commit")
             self._commit(
                 table,
@@ -340,11 +341,6 @@ class Store:
                 crash_point("store.compact.vacuumed")
         return {"days_compacted": merged, "files_before": files_before, "files_deleted": removed}
 
-    def _retained_from(self, table: str) -> date | None:
-        dt = self._table(table)
-        v = None if dt is None else dt.metadata().configuration.get(RETAINED_FROM)
-        return date.fromisoformat(v) if v else None
-
     def retention(self, keep_days: int, today: date | None = None) -> dict[str, object]:
         """Delete day partitions older than `keep_days` before `today` (UTC). The cut-off is recorded first
         (a table property) and rows before it are refused from then on, so re-running an old window does
@@ -360,7 +356,7 @@ class Store:
                 dt = _delta().DeltaTable(str(p))
                 days = pl.scan_delta(str(p)).select(PARTS).unique().collect()
                 gone = days.filter(pl.col("_day") < cutoff.isoformat()).height
-                prev = self._retained_from(p.name.upper())
+                prev = _retained_from(dt)
                 with self._writing(f"retention of {p.name}"):
                     if prev is None or prev < cutoff:
                         dt.alter.set_table_properties({RETAINED_FROM: cutoff.isoformat()}, raise_if_not_exists=False)
@@ -384,6 +380,12 @@ def _key(present: list[str], keys: list[str]) -> pl.Expr:
     """A series' identity as one string: its key values joined by '|' (missing columns count as empty)."""
     parts = [pl.col(k).cast(pl.String).fill_null("") if k in present else pl.lit("") for k in keys]
     return pl.concat_str(parts, separator="|")
+
+
+def _retained_from(dt: Any | None) -> date | None:
+    """The cut-off day retention recorded on a loaded table, if any."""
+    v = None if dt is None else dt.metadata().configuration.get(RETAINED_FROM)
+    return date.fromisoformat(v) if v else None
 
 
 def _is_table(path: Path) -> bool:
