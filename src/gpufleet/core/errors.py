@@ -60,3 +60,27 @@ def brief(e: BaseException) -> str:
 def text_line(e: UnicodeDecodeError) -> int:
     """The 1-based line of the byte that did not decode."""
     return bytes(e.object[: e.start]).count(b"\n") + 1
+
+
+class SettingsError(GpufleetError):
+    """Settings (a policy's, a config file's, an option's) failed validation; one line naming the field."""
+
+
+def validation_line(
+    e: Exception, where: str = "", option_of: dict[str, str] | None = None, valid: list[str] | None = None
+) -> str:
+    """The one formatter of a pydantic ValidationError (or any parser error) as one line: `where: field: problem`.
+
+    `option_of` renames a field to what the user typed (a CLI option) when that differs; `valid` lists the
+    accepted fields when the problem is an unknown one."""
+    from pydantic import ValidationError  # here: the module stays importable without pydantic loaded
+
+    if not isinstance(e, ValidationError):
+        return f"{where}: {brief(e)}" if where else brief(e)
+    first = e.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"])
+    field = (option_of or {}).get(loc, loc)
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = f"not a setting (valid: {', '.join(valid) or 'none'})" if valid is not None else "not a setting"
+    return ": ".join(p for p in (where, field, msg) if p)
