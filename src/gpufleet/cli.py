@@ -29,6 +29,7 @@ from gpufleet.commands.common import (
 from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
+from gpufleet.commands.policies import policies_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
 from gpufleet.commands.runtime import backtest_runtime_cmd
 from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
@@ -102,6 +103,7 @@ app.command("rightsize")(rightsize_cmd)
 app.command("exporter")(exporter_cmd)
 app.command("autoscale-sim")(autoscale_sim_cmd)
 app.command("compare-autoscalers")(compare_autoscalers_cmd)
+app.command("policies")(policies_cmd)
 
 
 def _version(value: bool) -> None:
