@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError
+from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
-from gpufleet.sim.serving.fleet import DEFAULT_FORECASTER
 
 NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Kubernetes object name (RFC 1123 subdomain)
 

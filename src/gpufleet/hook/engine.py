@@ -30,11 +30,12 @@ import polars as pl
 
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError
+from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.hook import memory
 from gpufleet.hook.config import HookConfig, WorkloadConfig
 from gpufleet.hook.telemetry import Window
 from gpufleet.optimizer.autoscaling import FleetState, make_autoscaler
-from gpufleet.sim.serving.fleet import HISTORY_S, Forecasting
+from gpufleet.optimizer.autoscaling.base import HISTORY_S
 
 MAX_WORKLOADS = 1000  # bounded memory whatever the cluster declares
 MISSED_SCRAPES = 3  # scrapes missed in a row before telemetry counts as stale (before stale_after)

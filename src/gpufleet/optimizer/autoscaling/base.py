@@ -17,9 +17,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gpufleet.core.forecast import Forecast
 from gpufleet.core.registry import Registry
 
 F64 = npt.NDArray[np.float64]
+HISTORY_S = 3600  # seconds of per-second history a decision sees (the simulator and the live hook alike)
 
 
 @dataclass(frozen=True)
@@ -48,17 +50,6 @@ class FleetState:
         """The last `seconds` of a per-second series."""
         n = max(int(seconds), 1)
         return series[-n:]
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """Demand expected over the next seconds: arrivals per second, point and an upper quantile."""
-
-    start: float
-    step_s: float
-    mean: F64
-    hi: F64
-    level: int
 
 
 @dataclass

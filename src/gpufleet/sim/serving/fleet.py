@@ -19,26 +19,21 @@ one would read it from its metrics.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from gpufleet.optimizer.autoscaling import Autoscaler, FleetState, Forecast
+from gpufleet.forecasting.series.demand import Forecasting
+from gpufleet.optimizer.autoscaling import Autoscaler, FleetState
+from gpufleet.optimizer.autoscaling.base import HISTORY_S
 from gpufleet.sim.engine import Engine
 from gpufleet.sim.serving.meter import FleetObserver
 from gpufleet.sim.serving.profiles import ReplicaProfile
 
 FINISH, READY, ARRIVE, DECIDE, SAMPLE = range(5)
 PRIORITIES = {FINISH: 0, READY: 1, ARRIVE: 2, DECIDE: 3, SAMPLE: 4}
-HISTORY_S = 3600  # seconds of per-second history a decision sees
-# The predictive policy's forecaster, in the simulator and the live hook alike: the mean of the last 10
-# one-minute steps (with its calibrated margin, chosen with the policy's defaults; docs/autoscaling.md)
-DEFAULT_FORECASTER = "recent-window"
-DEFAULT_FORECASTER_SETTINGS: dict[str, dict[str, float]] = {"recent-window": {"window": 10}}
 
 
 @dataclass
@@ -57,59 +52,6 @@ class Replica:
     def outstanding(self) -> int:
         """Requests running or queued here."""
         return self.busy + len(self.queue)
-
-
-class Forecasting:
-    """Fits a Forecaster on the per-step arrival rate seen so far and keeps its latest forecast."""
-
-    def __init__(
-        self,
-        model: str,
-        step_s: float,
-        every_s: float,
-        history_s: float,
-        level: int,
-        settings: dict[str, float] | None,
-    ) -> None:
-        from gpufleet.forecasting.series import make_forecaster
-
-        if settings is None:  # not given: the defaults that go with this forecaster
-            settings = DEFAULT_FORECASTER_SETTINGS.get(model, {})
-        kw: dict[str, object] = {"season_length": 1, "step_s": step_s}
-        kw |= {k: int(v) if float(v).is_integer() else v for k, v in settings.items()}
-        make_forecaster(model, **kw)  # fail now, not at the first decision, on a bad setting
-        self.make = lambda: make_forecaster(model, **kw)
-        self.step_s, self.every_s, self.history_s, self.level = step_s, every_s, history_s, level
-        self.last_fit = -math.inf
-        self.latest: Forecast | None = None
-
-    def forecast(self, now: float, arrivals: np.ndarray, horizon_s: float, t0: int = 0) -> Forecast | None:
-        """Refit every `every_s` on whole steps up to now; None until two steps of history exist.
-        `arrivals[i]` counts the arrivals in second `t0 + i` (the simulator starts at 0; the live hook passes
-        the Unix second its window starts at); steps are aligned on multiples of `step_s` either way."""
-        if now - self.last_fit < self.every_s and self.latest is not None:
-            return self.latest
-        step = int(self.step_s)
-        end = (int(now) // step) * step
-        n_steps = min((end - t0) // step, int(self.history_s // step))
-        if n_steps < 2:
-            return None
-        counts = arrivals[end - n_steps * step - t0 : end - t0].reshape(n_steps, step).sum(axis=1) / step
-        ds_us = (end - n_steps * step + np.arange(n_steps) * step) * 1_000_000
-        frame = pl.DataFrame({"unique_id": ["demand"] * n_steps, "ds": ds_us, "y": counts}).with_columns(
-            pl.col("ds").cast(pl.Datetime("us", "UTC"))
-        )
-        h = max(1, math.ceil(horizon_s / step))
-        out = self.make().fit(frame).predict(h, levels=[self.level])
-        self.latest = Forecast(
-            start=float(end),
-            step_s=float(step),
-            mean=out["mean"].to_numpy().clip(0, None),
-            hi=out[f"hi-{self.level}"].to_numpy().clip(0, None),
-            level=self.level,
-        )
-        self.last_fit = now
-        return self.latest
 
 
 class ServingSim:

@@ -13,8 +13,9 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER, Forecasting
 from gpufleet.optimizer.autoscaling import Guardrails, Oracle, make_autoscaler, replicas_for
-from gpufleet.sim.serving.fleet import DEFAULT_FORECASTER, Forecasting, ServingSim
+from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
 from gpufleet.sim.serving.scoring import Feasibility, attainment_of_attainable, latency_floor, slo_feasibility
