@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, validation_line
 from gpufleet.core.redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,7 +138,7 @@ def handles_errors(fn: F) -> F:
             if _root_opt("debug"):
                 raise
             err.print(
-                f"[red]internal error:[/red] {type(e).__name__}: {escape(redact(str(e)))}"
+                f"[red]internal error:[/red] {type(e).__name__}: {escape(redact(validation_line(e)))}"
                 " (rerun with --debug for the traceback)",
                 markup=True,
                 soft_wrap=True,

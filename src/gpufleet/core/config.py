@@ -300,12 +300,9 @@ def validate_model(raw: Any, model: type[M], where: str) -> M:
     """Parsed settings checked as `model`; errors are one line naming `where` and the first bad field."""
     from pydantic import ValidationError
 
-    from gpufleet.core.errors import GpufleetError
+    from gpufleet.core.errors import SettingsError, validation_line
 
     try:
         return model.model_validate(raw or {})
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(x) for x in first["loc"]) or "(top)"
-        msg = first["msg"].removeprefix("Value error, ")
-        raise GpufleetError(f"{where}: {field}: {msg}") from None
+        raise SettingsError(validation_line(e, where)) from None

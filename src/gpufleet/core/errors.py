@@ -67,12 +67,17 @@ class SettingsError(GpufleetError):
 
 
 def validation_line(
-    e: Exception, where: str = "", option_of: dict[str, str] | None = None, valid: list[str] | None = None
+    e: Exception,
+    where: str = "",
+    option_of: dict[str, str] | None = None,
+    valid: list[str] | None = None,
+    show_input: bool = False,
 ) -> str:
     """The one formatter of a pydantic ValidationError (or any parser error) as one line: `where: field: problem`.
 
     `option_of` renames a field to what the user typed (a CLI option) when that differs; `valid` lists the
-    accepted fields when the problem is an unknown one."""
+    accepted fields when the problem is an unknown one; `show_input` writes the field as `field=value` (for
+    values the user typed as text, such as `-p n_jobs=-1`)."""
     from pydantic import ValidationError  # here: the module stays importable without pydantic loaded
 
     if not isinstance(e, ValidationError):
@@ -80,6 +85,8 @@ def validation_line(
     first = e.errors()[0]
     loc = ".".join(str(x) for x in first["loc"])
     field = (option_of or {}).get(loc, loc)
+    if show_input and field and first["type"] != "extra_forbidden" and "input" in first:
+        field = f"{field}={first['input']!r}"
     msg = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = f"not a setting (valid: {', '.join(valid) or 'none'})" if valid is not None else "not a setting"

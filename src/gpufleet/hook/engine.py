@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.collector.store import Store
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, brief
 from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.hook import memory
 from gpufleet.hook.config import HookConfig, WorkloadConfig
@@ -324,7 +324,7 @@ class Engine:
                     with self.lock:
                         self.workloads.pop(rt.cfg.key, None)
                 except Exception as e:  # an API error on one workload must not stop the others
-                    self.log(f"{rt.cfg.key}: scaling failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+                    self.log(f"{rt.cfg.key}: scaling failed: {type(e).__name__}: {brief(e)}")
         self.last_tick_at = time.monotonic()
         return out
 

@@ -25,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, brief, validation_line
 from gpufleet.hook.engine import Engine
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
 
@@ -247,9 +247,9 @@ def make_app(
         try:
             return what_if(rt, body)
         except ValueError as e:
-            raise HTTPException(422, str(e).splitlines()[0]) from None
+            raise HTTPException(422, validation_line(e)) from None
         except GpufleetError as e:  # Prometheus down or refusing: not the client's fault, and no traceback
-            raise HTTPException(503, f"telemetry unavailable: {str(e).splitlines()[0]}") from None
+            raise HTTPException(503, f"telemetry unavailable: {brief(e)}") from None
 
     return app
 

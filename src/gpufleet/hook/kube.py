@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, validation_line
 from gpufleet.hook.config import Kubernetes, WorkloadConfig
 from gpufleet.optimizer.autoscaling import Guardrails
 
@@ -83,14 +83,7 @@ class KubeSide:
         return [x for x in items if _selector_matches(sel, x.metadata.labels)]
 
     def _skip(self, namespace: str, name: str, what: str, e: Exception) -> None:
-        from pydantic import ValidationError
-
-        if isinstance(e, ValidationError):  # its first line only says which model: name the field instead
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            why = f"{where + ': ' if where else ''}{err['msg'].removeprefix('Value error, ')}"
-        else:
-            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        why = validation_line(e)  # a ValidationError's own first line only says which model: name the field
         self.skipped[(namespace, name)] += 1
         self.log(f"warning: {what} {namespace}/{name}: skipped ({why})")
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.collector.store import Store
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, brief
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.engine import Engine, WorkloadRuntime
 from gpufleet.hook.http_api import WHAT_IF_MAX_REQUESTS, WHAT_IF_MAX_S, WhatIf, finite, make_app
@@ -147,7 +147,7 @@ class Hook:
         try:
             added, dropped = self.engine.sync(self.kube.discover())
         except Exception as e:  # the API server down or refusing: keep deciding for what we know
-            self.log(f"discovery failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            self.log(f"discovery failed: {type(e).__name__}: {brief(e)}")
             return 0
         if added or dropped:
             self.log(f"discovery: {added} workload(s) added, {dropped} no longer declared")

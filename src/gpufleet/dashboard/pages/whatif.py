@@ -7,6 +7,7 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
+from gpufleet.core.errors import validation_line
 from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
 
@@ -62,7 +63,7 @@ if go:
     try:
         jobs = load_jobs(ref, int(n_jobs), str(src.store) if src.store else None)
     except Exception as e:  # a reference that is not here: say so, do not crash the page
-        st.error(str(e).splitlines()[0])
+        st.error(validation_line(e))
         st.stop()
     st.session_state["whatif_runs"] = [(s, executor().submit(run_one, jobs, cluster, s, place, pred)) for s in scheds]
     st.session_state["whatif_what"] = f"{ref} ({jobs.height:,} jobs) on {cluster}, placer {place}, predictor {pred}"
@@ -75,7 +76,7 @@ if runs:
         st.rerun()
     errors = [(s, f.exception()) for s, f in runs if f.exception() is not None]
     for s, e in errors:
-        st.error(f"{s}: {str(e).splitlines()[0]}")
+        st.error(validation_line(e, s))
     rows = [data.sim_summary_row(f.result()) for _, f in runs if f.exception() is None]
     if rows:
         st.caption(st.session_state.get("whatif_what", ""))
@@ -160,7 +161,7 @@ if ten_go:
             models = ["pooled", "partitioned", "quota"]
             res = digest(compare(jobs, nodes, TenancySpec(vcs=vcs), models, SimConfig()))
     except Exception as e:  # a bad spec or reference: one line, not a traceback
-        st.error(str(e).splitlines()[0])
+        st.error(validation_line(e))
         st.stop()
     rows = []
     for model, r in res.items():

@@ -21,7 +21,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gpufleet.core.errors import GpufleetError, brief
+from gpufleet.core.errors import GpufleetError, SettingsError, brief, validation_line
 
 
 class ReplicaProfile(BaseModel):
@@ -84,7 +84,6 @@ def load_profile(text: str | None) -> ReplicaProfile:
             row = pl.read_csv(path).row(0, named=True)
         return ReplicaProfile.model_validate(row)
     except ValidationError as e:
-        first = e.errors()[0]
-        raise GpufleetError(f"{path}: field {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise SettingsError(validation_line(e, str(path), valid=list(ReplicaProfile.model_fields))) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError, pl.exceptions.PolarsError, IndexError, TypeError) as e:
         raise GpufleetError(f"{path}: cannot read a profile ({type(e).__name__}: {brief(e)})") from None

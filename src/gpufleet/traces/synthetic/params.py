@@ -8,7 +8,7 @@ from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from gpufleet.core.errors import TraceError
+from gpufleet.core.errors import TraceError, validation_line
 
 M = TypeVar("M", bound=BaseModel)
 _STRUCTURED = (dict, list, tuple)
@@ -38,11 +38,6 @@ def config_from_params(
         values[name] = _parse_text(model, name, value)
     try:
         return model.model_validate(values)
-    except ValidationError as e:
-        err = e.errors()[0]
-        if not err["loc"]:  # a check across parameters (a size bound): its message names them
-            raise TraceError(f"{ref}: {err['msg'].removeprefix('Value error, ')}") from None
-        where = ".".join(str(p) for p in err["loc"])
-        valid = ", ".join(list(model.model_fields) + list(aliases))
-        shown = f"={err['input']!r}" if err["type"] != "extra_forbidden" else ""
-        raise TraceError(f"{ref}: bad parameter {where}{shown}: {err['msg']} (valid: {valid})") from None
+    except ValidationError as e:  # a check across parameters (a size bound) has no field: its message names them
+        valid = list(model.model_fields) + list(aliases)
+        raise TraceError(validation_line(e, ref, valid=valid, show_input=True)) from None
