@@ -21,7 +21,7 @@ from gpufleet.core.config import DemoConfig
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
 from gpufleet.experiments import save
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
-from gpufleet.forecasting.series import backtest_series, make_forecaster
+from gpufleet.forecasting.series import FORECASTERS, backtest_series
 from gpufleet.optimizer.rightsizing import recommend_all
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.run import SimConfig, simulate
@@ -73,7 +73,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         series_bt = backtest_series(
             demand, ["naive-last", "window-mean", "seasonal-naive", "lightgbm"], h=6, n_origins=6
         )
-        forecast = make_forecaster("lightgbm", step_s=600.0, horizon=36).fit(demand).predict(36, [80, 95])
+        forecast = FORECASTERS.build("lightgbm", {"step_s": 600.0, "horizon": 36}).fit(demand).predict(36, [80, 95])
         tables["forecast"] = forecast
         bar.advance(task)
         bar.update(task, description="right-sizing the fleet's workloads")

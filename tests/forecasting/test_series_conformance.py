@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from pydantic import ValidationError
 
+from gpufleet.core.errors import SettingsError
 from gpufleet.core.schemas import UTC_DT
-from gpufleet.forecasting.series import FORECASTERS, Forecaster, make_forecaster
+from gpufleet.forecasting.series import FORECASTERS, Forecaster
 
 STEP = timedelta(minutes=10)
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -42,7 +42,7 @@ CLEAN = series_frame({"gpu-a": daily(504, 0.5, 1), "gpu-b": daily(504, 0.3, 2)})
 
 
 def fit(name: str, df: pl.DataFrame) -> Forecaster:
-    return make_forecaster(name, seed=3).fit(df)
+    return FORECASTERS.build(name, {"seed": 3}).fit(df)
 
 
 def check_forecast(out: pl.DataFrame, df: pl.DataFrame, levels: tuple[int, ...] = (80, 95)) -> None:
@@ -134,9 +134,9 @@ def test_single_point_series(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_settings_are_typed_and_strict(name: str) -> None:
-    with pytest.raises(ValidationError):
-        make_forecaster(name, no_such_setting=1)
-    fields = FORECASTERS.get(name).Settings.model_fields
+    with pytest.raises(SettingsError, match=f"^forecaster '{name}': no_such_setting: not a setting"):
+        FORECASTERS.build(name, {"no_such_setting": 1})
+    fields = FORECASTERS.settings_model(name).model_fields
     assert {"seed", "season_length", "weekly", "step_s"} <= set(fields)
     assert all(f.description for f in fields.values()), "every setting needs a description (it becomes CLI help)"
 
@@ -144,7 +144,7 @@ def test_settings_are_typed_and_strict(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_predict_before_fit_and_bad_h(name: str) -> None:
     with pytest.raises(RuntimeError):
-        make_forecaster(name).predict(H)
+        FORECASTERS.build(name).predict(H)
     f = fit(name, series_frame({"x": daily(30, 0.5, 5)}))
     with pytest.raises(ValueError):
         f.predict(0)

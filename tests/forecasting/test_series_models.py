@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gpufleet.core.errors import RegistryError
-from gpufleet.forecasting.series import LightGBMForecaster, SeasonalNaive, backtest_series, make_forecaster
+from gpufleet.forecasting.series import FORECASTERS, LightGBMForecaster, SeasonalNaive, backtest_series
 from gpufleet.forecasting.series.naive import seasonal_naive
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -42,8 +42,8 @@ def test_seasonal_naive_repeats_the_last_season_and_widens_per_season() -> None:
 def test_default_season_is_one_day_of_steps_or_a_week() -> None:
     df = frame({"a": ar_daily(300, 0)})
     assert SeasonalNaive().fit(df).season == 144
-    assert make_forecaster("seasonal-naive", weekly=True).fit(df).season == 7 * 144
-    assert make_forecaster("seasonal-naive", season_length=6).fit(df).season == 6
+    assert FORECASTERS.build("seasonal-naive", {"weekly": True}).fit(df).season == 7 * 144
+    assert FORECASTERS.build("seasonal-naive", {"season_length": 6}).fit(df).season == 6
 
 
 def test_lightgbm_uses_the_season_lag_and_calendar_only_when_the_span_allows() -> None:
@@ -60,7 +60,7 @@ def test_lightgbm_fallback_reason_names_the_requirement() -> None:
 
 
 def test_lightgbm_widths_grow_with_the_horizon_beyond_the_calibrated_steps() -> None:
-    f = make_forecaster("lightgbm", horizon=6).fit(frame({"a": ar_daily(400, 1), "b": ar_daily(400, 2)}))
+    f = FORECASTERS.build("lightgbm", {"horizon": 6}).fit(frame({"a": ar_daily(400, 1), "b": ar_daily(400, 2)}))
     out = f.predict(20, levels=[80]).filter(pl.col("unique_id") == "a")
     width = (out["hi-80"] - out["lo-80"]).to_numpy()
     assert (np.diff(width) >= -1e-12).all() and width[-1] > width[5]
@@ -75,6 +75,6 @@ def test_lightgbm_conformal_intervals_are_roughly_calibrated() -> None:
 
 def test_unknown_member_suggests_the_close_name() -> None:
     with pytest.raises(RegistryError, match="did you mean 'lightgbm'"):
-        make_forecaster("lightgmb")
+        FORECASTERS.build("lightgmb")
     with pytest.raises(TypeError):
         LightGBMForecaster(SeasonalNaive.Settings())

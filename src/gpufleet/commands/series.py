@@ -127,7 +127,7 @@ def protocol_input(ref: str, protocol: str, param: list[str] | None) -> tuple[An
 def _auto_choice(store: dict[str, float]) -> Any:
     def on_fit(model: str, ids: list[str], f: Any) -> None:
         for uid in ids:
-            for m, w in getattr(f, "choice", {}).get(uid, {}).items():
+            for m, w in f.choice.get(uid, {}).items():
                 store[m] = store.get(m, 0.0) + w
 
     return on_fit
@@ -268,7 +268,7 @@ def forecast_cmd(
 ) -> None:
     """Fit a forecaster on every series of a reference and write mean and intervals for the horizon (clipped to
     the data's declared range)."""
-    from gpufleet.forecasting.series import FORECASTERS, make_forecaster
+    from gpufleet.forecasting.series import FORECASTERS
 
     check_out_file(out_path, suffixes=(".parquet", ".csv"))
     FORECASTERS.get(model)
@@ -284,7 +284,7 @@ def forecast_cmd(
     if "horizon" in FORECASTERS.get(model).Settings.model_fields:
         settings["horizon"] = h
     with err.status(f"fitting {model} on {frame['unique_id'].n_unique()} series …"):
-        f = make_forecaster(model, **settings).fit(frame, bounds=bounds)
+        f = FORECASTERS.build(model, settings).fit(frame, bounds=bounds)
         pred = f.predict(h, lv)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     pred.write_csv(out_path) if out_path.suffix == ".csv" else pred.write_parquet(out_path)

@@ -265,12 +265,12 @@ def demand_series(lf: pl.LazyFrame, every: str = "10m") -> pl.DataFrame:
 
 
 def forecast(series: pl.DataFrame, model: str, h: int, step_s: float) -> pl.DataFrame:
-    from gpufleet.forecasting.series import make_forecaster
+    from gpufleet.forecasting.series import FORECASTERS
 
     kw: dict[str, Any] = {"step_s": step_s}
     if model == "seasonal-naive":
         kw["season_length"] = max(1, round(86400 / step_s))
-    return make_forecaster(model, **kw).fit(series).predict(h, levels=[80, 95])
+    return FORECASTERS.build(model, kw).fit(series).predict(h, levels=[80, 95])
 
 
 def backtests(sources: Sources) -> dict[str, pl.DataFrame]:

@@ -7,7 +7,6 @@ from gpufleet.forecasting.series.base import (
     Forecaster,
     ForecasterSettings,
     PanelForecaster,
-    make_forecaster,
 )
 from gpufleet.forecasting.series.baselines import NaiveLast, WindowMean, WindowMeanSettings
 from gpufleet.forecasting.series.bounds import Bounds, clip_forecast
@@ -43,7 +42,6 @@ __all__ = [
     "backtest_series",
     "clip_forecast",
     "infer_step",
-    "make_forecaster",
     "prepare",
     "resample",
     "to_series",

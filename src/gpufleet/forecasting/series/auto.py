@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from gpufleet.forecasting.series.base import DEFAULT_LEVELS, EPOCH, FORECASTERS, ForecasterSettings, make_forecaster
+from gpufleet.forecasting.series.base import DEFAULT_LEVELS, EPOCH, FORECASTERS, ForecasterSettings
 from gpufleet.forecasting.series.bounds import Bounds
 from gpufleet.forecasting.series.panel import Panel, check_levels, to_us
 from gpufleet.forecasting.series.prepare import prepare
@@ -53,6 +53,16 @@ class AutoSettings(ForecasterSettings):
         default_factory=dict, description="settings per member name, e.g. {'window-mean': {'window': 6}}"
     )
 
+    @field_validator("members")
+    @classmethod
+    def _registered(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for m in v:
+            if m == "auto":
+                raise ValueError("auto cannot be its own member")
+            if m not in FORECASTERS:
+                raise ValueError(f"unknown forecaster {m!r}; valid: {', '.join(n for n in FORECASTERS if n != 'auto')}")
+        return v
+
 
 def weights(mae: np.ndarray, rule: str) -> np.ndarray:
     """Weights (members,) from validation MAEs (NaN: not scored; all NaN gives NaN weights)."""
@@ -76,20 +86,20 @@ def weights(mae: np.ndarray, rule: str) -> np.ndarray:
 
 @FORECASTERS.register("auto")
 class AutoForecaster:
-    """Members weighted per series by their rolling-validation errors; see the module doc."""
+    """Members weighted per series by their rolling-validation errors; see the module doc.
+
+    Learned: its weights are fitted on validation errors (and its default members include learned models),
+    even when the members it ends up weighting are rules."""
 
     Settings: ClassVar[type[ForecasterSettings]] = AutoSettings
+    learned: ClassVar[bool] = True
     needs_history: ClassVar[bool] = True
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None:
         settings = AutoSettings() if settings is None else settings
         if not isinstance(settings, AutoSettings):
             raise TypeError(f"AutoForecaster takes AutoSettings, got {type(settings).__name__}")
-        for m in settings.members:
-            if m == "auto":
-                raise ValueError("auto cannot be its own member")
-            FORECASTERS.get(m)
-        self.settings = settings
+        self.settings = settings  # members checked by AutoSettings: registered, and not auto itself
         self.fallbacks: dict[str, str] = {}
         self.info: dict[str, float] = {}
         self.choice: dict[str, dict[str, float]] = {}  # unique_id -> member -> weight
@@ -105,14 +115,14 @@ class AutoForecaster:
 
     def _member(self, name: str, validating: bool) -> Any:
         s = self.settings
-        fields = FORECASTERS.get(name).Settings.model_fields
+        fields = FORECASTERS.settings_model(name).model_fields
         cfg: dict[str, Any] = {k: getattr(s, k) for k in SHARED}
         if "horizon" in fields:
             cfg["horizon"] = s.horizon
         if validating and "conformal" in fields:
             cfg["conformal"] = False  # validation uses point forecasts only: skip the interval calibration
         cfg |= s.member_settings.get(name, {})
-        return make_forecaster(name, **cfg)
+        return FORECASTERS.build(name, cfg)
 
     def fit(
         self, df: pl.DataFrame, *, bounds: Bounds | None = None, ends: Mapping[str, datetime] | None = None
@@ -154,7 +164,7 @@ class AutoForecaster:
         used = {m for c in self.choice.values() for m in c} | ({NAIVE} if short else set())
         self._fitted = {m: self._member(m, False).fit(df, bounds=bounds, ends=ends) for m in members if m in used}
         if short and NAIVE not in self._fitted:
-            self._fitted[NAIVE] = make_forecaster(NAIVE, step_s=s.step_s).fit(df, bounds=bounds, ends=ends)
+            self._fitted[NAIVE] = FORECASTERS.build(NAIVE, {"step_s": s.step_s}).fit(df, bounds=bounds, ends=ends)
         for uid in short:
             self.choice[uid] = {NAIVE: 1.0}
         return self

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.series.base import FORECASTERS, make_forecaster
+from gpufleet.forecasting.series.base import FORECASTERS
 from gpufleet.forecasting.series.bounds import Bounds
 from gpufleet.forecasting.series.panel import Panel, check_levels, day_steps, to_us
 from gpufleet.forecasting.series.prepare import prepare
@@ -39,7 +39,7 @@ def _model_settings(
 ) -> dict[str, Any]:
     # The backtest knows the grid, the horizon and the season; a model gets them unless told otherwise.
     cfg = dict(given.get(name, {}))
-    fields = FORECASTERS.get(name).Settings.model_fields
+    fields = FORECASTERS.settings_model(name).model_fields
     cfg.setdefault("step_s", step_s)
     if season is not None:
         cfg.setdefault("season_length", season)
@@ -99,7 +99,7 @@ def backtest_series(
             orient="row",
         )
         for name in models:
-            f = make_forecaster(name, **_model_settings(name, h, step.total_seconds(), season, settings or {}))
+            f = FORECASTERS.build(name, _model_settings(name, h, step.total_seconds(), season, settings or {}))
             t0 = time.perf_counter()
             f.fit(train, bounds=bounds)
             t1 = time.perf_counter()

@@ -20,9 +20,9 @@ from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 from gpufleet.forecasting.series.bounds import Bounds, clip_arrays
 from gpufleet.forecasting.series.naive import fallback_label, fallback_season, seasonal_naive
 from gpufleet.forecasting.series.panel import (
@@ -39,10 +39,8 @@ DEFAULT_LEVELS = (80, 95)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class ForecasterSettings(BaseModel):
+class ForecasterSettings(PolicySettings):
     """Settings every forecaster has; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, ge=0, description="random seed; the same seed, settings and data give identical output")
     season_length: int | None = Field(
@@ -58,6 +56,7 @@ class Forecaster(Protocol):
     """Forecasts every series of a long SERIES frame h steps ahead, with prediction intervals."""
 
     Settings: ClassVar[type[ForecasterSettings]]
+    learned: ClassVar[bool]  # True: fit() trains a model on the history; False: a rule applied to it
     needs_history: ClassVar[bool]  # False: forecasts every series itself, even one point; fallbacks stay empty
 
     def __init__(self, settings: ForecasterSettings | None = None) -> None: ...
@@ -77,6 +76,11 @@ class Forecaster(Protocol):
         """After fit: what input hygiene changed (duplicates averaged, gaps filled, ...; see prepare)."""
         ...
 
+    @property
+    def choice(self) -> dict[str, dict[str, float]]:
+        """After fit: unique_id -> member -> weight for a forecaster that combines others (auto); else empty."""
+        ...
+
     def fit(
         self, df: pl.DataFrame, *, bounds: Bounds | None = None, ends: Mapping[str, datetime] | None = None
     ) -> Forecaster:
@@ -89,13 +93,8 @@ class Forecaster(Protocol):
         ...
 
 
-FORECASTERS: Registry[type[Forecaster]] = Registry("forecaster")
-
-
-def make_forecaster(name: str, **settings: object) -> Forecaster:
-    """A fresh forecaster by registry name, its settings validated by the member's settings model."""
-    cls = FORECASTERS.get(name)
-    return cls(cls.Settings(**settings))
+# the one factory: FORECASTERS.build(name, settings); plugins join through the gpufleet.forecasters group
+FORECASTERS: PolicyRegistry[Forecaster] = PolicyRegistry("forecaster", plugins="gpufleet.forecasters")
 
 
 S = TypeVar("S", bound=ForecasterSettings)
@@ -105,6 +104,7 @@ class PanelForecaster(Generic[S]):
     """Shared fit/predict orchestration; subclasses implement `_fit` and `_predict` on arrays."""
 
     Settings: ClassVar[type[ForecasterSettings]] = ForecasterSettings
+    learned: ClassVar[bool]  # each member declares it: a model fitted on the history (True) or a rule
     # False: the model forecasts any series with at least one point itself, so it never falls back
     needs_history: ClassVar[bool] = True
 
@@ -116,6 +116,7 @@ class PanelForecaster(Generic[S]):
         self.settings: S = cast(S, settings)
         self.fallbacks: dict[str, str] = {}
         self.info: dict[str, float] = {}
+        self.choice: dict[str, dict[str, float]] = {}  # one model, no combination
         self.season = 1
         self._panel: Panel | None = None
         self._fallback_idx: list[int] = []

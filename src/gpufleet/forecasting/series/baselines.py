@@ -93,6 +93,7 @@ class NaiveLast(_Flat[NaiveLastSettings]):
     """The last observed value, flat over the horizon."""
 
     Settings: ClassVar[type[ForecasterSettings]] = NaiveLastSettings
+    learned: ClassVar[bool] = False
 
     def _rule(self, y: np.ndarray, obs: np.ndarray) -> np.ndarray:
         last_idx = np.maximum.accumulate(np.where(obs, np.arange(len(y)), -1))
@@ -110,6 +111,7 @@ class WindowMean(_Flat[WindowMeanSettings]):
     """The mean of the observed values of the last `window` steps, flat over the horizon."""
 
     Settings: ClassVar[type[ForecasterSettings]] = WindowMeanSettings
+    learned: ClassVar[bool] = False
 
     def _rule(self, y: np.ndarray, obs: np.ndarray) -> np.ndarray:
         return rolling_window_means(y, obs, self.settings.window)

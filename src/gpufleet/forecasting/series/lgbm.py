@@ -76,6 +76,7 @@ class LightGBMForecaster(PanelForecaster[LightGBMSettings]):
     """One LightGBM regressor over every series; recursive multi-step; per-step conformal intervals."""
 
     Settings: ClassVar[type[ForecasterSettings]] = LightGBMSettings
+    learned: ClassVar[bool] = True
 
     @classmethod
     def warm_up(cls) -> None:

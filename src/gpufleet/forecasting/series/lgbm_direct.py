@@ -42,6 +42,7 @@ class LightGBMDirect(LightGBMForecaster):
     """One LightGBM regressor per lead over every series; per-step conformal intervals."""
 
     Settings: ClassVar[type[ForecasterSettings]] = LightGBMDirectSettings
+    learned: ClassVar[bool] = True
 
     def _train(self, zs: list[np.ndarray], codes: list[int], firsts: list[int], step_us: int) -> Any:
         boosters: list[Any] = []

@@ -70,6 +70,7 @@ class ProphetForecaster(PanelForecaster[ProphetSettings]):
     """One Prophet model per series; intervals from its posterior-predictive draws."""
 
     Settings: ClassVar[type[ForecasterSettings]] = ProphetSettings
+    learned: ClassVar[bool] = True
 
     @classmethod
     def warm_up(cls) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.series.base import FORECASTERS, make_forecaster
+from gpufleet.forecasting.series.base import FORECASTERS
 from gpufleet.forecasting.series.bounds import Bounds
 from gpufleet.forecasting.series.protocols import Binned, SeriesProtocol, evaluated
 
@@ -35,7 +35,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _settings(name: str, protocol: SeriesProtocol, given: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     cfg = dict(given.get(name, {}))
     cfg.setdefault("step_s", float(protocol.bin_s))
-    if "horizon" in FORECASTERS.get(name).Settings.model_fields:
+    if "horizon" in FORECASTERS.settings_model(name).model_fields:
         cfg.setdefault("horizon", protocol.h)
     return cfg
 
@@ -66,7 +66,7 @@ def forecast_at_origins(
         ids = sorted(by_origin[o])
         end = EPOCH + timedelta(microseconds=binned.time_us(o - 1))
         t0 = time.perf_counter()
-        f = make_forecaster(model, **cfg)
+        f = FORECASTERS.build(model, cfg)
         f.fit(binned.frame_before(o), bounds=bounds, ends=dict.fromkeys(ids, end))
         pred = f.predict(protocol.h, [80]).filter(pl.col("unique_id").is_in(ids))
         share = (time.perf_counter() - t0) / len(ids)

@@ -20,6 +20,7 @@ class SeasonalNaive(PanelForecaster[SeasonalNaiveSettings]):
     """The value one season earlier; intervals from in-sample seasonal-difference quantiles."""
 
     Settings: ClassVar[type[ForecasterSettings]] = SeasonalNaiveSettings
+    learned: ClassVar[bool] = False
 
     def _fit(self, panel: Panel) -> dict[int, str]:
         # A series needs one full season plus one point (one residual); shorter ones use the naive.

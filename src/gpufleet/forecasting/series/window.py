@@ -29,6 +29,7 @@ class RecentWindow(PanelForecaster[RecentWindowSettings]):
     """Mean and empirical quantiles of the last `window` steps, flat over the horizon."""
 
     Settings: ClassVar[type[ForecasterSettings]] = RecentWindowSettings
+    learned: ClassVar[bool] = False  # the recent distribution as it is: nothing is fitted
 
     def _fit(self, panel: Panel) -> dict[int, str]:
         # a series shorter than the window has no recent distribution to speak of yet
