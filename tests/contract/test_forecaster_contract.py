@@ -1,4 +1,5 @@
-"""Conformance of every registered Forecaster: schema, h rows per series, ordered intervals, determinism, bad input."""
+"""Contract of every registered Forecaster (plugins included): the policy recipe, schema, exactly h rows per
+series, ordered intervals, determinism, bad input."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from tests.contract.recipe import check_recipe, members
 
 from gpufleet.core.errors import SettingsError
 from gpufleet.core.schemas import UTC_DT
@@ -17,7 +19,7 @@ from gpufleet.forecasting.series import FORECASTERS, Forecaster
 STEP = timedelta(minutes=10)
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 H = 6
-NAMES = FORECASTERS.names()
+NAMES = members("forecaster")
 
 
 def series_frame(values: dict[str, np.ndarray], start: datetime = T0) -> pl.DataFrame:
@@ -64,6 +66,11 @@ def check_forecast(out: pl.DataFrame, df: pl.DataFrame, levels: tuple[int, ...] 
         assert (out[f"lo-{a}"] <= out["mean"]).all() and (out["mean"] <= out[f"hi-{a}"]).all()
     for a, b in itertools.pairwise(lv):
         assert (out[f"lo-{b}"] <= out[f"lo-{a}"]).all() and (out[f"hi-{b}"] >= out[f"hi-{a}"]).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe(name: str) -> None:
+    check_recipe("forecaster", name, Forecaster)
 
 
 @pytest.mark.parametrize("name", NAMES)
