@@ -21,15 +21,20 @@ from typing import Any
 
 def register() -> None:
     """Add `present-oracle` to the autoscaler registry (for this experiment only)."""
-    from gpufleet.optimizer.autoscaling.policies import AUTOSCALERS, Oracle, replicas_for
+    from pydantic import Field
+
+    from gpufleet.optimizer.autoscaling.policies import AUTOSCALERS, Oracle, OracleSettings, replicas_for
+
+    class PresentOracleSettings(OracleSettings):
+        hold_s: float = Field(0.0, ge=0, description="seconds of the true past concurrency the fleet is sized for")
 
     class PresentOracle(Oracle):
-        hold_s = 0.0
+        Settings = PresentOracleSettings
 
         def _desired(self, state: Any, forecast: Any) -> tuple[float, str]:
             assert self._future is not None
             a = int(state.now)
-            window = self._future[max(0, a - int(self.hold_s)) : a + 1]
+            window = self._future[max(0, a - int(self.settings.hold_s)) : a + 1]
             peak = float(window.max()) if len(window) else 0.0
             return replicas_for(peak, state.slots_per_replica, self.target_util), f"present: peak {peak:.1f}"
 

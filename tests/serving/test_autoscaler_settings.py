@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle, make_autoscaler
+from gpufleet.core.errors import SettingsError
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle
 
 
 @pytest.mark.parametrize(
@@ -25,18 +26,26 @@ from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Gu
     ],
 )
 def test_bad_settings_name_the_field(settings: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        make_autoscaler("target-tracking", None, **settings)
+    with pytest.raises(SettingsError, match=f"^autoscaler 'target-tracking': {message}") as e:
+        AUTOSCALERS.build("target-tracking", settings)
+    assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("name", AUTOSCALERS.names())
 def test_every_policy_declares_its_settings_and_their_defaults_pass(name: str) -> None:
-    cls = AUTOSCALERS.get(name)
-    fields = list(cls.Settings.model_fields)
-    assert fields, f"{name} declares no settings"
-    defaults = {f: float(getattr(cls, f)) for f in fields}  # the class defaults are valid settings
-    a = make_autoscaler(name, None, **defaults)
-    assert all(getattr(a, f) == v for f, v in defaults.items())
+    model = AUTOSCALERS.settings_model(name)
+    assert model.model_fields, f"{name} declares no settings"
+    defaults = model().model_dump()  # the declared defaults are valid settings, given back as they are
+    a = AUTOSCALERS.build(name, defaults)
+    assert a.settings.model_dump() == defaults == AUTOSCALERS.build(name).settings.model_dump()  # type: ignore[attr-defined]
+    assert a.target_util == defaults["target_util"]  # what the live hook sizes a replica's capacity by
+
+
+def test_settings_are_not_attributes() -> None:
+    """A setting lives in the settings model: the object has no attribute a caller could have overwritten."""
+    a = AUTOSCALERS.build("kpa", {"panic_threshold": 3.0})
+    assert a.settings.panic_threshold == 3.0  # type: ignore[attr-defined]
+    assert not hasattr(a, "panic_threshold")
 
 
 def test_guardrails_refuse_min_above_max() -> None:
@@ -64,7 +73,7 @@ def test_memory_round_trip_gives_the_same_decisions(name: str) -> None:
     rng = np.random.default_rng(7)
     demand = np.concatenate([np.full(400, 10.0), np.full(20, 60.0), np.full(440, 12.0)]) + rng.uniform(0, 2, 860)
     settings = {"calibrate_min": 3.0, "calibrate_window_s": 600.0} if name == "predictive" else {}
-    a = make_autoscaler(name, None, **settings)
+    a = AUTOSCALERS.build(name, settings)
     if isinstance(a, Oracle):
         a.set_future(demand)
     b = None
@@ -72,7 +81,7 @@ def test_memory_round_trip_gives_the_same_decisions(name: str) -> None:
     for t in range(300, 860, 5):
         fc = Forecast(float(t), 60.0, np.full(3, demand[t] / 2.0), np.full(3, demand[t] / 1.5), 99)
         if t == 440 and b is None:  # 20 s after the burst: the holds are active
-            b = make_autoscaler(name, None, **settings)
+            b = AUTOSCALERS.build(name, settings)
             if isinstance(b, Oracle):
                 b.set_future(demand)
             b.recall(json.loads(json.dumps(a.memory())))

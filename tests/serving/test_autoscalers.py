@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle, make_autoscaler
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle
 
 
 def state(
@@ -28,7 +28,7 @@ def state(
 
 
 def fresh(name: str, guard: Guardrails | None = None) -> object:
-    a = make_autoscaler(name, guard)
+    a = AUTOSCALERS.build(name, None, guardrails=guard)
     if isinstance(a, Oracle):
         a.set_future(np.full(10_000, 30.0))
     return a
@@ -75,17 +75,17 @@ def test_reacts_to_a_step_up_within_its_delay(name: str) -> None:
 
 def test_hpa_formula_and_tolerance() -> None:
     # 4 replicas x 10 slots, target 70% = 7 in flight per replica
-    hpa = make_autoscaler("target-tracking")
+    hpa = AUTOSCALERS.build("target-tracking")
     assert hpa.decide(state(4 * 7.5)).desired == 4  # ratio 1.07: inside the 10% tolerance, no change
-    hpa = make_autoscaler("target-tracking")
+    hpa = AUTOSCALERS.build("target-tracking")
     assert hpa.decide(state(4 * 8.0)).desired == math.ceil(4 * 8.0 / 7)  # ratio 1.14 -> ceil(4.57) = 5
-    hpa = make_autoscaler("target-tracking")
+    hpa = AUTOSCALERS.build("target-tracking")
     # scale-up limit: max(100%, 4 pods) per period -> from 4 at most 8, however large the metric
     assert hpa.decide(state(1000.0)).desired == 8
 
 
 def test_hpa_scale_down_waits_for_the_stabilization_window() -> None:
-    hpa = make_autoscaler("target-tracking")
+    hpa = AUTOSCALERS.build("target-tracking")
     assert hpa.decide(state(4 * 7.0, now=0.0)).desired == 4
     # demand falls to 1 replica's worth: the highest recommendation of the last 300 s (4) holds
     for t in (15.0, 150.0, 299.0):
@@ -94,7 +94,7 @@ def test_hpa_scale_down_waits_for_the_stabilization_window() -> None:
 
 
 def test_kpa_panics_at_twice_the_capacity_and_holds() -> None:
-    kpa = make_autoscaler("kpa")
+    kpa = AUTOSCALERS.build("kpa")
     base = np.full(600, 2 * 7.0)  # 2 replicas' worth, stable
     assert kpa.decide(state(base, ready=2)).desired == 2
     burst = np.concatenate([base, np.full(6, 6 * 7.0)])  # panic window sees 6 replicas' worth >= 2 x 2
@@ -105,7 +105,7 @@ def test_kpa_panics_at_twice_the_capacity_and_holds() -> None:
 
 
 def test_predictive_provisions_the_forecast_upper_quantile() -> None:
-    pred = make_autoscaler("predictive", None, calibrate=0.0, target_util=0.7)
+    pred = AUTOSCALERS.build("predictive", {"calibrate": 0.0, "target_util": 0.7})
     st = state(2 * 7.0, ready=2)
     # forecast: up to 20 req/s x 2 s = 40 in flight at 70% of 10 slots -> ceil(5.7) = 6 replicas
     fc = Forecast(600.0, 60.0, np.full(3, 5.0), np.full(3, 20.0), 99)
@@ -117,7 +117,7 @@ def test_predictive_provisions_the_forecast_upper_quantile() -> None:
 def test_predictive_calibrated_margin_learns_how_far_the_realized_peak_exceeds_the_forecast() -> None:
     # the point forecast says 5 req/s x 2 s = 10 in flight; the realized concurrency (4 between bursts)
     # peaks at 25 every 30 s, so every 55 s window (cold start + period) holds a peak 15 above the forecast
-    pred = make_autoscaler("predictive", None, calibrate=0.7, target_util=1.0, calibrate_min=20)
+    pred = AUTOSCALERS.build("predictive", {"calibrate": 0.7, "target_util": 1.0, "calibrate_min": 20})
     fc = Forecast(0.0, 60.0, np.full(3, 5.0), np.full(3, 6.0), 99)
     conc = np.full(3600, 4.0)
     conc[::30] = 25.0
@@ -136,7 +136,9 @@ def margin(reason: str) -> float:
 
 
 def test_predictive_calibrated_margin_forgets_old_misses() -> None:
-    pred = make_autoscaler("predictive", None, calibrate=0.9, target_util=1.0, calibrate_window_s=300, calibrate_min=5)
+    pred = AUTOSCALERS.build(
+        "predictive", {"calibrate": 0.9, "target_util": 1.0, "calibrate_window_s": 300, "calibrate_min": 5}
+    )
     fc = Forecast(0.0, 60.0, np.full(3, 5.0), np.full(3, 5.0), 99)
     conc = np.full(7200, 4.0)
     conc[:1800:20] = 60.0  # bursts in the first half hour only: 50 above the forecast's 10 in flight
@@ -155,8 +157,8 @@ def test_predictive_once_calibrated_drops_the_hpa_hold_but_not_before() -> None:
     # six replicas carry 4 in flight (10 slots each); the forecast says 2 req/s x 2 s = 4 in flight and is right
     fc = Forecast(0.0, 60.0, np.full(3, 2.0), np.full(3, 2.0), 99)
     conc = np.full(3600, 4.0)
-    calibrated = make_autoscaler("predictive", None, calibrate_min=5)
-    interval = make_autoscaler("predictive", None, calibrate=0.0)
+    calibrated = AUTOSCALERS.build("predictive", {"calibrate_min": 5})
+    interval = AUTOSCALERS.build("predictive", {"calibrate": 0.0})
     got: dict[str, list[tuple[float, int]]] = {"cal": [], "int": []}
     for k in range(20):
         now = 600.0 + 15 * k

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gpufleet.optimizer.autoscaling import Guardrails, make_autoscaler
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 from gpufleet.sim.serving import ReplicaProfile
 from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
@@ -16,7 +16,9 @@ PROFILE = ReplicaProfile(name="t", gpu_type="A10", prefill_tps=1e9, decode_tps=1
 
 
 def fixed_fleet(arrival: list[float], service: list[float], replicas: int, **kw: Any) -> tuple[ServingSim, FleetMeter]:
-    scaler = make_autoscaler("target-tracking", Guardrails(min_replicas=replicas, max_replicas=replicas))
+    scaler = AUTOSCALERS.build(
+        "target-tracking", None, guardrails=Guardrails(min_replicas=replicas, max_replicas=replicas)
+    )
     meter = FleetMeter()
     a, s = np.array(arrival), np.array(service)
     sim = ServingSim(a, np.zeros(len(a)), s, PROFILE, scaler, initial_replicas=replicas, observers=[meter], **kw)
@@ -43,7 +45,7 @@ def test_decisions_actions_and_replica_lifetimes_come_from_events() -> None:
     # demand far above one replica: the autoscaler orders more; each order, readiness and release is recorded
     n = 400
     arrival = np.linspace(0, 200, n)
-    scaler = make_autoscaler("target-tracking", Guardrails(min_replicas=1, max_replicas=6))
+    scaler = AUTOSCALERS.build("target-tracking", None, guardrails=Guardrails(min_replicas=1, max_replicas=6))
     meter = FleetMeter()
     sim = ServingSim(
         arrival, np.zeros(n), np.full(n, 20.0), PROFILE, scaler, cold_start_s=30, initial_replicas=1, observers=[meter]

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, make_autoscaler
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 from gpufleet.sim.serving import ReplicaProfile, ServingConfig, parse_slo, simulate_serving
 from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
@@ -57,7 +57,7 @@ def test_slots_are_never_exceeded_at_any_instant() -> None:
         pre,
         svc,
         prof,
-        make_autoscaler("target-tracking"),
+        AUTOSCALERS.build("target-tracking"),
         cold_start_s=30,
         initial_replicas=2,
         observers=[meter],
@@ -84,7 +84,7 @@ def test_mm_c_waiting_matches_erlang_c() -> None:
     arrival = np.cumsum(rng.exponential(1 / lam, n))
     service = rng.exponential(1 / mu, n)
     prof = ReplicaProfile(name="mmc", gpu_type="A10", prefill_tps=1e9, decode_tps=1e9, max_seqs=4)
-    scaler = make_autoscaler("target-tracking", Guardrails(min_replicas=1, max_replicas=1))
+    scaler = AUTOSCALERS.build("target-tracking", None, guardrails=Guardrails(min_replicas=1, max_replicas=1))
     meter = FleetMeter()
     sim = ServingSim(arrival, np.zeros(n), service, prof, scaler, cold_start_s=0, initial_replicas=1, observers=[meter])
     sim.run()

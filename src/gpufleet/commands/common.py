@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 from gpufleet.core.errors import GpufleetError, validation_line
 from gpufleet.core.redact import redact
@@ -199,3 +201,50 @@ def model_names(text: str, registry: Any) -> list[str]:
     for n in names:
         registry.get(n)
     return names
+
+
+# -- policies: help naming a kind's members, and --set KEY=VALUE settings -------------------------------------
+POLICY_HELP = re.compile(r"\{policies:([a-z-]+)\}")
+
+
+def policy_names(kind: str) -> str:
+    """The members of a policy kind (a `commands.policies.KINDS` key), comma-separated; imports its registry."""
+    from gpufleet.commands.policies import registry
+
+    return ", ".join(registry(kind).names())
+
+
+class PolicyHelp(TyperCommand):
+    """A command whose option help names a policy kind's members as `{policies:KIND}` (e.g. "Autoscaler:
+    {policies:autoscaler}."): the names are read from the registry, plugins included, when the help is shown,
+    never at import, so `gpufleet --help` imports no policy module and no list is written by hand."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """Fill in the members, then the usual help."""
+        for p in self.params:
+            text = getattr(p, "help", None)  # click's Argument has no help attribute; typer's Option has
+            if isinstance(text, str) and "{policies:" in text:
+                p.help = POLICY_HELP.sub(lambda m: policy_names(m.group(1)), text)  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
+
+def policy_settings(kind: str, name: str, items: list[str] | None, option: str = "--set") -> dict[str, Any]:
+    """`--set KEY=VALUE` items as settings of the member `name` of policy `kind`, validated by its settings model
+    (values are JSON where they parse: numbers, true/false, lists; else text). The given keys come back with the
+    model's types; a bad one is one line naming the kind, the member and the item as typed."""
+    from pydantic import ValidationError
+
+    from gpufleet.commands.policies import registry
+    from gpufleet.core.errors import SettingsError, validation_line
+
+    values = key_values(items, option, _json_or_text)
+    reg = registry(kind)
+    model = reg.settings_model(name)  # type: ignore[attr-defined]
+    typed = {i.partition("=")[0].strip(): f"{option} {i}" for i in items or []}
+    try:
+        checked = model.model_validate(values)
+    except ValidationError as e:
+        where = f"{reg.kind} {name!r}"
+        raise SettingsError(validation_line(e, where, option_of=typed, valid=list(model.model_fields))) from None
+    out_: dict[str, Any] = checked.model_dump(include=set(values))
+    return out_

@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gpufleet.core.config import read_yaml_model
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, SettingsError
 from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 
 NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a Kubernetes object name (RFC 1123 subdomain)
 
@@ -136,9 +136,9 @@ class WorkloadConfig(Strict):
     def _settings(self) -> WorkloadConfig:
         # each policy's Settings model: only declared, finite, in-range settings (errors name the field)
         try:
-            check_settings(AUTOSCALERS.get(self.policy), self.settings)
-        except ValueError as e:
-            raise ValueError(f"settings.{e}") from None
+            AUTOSCALERS.settings(self.policy, self.settings)
+        except SettingsError as e:
+            raise ValueError(f"settings: {e}") from None
         return self
 
     @property

@@ -34,7 +34,7 @@ from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.hook import memory
 from gpufleet.hook.config import HookConfig, WorkloadConfig
 from gpufleet.hook.telemetry import Window
-from gpufleet.optimizer.autoscaling import FleetState, make_autoscaler
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState
 from gpufleet.optimizer.autoscaling.base import HISTORY_S
 
 MAX_WORKLOADS = 1000  # bounded memory whatever the cluster declares
@@ -90,7 +90,7 @@ class WorkloadRuntime:
 
     def __init__(self, cfg: WorkloadConfig, origin: str = "config") -> None:
         self.cfg, self.origin = cfg, origin
-        self.scaler = make_autoscaler(cfg.policy, cfg.guardrails, **cfg.settings)
+        self.scaler = AUTOSCALERS.build(cfg.policy, cfg.settings, guardrails=cfg.guardrails)
         self.forecasting = (
             Forecasting(
                 cfg.forecaster,
@@ -103,8 +103,7 @@ class WorkloadRuntime:
             if self.scaler.uses_forecast
             else None
         )
-        util = cfg.settings.get("target_util", getattr(self.scaler, "target_util", 0.7))
-        self.capacity = cfg.capacity or cfg.slots_per_replica * float(util)
+        self.capacity = cfg.capacity or cfg.slots_per_replica * self.scaler.target_util
         self.last: Decision | None = None
         self.last_good: Decision | None = None
 

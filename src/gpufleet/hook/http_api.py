@@ -25,9 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from gpufleet.core.errors import GpufleetError, brief, validation_line
+from gpufleet.core.errors import GpufleetError, SettingsError, brief, validation_line
 from gpufleet.hook.engine import Engine
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, check_settings
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 
 WHAT_IF_MAX_S = 6 * 3600  # bounded work per request
 WHAT_IF_MAX_REQUESTS = 200_000
@@ -66,7 +66,11 @@ class WhatIf(BaseModel):
         policy = info.data.get("policy")
         if policy is None:  # the policy itself was refused: that is the error to report
             return v
-        return check_settings(AUTOSCALERS.get(policy), v)  # ValueError names the setting
+        try:
+            checked = AUTOSCALERS.settings(policy, v)
+        except SettingsError as e:  # one line naming the setting; pydantic makes it the 422's message
+            raise ValueError(str(e)) from None
+        return checked.model_dump(include=set(v))
 
 
 def live_policies() -> list[str]:

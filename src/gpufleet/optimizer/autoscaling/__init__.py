@@ -8,8 +8,6 @@ from gpufleet.optimizer.autoscaling.base import (
     Forecast,
     Guardrails,
     ScalingPlan,
-    check_settings,
-    make_autoscaler,
     replicas_for,
 )
 from gpufleet.optimizer.autoscaling.policies import Kpa, Oracle, Predictive, TargetTracking
@@ -31,8 +29,6 @@ __all__ = [
     "Predictive",
     "ScalingPlan",
     "TargetTracking",
-    "check_settings",
-    "make_autoscaler",
     "make_pool_scaler",
     "replicas_for",
 ]

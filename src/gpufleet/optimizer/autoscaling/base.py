@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpufleet.core.forecast import Forecast
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 
 F64 = npt.NDArray[np.float64]
 HISTORY_S = 3600  # seconds of per-second history a decision sees (the simulator and the live hook alike)
@@ -77,19 +77,30 @@ class Guardrails(BaseModel):
         return self
 
 
-class AutoscalerSettings(BaseModel):
+class AutoscalerSettings(PolicySettings):
     """What a policy lets a caller set: declared fields only (an attribute of the object is not a setting),
-    finite numbers within each field's range."""
+    finite numbers within each field's range. Guardrails are not settings: they are the run's context."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+DEFAULT_TARGET_UTIL = 0.7  # a policy without a target_util setting: the live hook's capacity per replica
 
 
 class Autoscaler(Protocol):
-    """Decides the replicas of one workload from its state (and a forecast, for policies that use one)."""
+    """Decides the replicas of one workload from its state (and a forecast, for policies that use one).
 
+    Built by `AUTOSCALERS.build(name, settings, guardrails=...)`: its settings, then the guardrails of the run."""
+
+    Settings: ClassVar[type[AutoscalerSettings]]
+    learned: ClassVar[bool]  # True: fitted on data before it decides; every built-in is a rule (False)
     period_s: float  # how often it decides
     uses_forecast: bool
-    Settings: ClassVar[type[AutoscalerSettings]]
+
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None: ...
+
+    @property
+    def target_util(self) -> float:
+        """Share of a replica's slots the policy fills (the live hook's default capacity per replica)."""
+        ...
 
     def decide(self, state: FleetState, forecast: Forecast | None = None) -> ScalingPlan:
         """The plan at `state.now`, guardrails applied."""
@@ -104,21 +115,31 @@ class Autoscaler(Protocol):
         ...
 
 
-AUTOSCALERS: Registry[type[Autoscaler]] = Registry("autoscaler")
+# the one factory: AUTOSCALERS.build(name, settings, guardrails=...); plugins join through gpufleet.autoscalers
+AUTOSCALERS: PolicyRegistry[Autoscaler] = PolicyRegistry("autoscaler", plugins="gpufleet.autoscalers")
+
+S = TypeVar("S", bound=AutoscalerSettings)
 
 
-class BaseAutoscaler:
+class BaseAutoscaler(Generic[S]):
     """Guardrails and the missing-data rule around a policy's `_desired`."""
 
     period_s = 15.0
     uses_forecast = False
     Settings: ClassVar[type[AutoscalerSettings]] = AutoscalerSettings
 
-    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
         self.guard = guardrails or Guardrails()
-        # only declared settings, validated: a caller can never overwrite a method or internal state
-        for k, v in check_settings(type(self), settings).items():
-            setattr(self, k, v)
+        settings = self.Settings() if settings is None else settings
+        if not isinstance(settings, self.Settings):
+            raise TypeError(f"{type(self).__name__} takes {self.Settings.__name__}, got {type(settings).__name__}")
+        # the settings live in their model, never on the object: a caller cannot overwrite a method or state
+        self.settings: S = cast(S, settings)
+
+    @property
+    def target_util(self) -> float:
+        """Share of a replica's slots the policy fills: its target_util setting, else DEFAULT_TARGET_UTIL."""
+        return float(self.settings.model_dump().get("target_util", DEFAULT_TARGET_UTIL))
 
     def memory(self) -> dict[str, Any]:
         """Nothing to remember by default."""
@@ -142,25 +163,6 @@ class BaseAutoscaler:
             want = max(min(want, state.current + self.guard.max_step), state.current - self.guard.max_step)
         want = max(min(want, self.guard.max_replicas), self.guard.min_replicas)
         return ScalingPlan(int(want), reason, raw)
-
-
-def check_settings(cls: type[Any], settings: dict[str, Any]) -> dict[str, float]:
-    """`settings` validated by the policy's Settings model; ValueError naming the first bad field."""
-    model: type[AutoscalerSettings] = cls.Settings
-    try:
-        return model.model_validate(settings).model_dump(include=set(settings), exclude_none=True)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field_name = ".".join(str(x) for x in err["loc"]) or "settings"
-        if err["type"] == "extra_forbidden":
-            valid = ", ".join(model.model_fields) or "none"
-            raise ValueError(f"{field_name}: not a setting of this policy (valid: {valid})") from None
-        raise ValueError(f"{field_name}: {err['msg']}") from None
-
-
-def make_autoscaler(name: str, guardrails: Guardrails | None = None, **settings: float) -> Autoscaler:
-    """A fresh autoscaler by registry name."""
-    return AUTOSCALERS.get(name)(guardrails, **settings)  # type: ignore[call-arg]
 
 
 def replicas_for(concurrency: float, slots: int, target_util: float) -> float:

@@ -23,43 +23,67 @@ from gpufleet.optimizer.autoscaling.base import (
 )
 
 DAY_S = 86400.0
-# Defaults live on the policy classes; a field left out keeps them (None is never sent: settings are floats).
-UTIL = Field(None, gt=0, le=1, description="share of a replica's slots to fill")
+UTIL = "share of a replica's slots to fill"
 
 
 class TargetTrackingSettings(AutoscalerSettings):
-    target_util: float | None = UTIL
-    tolerance: float | None = Field(None, ge=0, lt=1, description="no change while |metric/target - 1| is within this")
-    down_window_s: float | None = Field(
-        None, ge=0, le=DAY_S, description="scale down only to the highest recommendation of this window"
+    """The HPA's target, tolerance and scale-down stabilization window (Kubernetes' defaults but the target)."""
+
+    target_util: float = Field(0.7, gt=0, le=1, description=f"{UTIL} (target concurrency per replica)")
+    tolerance: float = Field(0.1, ge=0, lt=1, description="no change while |metric/target - 1| is within this")
+    down_window_s: float = Field(
+        300.0, ge=0, le=DAY_S, description="scale down only to the highest recommendation of this window (s)"
     )
 
 
 class KpaSettings(AutoscalerSettings):
-    target_util: float | None = UTIL
-    stable_window_s: float | None = Field(None, gt=0, le=DAY_S)
-    panic_window_s: float | None = Field(None, gt=0, le=DAY_S)
-    panic_threshold: float | None = Field(
-        None, ge=1, le=100, description="panic when the panic window wants this x the ready replicas"
+    """Knative's target, stable and panic windows and panic threshold (Knative's defaults but the target)."""
+
+    target_util: float = Field(0.7, gt=0, le=1, description=UTIL)
+    stable_window_s: float = Field(
+        60.0, gt=0, le=DAY_S, description="window whose mean concurrency sizes the fleet (s)"
+    )
+    panic_window_s: float = Field(6.0, gt=0, le=DAY_S, description="short window that can trigger panic mode (s)")
+    panic_threshold: float = Field(
+        2.0, ge=1, le=100, description="panic when the panic window wants this x the ready replicas"
     )
 
 
 class PredictiveSettings(AutoscalerSettings):
-    target_util: float | None = UTIL
-    reactive_util: float | None = UTIL
-    calibrate: float | None = Field(
-        None, ge=0, lt=1, description="quantile of the recent misses added as margin (0: off)"
+    """Sizing for the forecast, the reactive floor and the calibrated margin.
+
+    Defaults chosen 2026-12-04 on azure-llm:code, four one-hour ServeGen windows and two synthetic traces
+    (bench/bench_autoscaling.py --defaults), never on azure-llm:conv, where they are reported."""
+
+    # 1.0 as the oracle: the peak over the lead time is already a worst case, and the margin is calibrated
+    target_util: float = Field(1.0, gt=0, le=1, description=f"{UTIL} when sizing for the forecast (plus margin)")
+    reactive_util: float = Field(
+        1.0, gt=0, le=1, description="the reactive floor: what is in flight now, at this share of the slots"
     )
-    calibrate_window_s: float | None = Field(None, gt=0, le=7 * DAY_S)
-    calibrate_min: float | None = Field(None, ge=1, le=100_000, description="misses scored before the margin is used")
+    # Calibrated margin (0 = off: size for the forecast interval's upper end instead): size for the point
+    # forecast's peak concurrency plus this quantile of how far the realized peak over the same window
+    # exceeded it in the last `calibrate_window_s` (online split-conformal). The margin then follows the
+    # trace - small on steady traffic, a burst's size on on/off traffic - where a fixed target_util on the
+    # interval's upper end has to be tuned per trace (and what is tuned on one does not carry over).
+    calibrate: float = Field(0.8, ge=0, lt=1, description="quantile of the recent misses added as margin (0: off)")
+    calibrate_window_s: float = Field(
+        1800.0, gt=0, le=7 * DAY_S, description="misses older than this are forgotten (s)"
+    )
+    calibrate_min: float = Field(
+        20.0, ge=1, le=100_000, description="misses scored before the calibrated margin replaces the interval"
+    )
 
 
 class OracleSettings(AutoscalerSettings):
-    target_util: float | None = UTIL
+    """The oracle's utilization target."""
+
+    target_util: float = Field(
+        1.0, gt=0, le=1, description=f"{UTIL} (1.0: with the future known, every slot ordered is used)"
+    )
 
 
 @AUTOSCALERS.register("target-tracking")
-class TargetTracking(BaseAutoscaler):
+class TargetTracking(BaseAutoscaler[TargetTrackingSettings]):
     """Kubernetes HPA on per-replica concurrency (requests in flight per replica).
 
     desired = ceil(current x metric / target), unchanged while |metric/target - 1| <= tolerance; scale-down
@@ -68,12 +92,10 @@ class TargetTracking(BaseAutoscaler):
 
     period_s = 15.0
     Settings: ClassVar[type[AutoscalerSettings]] = TargetTrackingSettings
-    target_util = 0.7  # target concurrency per replica as a share of its slots
-    tolerance = 0.1
-    down_window_s = 300.0
+    learned: ClassVar[bool] = False
 
-    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
-        super().__init__(guardrails, **settings)
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
+        super().__init__(settings, guardrails=guardrails)
         self._recs: deque[tuple[float, int]] = deque()
 
     def memory(self) -> dict[str, Any]:
@@ -92,12 +114,12 @@ class TargetTracking(BaseAutoscaler):
         per_replica = conc / current
         target = self.target_util * state.slots_per_replica
         ratio = per_replica / target
-        rec = state.current if abs(ratio - 1.0) <= self.tolerance else math.ceil(current * ratio - 1e-9)
+        rec = state.current if abs(ratio - 1.0) <= self.settings.tolerance else math.ceil(current * ratio - 1e-9)
         if not self._recs:  # a replay starts with a warm HPA that has been recommending the fleet it found
             self._recs.append((state.now - self.period_s, state.current))
         # stabilization: scale down only to the highest recommendation of the window
         self._recs.append((state.now, rec))
-        while self._recs and self._recs[0][0] < state.now - self.down_window_s:
+        while self._recs and self._recs[0][0] < state.now - self.settings.down_window_s:
             self._recs.popleft()
         if rec < state.current:
             rec = min(state.current, max(r for _, r in self._recs))
@@ -107,20 +129,17 @@ class TargetTracking(BaseAutoscaler):
 
 
 @AUTOSCALERS.register("kpa")
-class Kpa(BaseAutoscaler):
+class Kpa(BaseAutoscaler[KpaSettings]):
     """Knative's KPA on concurrency: the stable window's average sizes the fleet; when the panic window's
     average asks for at least `panic_threshold` x the current replicas, panic: follow the panic window and
     never scale down until `stable_window_s` has passed without panicking."""
 
     period_s = 2.0
     Settings: ClassVar[type[AutoscalerSettings]] = KpaSettings
-    target_util = 0.7
-    stable_window_s = 60.0
-    panic_window_s = 6.0
-    panic_threshold = 2.0
+    learned: ClassVar[bool] = False
 
-    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
-        super().__init__(guardrails, **settings)
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
+        super().__init__(settings, guardrails=guardrails)
         self._panic_until = -math.inf
         self._panic_max = 0.0
 
@@ -136,12 +155,13 @@ class Kpa(BaseAutoscaler):
         self._panic_max = float(memory.get("panic_max", 0.0))
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
-        target = self.target_util * state.slots_per_replica
-        stable = float(np.nanmean(state.window(state.concurrency, self.stable_window_s))) / target
-        panic = float(np.nanmean(state.window(state.concurrency, self.panic_window_s))) / target
+        s = self.settings
+        target = s.target_util * state.slots_per_replica
+        stable = float(np.nanmean(state.window(state.concurrency, s.stable_window_s))) / target
+        panic = float(np.nanmean(state.window(state.concurrency, s.panic_window_s))) / target
         ready = max(state.ready, 1)
-        if panic / ready >= self.panic_threshold:
-            self._panic_until = state.now + self.stable_window_s
+        if panic / ready >= s.panic_threshold:
+            self._panic_until = state.now + s.stable_window_s
         if state.now < self._panic_until:
             self._panic_max = max(self._panic_max, panic, float(state.current))
             return self._panic_max, f"KPA panic: 6 s window wants {panic:.1f} replicas"
@@ -150,33 +170,25 @@ class Kpa(BaseAutoscaler):
 
 
 @AUTOSCALERS.register("predictive")
-class Predictive(BaseAutoscaler):
+class Predictive(BaseAutoscaler[PredictiveSettings]):
     """The oracle's rule with the future estimated: provision for the forecast's peak in flight over the cold-start
     lead time plus one period, plus a margin calibrated on the forecast's own recent misses (Crane's EHPA and AWS
     predictive scaling take the larger of a forecast and a reactive answer; so does this). Demand in requests/s
     becomes concurrency by Little's law (rate x recent service time). Until enough misses are scored the margin
-    is unknown and it falls back to the forecast interval's upper end with a full HPA (stabilization) floor."""
+    is unknown and it falls back to the forecast interval's upper end with a full HPA (stabilization) floor.
+
+    Not learned: nothing is fitted before it decides. What learns is its forecaster (a Forecaster, with its own
+    `learned`), and the margin is an online quantile of its own recent misses, updated as it runs."""
 
     period_s = 15.0
     uses_forecast = True
     Settings: ClassVar[type[AutoscalerSettings]] = PredictiveSettings
-    # Defaults chosen 2026-12-04 on azure-llm:code, four one-hour ServeGen windows and two synthetic traces
-    # (bench/bench_autoscaling.py --defaults), never on azure-llm:conv, where they are reported.
-    # 1.0 as the oracle: the peak over the lead time is already a worst case, and the margin is calibrated
-    target_util = 1.0  # sizing for the forecast (plus margin)
-    reactive_util = 1.0  # the reactive floor: what is in flight now, at this share of the slots
-    # Calibrated margin (0 = off: size for the forecast interval's upper end instead): size for the point
-    # forecast's peak concurrency plus this quantile of how far the realized peak over the same window
-    # exceeded it in the last `calibrate_window_s` (online split-conformal). The margin then follows the
-    # trace - small on steady traffic, a burst's size on on/off traffic - where a fixed target_util on the
-    # interval's upper end has to be tuned per trace (and what is tuned on one does not carry over).
-    calibrate = 0.8
-    calibrate_window_s = 1800.0
-    calibrate_min = 20.0  # residuals needed before the calibrated margin replaces the interval
+    learned: ClassVar[bool] = False
 
-    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
-        super().__init__(guardrails, **settings)
-        self._reactive = TargetTracking(self.guard, target_util=self.reactive_util)
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
+        super().__init__(settings, guardrails=guardrails)
+        floor = TargetTrackingSettings(target_util=self.settings.reactive_util)
+        self._reactive = TargetTracking(floor, guardrails=self.guard)
         self._pending: deque[tuple[float, float, float]] = deque()  # (decided at, horizon, predicted peak)
         self._resid: deque[tuple[float, float]] = deque()  # (window end, realized - predicted peak)
 
@@ -202,8 +214,8 @@ class Predictive(BaseAutoscaler):
         horizon = state.cold_start_s + self.period_s
         steps = max(1, math.ceil(horizon / forecast.step_s))
         point = float(np.max(forecast.mean[:steps])) * state.service_s  # predicted peak in flight
-        margin = self._margin(state) if self.calibrate > 0 else None
-        if self.calibrate > 0:
+        margin = self._margin(state) if self.settings.calibrate > 0 else None
+        if self.settings.calibrate > 0:
             self._pending.append((state.now, horizon, point))
         if margin is None:
             peak_rate = float(np.max(forecast.hi[:steps]))
@@ -216,7 +228,7 @@ class Predictive(BaseAutoscaler):
             # the load in flight now; the HPA's 5-minute hold on top of it paid for the same risk twice
             # (it held the noisiest recommendation of the window on steady traffic).
             now_c = float(np.nanmean(state.window(state.concurrency, self.period_s)))
-            reactive = replicas_for(now_c, state.slots_per_replica, self.reactive_util)
+            reactive = replicas_for(now_c, state.slots_per_replica, self.settings.reactive_util)
             why = f"in flight now: {now_c:.1f} -> {reactive:.1f} replicas"
         if need >= reactive:
             return need, f"forecast: {what} in the next {horizon:.0f} s -> {need:.1f} replicas"
@@ -231,25 +243,25 @@ class Predictive(BaseAutoscaler):
             seen = conc[max(a, 0) : max(b, 0)]
             if a >= 0 and len(seen) and np.isfinite(seen).any():
                 self._resid.append((t + h, float(np.nanmax(seen)) - predicted))
-        while self._resid and self._resid[0][0] < now - self.calibrate_window_s:
+        while self._resid and self._resid[0][0] < now - self.settings.calibrate_window_s:
             self._resid.popleft()
-        if len(self._resid) < self.calibrate_min:
+        if len(self._resid) < self.settings.calibrate_min:
             return None
-        return max(0.0, float(np.quantile([r for _, r in self._resid], self.calibrate)))
+        return max(0.0, float(np.quantile([r for _, r in self._resid], self.settings.calibrate)))
 
 
 @AUTOSCALERS.register("oracle")
-class Oracle(BaseAutoscaler):
+class Oracle(BaseAutoscaler[OracleSettings]):
     """Knows the future: sized for the true concurrency over the next cold start + period (it must order
     replicas that long ahead). Needs `set_future(concurrency_per_second)` before use; a lower bound on the
     GPU-hours any policy needs for the same utilization target."""
 
     period_s = 15.0
     Settings: ClassVar[type[AutoscalerSettings]] = OracleSettings
-    target_util = 1.0  # no slack: with the future known, every slot ordered is used
+    learned: ClassVar[bool] = False  # it is told the future, it does not learn it
 
-    def __init__(self, guardrails: Guardrails | None = None, **settings: float) -> None:
-        super().__init__(guardrails, **settings)
+    def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
+        super().__init__(settings, guardrails=guardrails)
         self._future: F64 | None = None
 
     def set_future(self, concurrency: F64) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER, Forecasting
-from gpufleet.optimizer.autoscaling import Guardrails, Oracle, make_autoscaler, replicas_for
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, Oracle, replicas_for
 from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
@@ -176,10 +176,7 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
     """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas."""
     profile, slo, arrival, prefill, service, skipped = _prepared(requests, cfg)
     guard = Guardrails(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas, max_step=cfg.max_step)
-    try:
-        scaler = make_autoscaler(cfg.policy, guard, **cfg.settings)
-    except ValueError as e:
-        raise GpufleetError(f"--policy {cfg.policy}: {e}") from None
+    scaler = AUTOSCALERS.build(cfg.policy, cfg.settings, guardrails=guard)  # SettingsError names the field
     demand = unlimited_concurrency(arrival, service)
     if isinstance(scaler, Oracle):
         scaler.set_future(demand)
