@@ -13,6 +13,7 @@ from typing import Literal
 
 import polars as pl
 
+from gpufleet.core.decision import DTYPES, Decision, stored
 from gpufleet.core.errors import SchemaError
 
 Check = Literal["nonneg", "util", "finite", "choice"]
@@ -148,25 +149,20 @@ SERIES = Table(
     doc="long-format time series, as the forecasting ecosystem uses",
 )
 
+
+def _decision_columns() -> tuple[Column, ...]:
+    """DECISIONS' columns, derived from the one Decision record (core/decision.py): its fields, in order."""
+    cols = []
+    for name, f in Decision.model_fields.items():
+        rule = stored(name)
+        dtype = UTC_DT if rule.utc else DTYPES[name]
+        cols.append(Column(name, dtype, required=rule.required, check=rule.check, doc=f.description or ""))
+    return tuple(cols)
+
+
 DECISIONS = Table(
     "DECISIONS",
-    (
-        Column("ts", UTC_DT, required=True),
-        Column("namespace", S, required=True),
-        Column("workload", S, required=True),
-        Column("policy", S),
-        Column("status", S, required=True, doc="ok, stale (telemetry too old), error (telemetry or policy failed)"),
-        Column("current_replicas", I, check="nonneg"),
-        Column("desired_replicas", I, required=True, check="nonneg"),
-        Column("raw", F, doc="the policy's answer before guardrails"),
-        Column("concurrency", F, doc="requests in flight, mean of the last decision period"),
-        Column("arrival_rate", F, doc="arrivals per second, mean of the last decision period"),
-        Column("forecast_hi", F, doc="the forecast's upper quantile over the lead time, arrivals per second"),
-        Column("service_s", F),
-        Column("telemetry_age_s", F),
-        Column("latency_ms", F, doc="time the decision took"),
-        Column("reason", S),
-    ),
+    _decision_columns(),
     doc="one row per live autoscaling decision (the hook's record, replayable)",
 )
 

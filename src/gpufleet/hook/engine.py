@@ -21,14 +21,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from gpufleet.collector.store import Store
+from gpufleet.core.decision import Decision, decisions_frame
 from gpufleet.core.errors import GpufleetError, brief
 from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.hook import memory
@@ -54,35 +53,6 @@ class ReplicaSource(Protocol):
         ...
 
     def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool) -> None: ...
-
-
-@dataclass
-class Decision:
-    ts: float
-    namespace: str
-    workload: str
-    policy: str
-    status: str  # ok | stale | error
-    current_replicas: int
-    desired_replicas: int
-    raw: float
-    concurrency: float
-    arrival_rate: float
-    forecast_hi: float
-    service_s: float
-    telemetry_age_s: float
-    latency_ms: float
-    reason: str
-
-    def public(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["time"] = datetime.fromtimestamp(self.ts, UTC).isoformat()
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-
-    @property
-    def demand(self) -> bool:
-        """Whether the telemetry behind it showed any work (in flight, arriving, or forecast)."""
-        return any(v > 0 for v in (self.concurrency, self.arrival_rate, self.forecast_hi) if math.isfinite(v))
 
 
 class WorkloadRuntime:
@@ -195,7 +165,9 @@ class Engine:
         for status_filter, attr in ((None, "last"), ("ok", "last_good")):
             f = scan if status_filter is None else scan.filter(pl.col("status") == status_filter)
             for row in f.sort("ts").group_by("namespace", "workload").last().collect().iter_rows(named=True):
-                out.setdefault(f"{row['namespace']}/{row['workload']}", {})[attr] = _decision_from_row(row)
+                d = Decision.from_row(row)
+                d.reason += " (restored)"
+                out.setdefault(f"{row['namespace']}/{row['workload']}", {})[attr] = d
         return out
 
     # -- deciding --------------------------------------------------------------------------------------
@@ -256,7 +228,7 @@ class Engine:
             steps = max(1, math.ceil((w.cold_start_s + rt.scaler.period_s) / fc.step_s))
             lead = float(np.max(fc.hi[:steps]))
         d = Decision(
-            **base,  # type: ignore[arg-type]
+            **base,
             status="ok",
             current_replicas=current,
             desired_replicas=plan.desired,
@@ -307,7 +279,7 @@ class Engine:
         out = [self.decide(rt, now) for rt in runtimes]
         self.ticks += 1
         if self.store is not None and out:
-            self.store.append("DECISIONS", "hook", _frame(out), ["namespace", "workload"])
+            self.store.append("DECISIONS", "hook", decisions_frame(out), ["namespace", "workload"])
             memory.save(self.store.root, self._memories(runtimes))
         for d, rt in zip(out, runtimes, strict=True):
             if d.status != "ok":
@@ -332,41 +304,3 @@ class Engine:
         for rt in runtimes:
             out[rt.cfg.key] = {"policy": rt.cfg.policy, "settings": rt.cfg.settings, "memory": rt.scaler.memory()}
         return out
-
-
-def _frame(ds: list[Decision]) -> pl.DataFrame:
-    rows = [asdict(d) for d in ds]
-    f = pl.DataFrame(rows, infer_schema_length=None)
-    return f.with_columns(
-        pl.from_epoch((pl.col("ts") * 1e6).round().cast(pl.Int64), time_unit="us")
-        .dt.replace_time_zone("UTC")
-        .alias("ts"),
-        *(pl.col(c).fill_nan(None) for c in ("raw", "concurrency", "arrival_rate", "forecast_hi", "service_s")),
-        pl.when(pl.col("telemetry_age_s").is_infinite())
-        .then(None)
-        .otherwise(pl.col("telemetry_age_s"))
-        .alias("telemetry_age_s"),
-    )
-
-
-def _decision_from_row(row: dict[str, Any]) -> Decision:
-    def f(v: Any) -> float:
-        return math.nan if v is None else float(v)
-
-    return Decision(
-        ts=row["ts"].timestamp(),
-        namespace=row["namespace"],
-        workload=row["workload"],
-        policy=row["policy"] or "",
-        status=row["status"],
-        current_replicas=int(row["current_replicas"] or 0),
-        desired_replicas=int(row["desired_replicas"]),
-        raw=f(row["raw"]),
-        concurrency=f(row["concurrency"]),
-        arrival_rate=f(row["arrival_rate"]),
-        forecast_hi=f(row["forecast_hi"]),
-        service_s=f(row["service_s"]),
-        telemetry_age_s=f(row["telemetry_age_s"]),
-        latency_ms=f(row["latency_ms"]),
-        reason=(row["reason"] or "") + " (restored)",
-    )

@@ -23,8 +23,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
+from gpufleet.core.decision import PublicDecision
 from gpufleet.core.errors import GpufleetError, SettingsError, brief, validation_line
 from gpufleet.hook.engine import Engine
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
@@ -71,6 +72,15 @@ class WhatIf(BaseModel):
         except SettingsError as e:  # one line naming the setting; pydantic makes it the 422's message
             raise ValueError(str(e)) from None
         return checked.model_dump(include=set(v))
+
+
+# /decision's answer: the latest decision, the latest good one and the guardrails (fields from core/decision.py)
+DecisionAnswer: type[BaseModel] = create_model(
+    "DecisionAnswer",
+    __base__=PublicDecision,
+    last_good=(PublicDecision | None, Field(description="the latest decision made on fresh telemetry")),
+    guardrails=(dict[str, Any], Field(description="the workload's replica bounds and step limits")),
+)
 
 
 def live_policies() -> list[str]:
@@ -227,7 +237,7 @@ def make_app(
             )
         return {"workloads": out}
 
-    @app.get("/v1/workloads/{namespace}/{name}/decision", dependencies=[Depends(auth)])
+    @app.get("/v1/workloads/{namespace}/{name}/decision", dependencies=[Depends(auth)], response_model=DecisionAnswer)
     async def decision(namespace: str, name: str) -> dict[str, Any]:
         rt = engine.get(namespace, name)
         if rt is None:
