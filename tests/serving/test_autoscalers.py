@@ -1,4 +1,5 @@
-"""Autoscalers: contract over AUTOSCALERS, HPA formulas by hand, KPA panic, predictive uses its forecast."""
+"""Autoscalers: HPA formulas by hand, KPA panic, predictive uses its forecast (the contract every member keeps is
+tests/contract/test_autoscaler_contract.py)."""
 
 from __future__ import annotations
 
@@ -32,28 +33,6 @@ def fresh(name: str, guard: Guardrails | None = None) -> object:
     if isinstance(a, Oracle):
         a.set_future(np.full(10_000, 30.0))
     return a
-
-
-@pytest.mark.parametrize("name", AUTOSCALERS.names())
-@pytest.mark.parametrize("conc", [0.0, 3.0, 30.0, 500.0])
-def test_guardrails_and_determinism(name: str, conc: float) -> None:
-    g = Guardrails(min_replicas=2, max_replicas=9, max_step=3)
-    a, b = fresh(name, g), fresh(name, g)
-    fc = Forecast(0.0, 60.0, np.full(5, conc / 2), np.full(5, conc / 2), 99)
-    p1, p2 = a.decide(state(conc), fc), b.decide(state(conc), fc)  # type: ignore[attr-defined]
-    assert p1.desired == p2.desired and p1.reason == p2.reason, "deterministic"
-    assert 2 <= p1.desired <= 9, "min/max"
-    assert abs(p1.desired - 4) <= 3, "max step"
-    assert p1.reason
-
-
-@pytest.mark.parametrize("name", AUTOSCALERS.names())
-def test_missing_telemetry_never_scales_down(name: str) -> None:
-    a = fresh(name)
-    plan = a.decide(state(np.nan))  # type: ignore[attr-defined]
-    assert plan.desired == 4 and "no telemetry" in plan.reason
-    plan = a.decide(state(np.nan, ready=0, starting=0))  # type: ignore[attr-defined]
-    assert plan.desired >= 1, "never to zero on missing data"
 
 
 @pytest.mark.parametrize("name", AUTOSCALERS.names())
