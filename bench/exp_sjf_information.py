@@ -57,8 +57,8 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("exp_sjf_information: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    from gpufleet.experiments import auto_cluster, load_cluster
     from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.plan.references import auto_cluster, load_cluster
     from gpufleet.sim.run import SimConfig, simulate
     from gpufleet.traces import load
 

@@ -33,8 +33,8 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("exp_sjf_mates: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    from gpufleet.experiments import auto_cluster
     from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.plan.references import auto_cluster
     from gpufleet.traces import load
 
     for ref in a.refs.split(","):
@@ -46,7 +46,8 @@ def main() -> None:
 
 def replay(ref: str, jobs: pl.DataFrame, preds: pl.DataFrame, spec: str, seeds: int) -> None:
     """Fixed and refreshed SJF against the oracle on one cluster, unnudged and with `seeds` nudges."""
-    from gpufleet.experiments import load_cluster, nudge
+    from gpufleet.plan.downstream import nudge
+    from gpufleet.plan.references import load_cluster
     from gpufleet.sim.run import SimConfig, simulate
 
     t0 = time.perf_counter()

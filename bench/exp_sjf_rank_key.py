@@ -51,8 +51,8 @@ def main() -> None:
         print("exp_sjf_rank_key: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
     import gpufleet.sim.run as run_mod
-    from gpufleet.experiments import auto_cluster, load_cluster
     from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.plan.references import auto_cluster, load_cluster
     from gpufleet.sim.run import SimConfig, simulate
     from gpufleet.traces import load
 

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gpufleet.demo import run_demo
+    from gpufleet.plan.demo import run_demo
 
     out = tmp_path_factory.mktemp("runs") / "demo"
     run_demo(out, progress=False)

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from gpufleet.cli import app
 from gpufleet.core.errors import GpufleetError
-from gpufleet.experiments import downstream, nudge
 from gpufleet.forecasting.runtime import PREDICTORS, LightGBMRuntime, LightGBMRuntimeSettings, make_predictor
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.runtime.features import runtime_features
+from gpufleet.plan.downstream import downstream, nudge
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.traces import load
 
@@ -125,7 +125,7 @@ def test_save_load_round_trip_and_schema_checks(jobs: pl.DataFrame, tmp_path: Pa
     assert pl.read_parquet(tmp_path / "p.parquet").height == 300
     # jobs without users: the lightgbm model answers with its user-free twin and says so on one line
     from gpufleet.forecasting.runtime import AFTRuntime
-    from gpufleet.modelstore import load_runtime_model
+    from gpufleet.plan.modelstore import load_runtime_model
 
     m = load_runtime_model(tmp_path / "m")
     m.check_columns(jobs.drop("user"))

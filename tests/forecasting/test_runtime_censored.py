@@ -97,7 +97,7 @@ def test_censored_model_sees_the_long_jobs_that_are_still_running() -> None:
 
 
 def test_aft_round_trip_and_quantile_order(tmp_path: Path) -> None:
-    from gpufleet.modelstore import load_runtime_model, save_runtime_model
+    from gpufleet.plan.modelstore import load_runtime_model, save_runtime_model
 
     j, cut = _survivorship_trace(1)
     m = AFTRuntime().fit_at(j, cut)
@@ -152,7 +152,7 @@ def test_auto_rolling_predictions_never_see_the_future() -> None:
 
 
 def test_auto_falls_back_to_a_baseline_on_users_it_never_saw(tmp_path: Path) -> None:
-    from gpufleet.modelstore import load_runtime_model, save_runtime_model
+    from gpufleet.plan.modelstore import load_runtime_model, save_runtime_model
 
     j = _hour_trace(4)
     users = np.random.default_rng(4).integers(0, 20, j.height)

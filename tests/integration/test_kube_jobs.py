@@ -37,7 +37,7 @@ def test_jobs_from_kube_state_metrics(tmp_path: Path, data_dir: Path) -> None:
         res = CliRunner().invoke(app, [*args, "--until", last.isoformat(), "--step", "300s", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["jobs"]["jobs"] == 150
-    from gpufleet.experiments import load_jobs
+    from gpufleet.plan.references import load_jobs
 
     got = load_jobs(str(store), None).sort("submit_time")
     want = jobs.with_columns(
@@ -60,7 +60,7 @@ def test_node_capacity_from_kube_state_metrics(tmp_path: Path, data_dir: Path) -
     from gpufleet.collector.openmetrics import write_ksm_nodes_openmetrics
     from gpufleet.collector.prometheus import PrometheusSource
     from gpufleet.collector.store import Store
-    from gpufleet.experiments import load_cluster
+    from gpufleet.plan.references import load_cluster
 
     need_prometheus()
     nodes = load("openb:nodes", data_dir).frame

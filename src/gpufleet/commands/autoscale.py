@@ -18,10 +18,10 @@ from gpufleet.commands.common import (
     emit_json,
     err,
     handles_errors,
+    key_values,
     out,
-    policy_settings,
 )
-from gpufleet.core.errors import GpufleetError, validation_line
+from gpufleet.core.errors import GpufleetError
 
 RequestsOpt = Annotated[
     str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
@@ -35,27 +35,34 @@ ColdStartOpt = Annotated[
 MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--set",
-        metavar="KEY=VALUE",
-        help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable; `gpufleet policies --kind"
-        " autoscaler` lists each policy's settings.",
-    ),
+    typer.Option("--set", metavar="KEY=VALUE", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
 ]
+
+
+def _settings(items: list[str] | None) -> dict[str, float]:
+    return key_values(items, "--set", float, "KEY=NUMBER, e.g. target_util=0.6")
 
 
 def _config(policy: str, **kw: Any) -> Any:
     from pydantic import ValidationError
 
+    from gpufleet.optimizer.autoscaling import AUTOSCALERS
+    from gpufleet.optimizer.autoscaling.base import check_settings
     from gpufleet.sim.serving import ServingConfig, load_profile, parse_slo
 
     parse_slo(kw["slo"])
     load_profile(kw["profile"])
+    try:  # here, before any data is read, rather than when the replay builds the policy
+        check_settings(AUTOSCALERS.get(policy), kw.get("settings") or {})
+    except ValueError as e:
+        raise GpufleetError(f"--set {e}") from None
     try:
         cfg = ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
     except ValidationError as e:
-        options = {f: "--" + f.replace("_", "-") for f in ServingConfig.model_fields} | {"cold_start_s": "--cold-start"}
-        raise GpufleetError(validation_line(e, option_of=options)) from None
+        first = e.errors()[0]
+        name = str(first["loc"][0])
+        option = "--cold-start" if name == "cold_start_s" else "--" + name.replace("_", "-")
+        raise GpufleetError(f"{option}: {first['msg']}") from None
     if cfg.min_replicas > cfg.max_replicas:
         raise GpufleetError(
             f"--min-replicas {cfg.min_replicas} is more than --max-replicas {cfg.max_replicas}"
@@ -107,7 +114,9 @@ def _row(s: dict[str, Any]) -> dict[str, Any]:
 @handles_errors
 def autoscale_sim_cmd(
     requests: RequestsOpt,
-    policy: Annotated[str, typer.Option(help="Autoscaler: {policies:autoscaler}.")] = "target-tracking",
+    policy: Annotated[
+        str, typer.Option(help="Autoscaler: target-tracking, kpa, predictive, oracle.")
+    ] = "target-tracking",
     slo: SloOpt = "ttft_p99<=2",
     profile: ProfileOpt = None,
     cold_start: ColdStartOpt = None,
@@ -121,7 +130,7 @@ def autoscale_sim_cmd(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
-    from gpufleet.experiments import load_requests
+    from gpufleet.plan.references import load_requests
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import simulate_serving
 
@@ -134,7 +143,7 @@ def autoscale_sim_cmd(
         cold_start_s=cold_start,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        settings=policy_settings("autoscaler", policy, setting),  # before any data is read
+        settings=_settings(setting),
     )
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
     line, _ = _feasibility_line(frame, cfg)
@@ -161,7 +170,7 @@ def autoscale_sim_cmd(
 def compare_autoscalers_cmd(
     requests: RequestsOpt,
     policies: Annotated[
-        str, typer.Option(help="Comma-separated autoscalers, of {policies:autoscaler}.")
+        str, typer.Option(help="Comma-separated autoscalers.")
     ] = "target-tracking,kpa,predictive,oracle",
     slo: SloOpt = "ttft_p99<=2",
     profile: ProfileOpt = None,
@@ -175,7 +184,7 @@ def compare_autoscalers_cmd(
 ) -> None:
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies), each with
     the share of the GPU-hour gap between target-tracking and the oracle it closes."""
-    from gpufleet.experiments import load_requests
+    from gpufleet.plan.references import load_requests
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import GAP_MIN_ATTAINMENT, gap_closed, simulate_serving
 
@@ -187,14 +196,7 @@ def compare_autoscalers_cmd(
     if len(set(names)) < len(names):
         raise GpufleetError(f"--policies {policies!r}: a policy is named twice")
     cfgs = [
-        _config(
-            n,
-            slo=slo,
-            profile=profile,
-            cold_start_s=cold_start,
-            min_replicas=min_replicas,
-            settings=policy_settings("autoscaler", n, None),  # an unknown name fails here, before any data
-        )
+        _config(n, slo=slo, profile=profile, cold_start_s=cold_start, min_replicas=min_replicas, settings={})
         for n in names
     ]
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))

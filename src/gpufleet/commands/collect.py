@@ -318,7 +318,7 @@ def exporter_cmd(
 
     if replay is not None:
         from gpufleet.commands.common import _root_opt
-        from gpufleet.experiments import load_samples
+        from gpufleet.plan.references import load_samples
 
         provider: object = ReplayProvider(load_samples(replay, _root_opt("data_dir")), speed=speed)
         what = f"replaying {replay} at {speed:g}x"

@@ -41,9 +41,9 @@ def train_runtime(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Train a runtime predictor on every finished job of a trace and save it with its feature schema."""
-    from gpufleet.experiments import load_jobs
     from gpufleet.forecasting.runtime import make_predictor
-    from gpufleet.modelstore import save_runtime_model
+    from gpufleet.plan.modelstore import save_runtime_model
+    from gpufleet.plan.references import load_jobs
 
     check_out_dir(out_dir)
     m = make_predictor(model)
@@ -87,9 +87,9 @@ def predict_runtime(
     """Predict p10/p50/p90 run times for a trace with a saved model (history features from the trace itself)."""
     import numpy as np
 
-    from gpufleet.experiments import load_jobs
     from gpufleet.forecasting.runtime.backtest import runtime_metrics
-    from gpufleet.modelstore import load_runtime_model
+    from gpufleet.plan.modelstore import load_runtime_model
+    from gpufleet.plan.references import load_jobs
 
     if out_path is not None:
         check_out_file(out_path, suffixes=(".parquet",))

@@ -49,9 +49,9 @@ def pack_experiment_cmd(
     """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy."""
     import polars as pl
 
-    from gpufleet.experiments import load_cluster, load_jobs
     from gpufleet.optimizer.packing import PLACERS
     from gpufleet.optimizer.packing.experiment import SHIPPED_AT_130, inflation_experiment
+    from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
 
     names = [p.strip() for p in policies.split(",") if p.strip()]
@@ -120,9 +120,9 @@ def pack_cmd(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
-    from gpufleet.experiments import load_cluster, load_jobs
     from gpufleet.optimizer.packing import PLACERS
     from gpufleet.optimizer.packing.experiment import pack_once
+    from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
 
     PLACERS.get(policy)

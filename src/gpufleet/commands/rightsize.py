@@ -50,9 +50,9 @@ def rightsize_cmd(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
-    from gpufleet.experiments import load_samples
     from gpufleet.optimizer.rightsizing import RIGHTSIZERS, recommend_all
     from gpufleet.optimizer.rightsizing import holdout as run_holdout
+    from gpufleet.plan.references import load_samples
     from gpufleet.report.console import metrics_table
 
     RIGHTSIZERS.get(sizer)

@@ -80,9 +80,10 @@ def backtest_runtime_cmd(
 ) -> None:
     """Score runtime predictors on the last part of each trace (never trained on), beside the baselines, and
     their effect on SJF/QSSF through the simulator."""
-    from gpufleet.experiments import auto_cluster, downstream, load_cluster, load_jobs
     from gpufleet.forecasting.runtime.backtest import METRIC_DOC
     from gpufleet.forecasting.runtime.crosstrace import SCHEMES, backtest_traces, summarize
+    from gpufleet.plan.downstream import downstream, gains_across_traces
+    from gpufleet.plan.references import auto_cluster, load_cluster, load_jobs
     from gpufleet.traces import expand_refs
 
     if scheme not in SCHEMES:
@@ -130,34 +131,12 @@ def backtest_runtime_cmd(
         "metric_definitions": METRIC_DOC,
         "cluster": specs if len(refs) > 1 else specs.get(refs[0]),
         "downstream": effect if len(refs) > 1 else effect.get(refs[0], []),
-        "downstream_summary": _gains(effect),
+        "downstream_summary": gains_across_traces(effect),
     }
     if as_json:
         emit_json(result)
         return
     _print(result, table, effect, specs)
-
-
-def _gains(effect: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per scheduler and predictor across traces: gain_captured's median and minimum."""
-    import numpy as np
-
-    acc: dict[tuple[str, str, str], list[float]] = {}
-    for rows in effect.values():
-        for r in rows:
-            if r["predictor"] not in ("fifo", "oracle") and r["gain_captured"] is not None:
-                acc.setdefault((r["scheduler"], r["predictor"], r["mates"]), []).append(r["gain_captured"])
-    return [
-        {
-            "scheduler": s,
-            "predictor": p,
-            "mates": m,
-            "traces": len(v),
-            "gain_captured_median": float(np.median(v)),
-            "gain_captured_min": min(v),
-        }
-        for (s, p, m), v in acc.items()
-    ]
 
 
 def _print(result: dict[str, Any], table: Any, effect: dict[str, Any], specs: dict[str, str]) -> None:

@@ -61,8 +61,8 @@ def _series_grid(
 ) -> tuple[Any, float, int, str, Any]:
     from datetime import timedelta
 
-    from gpufleet.experiments import load_series, natural_step
     from gpufleet.forecasting.series import infer_step, resample
+    from gpufleet.plan.references import load_series, natural_step
 
     h_s = _positive("--horizon", horizon)  # before any data is read
     given_step = _positive("--step", step) if step else None

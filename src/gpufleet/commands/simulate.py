@@ -139,7 +139,8 @@ def simulate_cmd(
 
     --cluster also takes a tenancy YAML (nodes + vcs or queues): the replay then runs partitioned (vcs) or
     behind the queues' quotas (queues)."""
-    from gpufleet.experiments import load_cluster, load_jobs, save
+    from gpufleet.plan.references import load_cluster, load_jobs
+    from gpufleet.plan.rundirs import save
     from gpufleet.report.console import sim_table
     from gpufleet.sim.run import simulate
 
@@ -224,7 +225,8 @@ def compare_cmd(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
-    from gpufleet.experiments import load_cluster, load_jobs, run_grid
+    from gpufleet.plan.grids import run_grid
+    from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import grid_table
 
     if out_dir is not None:
@@ -299,7 +301,8 @@ def tenancy_cmd(
 ) -> None:
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
     from gpufleet.core.config import read_yaml_model
-    from gpufleet.experiments import load_cluster, load_jobs, save
+    from gpufleet.plan.references import load_cluster, load_jobs
+    from gpufleet.plan.rundirs import save
     from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
     from gpufleet.sim.tenancy import compare as run_compare
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError, brief
@@ -29,7 +28,7 @@ ADVICE_EVERY_S = 600.0  # right-sizing and packing advice change slowly; recompu
 def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> dict[str, Any]:
     """The workload's recent arrivals (one request per arrival, each holding a slot for the observed mean
     service time) replayed under its current policy and the proposed one."""
-    from gpufleet.sim.serving import ServingConfig, simulate_serving
+    from gpufleet.plan.whatif import replay_policies, requests_from_arrivals
 
     w = rt.cfg
     span = min(w.history_s, WHAT_IF_MAX_S)
@@ -40,37 +39,15 @@ def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> di
         raise ValueError(f"{w.key}: no arrivals in the last {span:.0f} s to replay")
     if n > WHAT_IF_MAX_REQUESTS:
         raise ValueError(f"{w.key}: {n} arrivals in the window: over the {WHAT_IF_MAX_REQUESTS} a what-if replays")
-    # spread each second's arrivals evenly inside it
-    k = np.round(counts).astype(np.int64)
-    sec = np.repeat(np.arange(len(k)), k)
-    within = (np.arange(len(sec)) - np.repeat(np.cumsum(k) - k, k) + 0.5) / np.repeat(np.maximum(k, 1), k)
-    service = win.service_s or w.service_s
-    reqs = pl.DataFrame(
-        {"request_id": [f"r{i}" for i in range(len(sec))], "arrival_time": sec + within, "service_time": service}
+    reqs = requests_from_arrivals(counts, win.service_s or w.service_s)
+    out: dict[str, Any] = {"namespace": w.namespace, "workload": w.name, "window_s": span, "requests": reqs.height}
+    out |= replay_policies(
+        reqs,
+        [("current", w.policy, w.settings), ("proposed", body.policy, body.settings)],
+        slo=body.slo,
+        cold_start_s=w.cold_start_s,
+        guardrails=body.guardrails or w.guardrails,
     )
-    out: dict[str, Any] = {"namespace": w.namespace, "workload": w.name, "window_s": span, "requests": len(sec)}
-    g = body.guardrails or w.guardrails
-    for label, policy, settings in (("current", w.policy, w.settings), ("proposed", body.policy, body.settings)):
-        cfg = ServingConfig(
-            policy=policy,
-            settings=settings,
-            slo=body.slo,
-            cold_start_s=w.cold_start_s,
-            min_replicas=max(1, g.min_replicas),
-            max_replicas=g.max_replicas,
-            max_step=g.max_step,
-        )
-        try:
-            s = simulate_serving(reqs, cfg).summary
-        except GpufleetError as e:
-            raise ValueError(str(e)) from None
-        out[label] = {
-            "policy": policy,
-            "gpu_hours": s["gpu_hours"],
-            "slo": s["slo"],
-            "slo_attainment": s["slo_attainment"],
-            "slo_met": s["slo_met"],
-        }
     cur, new = out["current"]["gpu_hours"], out["proposed"]["gpu_hours"]
     out["gpu_hours_change"] = finite((new - cur) / cur) if cur else None
     return out

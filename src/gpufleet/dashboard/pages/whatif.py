@@ -10,6 +10,7 @@ import streamlit as st
 from gpufleet.core.errors import validation_line
 from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
+from gpufleet.plan.capacity import capacity_search
 
 common.header(
     "What-if",
@@ -28,7 +29,7 @@ def executor() -> ThreadPoolExecutor:
 
 @st.cache_data(show_spinner="loading the workload …", max_entries=4)
 def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
-    from gpufleet.experiments import load_jobs as load
+    from gpufleet.plan.references import load_jobs as load
 
     if ref == "the store's jobs" and store:
         return load(store, None)
@@ -37,7 +38,7 @@ def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
 
 
 def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> dict:
-    from gpufleet.experiments import load_cluster
+    from gpufleet.plan.references import load_cluster
     from gpufleet.sim.run import SimConfig, simulate
 
     cfg = SimConfig(scheduler=scheduler, placement=placement, predictor=predictor)
@@ -113,7 +114,7 @@ with st.form("capacity"):
 if ask:
     jobs = load_jobs(cap_ref, int(cap_jobs), str(src.store) if src.store else None)
     bar = st.progress(0.0, text="bisecting over node counts …")
-    res = data.capacity_search(
+    res = capacity_search(
         jobs,
         int(per_node),
         gpu_type,
@@ -144,7 +145,7 @@ with st.form("tenancy"):
     )
     ten_go = st.form_submit_button("compare pooled, partitioned and quota")
 if ten_go:
-    from gpufleet.experiments import load_cluster
+    from gpufleet.plan.references import load_cluster
     from gpufleet.sim.run import SimConfig
     from gpufleet.sim.tenancy import TenancySpec, compare, digest
 

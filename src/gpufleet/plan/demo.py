@@ -19,10 +19,10 @@ from rich.progress import Progress
 from gpufleet import __version__
 from gpufleet.core.config import DemoConfig
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
-from gpufleet.experiments import save
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.series import FORECASTERS, backtest_series
 from gpufleet.optimizer.rightsizing import recommend_all
+from gpufleet.plan.rundirs import save
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.run import SimConfig, simulate
 from gpufleet.sim.serving import ServingConfig, simulate_serving
@@ -82,18 +82,18 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         serving = []
         for policy in SERVING_POLICIES:
             bar.update(task, description=f"replaying requests under {policy}")
-            res = simulate_serving(tables["requests"], ServingConfig(policy=policy))
+            served = simulate_serving(tables["requests"], ServingConfig(policy=policy))
             write_run(
                 out_dir / "serving" / policy,
-                summary=res.summary | {"actions": res.actions},
+                summary=served.summary | {"actions": served.actions},
                 config={
                     "command": "demo",
                     "requests": "synthetic:requests",
                     **ServingConfig(policy=policy).model_dump(),
                 },
-                tables={"requests": res.requests, "timeline": res.timeline},
+                tables={"requests": served.requests, "timeline": served.timeline},
             )
-            serving.append(res.summary)
+            serving.append(served.summary)
         bar.advance(task)
         bar.update(task, description="writing run directory")
         summary: dict[str, Any] = {
