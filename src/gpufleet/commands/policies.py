@@ -157,16 +157,16 @@ def table(kind: str, rows: list[dict[str, Any]]) -> Table:
     t.add_column("what it does; settings")
     for row in rows:
         name = f"[bold]{escape(row['name'])}[/bold]"
-        if row["origin"] != BUILTIN:
-            name += f"\n[dim]from {escape(row['origin'])}[/dim]"
         lines = [escape(row["summary"])]
+        if row["origin"] != BUILTIN:  # under the summary: a distribution's name would widen the name column
+            lines.append(f"[magenta]plugin from {escape(row['origin'])}[/magenta]")
         if row["settings"] is None:
             lines.append("[dim](settings not declared yet)[/dim]")
         for s in settings_rows(row["settings"]):
             bounds = f", {s['bounds']}" if s["bounds"] else ""
             lines.append(f"[cyan]{escape(s['name'])}[/cyan]: {escape(s['type'])} = {escape(s['default'])}{bounds}")
             if s["description"]:
-                lines.append(f"  [dim]{escape(s['description'])}[/dim]")
+                lines.append(f"[dim]{escape(s['description'])}[/dim]")
         learned = {True: "yes", False: "no", None: "?"}[row["learned"]]
         t.add_row(name, learned, "\n".join(lines))
     return t
