@@ -228,6 +228,7 @@ def tenancy_tables(res: dict[str, Any]) -> list[Any]:
 
     from gpufleet.core.units import human_seconds as hs
     from gpufleet.report.groups import group_row
+    from gpufleet.sim.summary import GroupRow
 
     out: list[Any] = []
     for model, r in res.items():
@@ -246,7 +247,7 @@ def tenancy_tables(res: dict[str, Any]) -> list[Any]:
                 + (f"; {q['jobs_without_queue']:,} jobs without a queue" if q.get("jobs_without_queue") else "")
             )
         )
-        rows = [group_row(g, "quota" in s) for g in r["groups"]]
+        rows = [group_row(GroupRow.model_validate(g), "quota" in s) for g in r["groups"]]
         out.append(metrics_table(f"{model}: per group", rows))
     sug = res.get("suggestion")
     if sug:

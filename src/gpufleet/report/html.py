@@ -22,6 +22,7 @@ from gpufleet.core.units import human_seconds
 from gpufleet.report.groups import group_row
 from gpufleet.report.rundir import read_summary, read_table
 from gpufleet.report.rundir import run_kind as kind
+from gpufleet.sim.summary import ServingSummary, Summary, load
 
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CSS = """
@@ -97,10 +98,12 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
                 pass
         return str(r)
 
-    summaries = {r: read_summary(r) for r in runs}
+    summaries = {r: read_summary(r) for r in runs}  # as stored: the kind of each, and the demo's own summary
     sims = [r for r in runs if kind(summaries[r]) == "sim"]
     serving = [r for r in runs if kind(summaries[r]) == "serving"]
     demos = [r for r in runs if kind(summaries[r]) == "demo"]
+    sim_s: dict[Path, Summary] = {r: load(summaries[r], r / "summary.json", Summary) for r in sims}
+    srv_s: dict[Path, ServingSummary] = {r: load(summaries[r], r / "summary.json", ServingSummary) for r in serving}
     parts: list[str] = []
     figs = 0
 
@@ -112,32 +115,32 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
     parts.append("<h2>Summary</h2>")
     rows = []
     for r in sims:
-        s = summaries[r]
+        s = sim_s[r]
         rows.append(
             {
                 "run": shown(r),
-                "scheduler": s["scheduler"],
-                "placement": s["placement"],
-                "GPUs": s["cluster_gpus"],
-                "jobs": s["jobs"],
-                "avg JCT": human_seconds(s["avg_jct_s"]),
-                "p95 JCT": human_seconds(s["p95_jct_s"]),
-                "avg wait": human_seconds(s["avg_wait_s"]),
-                "p95 wait": human_seconds(s["p95_wait_s"]),
-                "allocation %": 100 * s["avg_gpu_allocation"],
-                "unfinished": s["unfinished"],
+                "scheduler": s.scheduler,
+                "placement": s.placement,
+                "GPUs": s.cluster_gpus,
+                "jobs": s.jobs,
+                "avg JCT": human_seconds(s.avg_jct_s),
+                "p95 JCT": human_seconds(s.p95_jct_s),
+                "avg wait": human_seconds(s.avg_wait_s),
+                "p95 wait": human_seconds(s.p95_wait_s),
+                "allocation %": 100 * s.avg_gpu_allocation,
+                "unfinished": s.unfinished,
             }
         )
     parts.append("<h3>Training-cluster simulations</h3>" + _table(rows))
     srows = [
         {
             "run": shown(r),
-            "policy": summaries[r]["policy"],
-            "GPU-hours": summaries[r]["gpu_hours"],
-            "SLO": summaries[r]["slo"],
-            "SLO attainment %": 100 * summaries[r]["slo_attainment"],
-            "TTFT p99": human_seconds(summaries[r]["ttft_p99_s"]),
-            "scaling actions": summaries[r]["scaling_actions"],
+            "policy": srv_s[r].policy,
+            "GPU-hours": srv_s[r].gpu_hours,
+            "SLO": srv_s[r].slo,
+            "SLO attainment %": 100 * srv_s[r].slo_attainment,
+            "TTFT p99": human_seconds(srv_s[r].ttft_p99_s),
+            "scaling actions": srv_s[r].scaling_actions,
         }
         for r in serving
     ]
@@ -177,13 +180,16 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
             add(fig)
         parts.append("<h2>Policy comparison</h2>")
         fig = go.Figure()
-        for i, (key, name) in enumerate(
-            (("avg_jct_s", "avg JCT"), ("p95_wait_s", "p95 wait"), ("avg_wait_s", "avg wait"))
-        ):
+        bars = (
+            ("avg JCT", [sim_s[r].avg_jct_s for r in sims]),
+            ("p95 wait", [sim_s[r].p95_wait_s for r in sims]),
+            ("avg wait", [sim_s[r].avg_wait_s for r in sims]),
+        )
+        for i, (name, seconds) in enumerate(bars):
             fig.add_trace(
                 go.Bar(
                     x=[shown(r) for r in sims],
-                    y=[summaries[r][key] / 3600 for r in sims],
+                    y=[v / 3600 for v in seconds],
                     name=name,
                     marker_color=COLORS[i],
                 )
@@ -191,9 +197,9 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
         fig.update_layout(title="Completion time and wait by policy", yaxis_title="hours", barmode="group")
         add(fig)
 
-    grouped = [r for r in sims if summaries[r].get("groups")]
+    grouped = [r for r in sims if sim_s[r].groups]
     if grouped:
-        _teams(grouped, summaries, shown, parts, add)
+        _teams(grouped, sim_s, shown, parts, add)
 
     if serving:
         parts.append("<h2>Serving: replicas vs demand</h2>")
@@ -218,7 +224,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
                 )
             )
             fig.update_layout(
-                title=f"{shown(r)} ({summaries[r]['policy']})",
+                title=f"{shown(r)} ({srv_s[r].policy})",
                 xaxis_title="hours",
                 yaxis_title="replicas",
                 yaxis2={"title": "requests in flight", "overlaying": "y", "side": "right"},
@@ -250,7 +256,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
     parts.append(f"<p>This report: <code>{html.escape(command)}</code></p>")
     for r in runs:
         cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
-        how = _command_for(shown(r), summaries[r], cfg)
+        how = _command_for(shown(r), summaries[r], sim_s.get(r) or srv_s.get(r), cfg)
         parts.append(
             f"<details><summary>{html.escape(shown(r))}</summary><p><code>{html.escape(how)}</code></p>"
             f"<pre>{html.escape(cfg)}</pre></details>"
@@ -266,7 +272,7 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
     )
 
 
-def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, parts: list[str], add: Any) -> None:
+def _teams(runs: list[Path], summaries: dict[Path, Summary], shown: Any, parts: list[str], add: Any) -> None:
     """Teams and quotas: per-group table per run, p95 wait per group across runs, usage vs quota and
     borrowing over time for quota runs."""
     parts.append("<h2>Teams and quotas</h2>")
@@ -277,24 +283,23 @@ def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, 
     )
     for r in runs:
         s = summaries[r]
-        quota = "quota" in s
-        rows = [group_row(g, quota) for g in s["groups"]]
+        q = s.quota
+        rows = [group_row(g, q is not None) for g in s.groups or []]
         extra = ""
-        if quota:
-            q = s["quota"]
+        if q is not None:
             extra = (
-                f" — {q['reclaim_preemptions']:,} jobs preempted to give lent quota back;"
-                f" {q['jobs_without_queue']:,} jobs without a queue, {q['jobs_over_quota']:,} larger than any quota"
+                f" — {q.reclaim_preemptions:,} jobs preempted to give lent quota back;"
+                f" {q.jobs_without_queue:,} jobs without a queue, {q.jobs_over_quota:,} larger than any quota"
             )
-        model = s.get("model", "pooled" if not quota else "quota")
+        model = s.model or ("pooled" if q is None else "quota")
         parts.append(f"<h3>{html.escape(shown(r))} ({html.escape(model)}){html.escape(extra)}</h3>" + _table(rows))
     fig = go.Figure()
     for i, r in enumerate(runs):
-        gs = summaries[r]["groups"]
+        gs = summaries[r].groups or []
         fig.add_trace(
             go.Bar(
-                x=[str(g["group"]) for g in gs],
-                y=[g["p95_wait_s"] / 3600 for g in gs],
+                x=[str(g.group) for g in gs],
+                y=[g.p95_wait_s / 3600 for g in gs],
                 name=shown(r),
                 marker_color=COLORS[i % 8],
             )
@@ -302,7 +307,7 @@ def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, 
     fig.update_layout(title="p95 wait per group", yaxis_title="hours", barmode="group")
     add(fig)
     for r in runs:
-        if "quota" not in summaries[r] or not (r / "groups.parquet").exists():
+        if summaries[r].quota is None or not (r / "groups.parquet").exists():
             continue
         t = read_table(r, "groups")
         names = sorted(set(t["group"].to_list()))
@@ -340,24 +345,24 @@ def _teams(runs: list[Path], summaries: dict[Path, dict[str, Any]], shown: Any, 
         add(fig)
 
 
-def _command_for(run: str, s: dict[str, Any], cfg_text: str) -> str:
-    """The command that makes this run again, from what its config recorded."""
+def _command_for(run: str, raw: dict[str, Any], s: Summary | ServingSummary | None, cfg_text: str) -> str:
+    """The command that makes this run again, from what its config recorded (`raw`: the summary as stored,
+    `s`: the same, typed, for a replay)."""
     cfg = yaml.safe_load(cfg_text) if cfg_text else {}
-    k = kind(s)
-    if k == "demo":
-        return f"gpufleet demo --out {run} --seed {s.get('seed', 7)}"
-    if k == "sim" and cfg.get("model"):
+    if kind(raw) == "demo":
+        return f"gpufleet demo --out {run} --seed {raw.get('seed', 7)}"
+    if isinstance(s, Summary) and cfg.get("model"):
         jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "TENANCY.yaml")
-        policy = f"--scheduler {s['scheduler']} --placement {s['placement']}"
+        policy = f"--scheduler {s.scheduler} --placement {s.placement}"
         return f"gpufleet tenancy --jobs {jobs} --cluster {cluster} --compare {cfg['model']} {policy}"
-    if k == "sim":
+    if isinstance(s, Summary):
         jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "CLUSTER")
-        extra = f" --predictor {s['predictor']}" if s.get("predictor", "none") != "none" else ""
-        policy = f"--scheduler {s['scheduler']} --placement {s['placement']}{extra}"
+        extra = f" --predictor {s.predictor}" if s.predictor != "none" else ""
+        policy = f"--scheduler {s.scheduler} --placement {s.placement}{extra}"
         return f"gpufleet simulate --jobs {jobs} --cluster {cluster} {policy} --out {run}"
-    if k == "serving":
+    if isinstance(s, ServingSummary):
         reqs = cfg.get("requests", "REQUESTS")
-        return f"gpufleet autoscale-sim --requests {reqs} --policy {s['policy']} --slo '{s['slo']}' --out {run}"
+        return f"gpufleet autoscale-sim --requests {reqs} --policy {s.policy} --slo '{s.slo}' --out {run}"
     return "(unknown run kind)"
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import yaml
+
+if TYPE_CHECKING:
+    from gpufleet.sim.summary import ServingSummary, Summary
 
 
 def _jsonable(x: Any) -> Any:
@@ -27,9 +30,15 @@ def dumps(obj: Any) -> str:
 
 
 def write_run(
-    out: Path, *, summary: dict[str, Any], config: dict[str, Any], tables: dict[str, pl.DataFrame]
+    out: Path,
+    *,
+    summary: Summary | ServingSummary | dict[str, Any],
+    config: dict[str, Any],
+    tables: dict[str, pl.DataFrame],
 ) -> list[Path]:
-    """Write a run directory and return the files written."""
+    """Write a run directory and return the files written (a replay's summary as its `dump`)."""
+    if not isinstance(summary, dict):
+        summary = summary.dump()
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in tables.items():

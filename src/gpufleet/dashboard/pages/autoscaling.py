@@ -20,7 +20,7 @@ if not runs:
     st.stop()
 st.dataframe(data.serving_table(runs).to_pandas(), width="stretch", hide_index=True)
 names = [r.name for r, _ in runs]
-real = [n for n, (_, s) in zip(names, runs, strict=True) if s["policy"] != "oracle"]
+real = [n for n, (_, s) in zip(names, runs, strict=True) if s.policy != "oracle"]
 pick = st.sidebar.selectbox("replay", names, index=names.index(real[0]) if real else 0)
 run = next(r for r, _ in runs if r.name == pick)
 t = pl.read_parquet(run / "timeline.parquet").with_columns((pl.col("t") / 3600).alias("hours"))
