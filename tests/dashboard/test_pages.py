@@ -126,3 +126,33 @@ def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  #
     assert set(table["model"]) == {"pooled", "partitioned", "quota"}
     pooled = table[table["model"] == "pooled"]
     assert pooled["jobs"].sum() == 600  # every job, once, in the pooled model
+
+
+def test_policy_choices_and_settings_come_from_the_registries(on) -> None:  # type: ignore[no-untyped-def]
+    """The forecaster and right-sizer pickers list the registries' members, and each setting of the chosen one
+    is a widget with its model's default; changing one changes the answer (and a refused value is one line)."""
+    from gpufleet.forecasting.series import FORECASTERS
+    from gpufleet.optimizer.rightsizing import RIGHTSIZERS
+
+    on(None)
+    at = page("forecasts").run()
+    picker = next(s for s in at.sidebar.selectbox if s.label == "model")
+    assert list(picker.options) == FORECASTERS.names()
+    at = picker.set_value("window-mean").run()
+    assert not at.exception, at.exception
+    window = at.sidebar.number_input(key="forecaster.window-mean.window")
+    assert window.value == FORECASTERS.settings_model("window-mean")().window  # type: ignore[attr-defined]
+    before = at.get("plotly_chart")[0].proto.spec
+    at = window.set_value(1).run()
+    assert not at.exception and at.get("plotly_chart")[0].proto.spec != before
+
+    at = page("workloads").run()
+    sizer = next(s for s in at.sidebar.selectbox if s.label == "right-sizer")
+    assert list(sizer.options) == RIGHTSIZERS.names()
+    margin = at.sidebar.number_input(key="rightsizer.vpa.margin")
+    assert margin.value == RIGHTSIZERS.settings_model("vpa")().margin  # type: ignore[attr-defined]
+    saved = at.metric[1].value
+    at = margin.set_value(3.0).run()
+    assert not at.exception and at.metric[1].value != saved  # a wider margin saves fewer GPUs
+    at = at.sidebar.number_input(key="rightsizer.vpa.share_step").set_value(0.0).run()
+    assert "rightsizer 'vpa': share_step: Input should be greater than 0" in at.error[0].value

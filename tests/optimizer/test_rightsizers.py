@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from gpufleet.optimizer.rightsizing import RIGHTSIZERS, histories, holdout, make_rightsizer, smallest_profile
+from gpufleet.optimizer.rightsizing import RIGHTSIZERS, histories, holdout, smallest_profile
 from gpufleet.optimizer.rightsizing.base import workload_name
 from gpufleet.optimizer.rightsizing.histogram import DAY_S, decay_weights
 
@@ -54,7 +54,7 @@ def samples(
 @pytest.mark.parametrize("name", RIGHTSIZERS.names())
 def test_rightsizer_contract(name: str) -> None:
     h = histories(samples(600))[0]
-    a, b = make_rightsizer(name).recommend(h), make_rightsizer(name).recommend(h)
+    a, b = RIGHTSIZERS.build(name).recommend(h), RIGHTSIZERS.build(name).recommend(h)
     assert a == b, "deterministic"
     assert a.opinion and a.reason and a.workload == "prod/web"
     assert a.proposed_gpus is not None and 0 < a.proposed_gpus <= 1.0
@@ -70,7 +70,7 @@ def test_rightsizer_contract(name: str) -> None:
 @pytest.mark.parametrize(("n", "step"), [(99, 600.0), (500, 20.0)])
 def test_no_opinion_on_short_history(name: str, n: int, step: float) -> None:
     # 99 samples over 16 h, or 500 samples over 2.8 h: both too little
-    r = make_rightsizer(name).recommend(histories(samples(n, step_s=step))[0])
+    r = RIGHTSIZERS.build(name).recommend(histories(samples(n, step_s=step))[0])
     assert not r.opinion and r.proposed_gpus is None and "no opinion" in r.reason
 
 
@@ -87,7 +87,7 @@ def test_vpa_target_covers_its_own_decayed_p90(n: int, scale: float, seed: int) 
     cpu = rng.gamma(2.0, scale / 2, n)
     util = np.clip(rng.beta(2, 5, n), 0, 1)
     h = histories(samples(n, step_s=120.0, cpu=cpu, util=util))[0]
-    r = make_rightsizer("vpa").recommend(h)
+    r = RIGHTSIZERS.build("vpa").recommend(h)
     w = decay_weights(h.ts_s, DAY_S)
     assert r.cpu_target >= 1.15 * _weighted_quantile(cpu, w, 0.9) - 1e-9  # type: ignore[operator]
     assert r.proposed_compute >= min(1.0, 1.15 * _weighted_quantile(util, w, 0.9)) - 1e-9  # type: ignore[operator]
@@ -98,7 +98,7 @@ def test_more_history_narrows_the_bounds() -> None:
     widths = []
     for n in (300, 1500, 6000):  # 5 h, 25 h, 4 days of one-minute samples from the same distribution
         cpu = rng.gamma(2.0, 0.5, n)
-        r = make_rightsizer("vpa").recommend(histories(samples(n, cpu=cpu))[0])
+        r = RIGHTSIZERS.build("vpa").recommend(histories(samples(n, cpu=cpu))[0])
         widths.append((r.cpu_upper - r.cpu_lower) / r.cpu_target)  # type: ignore[operator]
     assert widths[0] > widths[1] > widths[2]
 
@@ -107,9 +107,9 @@ def test_oom_kill_raises_the_memory_target() -> None:
     n = 600
     mem = np.full(n, 1.0e9)
     oom = np.zeros(n)
-    calm = make_rightsizer("vpa").recommend(histories(samples(n, mem=mem))[0])
+    calm = RIGHTSIZERS.build("vpa").recommend(histories(samples(n, mem=mem))[0])
     oom[-200:] = 1  # the container kept dying at 1 GB lately: it needs more
-    hit = make_rightsizer("vpa").recommend(histories(samples(n, mem=mem, oom=oom))[0])
+    hit = RIGHTSIZERS.build("vpa").recommend(histories(samples(n, mem=mem, oom=oom))[0])
     assert hit.mem_target > 1.15 * calm.mem_target and "OOM" in hit.reason  # type: ignore[operator]
 
 
@@ -119,7 +119,7 @@ def test_mig_profiles_are_the_smallest_that_cover() -> None:
     assert smallest_profile("A100-40GB", 0.5, 10e9).name == "4g.20gb"  # type: ignore[union-attr]
     assert smallest_profile("A100-40GB", 0.3, 30e9) is None  # only the whole GPU holds 30 GB
     busy = histories(samples(600, util=np.full(600, 0.9)))[0]
-    assert make_rightsizer("vpa").recommend(busy).proposed_gpus == 1.0  # 0.9 x 1.15 > 4/7: keep the GPU
+    assert RIGHTSIZERS.build("vpa").recommend(busy).proposed_gpus == 1.0  # 0.9 x 1.15 > 4/7: keep the GPU
 
 
 def test_workload_names_drop_generated_suffixes() -> None:

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, TimeUnitOpt, _root_opt, emit_json, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    MapOpt,
+    TimeUnitOpt,
+    _root_opt,
+    emit_json,
+    handles_errors,
+    out,
+    policy_settings,
+)
 from gpufleet.core.errors import GpufleetError
 
 GIB = 2**30
@@ -34,7 +43,16 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 @handles_errors
 def rightsize_cmd(
     samples: Annotated[str, typer.Option(help="GPU_SAMPLES reference (genai:gpu) or a Parquet/CSV file.")],
-    sizer: Annotated[str, typer.Option(help="Right-sizer (RIGHTSIZERS): vpa or krr-simple.")] = "vpa",
+    sizer: Annotated[str, typer.Option(help="Right-sizer: {policies:rightsizer}.")] = "vpa",
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Right-sizer setting KEY=VALUE (e.g. margin=1.3, gpu_mem_q=null for the maximum); repeatable;"
+            " `gpufleet policies --kind rightsizer` lists them.",
+        ),
+    ] = None,
     by: Annotated[str, typer.Option(help="Workload = pod name 'prefix' (default), 'pod' or 'namespace'.")] = "prefix",
     gpu_model: Annotated[
         str | None, typer.Option(help="GPU model when the samples do not name it (A100-80GB, H100-80GB...).")
@@ -50,12 +68,12 @@ def rightsize_cmd(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
-    from gpufleet.optimizer.rightsizing import RIGHTSIZERS, recommend_all
     from gpufleet.optimizer.rightsizing import holdout as run_holdout
+    from gpufleet.optimizer.rightsizing import recommend_all
     from gpufleet.plan.references import load_samples
     from gpufleet.report.console import metrics_table
 
-    RIGHTSIZERS.get(sizer)
+    settings = policy_settings("rightsizer", sizer, setting)  # a bad name or setting: before any data is read
     if by not in ("prefix", "pod", "namespace"):
         raise GpufleetError(f"--by {by!r}: use prefix, pod or namespace")
     if holdout is not None and not 0 < holdout < 1:
@@ -63,19 +81,20 @@ def rightsize_cmd(
     frame = load_samples(samples, _root_opt("data_dir"))
     if frame.height == 0:
         raise GpufleetError(f"--samples {samples}: no samples")
-    recs, notes = recommend_all(frame, sizer, by=by, gpu_model=gpu_model)  # type: ignore[arg-type]
+    recs, notes = recommend_all(frame, sizer, settings=settings, by=by, gpu_model=gpu_model)  # type: ignore[arg-type]
     rows = [r.to_dict() for r in recs]
     with_opinion = [r for r in rows if r["opinion"]]
     summary = {
         "samples": samples,
         "sizer": sizer,
+        "settings": settings,
         **notes,
         "with_opinion": len(with_opinion),
         "gpus_held": sum((r["current_gpus"] or 0) * r["pods"] for r in with_opinion),
         "gpus_saved": sum(r["gpus_saved"] or 0 for r in with_opinion),
     }
     if holdout is not None:
-        ev = run_holdout(frame, sizer, train_frac=holdout, by=by, gpu_model=gpu_model)  # type: ignore[arg-type]
+        ev = run_holdout(frame, sizer, settings=settings, train_frac=holdout, by=by, gpu_model=gpu_model)  # type: ignore[arg-type]
         summary["holdout"] = {k: v for k, v in ev.items() if k != "rows"}
     if as_json:
         emit_json({"summary": summary, "recommendations": rows})

@@ -20,6 +20,7 @@ from gpufleet.commands.common import (
     handles_errors,
     model_names,
     out,
+    policy_settings,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -195,7 +196,8 @@ def backtest_series_cmd(
     models: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated forecasters; naive-last and window-mean always run (default: seasonal-naive,"
+            help="Comma-separated forecasters, of {policies:forecaster}; naive-last and window-mean always run"
+            " (default: seasonal-naive,"
             "prophet,lightgbm,auto; with --protocol lightgbm,lightgbm-direct,auto, as prophet would refit every"
             " series at every origin)."
         ),
@@ -255,7 +257,16 @@ def backtest_series_cmd(
 def forecast_cmd(
     series: Annotated[str, typer.Option("--series", help="SERIES, GPU_SAMPLES or REQUESTS reference.")],
     out_path: Annotated[Path, typer.Option("--out", help="Forecast file (.parquet or .csv).")],
-    model: Annotated[str, typer.Option(help="Forecaster name.")] = "lightgbm",
+    model: Annotated[str, typer.Option(help="Forecaster: {policies:forecaster}.")] = "lightgbm",
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Forecaster setting KEY=VALUE (e.g. n_estimators=100); repeatable; the grid step is --step;"
+            " `gpufleet policies --kind forecaster` lists them.",
+        ),
+    ] = None,
     horizon: Annotated[str, typer.Option(help="How far ahead, e.g. 1h, 6h, 7d.")] = "1h",
     levels: Annotated[str, typer.Option(help="Interval levels in percent.")] = "80,95",
     step: StepOpt = None,
@@ -271,7 +282,9 @@ def forecast_cmd(
     from gpufleet.forecasting.series import FORECASTERS
 
     check_out_file(out_path, suffixes=(".parquet", ".csv"))
-    FORECASTERS.get(model)
+    given = policy_settings("forecaster", model, setting)  # a bad name or setting: before any data is read
+    if "step_s" in given:
+        raise GpufleetError("--set step_s: the grid step is --step (the series are resampled to it)")
     try:
         lv = [int(x) for x in levels.split(",") if x.strip()]
     except ValueError:
@@ -281,8 +294,9 @@ def forecast_cmd(
     with err.status("loading …"):
         frame, step_s, h, note, bounds = _series_grid(series, ids, top, horizon, step, param)
     settings: dict[str, Any] = {"step_s": step_s}
-    if "horizon" in FORECASTERS.get(model).Settings.model_fields:
-        settings["horizon"] = h
+    if "horizon" in FORECASTERS.settings_model(model).model_fields:
+        settings["horizon"] = h  # calibrate for the horizon asked for, unless --set says otherwise
+    settings |= given
     with err.status(f"fitting {model} on {frame['unique_id'].n_unique()} series …"):
         f = FORECASTERS.build(model, settings).fit(frame, bounds=bounds)
         pred = f.predict(h, lv)

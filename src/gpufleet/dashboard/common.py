@@ -38,9 +38,11 @@ def nodes(src: data.Sources, key: str) -> tuple[pl.DataFrame, str]:
 
 
 @st.cache_data(show_spinner="right-sizing the workloads …", max_entries=4)
-def workloads(src: data.Sources, key: str, sizer: str) -> tuple[pl.DataFrame, list[dict[str, Any]], str]:
+def workloads(
+    src: data.Sources, key: str, sizer: str, settings: dict[str, Any] | None = None
+) -> tuple[pl.DataFrame, list[dict[str, Any]], str]:
     lf, where = data.samples_source(src)
-    table, recs = data.workloads_table(lf.collect(), sizer)
+    table, recs = data.workloads_table(lf.collect(), sizer, settings)
     return table, recs, where
 
 
@@ -59,8 +61,10 @@ def demand(src: data.Sources, key: str) -> tuple[pl.DataFrame, str]:
 
 
 @st.cache_data(show_spinner="forecasting …", max_entries=16)
-def forecast(series: pl.DataFrame, model: str, h: int, step_s: float) -> pl.DataFrame:
-    return data.forecast(series, model, h, step_s)
+def forecast(
+    series: pl.DataFrame, model: str, h: int, step_s: float, settings: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    return data.forecast(series, model, h, step_s, settings)
 
 
 def line(frame: pl.DataFrame, x: str, ys: list[str], title: str, y_title: str, x_title: str = "") -> Any:
@@ -73,3 +77,44 @@ def line(frame: pl.DataFrame, x: str, ys: list[str], title: str, y_title: str, x
         title=title, yaxis_title=y_title, xaxis_title=x_title, legend={"orientation": "h", "y": -0.15}, height=400
     )
     return fig
+
+
+def settings_widgets(model: type[Any], key: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Widgets for a policy's settings, made from its settings model (type, default, bounds; the description is
+    the help): numbers, switches and choices; a field of another shape keeps its default. Returns only what
+    differs from the defaults, so that the defaults stay one cache entry."""
+    import types
+    from typing import Literal, get_args, get_origin
+
+    changed: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        default = f.get_default(call_default_factory=True)
+        ann, wkey = f.annotation, f"{key}.{name}"
+        args = [a for a in get_args(ann) if a is not type(None)] if get_origin(ann) is types.UnionType else [ann]
+        if name in skip or len(args) != 1 or default is None:
+            continue  # the page sets it, or it has no one widget (lists, maps, "none" as a value)
+        kind = args[0]
+        if kind is bool:
+            value: Any = st.checkbox(name, value=default, help=f.description, key=wkey)
+        elif get_origin(kind) is Literal:
+            choices = list(get_args(kind))
+            value = st.selectbox(name, choices, index=choices.index(default), help=f.description, key=wkey)
+        elif kind in (int, float):
+            lo = next((float(getattr(m, a)) for m in f.metadata for a in ("ge", "gt") if hasattr(m, a)), None)
+            hi = next((float(getattr(m, a)) for m in f.metadata for a in ("le", "lt") if hasattr(m, a)), None)
+            if kind is int:
+                gt = any(hasattr(m, "gt") for m in f.metadata)
+                lo_i = None if lo is None else int(lo) + (1 if gt else 0)
+                hi_i = None if hi is None else int(hi)
+                value = st.number_input(
+                    name, min_value=lo_i, max_value=hi_i, value=int(default), step=1, help=f.description, key=wkey
+                )
+            else:  # a strict bound (gt, lt) is checked by the model when the policy is built
+                value = st.number_input(
+                    name, min_value=lo, max_value=hi, value=float(default), format="%g", help=f.description, key=wkey
+                )
+        else:
+            continue
+        if value != default:
+            changed[name] = value
+    return changed

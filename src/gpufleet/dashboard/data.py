@@ -18,7 +18,6 @@ import polars as pl
 from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as summary_kind
-from gpufleet.sim.summary import ServingSummary, load
 
 ENV_RUNS, ENV_STORE, ENV_PRICES = "GPUFLEET_DASHBOARD_RUNS", "GPUFLEET_DASHBOARD_STORE", "GPUFLEET_DASHBOARD_PRICES"
 IDLE_UTIL = 0.05  # an allocated GPU below 5% busy is idle
@@ -206,11 +205,13 @@ def stranded_from_runs(sources: Sources) -> pl.DataFrame | None:
 
 
 # -- Workloads ------------------------------------------------------------------------------------------------
-def workloads_table(samples: pl.DataFrame, sizer: str = "vpa") -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+def workloads_table(
+    samples: pl.DataFrame, sizer: str = "vpa", settings: dict[str, Any] | None = None
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Requested vs used per workload, and the right-sizing recommendations (with evidence and risk)."""
     from gpufleet.optimizer.rightsizing import recommend_all
 
-    recs, _notes = recommend_all(samples, sizer)
+    recs, _notes = recommend_all(samples, sizer, settings=settings)
     rows = []
     for r in recs:
         rows.append(
@@ -265,13 +266,16 @@ def demand_series(lf: pl.LazyFrame, every: str = "10m") -> pl.DataFrame:
     ).with_columns(pl.col("y").cast(pl.Float64))
 
 
-def forecast(series: pl.DataFrame, model: str, h: int, step_s: float) -> pl.DataFrame:
+def forecast(
+    series: pl.DataFrame, model: str, h: int, step_s: float, settings: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """`model` with `settings` (from the page's widgets) fitted on `series`: h steps, 80% and 95% intervals."""
     from gpufleet.forecasting.series import FORECASTERS
 
     kw: dict[str, Any] = {"step_s": step_s}
     if model == "seasonal-naive":
         kw["season_length"] = max(1, round(86400 / step_s))
-    return FORECASTERS.build(model, kw).fit(series).predict(h, levels=[80, 95])
+    return FORECASTERS.build(model, kw | (settings or {})).fit(series).predict(h, levels=[80, 95])
 
 
 def backtests(sources: Sources) -> dict[str, pl.DataFrame]:
@@ -304,24 +308,22 @@ def sim_summary_row(s: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- Autoscaling ----------------------------------------------------------------------------------------------
-def serving_runs(sources: Sources) -> list[tuple[Path, ServingSummary]]:
-    """Every serving replay under --runs, with its typed summary."""
-    dirs = [r for r in run_dirs(sources) if run_kind(r) == "serving"]
-    return [(r, load(read_summary(r), r / "summary.json", ServingSummary)) for r in dirs]
+def serving_runs(sources: Sources) -> list[tuple[Path, dict[str, Any]]]:
+    return [(r, read_summary(r)) for r in run_dirs(sources) if run_kind(r) == "serving"]
 
 
-def serving_table(runs: list[tuple[Path, ServingSummary]]) -> pl.DataFrame:
+def serving_table(runs: list[tuple[Path, dict[str, Any]]]) -> pl.DataFrame:
     return pl.DataFrame(
         [
             {
                 "run": r.name,
-                "policy": s.policy,
-                "GPU-hours": s.gpu_hours,
-                "SLO": s.slo,
-                "SLO attainment %": 100 * s.slo_attainment,
-                "SLO met": s.slo_met,
-                "TTFT p99": human_seconds(s.ttft_p99_s),
-                "scaling actions": s.scaling_actions,
+                "policy": s["policy"],
+                "GPU-hours": s["gpu_hours"],
+                "SLO": s["slo"],
+                "SLO attainment %": 100 * s["slo_attainment"],
+                "SLO met": s["slo_met"],
+                "TTFT p99": human_seconds(s["ttft_p99_s"]),
+                "scaling actions": s["scaling_actions"],
             }
             for r, s in runs
         ]

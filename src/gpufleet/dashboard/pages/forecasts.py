@@ -4,7 +4,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from gpufleet.core.errors import SettingsError
 from gpufleet.dashboard import common
+from gpufleet.forecasting.series import FORECASTERS
 
 common.header(
     "Forecasts",
@@ -17,12 +19,19 @@ src = common.sources()
 series, where = common.demand(src, src.key())
 ids = series["unique_id"].unique().sort().to_list()
 uid = st.sidebar.selectbox("series", ids)
-model = st.sidebar.selectbox("model", ["seasonal-naive", "lightgbm"])
+names = FORECASTERS.names()
+model = st.sidebar.selectbox("model", names, index=names.index("seasonal-naive"))
 h = st.sidebar.slider("horizon (steps)", 6, 144, 36, step=6)
+with st.sidebar.expander(f"{model} settings"):
+    settings = common.settings_widgets(FORECASTERS.settings_model(model), f"forecaster.{model}", skip=("step_s",))
 one = series.filter(pl.col("unique_id") == uid).sort("ds")
 step = float(one["ds"].diff().drop_nulls().dt.total_seconds().median() or 600)
 st.caption(f"series from {where}; one point every {step / 60:.0f} min")
-fc = common.forecast(one, model, h, step)
+try:
+    fc = common.forecast(one, model, h, step, settings)
+except SettingsError as e:
+    st.error(str(e))
+    st.stop()
 fig = go.Figure()
 fig.add_trace(go.Scatter(x=one["ds"].to_list(), y=one["y"].to_list(), name="history", line={"color": common.COLORS[0]}))
 for lvl, alpha in ((95, 0.15), (80, 0.3)):

@@ -6,7 +6,9 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
+from gpufleet.core.errors import SettingsError
 from gpufleet.dashboard import common
+from gpufleet.optimizer.rightsizing import RIGHTSIZERS
 
 common.header(
     "Workloads",
@@ -15,11 +17,17 @@ common.header(
     "share — with the GPU-hours it frees "
     "and the risk (share of past samples the proposal would not have covered).",
     "start with the largest savings at low risk; download the table for the owners; a 'no opinion' means too "
-    "little history (under 3 h or 100 samples).",
+    "little history (by default under 3 h or 100 samples).",
 )
 src = common.sources()
-sizer = st.sidebar.selectbox("right-sizer", ["vpa", "krr-simple"])
-table, recs, where = common.workloads(src, src.key(), sizer)
+sizer = st.sidebar.selectbox("right-sizer", RIGHTSIZERS.names())
+with st.sidebar.expander(f"{sizer} settings"):
+    settings = common.settings_widgets(RIGHTSIZERS.settings_model(sizer), f"rightsizer.{sizer}")
+try:
+    table, recs, where = common.workloads(src, src.key(), sizer, settings)
+except SettingsError as e:
+    st.error(str(e))
+    st.stop()
 st.caption(f"samples from {where}; {len(recs)} workloads; sizer {sizer}")
 if table.height == 0:
     st.warning("No workload has samples with a pod: nothing to right-size.")

@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from pydantic import Field
 
 from gpufleet.core.gpus import gpu_spec
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 from gpufleet.core.workloads import GroupBy, workload_name
 from gpufleet.optimizer.rightsizing.mig import GPU_MEM, mig_model, smallest_profile
 
 F64 = npt.NDArray[np.float64]
-MIN_SPAN_S = 3 * 3600.0
-MIN_SAMPLES = 100
-SHARE_STEP = 0.05  # GPU time-slicing shares are proposed in steps of 5%
+
+
+class RightSizerSettings(PolicySettings):
+    """What every right-sizer lets a caller set: when a history is long enough to judge, and the step of a
+    time-sliced GPU share."""
+
+    min_history_s: float = Field(
+        3 * 3600.0, ge=0, description="no opinion on a workload with less history than this (seconds)"
+    )
+    min_samples: int = Field(100, ge=1, description="no opinion on a workload with fewer (pod, time) samples")
+    share_step: float = Field(
+        0.05, gt=0, le=1, description="a time-sliced share of one GPU (no MIG) is proposed in steps of this"
+    )
 
 
 @dataclass
@@ -92,21 +103,23 @@ class Recommendation:
 
 
 class RightSizer(Protocol):
-    """Recommends requests for each workload from its history."""
+    """Recommends requests for each workload from its history.
 
+    Built by `RIGHTSIZERS.build(name, settings)`; it reads each history when asked (no fit step)."""
+
+    Settings: ClassVar[type[RightSizerSettings]]
+    learned: ClassVar[bool]  # True: fitted on data before it recommends; the built-ins read percentiles (False)
     name: str
+
+    def __init__(self, settings: RightSizerSettings | None = None) -> None: ...
 
     def recommend(self, history: History) -> Recommendation:
         """One recommendation (possibly 'no opinion') for one workload."""
         ...
 
 
-RIGHTSIZERS: Registry[type[RightSizer]] = Registry("rightsizer")
-
-
-def make_rightsizer(name: str) -> RightSizer:
-    """A fresh right-sizer by registry name."""
-    return RIGHTSIZERS.get(name)()
+# the one factory: RIGHTSIZERS.build(name, settings); plugins join through the gpufleet.rightsizers group
+RIGHTSIZERS: PolicyRegistry[RightSizer] = PolicyRegistry("rightsizer", plugins="gpufleet.rightsizers")
 
 
 def attributed(samples: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -227,12 +240,12 @@ def guess_model(histories_: list[History]) -> str:
     return "A100-40GB" if peak <= GPU_MEM["A100-40GB"] else "A100-80GB"
 
 
-def too_little(h: History) -> str | None:
+def too_little(h: History, s: RightSizerSettings) -> str | None:
     """Why a history is too short to judge, or None."""
-    if h.span_s < MIN_SPAN_S or h.samples < MIN_SAMPLES:
+    if h.span_s < s.min_history_s or h.samples < s.min_samples:
         return (
             f"only {h.span_s / 3600:.1f} h and {h.samples} samples of history;"
-            f" no opinion below {MIN_SPAN_S / 3600:.0f} h or {MIN_SAMPLES} samples"
+            f" no opinion below {s.min_history_s / 3600:g} h or {s.min_samples} samples"
         )
     return None
 
@@ -247,8 +260,9 @@ class GpuProposal:
     mig: str | None
 
 
-def propose_gpu(h: History, compute_need: float, mem_need: float) -> GpuProposal:
-    """The least GPU holding that covers `compute_need` GPUs and `mem_need` bytes."""
+def propose_gpu(h: History, compute_need: float, mem_need: float, share_step: float = 0.05) -> GpuProposal:
+    """The least GPU holding that covers `compute_need` GPUs and `mem_need` bytes (a time-sliced share of one GPU
+    in steps of `share_step` where the model has no MIG)."""
     per_gpu = h.gpu_mem_total or math.inf
     if compute_need > 1 or mem_need > per_gpu:
         n = max(math.ceil(compute_need - 1e-9), math.ceil(mem_need / per_gpu - 1e-9) if per_gpu < math.inf else 1, 1)
@@ -260,8 +274,8 @@ def propose_gpu(h: History, compute_need: float, mem_need: float) -> GpuProposal
             return GpuProposal(1.0, 1.0, per_gpu, None)
         return GpuProposal(p.gpu_share(GPU_MEM[model]), p.compute_share, float(p.mem_bytes), p.name)
     # no MIG: a time-sliced share of one GPU (as openb's gpu_milli) large enough for compute and memory
-    share = max(compute_need, mem_need / per_gpu if per_gpu < math.inf else 0.0, SHARE_STEP)
-    share = min(1.0, math.ceil(share / SHARE_STEP - 1e-9) * SHARE_STEP)
+    share = max(compute_need, mem_need / per_gpu if per_gpu < math.inf else 0.0, share_step)
+    share = min(1.0, math.ceil(share / share_step - 1e-9) * share_step)
     return GpuProposal(share, share, share * per_gpu if per_gpu < math.inf else math.inf, None)
 
 

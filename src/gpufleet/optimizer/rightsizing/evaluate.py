@@ -3,12 +3,14 @@ count how often the proposals fall short on the later part it never saw."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from gpufleet.optimizer.rightsizing.base import (
+    RIGHTSIZERS,
     GpuProposal,
     GroupBy,
     History,
@@ -17,7 +19,6 @@ from gpufleet.optimizer.rightsizing.base import (
     exceeded,
     guess_model,
     histories,
-    make_rightsizer,
 )
 
 
@@ -25,11 +26,14 @@ def recommend_all(
     samples: pl.DataFrame,
     sizer: str = "vpa",
     *,
+    settings: Mapping[str, Any] | None = None,
     by: GroupBy = "prefix",
     gpu_model: str | None = None,
     requests: pl.DataFrame | None = None,
 ) -> tuple[list[Recommendation], dict[str, Any]]:
-    """Recommendations for every workload, ranked by GPUs saved; plus notes on assumptions made."""
+    """Recommendations for every workload by `sizer` with `settings`, ranked by GPUs saved; plus notes on
+    assumptions made."""
+    rs = RIGHTSIZERS.build(sizer, settings)  # first: a bad name or setting fails before any work
     total = samples.height
     samples, dropped = attributed(samples)
     hs = histories(samples, by=by, gpu_model=gpu_model, requests=requests)
@@ -38,7 +42,6 @@ def recommend_all(
         guessed = guess_model(hs)
         notes["assumed_gpu_model"] = guessed
         hs = histories(samples, by=by, gpu_model=guessed, requests=requests)
-    rs = make_rightsizer(sizer)
     recs = [rs.recommend(h) for h in hs]
     recs.sort(key=lambda r: (not r.opinion, -(r.gpus_saved or 0.0), r.workload))
     return recs, notes
@@ -56,6 +59,7 @@ def holdout(
     samples: pl.DataFrame,
     sizer: str = "vpa",
     *,
+    settings: Mapping[str, Any] | None = None,
     train_frac: float = 0.5,
     by: GroupBy = "prefix",
     gpu_model: str | None = None,
@@ -67,7 +71,7 @@ def holdout(
     t0, t1 = samples["ts"].min(), samples["ts"].max()
     cut = t0 + (t1 - t0) * train_frac  # type: ignore[operator]
     train, test = samples.filter(pl.col("ts") < cut), samples.filter(pl.col("ts") >= cut)
-    recs, notes = recommend_all(train, sizer, by=by, gpu_model=gpu_model)
+    recs, notes = recommend_all(train, sizer, settings=settings, by=by, gpu_model=gpu_model)
     model = gpu_model or notes.get("assumed_gpu_model")
     later = {h.workload: h for h in histories(attributed(test)[0], by=by, gpu_model=model)}
     rows: list[dict[str, Any]] = []

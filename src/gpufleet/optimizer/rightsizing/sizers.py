@@ -13,9 +13,10 @@ krr-simple: no decay; CPU p95, memory max x 1.15; GPU compute p95 x 1.15, GPU me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from gpufleet.core.units import MiB
 from gpufleet.optimizer.rightsizing.base import (
@@ -23,6 +24,7 @@ from gpufleet.optimizer.rightsizing.base import (
     RIGHTSIZERS,
     History,
     Recommendation,
+    RightSizerSettings,
     describe_gpu,
     exceeded,
     propose_gpu,
@@ -33,8 +35,6 @@ from gpufleet.optimizer.rightsizing.histogram import DAY_S, HistogramSpec, confi
 CPU_HIST = HistogramSpec(first=0.01, max_value=1000.0)  # cores
 MEM_HIST = HistogramSpec(first=1e7, max_value=1e14)  # bytes
 GPU_HIST = HistogramSpec(first=0.001, max_value=1000.0)  # GPUs busy
-MIN_CPU = 0.025
-MIN_MEM = 250 * MiB
 
 
 def _finite(values: F64, ts: F64, weights: F64) -> tuple[F64, F64, F64]:
@@ -58,24 +58,58 @@ def _base(h: History, name: str) -> Recommendation:
     )
 
 
-@dataclass
-class Settings:
-    """What distinguishes the two sizers."""
+class VpaSettings(RightSizerSettings):
+    """The VPA recommender's decay, percentiles, margin and floors (its defaults), extended to GPUs."""
 
-    half_life_s: float | None  # None: no decay
-    margin: float
-    gpu_q: float
-    gpu_mem_q: float | None  # None: the maximum
-    cpu_q: float
-    mem_q: float | None  # None: the maximum
+    half_life_s: float | None = Field(
+        DAY_S, gt=0, description="a sample this old counts half as much as a fresh one (seconds; null: no decay)"
+    )
+    margin: float = Field(1.15, ge=1, description="safety margin multiplying every percentile proposed")
+    gpu_q: float = Field(0.9, gt=0, le=1, description="percentile of GPUs busy that sizes GPU compute")
+    gpu_mem_q: float | None = Field(
+        0.99, gt=0, le=1, description="percentile of GPU memory used that sizes GPU memory (null: the maximum)"
+    )
+    cpu_q: float = Field(0.9, gt=0, le=1, description="percentile of CPU cores used that sizes the CPU request")
+    mem_q: float | None = Field(
+        0.9, gt=0, le=1, description="percentile of memory used that sizes the memory request (null: the maximum)"
+    )
+    min_cpu: float = Field(0.025, ge=0, description="floor of a CPU request (cores)")
+    min_mem_bytes: float = Field(250 * MiB, ge=0, description="floor of a memory request (bytes)")
+
+
+class KrrSimpleSettings(VpaSettings):
+    """KRR's simple strategy: no decay, CPU p95 without margin, memory and GPU memory at the maximum."""
+
+    half_life_s: float | None = Field(
+        None, gt=0, description="a sample this old counts half as much as a fresh one (seconds; null: no decay)"
+    )
+    gpu_q: float = Field(0.95, gt=0, le=1, description="percentile of GPUs busy that sizes GPU compute")
+    gpu_mem_q: float | None = Field(
+        None, gt=0, le=1, description="percentile of GPU memory used that sizes GPU memory (null: the maximum)"
+    )
+    cpu_q: float = Field(
+        0.95, gt=0, le=1, description="percentile of CPU cores used that is the CPU request (no margin)"
+    )
+    mem_q: float | None = Field(
+        None, gt=0, le=1, description="percentile of memory used that sizes the memory request (null: the maximum)"
+    )
 
 
 class PercentileSizer:
-    """Percentiles of each resource's history, a safety margin, and the GPU proposal built on them."""
+    """Percentiles of each resource's history, a safety margin, and the GPU proposal built on them.
+
+    Not learned: nothing is fitted; each recommendation reads the percentiles of the history it is given."""
 
     name = "percentile"
-    settings = Settings(DAY_S, 1.15, 0.9, 0.99, 0.9, 0.9)
-    vpa_bounds = True
+    Settings: ClassVar[type[RightSizerSettings]] = VpaSettings
+    learned: ClassVar[bool] = False
+    vpa_bounds = True  # VPA's confidence-widened lower and upper bounds (KRR gives the target alone)
+
+    def __init__(self, settings: RightSizerSettings | None = None) -> None:
+        settings = self.Settings() if settings is None else settings
+        if not isinstance(settings, self.Settings) or not isinstance(settings, VpaSettings):
+            raise TypeError(f"{type(self).__name__} takes {self.Settings.__name__}, got {type(settings).__name__}")
+        self.settings: VpaSettings = settings
 
     def _weights(self, h: History) -> F64:
         if self.settings.half_life_s is None:
@@ -93,7 +127,7 @@ class PercentileSizer:
     def recommend(self, h: History) -> Recommendation:
         """GPU, CPU and memory proposals for one workload's pods, or no opinion."""
         rec = _base(h, self.name)
-        short = too_little(h)
+        short = too_little(h, self.settings)
         if short:
             rec.reason = short
             return rec
@@ -116,7 +150,7 @@ class PercentileSizer:
                 # the margin must not push memory past what the pod holds: it ran within it (allocators
                 # such as PyTorch's cache fill a GPU's memory whatever the model needs)
                 need_m = min(need_m, h.gpus_per_pod * h.gpu_mem_total)
-            p = propose_gpu(h, need_c, need_m)
+            p = propose_gpu(h, need_c, need_m, s.share_step)
             risk = exceeded(h, p)
             rec.proposed_gpus, rec.proposed_mig, rec.proposed_gpu_mem_bytes = p.gpus, p.mig, p.memory
             rec.proposed_compute = p.compute
@@ -140,16 +174,16 @@ class PercentileSizer:
             parts.append(describe_gpu(h, p, risk, basis))
         cpu = self._pct(h.cpu, h, [0.5, s.cpu_q, 0.95], CPU_HIST)
         if cpu is not None:
-            rec.cpu_target = max(cpu[1] * m, MIN_CPU)
-            rec.cpu_lower = max(cpu[0] * m * lo_mult, MIN_CPU) if self.vpa_bounds else rec.cpu_target
+            rec.cpu_target = max(cpu[1] * m, s.min_cpu)
+            rec.cpu_lower = max(cpu[0] * m * lo_mult, s.min_cpu) if self.vpa_bounds else rec.cpu_target
             rec.cpu_upper = max(cpu[2] * m * hi_mult, rec.cpu_target) if self.vpa_bounds else rec.cpu_target
             rec.evidence |= {"cpu_p50": cpu[0], f"cpu_p{round(s.cpu_q * 100)}": cpu[1], "cpu_p95": cpu[2]}
             parts.append(f"CPU request {rec.cpu_target:.3g} cores")
         mem_vals = self._oom_bumped(h)
         mem = self._pct(mem_vals, h, [0.5, s.mem_q, 0.95], MEM_HIST)
         if mem is not None:
-            rec.mem_target = max(mem[1] * m, MIN_MEM)
-            rec.mem_lower = max(mem[0] * m * lo_mult, MIN_MEM) if self.vpa_bounds else rec.mem_target
+            rec.mem_target = max(mem[1] * m, s.min_mem_bytes)
+            rec.mem_lower = max(mem[0] * m * lo_mult, s.min_mem_bytes) if self.vpa_bounds else rec.mem_target
             rec.mem_upper = max(mem[2] * m * hi_mult, rec.mem_target) if self.vpa_bounds else rec.mem_target
             key = "mem_max" if s.mem_q is None else f"mem_p{round(s.mem_q * 100)}"
             rec.evidence |= {"mem_p50": mem[0], key: mem[1], "mem_p95": mem[2]}
@@ -172,7 +206,8 @@ class VpaSizer(PercentileSizer):
     """Kubernetes VPA recommender's method (decaying histograms, p90 x 1.15, confidence-widened bounds)."""
 
     name = "vpa"
-    settings = Settings(DAY_S, 1.15, 0.9, 0.99, 0.9, 0.9)
+    Settings: ClassVar[type[RightSizerSettings]] = VpaSettings
+    learned: ClassVar[bool] = False
     vpa_bounds = True
 
 
@@ -181,12 +216,14 @@ class KrrSimpleSizer(PercentileSizer):
     """Robusta KRR's simple strategy: CPU p95, memory max x 1.15 (GPU: p95 busy and max memory, x 1.15)."""
 
     name = "krr-simple"
-    settings = Settings(None, 1.15, 0.95, None, 0.95, None)
+    Settings: ClassVar[type[RightSizerSettings]] = KrrSimpleSettings
+    learned: ClassVar[bool] = False
     vpa_bounds = False
 
     def recommend(self, h: History) -> Recommendation:
         """As PercentileSizer, but KRR applies no margin to CPU."""
         rec = super().recommend(h)
         if rec.opinion and rec.cpu_target is not None:
-            rec.cpu_target = rec.cpu_lower = rec.cpu_upper = max(rec.evidence["cpu_p95"], 0.025)
+            cpu = rec.evidence[f"cpu_p{round(self.settings.cpu_q * 100)}"]
+            rec.cpu_target = rec.cpu_lower = rec.cpu_upper = max(cpu, self.settings.min_cpu)
         return rec
