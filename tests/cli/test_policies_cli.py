@@ -105,3 +105,22 @@ def test_docs_policies_md_names_every_builtin_member() -> None:
         for name in reg.names():
             if reg.origin(name) == "gpufleet":
                 assert f"| `{name}` |" in text, (kind, name)
+
+
+def test_every_kind_is_on_the_recipe_and_listed_with_its_settings_schema() -> None:
+    """Each kind's registry is a PolicyRegistry, and `policies --json` gives every member its settings' JSON
+    schema (the expectations come from the registries, not from a list written here)."""
+    from gpufleet.core.registry import PolicyRegistry
+
+    res = runner.invoke(app, ["policies", "--json"])
+    assert res.exit_code == 0, res.output
+    listed = {(r["kind"], r["name"]): r for r in json.loads(res.stdout)}
+    for kind in KINDS:
+        reg = registry(kind)
+        assert isinstance(reg, PolicyRegistry), f"{kind}: {type(reg).__name__}, not a PolicyRegistry"
+        assert reg.plugins == f"gpufleet.{kind.replace('-', '_')}s", f"{kind}: entry-point group {reg.plugins}"
+        assert reg.names(), kind
+        for name in reg.names():
+            row = listed[reg.kind, name]
+            assert row["settings"] == reg.settings_model(name).model_json_schema()
+            assert row["settings"]["type"] == "object" and isinstance(row["learned"], bool)

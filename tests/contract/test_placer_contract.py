@@ -1,4 +1,5 @@
-"""Contract for every member of PLACERS: feasible choices only, all-or-nothing gangs, deterministic, no mutation."""
+"""Contract for every member of PLACERS (plugins included): the policy recipe, feasible choices only (a node or
+none), all-or-nothing gangs, deterministic, no mutation of the cluster view."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.contract.recipe import check_recipe, members
 
-from gpufleet.optimizer.packing import PLACERS, ClusterView, Request, apply, feasible, place
+from gpufleet.optimizer.packing import PLACERS, ClusterView, Placer, Request, apply, feasible, place
+
+NAMES = members("placer")
 
 
 def view(gpus: list[int], types: list[str], used: list[float]) -> ClusterView:
@@ -41,7 +45,12 @@ requests = st.tuples(
 )
 
 
-@pytest.mark.parametrize("name", PLACERS.names())
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe(name: str) -> None:
+    check_recipe("placer", name, Placer, seed=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=80, deadline=None)
 @given(clusters, requests)
 def test_placer_contract(
@@ -50,8 +59,8 @@ def test_placer_contract(
     v = view(*cluster)
     req = Request(r[0], r[1], 0.0, v.type_mask(r[2]))
     before = v.slots.copy(), v.cpu_free.copy()
-    p1 = place(v, req, PLACERS.get(name)())
-    p2 = place(v, req, PLACERS.get(name)())
+    p1 = place(v, req, PLACERS.build(name, seed=0))
+    p2 = place(v, req, PLACERS.build(name, seed=0))
     assert p1 == p2, "not deterministic"
     assert np.array_equal(v.slots, before[0]) and np.array_equal(v.cpu_free, before[1]), "place() changed the view"
     single_ok = feasible(v, req).any()
@@ -92,9 +101,9 @@ def test_gpu_packing_prefers_a_shared_gpu_where_best_fit_opens_a_new_one() -> No
     v = _view2()
     req = Request(0.4)
     # best-fit: node 1 leaves 0.6 free, node 0 would leave 1.1 -> node 1 (a fresh GPU gets split)
-    assert place(v, req, PLACERS.get("best-fit")()).nodes == [1]
+    assert place(v, req, PLACERS.build("best-fit")).nodes == [1]
     # gpu-packing: node 0 has a partly used GPU with 0.5 >= 0.4 free -> tier 0, and it lands on that GPU
-    p = place(v, req, PLACERS.get("gpu-packing")())
+    p = place(v, req, PLACERS.build("gpu-packing"))
     assert p.nodes == [0] and p.parts[0][1] == ((0, 0.4),)
 
 
@@ -102,14 +111,14 @@ def test_dot_product_aligns_with_the_freest_dimension() -> None:
     v = _view2()
     # 1 GPU + 8 CPUs: node 0 free (1.5/2 GPU, 28/32 CPU) -> 0.5*0.75 + 0.25*0.875 = 0.594;
     # node 1 free (1/1, 32/32) -> 1*1 + 0.25*1 = 1.25 -> node 1
-    assert place(v, Request(1.0, cpus=8), PLACERS.get("dot-product")()).nodes == [1]
+    assert place(v, Request(1.0, cpus=8), PLACERS.build("dot-product")).nodes == [1]
 
 
 def test_random_placer_is_seeded() -> None:
     v = view([8] * 20, ["A"] * 20, [0.0] * 20)
 
     def picks(seed: int) -> list[int]:
-        placer = PLACERS.get("random")(seed=seed)  # type: ignore[call-arg]
+        placer = PLACERS.build("random", seed=seed)
         return [place(v, Request(1.0), placer).nodes[0] for _ in range(10)]  # type: ignore[union-attr]
 
     assert picks(1) == picks(1) and picks(1) != picks(2)
