@@ -22,9 +22,9 @@ def main() -> int:
     ap.add_argument("--hours", type=float, default=24.0)
     args, _ = ap.parse_known_args()
     from gpufleet.collector.openmetrics import write_openmetrics
-    from gpufleet.collector.promserver import backfill, have_prometheus, prometheus
-    from gpufleet.core.config import SyntheticSamplesConfig
     from gpufleet.sim.cluster_spec import parse_spec
+    from gpufleet.testing.prometheus import backfill, have_prometheus, prometheus
+    from gpufleet.traces.synthetic.config import SyntheticSamplesConfig
     from gpufleet.traces.synthetic.samples import synthetic_gpu_samples
 
     if not have_prometheus():

@@ -29,9 +29,9 @@ def main() -> int:
     from streamlit.testing.v1 import AppTest
 
     from gpufleet.collector.store import Store
-    from gpufleet.core.config import SyntheticSamplesConfig
     from gpufleet.dashboard.data import ENV_RUNS, ENV_STORE
     from gpufleet.sim.cluster_spec import parse_spec
+    from gpufleet.traces.synthetic.config import SyntheticSamplesConfig
     from gpufleet.traces.synthetic.samples import synthetic_gpu_samples
 
     with tempfile.TemporaryDirectory() as d:

@@ -69,7 +69,7 @@ def start_hook(cfg: Path, log: Path) -> subprocess.Popen:  # type: ignore[type-a
 
 
 def wait_ready(http: str, deadline_s: float = 90) -> float:
-    from gpufleet.core.net import wait_http
+    from gpufleet.testing.net import wait_http
 
     return wait_http(f"{http}/readyz", timeout_s=deadline_s, what="the hook")
 
@@ -154,8 +154,8 @@ def main() -> int:
 
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from gpufleet.collector.promserver import free_port, have_prometheus
     from gpufleet.sim.serving import ServingConfig, simulate_serving
+    from gpufleet.testing.prometheus import free_port, have_prometheus
     from gpufleet.traces import load as load_trace
 
     if not have_prometheus():
@@ -182,7 +182,7 @@ def main() -> int:
 def run(args, tmp: Path, exp_port: int, procs: list) -> int:  # type: ignore[no-untyped-def, type-arg]
     import httpx
 
-    from gpufleet.collector.promserver import free_port, prometheus_scraping
+    from gpufleet.testing.prometheus import free_port, prometheus_scraping
 
     http_port, grpc_port = free_port(), free_port()
     http, grpc_addr = f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}"

@@ -416,7 +416,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
 def _generator_rows() -> list[tuple[str, list[str], list[str]]]:
     """Every number a synthetic generator takes, at 1e300: refused in one line naming it (each once made an
     internal error, a 7 TiB allocation, a Rust panic, or a silently absurd workload)."""
-    from gpufleet.core.config import SyntheticJobsConfig, SyntheticRequestsConfig, SyntheticSamplesConfig
+    from gpufleet.traces.synthetic.config import SyntheticJobsConfig, SyntheticRequestsConfig, SyntheticSamplesConfig
 
     models = {"jobs": SyntheticJobsConfig, "requests": SyntheticRequestsConfig, "gpu-samples": SyntheticSamplesConfig}
     return [

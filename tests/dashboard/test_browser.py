@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.core.net import free_port, wait_http
+from gpufleet.testing.net import free_port, wait_http
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
-from gpufleet.core.net import wait_http
+from gpufleet.testing.net import wait_http
 
 EPOCH = 1_700_000_040
 TOKEN = "t0ken-for-hostile-tests"

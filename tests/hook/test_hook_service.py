@@ -17,12 +17,12 @@ from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.integration.prom import backfill, free_port, need_prometheus, prometheus
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
-from gpufleet.core.net import wait_http
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.proto import externalscaler_pb2 as pb
 from gpufleet.hook.proto import externalscaler_pb2_grpc as pb_grpc
 from gpufleet.hook.serve import Hook
 from gpufleet.sim.serving import ServingConfig, simulate_serving
+from gpufleet.testing.net import wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.traces]
 EPOCH = 1_700_000_040

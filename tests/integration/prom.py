@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpufleet.collector.promserver import backfill, free_port, have_prometheus, prometheus, prometheus_scraping
+from gpufleet.testing.prometheus import backfill, free_port, have_prometheus, prometheus, prometheus_scraping
 
 __all__ = ["backfill", "free_port", "need_prometheus", "prometheus", "prometheus_scraping"]
 

@@ -14,7 +14,7 @@ from tests.integration.prom import free_port, need_prometheus, prometheus_scrapi
 
 from gpufleet.collector.prometheus import PrometheusSource
 from gpufleet.collector.store import Store
-from gpufleet.core.net import wait_http
+from gpufleet.testing.net import wait_http
 
 pytestmark = pytest.mark.integration
 

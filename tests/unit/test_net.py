@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gpufleet.core.net import free_port, wait_http
+from gpufleet.testing.net import free_port, wait_http
 
 pytestmark = pytest.mark.integration  # a real HTTP server and a real child process
 

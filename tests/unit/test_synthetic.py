@@ -9,14 +9,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gpufleet.core.config import (
-    DemoConfig,
-    NodePool,
-    SyntheticJobsConfig,
-    SyntheticNodesConfig,
-    SyntheticRequestsConfig,
-    SyntheticSamplesConfig,
-)
 from gpufleet.core.errors import TraceError
 from gpufleet.core.gpus import gpu_spec
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, validate
@@ -27,6 +19,14 @@ from gpufleet.traces.synthetic import (
     synthetic_jobs,
     synthetic_nodes,
     synthetic_requests,
+)
+from gpufleet.traces.synthetic.config import (
+    DemoConfig,
+    NodePool,
+    SyntheticJobsConfig,
+    SyntheticNodesConfig,
+    SyntheticRequestsConfig,
+    SyntheticSamplesConfig,
 )
 from gpufleet.traces.synthetic.jobs import HOUR_PROFILE, QUANTILE_P, QUANTILE_S
 from gpufleet.traces.synthetic.samples import POWER_W

@@ -17,7 +17,6 @@ import polars as pl
 from rich.progress import Progress
 
 from gpufleet import __version__
-from gpufleet.core.config import DemoConfig
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.series import FORECASTERS, backtest_series
@@ -33,6 +32,7 @@ from gpufleet.traces.synthetic import (
     synthetic_nodes,
     synthetic_requests,
 )
+from gpufleet.traces.synthetic.config import DemoConfig
 
 SERVING_POLICIES = ("target-tracking", "predictive", "oracle")
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from gpufleet.core.config import (
+from gpufleet.traces.base import DATASETS, Dataset, Part, ReadContext
+from gpufleet.traces.synthetic.config import (
     SYNTHETIC_EPOCH,
     SyntheticJobsConfig,
     SyntheticNodesConfig,
     SyntheticRequestsConfig,
     SyntheticSamplesConfig,
 )
-from gpufleet.traces.base import DATASETS, Dataset, Part, ReadContext
 from gpufleet.traces.synthetic.demo import demo_frames
 from gpufleet.traces.synthetic.jobs import synthetic_jobs
 from gpufleet.traces.synthetic.nodes import synthetic_nodes

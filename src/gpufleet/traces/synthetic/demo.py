@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from gpufleet.core.config import DemoConfig
+from gpufleet.traces.synthetic.config import DemoConfig
 from gpufleet.traces.synthetic.jobs import synthetic_jobs
 from gpufleet.traces.synthetic.nodes import synthetic_nodes
 from gpufleet.traces.synthetic.requests import synthetic_requests

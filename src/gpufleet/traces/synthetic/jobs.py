@@ -7,9 +7,9 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from gpufleet.core.config import GPU_SIZES, SyntheticJobsConfig
 from gpufleet.core.schemas import JOBS
 from gpufleet.core.units import DAY, HOUR, GiB
+from gpufleet.traces.synthetic.config import GPU_SIZES, SyntheticJobsConfig
 
 # Hour-of-day arrival profile (mean 1) of ITP cluster04, submission_time // 3600 % 24 with the trace's own
 # (unknown) time zone, smoothed over 3 hours: raw hourly counts are dominated by batch submissions.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from gpufleet.core.config import SyntheticNodesConfig
 from gpufleet.core.gpus import gpu_spec
 from gpufleet.core.schemas import NODES
 from gpufleet.core.units import GiB
+from gpufleet.traces.synthetic.config import SyntheticNodesConfig
 
 
 def node_ids(pool: str, count: int) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from gpufleet.core.config import SyntheticRequestsConfig
 from gpufleet.core.schemas import REQUESTS
 from gpufleet.core.units import DAY, HOUR
+from gpufleet.traces.synthetic.config import SyntheticRequestsConfig
 
 MODELS = ("code", "conv")
 # Token lengths per model: (median, log-sd, min, max) for input then output, fitted to the Azure LLM inference

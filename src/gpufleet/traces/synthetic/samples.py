@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from gpufleet.core.config import SyntheticNodesConfig, SyntheticSamplesConfig
 from gpufleet.core.errors import TraceError
 from gpufleet.core.gpus import gpu_spec
 from gpufleet.core.schemas import GPU_SAMPLES
 from gpufleet.core.units import DAY, HOUR, MINUTE
+from gpufleet.traces.synthetic.config import SyntheticNodesConfig, SyntheticSamplesConfig
 from gpufleet.traces.synthetic.nodes import synthetic_nodes
 
 # (idle W, board TDP W): TDPs from the vendor data sheets (SXM parts for A100/H100/H200/V100); idle draw is

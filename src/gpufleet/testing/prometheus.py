@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gpufleet.core.net import free_port, wait_http
+from gpufleet.testing.net import free_port, wait_http
 
 __all__ = ["backfill", "free_port", "have_prometheus", "prometheus", "prometheus_scraping"]
 

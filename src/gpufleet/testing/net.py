@@ -1,5 +1,5 @@
-"""Local-server helpers shared by what starts a server and waits for it: Prometheus under test, the dashboard,
-the hook, the exporter."""
+"""Local-server helpers shared by what starts a server and waits for it in tests and benchmarks: Prometheus,
+the dashboard, the hook, the exporter."""
 
 from __future__ import annotations
 
