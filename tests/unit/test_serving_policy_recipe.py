@@ -136,3 +136,26 @@ def test_a_time_sliced_share_follows_share_step() -> None:
     assert coarse.proposed_gpus is not None and fine.proposed_gpus is not None
     assert math.isclose(coarse.proposed_gpus / 0.25, round(coarse.proposed_gpus / 0.25))
     assert fine.proposed_gpus <= coarse.proposed_gpus
+
+
+@pytest.mark.parametrize(
+    ("workload", "expected"),
+    [
+        ({"settings": {"target_util": 2}}, "settings: autoscaler 'predictive': target_util: Input should be less"),
+        ({"forecaster": "recent-windw"}, "forecaster: unknown forecaster 'recent-windw'; valid: "),
+        ({"forecaster_settings": {"window": 1}}, "forecaster: forecaster 'recent-window': window: Input should be"),
+    ],
+)
+def test_hook_config_checks_the_policy_and_forecaster_when_read(workload: dict[str, object], expected: str) -> None:
+    """A live workload's autoscaler and forecaster settings are refused when hook.yaml is read, with one line
+    naming the field, never when the first decision builds them."""
+    from pydantic import ValidationError
+
+    from gpufleet.core.errors import validation_line
+    from gpufleet.hook.config import HookConfig
+
+    cfg = {"telemetry": {"url": "http://127.0.0.1:9"}, "workloads": [{"namespace": "llm", "name": "chat", **workload}]}
+    with pytest.raises(ValidationError) as e:
+        HookConfig.model_validate(cfg)
+    line = validation_line(e.value)
+    assert line.startswith(f"workloads.0: {expected}") and "\n" not in line, line

@@ -115,7 +115,7 @@ class WorkloadConfig(Strict):
         None,
         description="counter of arriving requests (a gateway's); default vllm:request_success_total of the pods",
     )
-    forecaster: str = DEFAULT_FORECASTER
+    forecaster: str = Field(DEFAULT_FORECASTER, description="the forecaster a policy that uses one refits")
     forecaster_settings: dict[str, float] | None = Field(None, description="as in autoscale-sim (None: its defaults)")
     forecast_step_s: float = Field(60.0, gt=0)
     forecast_level: int = Field(99, ge=50, le=99)
@@ -139,6 +139,12 @@ class WorkloadConfig(Strict):
             AUTOSCALERS.settings(self.policy, self.settings)
         except SettingsError as e:
             raise ValueError(f"settings: {e}") from None
+        from gpufleet.forecasting.series import FORECASTERS  # the package: every member registered
+
+        try:  # here, when the file is read, not when the first workload is built
+            FORECASTERS.settings(self.forecaster, self.forecaster_settings)
+        except GpufleetError as e:  # an unknown name or a bad setting
+            raise ValueError(f"forecaster: {e}") from None
         return self
 
     @property
