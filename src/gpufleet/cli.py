@@ -19,6 +19,7 @@ from gpufleet.commands.collect import collect_app, exporter_cmd, store_app
 from gpufleet.commands.common import (
     _ROOT,
     JsonOpt,
+    PolicyHelp,
     check_out_dir,
     check_out_file,
     emit_json,
@@ -91,18 +92,18 @@ app.add_typer(hook_app, name="hook")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
 backtest_app.command("runtime")(backtest_runtime_cmd)
-backtest_app.command("series")(backtest_series_cmd)
+backtest_app.command("series", cls=PolicyHelp)(backtest_series_cmd)
 app.add_typer(backtest_app, name="backtest")
 app.command("simulate")(simulate_cmd)
 app.command("compare")(compare_cmd)
 app.command("tenancy")(tenancy_cmd)
-app.command("forecast")(forecast_cmd)
+app.command("forecast", cls=PolicyHelp)(forecast_cmd)
 app.command("pack-experiment")(pack_experiment_cmd)
 app.command("pack")(pack_cmd)
-app.command("rightsize")(rightsize_cmd)
+app.command("rightsize", cls=PolicyHelp)(rightsize_cmd)
 app.command("exporter")(exporter_cmd)
-app.command("autoscale-sim")(autoscale_sim_cmd)
-app.command("compare-autoscalers")(compare_autoscalers_cmd)
+app.command("autoscale-sim", cls=PolicyHelp)(autoscale_sim_cmd)
+app.command("compare-autoscalers", cls=PolicyHelp)(compare_autoscalers_cmd)
 app.command("policies")(policies_cmd)
 
 

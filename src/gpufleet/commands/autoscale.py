@@ -18,10 +18,10 @@ from gpufleet.commands.common import (
     emit_json,
     err,
     handles_errors,
-    key_values,
     out,
+    policy_settings,
 )
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, validation_line
 
 RequestsOpt = Annotated[
     str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
@@ -35,34 +35,27 @@ ColdStartOpt = Annotated[
 MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", metavar="KEY=VALUE", help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable."),
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Autoscaler setting KEY=VALUE (e.g. target_util=0.6); repeatable; `gpufleet policies --kind"
+        " autoscaler` lists each policy's settings.",
+    ),
 ]
-
-
-def _settings(items: list[str] | None) -> dict[str, float]:
-    return key_values(items, "--set", float, "KEY=NUMBER, e.g. target_util=0.6")
 
 
 def _config(policy: str, **kw: Any) -> Any:
     from pydantic import ValidationError
 
-    from gpufleet.optimizer.autoscaling import AUTOSCALERS
-    from gpufleet.optimizer.autoscaling.base import check_settings
     from gpufleet.sim.serving import ServingConfig, load_profile, parse_slo
 
     parse_slo(kw["slo"])
     load_profile(kw["profile"])
-    try:  # here, before any data is read, rather than when the replay builds the policy
-        check_settings(AUTOSCALERS.get(policy), kw.get("settings") or {})
-    except ValueError as e:
-        raise GpufleetError(f"--set {e}") from None
     try:
         cfg = ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
     except ValidationError as e:
-        first = e.errors()[0]
-        name = str(first["loc"][0])
-        option = "--cold-start" if name == "cold_start_s" else "--" + name.replace("_", "-")
-        raise GpufleetError(f"{option}: {first['msg']}") from None
+        options = {f: "--" + f.replace("_", "-") for f in ServingConfig.model_fields} | {"cold_start_s": "--cold-start"}
+        raise GpufleetError(validation_line(e, option_of=options)) from None
     if cfg.min_replicas > cfg.max_replicas:
         raise GpufleetError(
             f"--min-replicas {cfg.min_replicas} is more than --max-replicas {cfg.max_replicas}"
@@ -114,9 +107,7 @@ def _row(s: dict[str, Any]) -> dict[str, Any]:
 @handles_errors
 def autoscale_sim_cmd(
     requests: RequestsOpt,
-    policy: Annotated[
-        str, typer.Option(help="Autoscaler: target-tracking, kpa, predictive, oracle.")
-    ] = "target-tracking",
+    policy: Annotated[str, typer.Option(help="Autoscaler: {policies:autoscaler}.")] = "target-tracking",
     slo: SloOpt = "ttft_p99<=2",
     profile: ProfileOpt = None,
     cold_start: ColdStartOpt = None,
@@ -143,7 +134,7 @@ def autoscale_sim_cmd(
         cold_start_s=cold_start,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        settings=_settings(setting),
+        settings=policy_settings("autoscaler", policy, setting),  # before any data is read
     )
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
     line, _ = _feasibility_line(frame, cfg)
@@ -170,7 +161,7 @@ def autoscale_sim_cmd(
 def compare_autoscalers_cmd(
     requests: RequestsOpt,
     policies: Annotated[
-        str, typer.Option(help="Comma-separated autoscalers.")
+        str, typer.Option(help="Comma-separated autoscalers, of {policies:autoscaler}.")
     ] = "target-tracking,kpa,predictive,oracle",
     slo: SloOpt = "ttft_p99<=2",
     profile: ProfileOpt = None,
@@ -196,7 +187,14 @@ def compare_autoscalers_cmd(
     if len(set(names)) < len(names):
         raise GpufleetError(f"--policies {policies!r}: a policy is named twice")
     cfgs = [
-        _config(n, slo=slo, profile=profile, cold_start_s=cold_start, min_replicas=min_replicas, settings={})
+        _config(
+            n,
+            slo=slo,
+            profile=profile,
+            cold_start_s=cold_start,
+            min_replicas=min_replicas,
+            settings=policy_settings("autoscaler", n, None),  # an unknown name fails here, before any data
+        )
         for n in names
     ]
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
