@@ -24,10 +24,10 @@ def main() -> int:
     jobs = load("itp:cluster04", data).frame
     nodes = parse_spec("78x8:V100")
     runs = [
-        ("fixed 78x8", {"pool_policy": None}),
-        ("cluster-autoscaler", {"pool_policy": "cluster-autoscaler"}),
-        ("predictive (lightgbm)", {"pool_policy": "predictive", "predictor": "lightgbm"}),
-        ("predictive (oracle)", {"pool_policy": "predictive", "predictor": "oracle"}),
+        ("fixed 78x8", {"pool": None}),
+        ("cluster-autoscaler", {"pool": "cluster-autoscaler"}),
+        ("predictive (lightgbm)", {"pool": "predictive", "predictor": "lightgbm"}),
+        ("predictive (oracle)", {"pool": "predictive", "predictor": "oracle"}),
     ]
     base = None
     for name, kw in runs:

@@ -19,16 +19,16 @@ def main() -> None:
     a, _ = ap.parse_known_args()
     from gpufleet.sim.cluster_spec import parse_spec
     from gpufleet.sim.run import SimConfig, simulate
-    from gpufleet.sim.schedulers.priority import _Priority
+    from gpufleet.sim.schedulers import SCHEDULERS
     from gpufleet.traces import load
 
     jobs = load("synthetic:jobs", n_jobs=a.n).frame
     nodes = parse_spec("400x8:A100,300x8:H100,400x8:V100,200x4:A10,100x4:T4")
     runs = {}
     for skip in [True, False] if a.compare else [True]:
-        _Priority.skip_known_failures = skip
+        sjf = SCHEDULERS.build("sjf", skip_known_failures=skip)
         t0 = time.perf_counter()
-        res = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle"))
+        res = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle"), scheduler=sjf)
         runs[skip] = res
         s = res.summary
         print(

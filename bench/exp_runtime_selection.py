@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.runtime import AFTRuntime, AFTSettings, AutoRuntime, AutoSettings, make_predictor
+from gpufleet.forecasting.runtime import AutoRuntime, AutoSettings
 from gpufleet.forecasting.runtime.backtest import backtest_runtime, runtime_metrics
 from gpufleet.forecasting.runtime.crosstrace import summarize
 from gpufleet.forecasting.runtime.known import TrainingSet, whole_trace
@@ -75,7 +75,7 @@ def run_adapt(traces: dict[str, pl.DataFrame], scheme: str, rates: tuple[float, 
     return {rate: pl.concat(ts, how="vertical_relaxed") for rate, ts in tables.items()}
 
 
-def run(traces: dict[str, pl.DataFrame], models: list[str], scheme: str, make: Any) -> pl.DataFrame:
+def run(traces: dict[str, pl.DataFrame], models: list[str], scheme: str, settings: Any) -> pl.DataFrame:
     """One row per trace and model on the validation window."""
     whole = {r: whole_trace(j) for r, j in traces.items()} if scheme == "leave-one-out" else {}
     rows = []
@@ -84,7 +84,7 @@ def run(traces: dict[str, pl.DataFrame], models: list[str], scheme: str, make: A
         for o, ts in whole.items():
             if o != r:
                 pool = ts if pool is None else pool.concat(ts)
-        t = backtest_runtime(j, models, test_frac=0.25, pool=pool, make=make)
+        t = backtest_runtime(j, models, test_frac=0.25, pool=pool, settings=settings)
         rows.append(t.with_columns(pl.lit(r).alias("trace")))
     return pl.concat(rows, how="vertical_relaxed")
 
@@ -136,7 +136,7 @@ def main() -> None:
                 t = run(traces, ["user-history", "gpu-class", "auto"], scheme, _maker(auto=kw))
                 print(line(f"{scheme} auto {json.dumps(kw)}", t, "auto"), flush=True)
         else:
-            t = run(traces, MODELS, scheme, make_predictor)
+            t = run(traces, MODELS, scheme, None)
             with pl.Config(tbl_rows=200, float_precision=3, tbl_width_chars=160):
                 print(t.select("trace", "model", "log_mae", "bias", "cover_p10_p90", "within_2x"))
             for m in MODELS:
@@ -144,15 +144,9 @@ def main() -> None:
         print(f"({scheme}: {time.perf_counter() - t0:.0f} s)")
 
 
-def _maker(aft: dict[str, Any] | None = None, auto: dict[str, Any] | None = None) -> Any:
-    def make(name: str) -> Any:
-        if name == "xgb-aft" and aft is not None:
-            return AFTRuntime(AFTSettings(**aft))
-        if name == "auto" and auto is not None:
-            return AutoRuntime(AutoSettings(**auto))
-        return make_predictor(name)
-
-    return make
+def _maker(aft: dict[str, Any] | None = None, auto: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Per model, the settings of this grid point (backtest_runtime builds each model with them)."""
+    return {k: v for k, v in (("xgb-aft", aft), ("auto", auto)) if v is not None}
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("exp_sjf_information: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.forecasting.runtime import PREDICTORS
     from gpufleet.plan.references import auto_cluster, load_cluster
     from gpufleet.sim.run import SimConfig, simulate
     from gpufleet.traces import load
@@ -105,7 +105,7 @@ def main() -> None:
     print("lightgbm predictions (geo-mean of p10/p50/p90) against the true log duration, last 80% of jobs:")
     for ref in a.corr_refs.split(","):
         j = load(ref).frame
-        p = make_predictor("lightgbm").predict(j)
+        p = PREDICTORS.build("lightgbm").predict(j)
         lp = np.log((p["p10"] * p["p50"] * p["p90"]).to_numpy() ** (1 / 3))
         yy = np.log(np.maximum(j["duration"].fill_null(1.0).to_numpy(), 1.0))
         k0 = j.height // 5

@@ -33,13 +33,13 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("exp_sjf_mates: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.forecasting.runtime import PREDICTORS
     from gpufleet.plan.references import auto_cluster
     from gpufleet.traces import load
 
     for ref in a.refs.split(","):
         jobs = load(ref).frame
-        preds = make_predictor("lightgbm").predict(jobs)
+        preds = PREDICTORS.build("lightgbm").predict(jobs)
         for spec in a.clusters.split(",") if a.clusters else [auto_cluster(jobs)]:
             replay(ref, jobs, preds, spec, a.seeds)
 

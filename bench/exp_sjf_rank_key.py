@@ -33,16 +33,6 @@ def keys(p: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-class Fixed:
-    """A predictor that returns the frame it was given."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.frame = frame
-
-    def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
-        return self.frame
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--refs", default="itp:cluster02,itp:cluster07,philly:jobs")
@@ -50,8 +40,7 @@ def main() -> None:
     if not os.environ.get("GPUFLEET_DATA"):
         print("exp_sjf_rank_key: skipped (set GPUFLEET_DATA=../shared/traces)")
         return
-    import gpufleet.sim.run as run_mod
-    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.forecasting.runtime import PREDICTORS
     from gpufleet.plan.references import auto_cluster, load_cluster
     from gpufleet.sim.run import SimConfig, simulate
     from gpufleet.traces import load
@@ -61,16 +50,13 @@ def main() -> None:
         jobs = load(ref).frame
         spec = auto_cluster(jobs)
         nodes = load_cluster(spec, None)
-        preds = make_predictor("lightgbm").predict(jobs)
+        preds = PREDICTORS.build("lightgbm").predict(jobs)
         oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary["avg_jct_s"]
         out = {}
         for name, v in keys(preds).items():
             frame = preds.with_columns(pl.Series("p10", v), pl.Series("p50", v), pl.Series("p90", v))
-            run_mod.make_predictor = lambda _name, frame=frame: Fixed(frame)  # type: ignore[assignment,misc]
-            try:
-                jct = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="lightgbm")).summary["avg_jct_s"]
-            finally:
-                run_mod.make_predictor = make_predictor
+            cfg = SimConfig(scheduler="sjf", predictor="lightgbm")  # the frame stands in for lightgbm's output
+            jct = simulate(jobs, nodes, cfg, predictions=frame).summary["avg_jct_s"]
             out[name] = jct / oracle
         rows = "  ".join(f"{k} {v:.3f}" for k, v in out.items())
         print(f"{ref} on {spec}: SJF JCT lightgbm-key / oracle: {rows}  ({time.perf_counter() - t0:.0f} s)", flush=True)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpufleet.optimizer.packing import PLACERS, ClusterView, Request, make_placer, place, workload_shapes
+from gpufleet.optimizer.packing import PLACERS, ClusterView, Request, place, workload_shapes
 from gpufleet.optimizer.packing.bound import optimal_allocation
 from gpufleet.optimizer.packing.experiment import pack_once
 
@@ -53,8 +53,8 @@ def test_fgd_fills_the_gpu_a_popular_shape_could_not_use_where_best_fit_does_not
     v.allocate(0, [(1, 0.7)], 0.0, 0.0)
     v.allocate(1, [(0, 0.4)], 0.0, 0.0)
     req = Request(0.3)
-    assert place(v, req, make_placer("best-fit")).nodes == [1]
-    fgd = make_placer("fgd")
+    assert place(v, req, PLACERS.build("best-fit")).nodes == [1]
+    fgd = PLACERS.build("fgd")
     fgd.fit_workload(_pods([0.6] * 4, [1] * 4))  # type: ignore[attr-defined]
     assert np.allclose(fgd.score(v, req), [-0.3, 0.3])
     p = place(v, req, fgd)
@@ -70,7 +70,7 @@ def test_fgd_balance_keeps_cpus_for_the_gpus_left() -> None:
     pods = _pods([1.0, 1.0], [16.0, 8.0])
     workload = _pods([1.0] * 4, [8.0] * 4)
     for name, expect in (("fgd", 0), ("fgd-balance", 1)):
-        placer = make_placer(name)
+        placer = PLACERS.build(name)
         placer.fit_workload(workload)  # type: ignore[attr-defined]
         from gpufleet.optimizer.packing.view import view_from_nodes
 
@@ -91,11 +91,11 @@ def test_fgd_balance_measures_fragmentation_as_the_small_pods_see_it() -> None:
     for name, gpu in (("fgd", 1), ("fgd-balance", 0)):
         v = ClusterView(["n0"], ["A"], np.array([2]), np.array([0.0]), np.array([1e12]))
         v.allocate(0, [(1, 0.3)], 0.0, 0.0)
-        placer = make_placer(name)
+        placer = PLACERS.build(name)
         placer.fit_workload(workload)  # type: ignore[attr-defined]
         p = place(v, v.request(0.5, 0.0, 0.0, None), placer)
         assert p is not None and p.parts[0][1] == ((gpu, 0.5),), name
-    shapes = make_placer("fgd-balance")
+    shapes = PLACERS.build("fgd-balance")
     shapes.fit_workload(workload)  # type: ignore[attr-defined]
     w = {s.gpus: s.weight for s in shapes._shapes}  # type: ignore[attr-defined]
     assert w[0.25] / w[1.0] == pytest.approx(64 / 9)
@@ -103,7 +103,7 @@ def test_fgd_balance_measures_fragmentation_as_the_small_pods_see_it() -> None:
 
 def test_fgd_learns_the_workload_online_when_not_told() -> None:
     v = ClusterView(["n0", "n1"], ["A", "A"], np.array([2, 1]), np.array([32.0, 32.0]), np.array([1e12, 1e12]))
-    fgd = make_placer("fgd")
+    fgd = PLACERS.build("fgd")
     for _ in range(3):
         p = place(v, v.request(0.5, 1.0, 0.0, None), fgd)
         assert p is not None

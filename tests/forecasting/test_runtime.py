@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gpufleet.cli import app
 from gpufleet.core.errors import GpufleetError
-from gpufleet.forecasting.runtime import PREDICTORS, LightGBMRuntime, LightGBMRuntimeSettings, make_predictor
+from gpufleet.forecasting.runtime import PREDICTORS
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.plan.downstream import downstream, nudge
@@ -30,15 +30,15 @@ def jobs() -> pl.DataFrame:
 def _small(m: str) -> object:
     # a quick LightGBM for the suite; rolling refits daily so several models are exercised
     if m == "lightgbm":
-        return LightGBMRuntime(LightGBMRuntimeSettings(n_estimators=40, refit_every_s=86400, min_train=100))
-    return make_predictor(m)
+        return PREDICTORS.build(m, {"n_estimators": 40, "refit_every_s": 86400, "min_train": 100})
+    return PREDICTORS.build(m)
 
 
 @pytest.mark.parametrize("name", PREDICTORS.names())
 def test_conformance(name: str, jobs: pl.DataFrame) -> None:
     cls = PREDICTORS.get(name)
     declared = [vars(k) for k in cls.__mro__] + [vars(_small(name))]
-    assert isinstance(cls.learns, bool) and any("choice" in d for d in declared), "declare learns and choice"
+    assert isinstance(cls.learned, bool) and any("choice" in d for d in declared), "declare learned and choice"
     a = _small(name).predict(jobs)  # type: ignore[attr-defined]
     b = _small(name).predict(jobs)  # type: ignore[attr-defined]
     assert a.columns == ["job_id", "p10", "p50", "p90"] and a.height == jobs.height
@@ -75,7 +75,7 @@ def test_features_never_see_the_future(jobs: pl.DataFrame) -> None:
 
 def test_model_says_which_features_it_could_use(jobs: pl.DataFrame) -> None:
     bare = jobs.select("job_id", "submit_time", "duration", "num_gpus", "kind")
-    m = LightGBMRuntime(LightGBMRuntimeSettings(n_estimators=20)).fit(bare)
+    m = PREDICTORS.build("lightgbm", {"n_estimators": 20}).fit(bare)
     state = m.to_state()  # type: ignore[attr-defined]
     assert "user" in state["features_missing"] and "name" in state["features_missing"]
     assert "log2_gpus" in state["features"] and "user" not in state["features"]

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from gpufleet.forecasting.runtime import AFTRuntime, AutoRuntime, AutoSettings, LightGBMRuntime, make_predictor
+from gpufleet.forecasting.runtime import PREDICTORS, AFTRuntime, AutoRuntime, AutoSettings, LightGBMRuntime
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.runtime.calibrate import censored_log_errors, censored_quantiles, conformal_widen
 from gpufleet.forecasting.runtime.crosstrace import backtest_traces, summarize
@@ -63,7 +63,7 @@ def test_kaplan_meier_residual_quantiles_worked_by_hand() -> None:
 def test_gpu_class_quantiles_are_causal_and_per_class() -> None:
     # three 1-GPU jobs finish (10, 20, 30 s) before job 3 is submitted; the 8-GPU job 4 has no class-mate
     j = _jobs([0, 0, 0, 100, 100, 200], [10, 20, 30, 1e6, 5, 1], [1, 1, 1, 1, 8, 8])
-    p = make_predictor("gpu-class").predict(j)
+    p = PREDICTORS.build("gpu-class").predict(j)
     assert p["p50"][3] == 20.0 and p["p10"][3] == 10.0 and p["p90"][3] == 30.0
     assert p["p50"][4] == 20.0  # no finished 8-GPU job yet: all finished jobs
     assert p["p50"][5] == 5.0  # job 4 finished at 105: now the 8-GPU class has one member
@@ -146,8 +146,8 @@ def test_auto_rolling_predictions_never_see_the_future() -> None:
     shuffled = j.with_columns(pl.Series("duration", d))
     past = pl.Series(~future)
     for name in ("auto", "xgb-aft"):
-        a = make_predictor(name).predict(j).filter(past)
-        b = make_predictor(name).predict(shuffled).filter(past)
+        a = PREDICTORS.build(name).predict(j).filter(past)
+        b = PREDICTORS.build(name).predict(shuffled).filter(past)
         assert a.equals(b), name
 
 
@@ -283,7 +283,7 @@ def test_conformal_move_makes_the_members_interval_cover_80_percent_of_validatio
 
 def test_conformal_move_leaves_the_sjf_rank_key_alone() -> None:
     j = _hour_trace(8, n=1500)
-    on = make_predictor("auto").predict(j)
+    on = PREDICTORS.build("auto").predict(j)
     off = AutoRuntime(AutoSettings(conformal=False)).predict(j)
 
     def key(p: pl.DataFrame) -> np.ndarray:  # the simulator's: the geometric mean of the three

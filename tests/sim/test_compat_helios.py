@@ -13,14 +13,15 @@ from tests.sim import helios_reference
 from tests.sim.helpers import jobs_frame
 
 from gpufleet.sim.cluster_spec import parse_spec
-from gpufleet.sim.run import COMPAT, SimConfig, simulate
+from gpufleet.sim.run import SimConfig, simulate
 from gpufleet.sim.tenancy import TenancySpec, run_partitioned
 
-HELIOS = SimConfig(**COMPAT["helios"])
+HELIOS = SimConfig(compat="helios")
 
 
 def ours(rows: list[tuple[Any, ...]], nodes: int, scheduler: str, cfg: SimConfig = HELIOS) -> dict[str, float]:
-    res = simulate(jobs_frame(rows), parse_spec(f"{nodes}x8"), cfg.model_copy(update={"scheduler": scheduler}))
+    cfg = SimConfig(**(cfg.model_dump() | {"scheduler": scheduler}))
+    res = simulate(jobs_frame(rows), parse_spec(f"{nodes}x8"), cfg)
     return dict(zip(res.jobs["job_id"].to_list(), res.jobs["start"].to_list(), strict=True))
 
 
@@ -110,7 +111,7 @@ def test_per_vc_philly_replay_matches_the_reference_job_for_job(scheduler: str) 
     vcs = {"vc0": 6, "vc1": 4, "vc2": 6, "vc3": 4}
     spec = TenancySpec(vcs=vcs)
     nodes = parse_spec(f"{sum(vcs.values())}x8")
-    res = run_partitioned(jobs, nodes, spec, HELIOS.model_copy(update={"scheduler": scheduler}))
+    res = run_partitioned(jobs, nodes, spec, SimConfig(compat="helios", scheduler=scheduler))
     got = dict(zip(res.jobs["job_id"].to_list(), res.jobs["start"].to_list(), strict=True))
     waited = 0
     for vc, n in vcs.items():

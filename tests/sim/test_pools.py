@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gpufleet.optimizer.autoscaling import POOL_SCALERS, PoolState, make_pool_scaler
+from gpufleet.optimizer.autoscaling import POOL_SCALERS, PoolState
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.sim.run import SimConfig, simulate
 
@@ -36,30 +36,30 @@ def pool_state(**kw: object) -> PoolState:
 @pytest.mark.parametrize("name", POOL_SCALERS.names())
 def test_plans_only_touch_nodes_they_may(name: str) -> None:
     st = pool_state()
-    plan = make_pool_scaler(name).decide(st)
+    plan = POOL_SCALERS.build(name).decide(st)
     assert all(not st.active[n] and not st.provisioning[n] for n in plan.add)
     assert all(st.active[n] for n in plan.remove)
     assert plan.reason
-    assert plan == make_pool_scaler(name).decide(st), "deterministic"
+    assert plan == POOL_SCALERS.build(name).decide(st), "deterministic"
 
 
 def test_rules() -> None:
     st = pool_state()
-    assert make_pool_scaler("fixed").decide(st).add == []
+    assert POOL_SCALERS.build("fixed").decide(st).add == []
     # a job of 8 GPUs fits nowhere now -> one idle 8-GPU node is ordered (CA) ...
-    assert make_pool_scaler("cluster-autoscaler").decide(st).add == [2]
+    assert POOL_SCALERS.build("cluster-autoscaler").decide(st).add == [2]
     # ... and predicted to wait 5000 s > 600 s -> the predictive scaler orders one too
-    assert make_pool_scaler("predictive").decide(st).add == [2]
+    assert POOL_SCALERS.build("predictive").decide(st).add == [2]
     # already provisioning covers it: nothing more is ordered
     prov = pool_state(provisioning=np.array([False, False, True, False]))
-    assert make_pool_scaler("cluster-autoscaler").decide(prov).add == []
+    assert POOL_SCALERS.build("cluster-autoscaler").decide(prov).add == []
     # nothing waits: CA removes node 1 (under 50% since t=0, 1000 s >= 600 s), even with work on it;
     # the predictive scaler removes only empty nodes
     calm = pool_state(
         queue_gpus=np.zeros(0), queue_types=[], queue_fits_now=np.zeros(0, bool), queue_predicted_wait=np.zeros(0)
     )
-    assert make_pool_scaler("cluster-autoscaler").decide(calm).remove == [1]
-    assert make_pool_scaler("predictive").decide(calm).remove == []
+    assert POOL_SCALERS.build("cluster-autoscaler").decide(calm).remove == [1]
+    assert POOL_SCALERS.build("predictive").decide(calm).remove == []
     empty = pool_state(
         queue_gpus=np.zeros(0),
         queue_types=[],
@@ -67,7 +67,7 @@ def test_rules() -> None:
         queue_predicted_wait=np.zeros(0),
         empty_since=np.array([math.inf, 100.0, math.inf, math.inf]),
     )
-    assert make_pool_scaler("predictive").decide(empty).remove == [1]
+    assert POOL_SCALERS.build("predictive").decide(empty).remove == [1]
 
 
 def _jobs() -> pl.DataFrame:
@@ -90,7 +90,7 @@ def _jobs() -> pl.DataFrame:
 @pytest.mark.parametrize("policy", [None, "fixed", "cluster-autoscaler", "predictive"])
 def test_replays_with_a_changing_pool(policy: str | None) -> None:
     jobs, nodes = _jobs(), parse_spec("4x8:A100")
-    res = simulate(jobs, nodes, SimConfig(scheduler="fifo", pool_policy=policy, provision_delay_s=300))
+    res = simulate(jobs, nodes, SimConfig(scheduler="fifo", pool=policy, provision_delay_s=300))
     s = res.summary
     assert s["finished"] == 40, "every job finishes"
     fixed = 32 * s["makespan_s"] / 3600

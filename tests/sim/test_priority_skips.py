@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from gpufleet.sim.cluster_spec import parse_spec
+from gpufleet.sim.quota import QuotaDispatcher, queue_schedulers
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, simulate
-from gpufleet.sim.schedulers.priority import _Priority
+from gpufleet.sim.schedulers import SCHEDULERS
 from gpufleet.traces import load
 
 REPLAY = ["job_id", "start", "finish", "preemptions", "nodes"]
@@ -26,9 +27,9 @@ def jobs() -> pl.DataFrame:
 CASES: dict[str, dict[str, Any]] = {
     "sjf": {"scheduler": "sjf"},
     "qssf": {"scheduler": "qssf"},
-    "sjf-blocking": {"scheduler": "sjf", "blocking": True},
+    "sjf-blocking": {"scheduler": {"name": "sjf", "settings": {"blocking": True}}},
     "sjf-refreshed": {"scheduler": "sjf", "predictor": "user-history"},
-    "sjf-pools": {"scheduler": "sjf", "pool_policy": "cluster-autoscaler", "provision_delay_s": 120.0},
+    "sjf-pools": {"scheduler": "sjf", "pool": "cluster-autoscaler", "provision_delay_s": 120.0},
     "qssf-quota": {"scheduler": "qssf", "quota": "teams"},
     "sjf-quota": {"scheduler": "sjf", "quota": "teams"},
     "sjf-quota-refreshed": {"scheduler": "sjf", "quota": "teams", "predictor": "user-history"},
@@ -38,7 +39,7 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_skipping_known_failures_is_exact(case: str, jobs: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_skipping_known_failures_is_exact(case: str, jobs: pl.DataFrame) -> None:
     kw = dict(CASES[case])
     # few CPUs and memory per node, so that CPUs, not GPUs, often hold a job back (the per-class skip must
     # then compare CPUs and memory, not just the class)
@@ -56,19 +57,31 @@ def test_skipping_known_failures_is_exact(case: str, jobs: pl.DataFrame, monkeyp
         kw["quota"] = QuotaSpec(queues=queues, reclaim=quota != "teams-noreclaim")
     cfg = SimConfig(**kw)
     new_only = 0
-    try_new = _Priority._try_new
 
-    def counting(self: _Priority, *a: Any) -> None:
-        nonlocal new_only
-        new_only += 1
-        try_new(self, *a)
+    def schedulers(**context: Any) -> Any:
+        """The run's scheduler(s), built with `context`, each counting its new-jobs-only passes."""
+        built = (
+            queue_schedulers(cfg.quota, cfg.scheduler.name, cfg.scheduler.settings, **context)
+            if cfg.quota is not None
+            else [SCHEDULERS.build(cfg.scheduler.name, cfg.scheduler.settings, **context)]
+        )
+        for s in built:
+            try_new = s._try_new  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(_Priority, "_try_new", counting)
-    fast = simulate(jobs, nodes, cfg)
-    monkeypatch.setattr(_Priority, "skip_known_failures", False)
-    slow = simulate(jobs, nodes, cfg)
+            def counting(*a: Any, try_new: Any = try_new) -> None:
+                nonlocal new_only
+                new_only += 1
+                try_new(*a)
+
+            s._try_new = counting  # type: ignore[attr-defined]  # this object only: nothing class-level
+        return QuotaDispatcher(cfg.quota, built) if cfg.quota is not None else built[0]
+
+    fast = simulate(jobs, nodes, cfg, scheduler=schedulers())
+    slow = simulate(jobs, nodes, cfg, scheduler=schedulers(skip_known_failures=False))
+    by_name = simulate(jobs, nodes, cfg)
+    assert by_name.jobs.select(REPLAY).equals(fast.jobs.select(REPLAY))  # the objects are the named members
     assert fast.summary["avg_wait_s"] > 600  # jobs did wait: the skips had work to do
-    if not kw.get("blocking"):
+    if not cfg.scheduler.settings.get("blocking"):
         assert new_only > 0  # the new-jobs-only pass ran (under quotas: while nothing was left to reclaim)
     if quota in ("teams", "teams-typed"):
         assert fast.summary["quota"]["reclaim_preemptions"] > 0

@@ -83,7 +83,10 @@ def test_invariants_hold_for_every_policy(
         jobs_frame(rows),
         parse_spec(spec, known_types=False),
         SimConfig(
-            scheduler=sched, placement=placer, predictor=predictor, preempt_overhead_s=7, tiresias_threshold_gpu_s=50
+            scheduler={"name": sched, "settings": {"threshold_gpu_s": 50} if sched == "tiresias" else {}},
+            placement=placer,
+            predictor=predictor,
+            preempt_overhead_s=7,
         ),
         observers=[inv],
     )

@@ -11,7 +11,7 @@ from tests.sim.helpers import jobs_frame
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.cluster_spec import parse_spec
-from gpufleet.sim.quota import QuotaDispatcher
+from gpufleet.sim.quota import QuotaDispatcher, queue_schedulers
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, simulate
 from gpufleet.sim.schedulers import SCHEDULERS
@@ -195,9 +195,7 @@ def test_reclaim_takes_the_youngest_borrower_across_queues() -> None:
     "scheduler",
     [*sorted(SCHEDULERS.names()), "sjf+blocking", "qssf+blocking", "sjf@refresh", "qssf+blocking@refresh"],
 )
-def test_skipping_queues_that_cannot_change_is_exact(
-    scheduler: str, typed: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_skipping_queues_that_cannot_change_is_exact(scheduler: str, typed: bool) -> None:
     # queues whose last pass started nothing are skipped until a job joins them, GPUs are given back or a
     # cohort-mate borrows; a replay with skipping off must give the same starts, preemptions and nodes
     j = load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 16)
@@ -214,11 +212,12 @@ def test_skipping_queues_that_cannot_change_is_exact(
     scheduler, _, refresh = scheduler.partition("@")
     name, _, blocking = scheduler.partition("+")
     predictor = "user-history" if refresh else "oracle"
-    cfg = SimConfig(scheduler=name, blocking=bool(blocking), predictor=predictor, quota=QuotaSpec(queues=queues))
+    sched = {"name": name, "settings": {"blocking": True} if blocking else {}}
+    cfg = SimConfig(scheduler=sched, predictor=predictor, quota=QuotaSpec(queues=queues))
     fast = simulate(jobs, nodes, cfg)
     assert (fast.summary["mate_refreshes"] > 0) == bool(refresh)
-    monkeypatch.setattr(QuotaDispatcher, "skip_clean", False)
-    slow = simulate(jobs, nodes, cfg)
+    every_pass = QuotaDispatcher(cfg.quota, queue_schedulers(cfg.quota, name, cfg.scheduler.settings), skip_clean=False)
+    slow = simulate(jobs, nodes, cfg, scheduler=every_pass)
     assert fast.summary["quota"]["reclaim_preemptions"] > 0
     assert fast.jobs.select(REPLAY).equals(slow.jobs.select(REPLAY))
 

@@ -44,15 +44,15 @@ def test_policy_order_on_a_loaded_cluster(data_dir: Path, ref: str) -> None:
 
 def test_user_history_predictor_is_causal_and_useful(data_dir: Path) -> None:
     jobs = load("philly:jobs", data_dir).frame
-    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.forecasting.runtime import PREDICTORS
 
-    pred = make_predictor("user-history").predict(jobs)
+    pred = PREDICTORS.build("user-history").predict(jobs)
     assert pred.height == jobs.height and (pred["p10"] <= pred["p50"]).all() and (pred["p50"] <= pred["p90"]).all()
     # causal: changing a job's own duration (or any later job's) never changes its prediction
     bumped = jobs.with_columns(
         pl.when(pl.col("job_id") == jobs["job_id"][500]).then(1e7).otherwise(pl.col("duration")).alias("duration")
     )
-    again = make_predictor("user-history").predict(bumped)
+    again = PREDICTORS.build("user-history").predict(bumped)
     assert again["p50"][:501].equals(pred["p50"][:501])
     nodes = parse_spec(LOADED["philly:jobs"])
     fifo = simulate(jobs, nodes, SimConfig(scheduler="fifo")).summary["avg_jct_s"]

@@ -10,20 +10,19 @@ from typing import Any
 import polars as pl
 import pytest
 
-import gpufleet.sim.run as run_mod
-from gpufleet.forecasting.runtime import make_predictor
+from gpufleet.forecasting.runtime import PREDICTORS
 from gpufleet.sim.cluster_spec import parse_spec
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.refresh import MateRefresher
 from gpufleet.sim.run import SimConfig, SimResult, simulate
-from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
+from gpufleet.sim.schedulers import SCHEDULERS
 from gpufleet.traces import load
 
 
 class Priors:
     """A predictor that says what the test tells it (p10 = p50 = p90)."""
 
-    learns = False  # the Protocol's declared members: nothing to train, nothing chosen
+    learned = False  # the Protocol's declared members: nothing to train, nothing chosen
     choice = None
 
     def __init__(self, by_id: dict[str, float]) -> None:
@@ -49,18 +48,17 @@ def _jobs(rows: list[tuple[str, float, float, str, str]]) -> pl.DataFrame:
     )
 
 
-def _run(
-    monkeypatch: pytest.MonkeyPatch, jobs: pl.DataFrame, priors: dict[str, float], cluster: str, **cfg: Any
-) -> SimResult:
-    monkeypatch.setattr(run_mod, "make_predictor", lambda _name: Priors(priors))
-    return simulate(jobs, parse_spec(cluster), SimConfig(scheduler="sjf", predictor="lightgbm", **cfg))
+def _run(jobs: pl.DataFrame, priors: dict[str, float], cluster: str, **cfg: Any) -> SimResult:
+    res = simulate(jobs, parse_spec(cluster), SimConfig(scheduler="sjf", **cfg), predictor=Priors(priors))
+    assert res.summary["predictor"] == "Priors"  # a passed-in member is named in the summary
+    return res
 
 
 def _starts(res: SimResult) -> dict[str, float]:
     return dict(zip(res.jobs["job_id"].to_list(), res.jobs["start"].to_list(), strict=True))
 
 
-def test_a_sweep_whose_first_job_ended_fast_overtakes_a_shorter_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sweep_whose_first_job_ended_fast_overtakes_a_shorter_prediction() -> None:
     # 2 GPUs. B holds one for 10,000 s; the sweep S1-S3 (predicted 5,000 s, really 100 s) takes the other.
     # X (predicted and really 3,000 s) arrives at 50 s. When S1 ends at 100 s, S2's estimate becomes
     # exp((2 ln 5000 + ln 100) / 3) = 1,357 s < 3,000 s: S2 goes before X, then S3 (sqrt(5000 x 100) = 707 s).
@@ -74,15 +72,15 @@ def test_a_sweep_whose_first_job_ended_fast_overtakes_a_shorter_prediction(monke
         ]
     )
     priors = {"B": 10_000.0, "S1": 5_000.0, "S2": 5_000.0, "S3": 5_000.0, "X": 3_000.0}
-    res = _run(monkeypatch, jobs, priors, "1x2:V100")
+    res = _run(jobs, priors, "1x2:V100")
     s = _starts(res)
     assert (s["S1"], s["S2"], s["S3"], s["X"]) == (0.5, 100.5, 200.5, 300.5)
     assert res.summary["mate_refreshes"] == 3  # S2 and S3 when S1 ends, S3 again when S2 ends
-    fixed = _starts(_run(monkeypatch, jobs, priors, "1x2:V100", mate_gap_s=0))
+    fixed = _starts(_run(jobs, priors, "1x2:V100", mate_gap_s=0))
     assert (fixed["X"], fixed["S2"], fixed["S3"]) == (100.5, 3100.5, 3200.5)
 
 
-def test_a_mate_still_running_pushes_its_waiting_mates_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mate_still_running_pushes_its_waiting_mates_back() -> None:
     # S1 (predicted 1,000 s) has run 3,999.5 s when B ends at 4,000 s: S2 is now expected to run at least
     # that long, so X (3,000 s) goes first. With predictions fixed at submission S2 goes first.
     jobs = _jobs(
@@ -94,9 +92,9 @@ def test_a_mate_still_running_pushes_its_waiting_mates_back(monkeypatch: pytest.
         ]
     )
     priors = {"B": 4_000.0, "S1": 1_000.0, "S2": 1_000.0, "X": 3_000.0}
-    s = _starts(_run(monkeypatch, jobs, priors, "1x2:V100"))
+    s = _starts(_run(jobs, priors, "1x2:V100"))
     assert s["X"] == 4_000.0 and s["S2"] == 7_000.0
-    fixed = _starts(_run(monkeypatch, jobs, priors, "1x2:V100", mate_gap_s=0))
+    fixed = _starts(_run(jobs, priors, "1x2:V100", mate_gap_s=0))
     assert fixed["S2"] == 4_000.0 and fixed["X"] == 8_000.5
 
 
@@ -112,18 +110,17 @@ def synthetic() -> pl.DataFrame:
 
 
 def test_nothing_before_t_depends_on_durations_that_end_after_t(
-    synthetic: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+    synthetic: pl.DataFrame,
 ) -> None:
     # Lengthen every job that ends after T (its end stays after T). A refresher that read a running or waiting
     # mate's true duration would re-rank differently before T; one that reads only finished mates cannot.
     # The priors are the same in both runs (user-history computed once: it reads trace-time finishes, submit +
     # duration, which the stretch would move).
-    frame = make_predictor("user-history").predict(synthetic)
+    frame = PREDICTORS.build("user-history").predict(synthetic)
     priors = dict(zip(frame["job_id"].to_list(), frame["p50"].to_list(), strict=True))
-    monkeypatch.setattr(run_mod, "make_predictor", lambda _name: Priors(priors))
     nodes = parse_spec("6x8:V100")
-    cfg = SimConfig(scheduler="sjf", predictor="lightgbm")
-    base = simulate(synthetic, nodes, cfg)
+    cfg = SimConfig(scheduler="sjf")
+    base = simulate(synthetic, nodes, cfg, predictor=Priors(priors))
     assert base.summary["mate_refreshes"] > 0
     ends = base.jobs.select("job_id", "finish")
     t_cut = float(ends["finish"].quantile(0.5))  # type: ignore[arg-type]
@@ -131,7 +128,7 @@ def test_nothing_before_t_depends_on_durations_that_end_after_t(
     stretched = synthetic.with_columns(
         pl.when(pl.col("job_id").is_in(list(later))).then(pl.col("duration") * 3).otherwise(pl.col("duration"))
     )
-    other = simulate(stretched, nodes, cfg)
+    other = simulate(stretched, nodes, cfg, predictor=Priors(priors))
 
     def before(res: SimResult) -> dict[str, float]:
         f = res.jobs.filter(pl.col("start") < t_cut)
@@ -162,7 +159,7 @@ def test_sjf_keeps_its_order_sorted_under_updates() -> None:
 
     random.seed(7)
     sim = Sim(200)
-    sjf: Any = make_scheduler("sjf", SchedulerSettings())
+    sjf: Any = SCHEDULERS.build("sjf")
     for i in range(200):
         sjf.on_arrive(sim, i, 0.0)
     for _ in range(1000):

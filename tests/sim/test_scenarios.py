@@ -73,7 +73,8 @@ def test_scenario_c_srtf() -> None:
 def test_scenario_c_tiresias_threshold() -> None:
     # Threshold 100 GPU-s: J1 (4 GPUs) crosses it at 25 and drops to queue 1; J2 (queue 0) preempts it at 25
     # and runs 25-45 (it would cross at 50). J1 resumes at 45: 45 + 10 + 75 = 130.
-    res = sim(C, "1x4", scheduler="tiresias", preempt_overhead_s=10, tiresias_threshold_gpu_s=100)
+    tiresias = {"name": "tiresias", "settings": {"threshold_gpu_s": 100}}
+    res = sim(C, "1x4", scheduler=tiresias, preempt_overhead_s=10)
     assert jct(res) == {"J1": 130, "J2": 35}
 
 

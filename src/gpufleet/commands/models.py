@@ -41,12 +41,12 @@ def train_runtime(
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """Train a runtime predictor on every finished job of a trace and save it with its feature schema."""
-    from gpufleet.forecasting.runtime import make_predictor
+    from gpufleet.forecasting.runtime import PREDICTORS
     from gpufleet.plan.modelstore import save_runtime_model
     from gpufleet.plan.references import load_jobs
 
     check_out_dir(out_dir)
-    m = make_predictor(model)
+    m = PREDICTORS.build(model)
     with err.status(f"training {model} …"):
         frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         m.fit(frame)

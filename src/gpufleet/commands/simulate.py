@@ -22,6 +22,7 @@ from gpufleet.commands.common import (
     handles_errors,
     out,
 )
+from gpufleet.commands.sim_policies import SetOpt, checked, sim_settings
 from gpufleet.core.errors import GpufleetError
 
 JobsOpt = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. itp:cluster04 or synthetic:jobs.")]
@@ -32,13 +33,18 @@ ClusterOpt = Annotated[
     ),
 ]
 
+SchedulerOpt = Annotated[str, typer.Option(help="Scheduler: {policies:scheduler}.")]
+PlacementOpt = Annotated[str, typer.Option(help="Placer: {policies:placer}.")]
+PredictorOpt = Annotated[
+    str, typer.Option(help="Runtime predictor (oracle: true durations, the best case): {policies:predictor}.")
+]
 
 CompatOpt = Annotated[
     str | None,
     typer.Option(
         "--compat",
         help="Reproduce a published simulator: 'helios' (Helios/Lucid: whole seconds, blocking sjf/qssf,"
-        " their consolidating placement). Overrides --placement.",
+        " their consolidating placement). Overrides --placement and the blocking setting.",
     ),
 ]
 
@@ -55,11 +61,15 @@ MateGapOpt = Annotated[
 
 
 def _sim_config(**kw: Any) -> Any:
+    """A SimConfig from the options (`compat` included); its errors are one line naming the option."""
     from pydantic import ValidationError
 
-    from gpufleet.sim.run import SimConfig, with_compat
+    from gpufleet.core.errors import validation_line
+    from gpufleet.sim.run import COMPAT, SimConfig
 
-    kw = with_compat(kw, kw.pop("compat", None))
+    compat = kw.get("compat")
+    if compat is not None and compat not in COMPAT:
+        raise GpufleetError(f"--compat {compat!r}: unknown; valid: {', '.join(COMPAT)}")
     if kw.get("mate_gap_s", 0) is None:
         del kw["mate_gap_s"]  # SimConfig's default
     speeds = kw.pop("speeds")
@@ -74,10 +84,8 @@ def _sim_config(**kw: Any) -> Any:
     try:
         return SimConfig(speeds=speeds, **kw)
     except ValidationError as e:
-        first = e.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
-        raise GpufleetError(f"{option}: {first['msg'].removeprefix('Value error, ')}") from None
+        option_of = {f: OPTION_OF.get(f, "--" + f.replace("_", "-")) for f in SimConfig.model_fields}
+        raise GpufleetError(validation_line(e, option_of=option_of)) from None
 
 
 # SimConfig fields whose option is named differently
@@ -85,20 +93,7 @@ OPTION_OF = {
     "mate_gap_s": "--mate-gap",
     "preempt_overhead_s": "--preempt-overhead",
     "provision_delay_s": "--provision-delay",
-    "pool_policy": "--pool",
 }
-
-
-def _check_names(scheduler: list[str], placement: list[str], predictor: str) -> None:
-    from gpufleet.forecasting.runtime import PREDICTORS
-    from gpufleet.optimizer.packing import PLACERS
-    from gpufleet.sim.schedulers import SCHEDULERS
-
-    for s in scheduler:
-        SCHEDULERS.get(s)
-    for p in placement:
-        PLACERS.get(p)
-    PREDICTORS.get(predictor)
 
 
 @handles_errors
@@ -106,17 +101,10 @@ def simulate_cmd(
     jobs: JobsOpt,
     cluster: ClusterOpt,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    scheduler: Annotated[str, typer.Option(help="fifo, fifo-backfill, sjf, srtf, tiresias, qssf")] = "fifo",
-    placement: Annotated[
-        str,
-        typer.Option(
-            help="first-fit, best-fit, worst-fit, consolidate, dot-product, gpu-packing, random, fgd,"
-            " helios-consolidate"
-        ),
-    ] = "best-fit",
-    predictor: Annotated[
-        str, typer.Option(help="oracle (the best case), auto, user-history, gpu-class, lightgbm or xgb-aft")
-    ] = "oracle",
+    scheduler: SchedulerOpt = "fifo",
+    placement: PlacementOpt = "best-fit",
+    predictor: PredictorOpt = "oracle",
+    settings: SetOpt = None,
     mate_gap: MateGapOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
@@ -125,7 +113,7 @@ def simulate_cmd(
     chunk_gpus: Annotated[int, typer.Option(help="GPUs per node-chunk of a multi-node gang.")] = 8,
     pool: Annotated[
         str | None,
-        typer.Option(help="Node-pool scaler: fixed, cluster-autoscaler or predictive (default: a fixed cluster)."),
+        typer.Option(help="Node-pool scaler: {policies:pool-scaler} (default: a fixed cluster, no pool decisions)."),
     ] = None,
     provision_delay: Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")] = 300.0,
     compat: CompatOpt = None,
@@ -145,25 +133,22 @@ def simulate_cmd(
     from gpufleet.sim.run import simulate
 
     check_out_dir(out_dir)
-    _check_names([scheduler], [placement], predictor)
+    given = sim_settings(settings, ("scheduler", "placement", "predictor", "pool"))
+    if "pool" in given and pool is None:
+        raise GpufleetError("--set pool.*: choose a node-pool scaler with --pool")
+    chosen = {"scheduler": scheduler, "placement": placement, "predictor": predictor, "pool": pool}
+    policies = {k: checked(k, n, given.get(k)) for k, n in chosen.items() if n is not None}
     cfg = _sim_config(
-        scheduler=scheduler,
-        placement=placement,
-        predictor=predictor,
+        **policies,
         mate_gap_s=mate_gap,
         seed=seed,
         preempt_overhead_s=preempt_overhead,
         speeds=speeds,
         multi_node=multi_node,
         chunk_gpus=chunk_gpus,
-        pool_policy=pool,
         provision_delay_s=provision_delay,
         compat=compat,
     )
-    if pool is not None:
-        from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS
-
-        POOL_SCALERS.get(pool)
     tenancy = _tenancy_file(cluster)
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
@@ -208,11 +193,20 @@ def _tenancy_file(cluster: str) -> Any:
 def compare_cmd(
     jobs: JobsOpt,
     cluster: ClusterOpt,
-    schedulers: Annotated[str, typer.Option(help="Comma-separated scheduler names.")] = "fifo,sjf,tiresias",
-    placements: Annotated[str, typer.Option(help="Comma-separated placer names.")] = "best-fit",
-    predictor: Annotated[
-        str, typer.Option(help="oracle (the best case), auto, user-history, gpu-class, lightgbm or xgb-aft")
-    ] = "oracle",
+    schedulers: Annotated[
+        str, typer.Option(help="Comma-separated schedulers, of {policies:scheduler}.")
+    ] = "fifo,sjf,tiresias",
+    placements: Annotated[str, typer.Option(help="Comma-separated placers, of {policies:placer}.")] = "best-fit",
+    predictor: PredictorOpt = "oracle",
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KIND.KEY=VALUE",
+            help="A setting of every scheduler, placement or the predictor of the grid (KIND), e.g."
+            " scheduler.blocking=true: each member must have it; repeatable.",
+        ),
+    ] = None,
     mate_gap: MateGapOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: one per core).")] = None,
@@ -236,15 +230,23 @@ def compare_cmd(
     for option, names in (("--schedulers", scheds), ("--placements", places)):
         if not names:
             raise GpufleetError(f"{option}: name at least one")
-    _check_names(scheds, places, predictor)
-    base = _sim_config(predictor=predictor, mate_gap_s=mate_gap, seed=seed, speeds=None, compat=compat)
+    given = sim_settings(settings, ("scheduler", "placement", "predictor"))
+    grid_s = [checked("scheduler", s, given.get("scheduler")) for s in scheds]
+    grid_p = [checked("placement", p, given.get("placement")) for p in places]
+    base = _sim_config(
+        predictor=checked("predictor", predictor, given.get("predictor")),
+        mate_gap_s=mate_gap,
+        seed=seed,
+        speeds=None,
+        compat=compat,
+    )
     if compat:
-        places = [base.placement]
+        grid_p = [base.placement.model_dump()]
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         nf = load_cluster(cluster, _root_opt("data_dir"))
-    with err.status(f"running {len(scheds) * len(places)} simulations …"):
-        rows = run_grid(jf, nf, base, scheds, places, out_dir, {"jobs": jobs, "cluster": cluster}, workers, ray)
+    with err.status(f"running {len(grid_s) * len(grid_p)} simulations …"):
+        rows = run_grid(jf, nf, base, grid_s, grid_p, out_dir, {"jobs": jobs, "cluster": cluster}, workers, ray)
     if out_dir:
         from gpufleet.report.rundir import dumps
 
@@ -279,8 +281,18 @@ def tenancy_cmd(
             " vcs, and quota if it has queues or vcs)."
         ),
     ] = None,
-    scheduler: Annotated[str, typer.Option(help="Scheduler inside each pool, VC or queue.")] = "fifo",
-    placement: Annotated[str, typer.Option(help="Placer inside each pool or VC.")] = "best-fit",
+    scheduler: Annotated[
+        str, typer.Option(help="Scheduler inside each pool, VC or queue: {policies:scheduler}.")
+    ] = "fifo",
+    placement: Annotated[str, typer.Option(help="Placer inside each pool or VC: {policies:placer}.")] = "best-fit",
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KIND.KEY=VALUE",
+            help="A setting of the scheduler or the placement (KIND), e.g. scheduler.blocking=true; repeatable.",
+        ),
+    ] = None,
     nodes: Annotated[str | None, typer.Option(help="NODES reference or spec when the file gives none.")] = None,
     target: Annotated[
         str | None,
@@ -312,10 +324,15 @@ def tenancy_cmd(
     where = spec.nodes or nodes
     if where is None:
         raise GpufleetError(f"{cluster}: nodes: give a cluster spec (e.g. 40x8:A100), or --nodes")
-    _check_names([scheduler], [placement], "oracle")
+    given = sim_settings(settings, ("scheduler", "placement"))
+    cfg = _sim_config(
+        scheduler=checked("scheduler", scheduler, given.get("scheduler")),
+        placement=checked("placement", placement, given.get("placement")),
+        speeds=None,
+        compat=compat,
+    )
     data_dir = _root_opt("data_dir")
     jf, nf = load_jobs(jobs, data_dir, _params(params)), load_cluster(where, data_dir)
-    cfg = _sim_config(scheduler=scheduler, placement=placement, speeds=None, compat=compat)
     if compare is None:
         compare = ",".join(
             ["pooled"] + (["partitioned"] if spec.vcs else []) + (["quota"] if spec.queues or spec.vcs else [])

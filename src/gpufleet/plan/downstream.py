@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.runtime import make_predictor
+from gpufleet.forecasting.runtime import PREDICTORS
 from gpufleet.plan.grids import map_tasks
 from gpufleet.sim.run import SimConfig, simulate
 
@@ -49,7 +49,7 @@ def downstream(
     first cascades), so the nudged mean is the figure to compare and its min..max the noise band.
     `gain_captured` = (FIFO - predictor) / (FIFO - oracle) in average JCT (nudged mean when nudged): the
     share of what perfect knowledge of runtimes would gain over FIFO that this predictor gets."""
-    preds = {p: make_predictor(p).predict(jobs) for p in predictors if p != "oracle"}  # one causal pass each
+    preds = {p: PREDICTORS.build(p).predict(jobs) for p in predictors if p != "oracle"}  # one causal pass each
     tasks: list[Any] = []
     keys: list[tuple[str, str, str, int]] = []
     tasks.append((jobs, nodes, SimConfig(scheduler="fifo").model_dump(), None))

@@ -39,13 +39,15 @@ def run_grid(
     workers: int | None = None,
     ray_address: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every (scheduler, placement) pair; one summary per pair, in grid order."""
+    """Every (scheduler, placement) pair, each a name or {name, settings}; one summary per pair, in grid order."""
     tasks = []
     for s in schedulers:
         for p in placements:
-            cfg = base.model_copy(update={"scheduler": s, "placement": p}).model_dump()
-            SimConfig(**cfg)  # fail fast on a bad name before any worker starts
-            tasks.append((jobs, nodes, cfg, str(out / f"{s}__{p}") if out else None, extra))
+            # validated here: a bad name or setting fails before any worker starts; the compat preset is laid
+            # over each pair's scheduler (base.compat)
+            cfg = SimConfig(**(base.model_dump() | {"scheduler": s, "placement": p}))
+            where = str(out / f"{cfg.scheduler.name}__{cfg.placement.name}") if out else None
+            tasks.append((jobs, nodes, cfg.model_dump(), where, extra))
     if ray_address:
         return _ray(tasks, ray_address)
     return map_tasks(_one, tasks, workers)

@@ -29,12 +29,13 @@ priority), hierarchical cohorts, CPU/memory quotas (only GPUs are limited by quo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.sim.engine import FollowUp
 from gpufleet.sim.quota_book import EPS, NOMINAL, QuotaBook
 from gpufleet.sim.quota_spec import QuotaSpec
-from gpufleet.sim.schedulers import Scheduler, SchedulerSettings, make_scheduler
+from gpufleet.sim.schedulers import SCHEDULERS, Scheduler
 
 if TYPE_CHECKING:
     from gpufleet.sim.training import TrainingSim
@@ -106,13 +107,29 @@ class QueueContext:
         return False
 
 
+def queue_schedulers(spec: QuotaSpec, name: str, settings: Mapping[str, Any], **context: Any) -> list[Scheduler]:
+    """One fresh scheduler per queue, in the spec's order: the queue's own `scheduler:` or the run's `name`.
+    Each takes those of the run scheduler's `settings` that its own model declares (`blocking` reaches a
+    queue's sjf under a run's qssf; a fifo queue has none to take); `context` goes to every one."""
+    out: list[Scheduler] = []
+    for qs in spec.queues.values():
+        own = qs.scheduler or name
+        fields = SCHEDULERS.settings_model(own).model_fields
+        out.append(SCHEDULERS.build(own, {k: v for k, v in settings.items() if k in fields}, **context))
+    return out
+
+
 class QuotaDispatcher:
     """The simulator's scheduler and quota gate at once: runs the rounds over the queues, one scheduler per
     queue, with the QuotaBook deciding admission and reclaim."""
 
-    skip_clean = True  # skip queues whose pass cannot change anything (see _dirty); the test switches it off
-
-    def __init__(self, spec: QuotaSpec, scheduler: str, settings: SchedulerSettings) -> None:
+    def __init__(self, spec: QuotaSpec, schedulers: list[Scheduler], *, skip_clean: bool = True) -> None:
+        """`schedulers`: one per queue, in the spec's order (queue_schedulers). `skip_clean=False` runs every
+        queue's pass even when it cannot change anything (see _dirty): the same replay, slower (the exactness
+        test compares the two)."""
+        if len(schedulers) != len(spec.queues):
+            raise ValueError(f"{len(spec.queues)} queues need as many schedulers, got {len(schedulers)}")
+        self.skip_clean = skip_clean
         self.book = book = QuotaBook(spec)
         self.reclaims = 0  # jobs preempted to give lent quota back
         # Reclaims that failed in this pass, by (queue, flavor, shape). Until something is preempted, a pass
@@ -121,9 +138,7 @@ class QuotaDispatcher:
         self._reclaim_failed: list[tuple[int, int, float, float, float]] = []
         self._reclaim_stopped: set[int] = set()  # queues done reclaiming in this pass
         self.mode = NOMINAL
-        self.scheds: list[Scheduler] = [
-            make_scheduler(qs.scheduler or scheduler, settings) for qs in spec.queues.values()
-        ]
+        self.scheds = list(schedulers)
         self.preemptive = any(s.preemptive for s in self.scheds)
         self.idle_until_change = False  # as the simulator's scheduler: its queues decide for themselves
         # Per queue and round: whether its last pass could have an outcome different from "nothing". A
@@ -137,7 +152,7 @@ class QuotaDispatcher:
         # Schedulers whose pass ends at the first job that does not start (fifo; sjf/qssf with `blocking`).
         # With one flavor, if that job failed with the quota's consent (placement), the borrowing round
         # would try the same job on the same nodes first and fail again: it is skipped (exact).
-        self._stops = [s.idle_until_change and getattr(s, "stops_at_first_failure", False) for s in self.scheds]
+        self._stops = [s.idle_until_change and s.stops_at_first_failure for s in self.scheds]
         self.refused = False  # set by admit: the last job tried was refused by the quota
         self.uses_prediction = any(s.uses_prediction for s in self.scheds)
         self.views: list[QueueContext] = []

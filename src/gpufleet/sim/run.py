@@ -9,95 +9,23 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gpufleet.core.registry import PolicyRegistry
 from gpufleet.core.schemas import JOBS, NODES, validate
-from gpufleet.forecasting.runtime import make_predictor
-from gpufleet.forecasting.runtime.mates import DEFAULT_GAP_S
-from gpufleet.optimizer.autoscaling.pools import make_pool_scaler
-from gpufleet.optimizer.packing import make_placer
+from gpufleet.forecasting.runtime import PREDICTORS, RuntimePredictor
+from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolScaler
+from gpufleet.optimizer.packing import PLACERS, Placer
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
 from gpufleet.sim.pools import PoolController
-from gpufleet.sim.quota import QuotaDispatcher
-from gpufleet.sim.quota_spec import QuotaSpec
+from gpufleet.sim.quota import QuotaDispatcher, queue_schedulers
 from gpufleet.sim.refresh import MateRefresher
-from gpufleet.sim.schedulers import SchedulerSettings, make_scheduler
+from gpufleet.sim.run_config import COMPAT, COMPAT_SCHEDULER, PolicyChoice, SimConfig
+from gpufleet.sim.schedulers import SCHEDULERS, Scheduler
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload
 
-
-class SimConfig(BaseModel):
-    """Everything that decides a training-cluster replay (saved as config.yaml to reproduce it)."""
-
-    model_config = ConfigDict(extra="forbid")
-    scheduler: str = Field("fifo", description="scheduler name (SCHEDULERS registry)")
-    placement: str = Field("best-fit", description="placer name (PLACERS registry)")
-    predictor: str = Field("oracle", description="runtime predictor for sjf/qssf/srtf/backfill (PREDICTORS)")
-    mate_gap_s: float = Field(
-        DEFAULT_GAP_S,
-        ge=0,
-        description="refresh waiting jobs' predicted durations from their submission mates (same user, name and"
-        " GPU count, each submitted within this many seconds of the previous) as the mates finish or run;"
-        " 0 = predictions fixed at submission; never with the oracle predictor",
-    )
-    seed: int = Field(0, ge=0, description="seed of the run's random generator")
-    preempt_overhead_s: float = Field(
-        60.0, ge=0, description="checkpoint/restore cost paid when a preempted job resumes"
-    )
-    tiresias_threshold_gpu_s: float = Field(18_000.0, gt=0, description="Tiresias queue threshold in GPU-seconds")
-    chunk_gpus: int = Field(8, ge=1, description="GPUs per node-chunk when a gang spans several nodes")
-    multi_node: bool = Field(True, description="let jobs larger than any node span several nodes")
-    timeline_step_s: float = Field(60.0, gt=0, description="timeline sampling interval in simulated seconds")
-    speeds: dict[str, float] | str | None = Field(
-        None,
-        description="per-GPU-type speed factors (durations are divided by them); 'spec' = from the GPU table"
-        " relative to V100; default: every type 1.0 (durations as observed)",
-    )
-
-    pool_policy: str | None = Field(
-        None, description="node-pool scaler (POOL_SCALERS: fixed, cluster-autoscaler, predictive); None = fixed"
-    )
-    provision_delay_s: float = Field(300.0, ge=0, description="seconds from ordering a node to its serving")
-    pool_settings: dict[str, float] = Field(default_factory=dict, description="settings of the pool scaler")
-    quota: QuotaSpec | None = Field(None, description="Kueue-style queues with quotas (sim/quota.py); None = one pool")
-    blocking: bool = Field(False, description="sjf/qssf block at the first job that does not fit (Helios/Lucid)")
-    integer_seconds: bool = Field(
-        False, description="submit times truncated and durations rounded to whole seconds (Helios/Lucid ticks)"
-    )
-
-    @field_validator("speeds")
-    @classmethod
-    def _speeds(cls, v: dict[str, float] | str | None) -> dict[str, float] | str | None:
-        if isinstance(v, str) and v != "spec":
-            raise ValueError("speeds must be a TYPE -> factor mapping or 'spec'")
-        if isinstance(v, dict) and any(f <= 0 for f in v.values()):
-            raise ValueError("speed factors must be > 0")
-        return v
-
-
-# Settings that reproduce a published simulator's semantics (docs/simulator.md, "Compatibility").
-COMPAT: dict[str, dict[str, Any]] = {
-    "helios": {
-        "placement": "helios-consolidate",
-        "blocking": True,
-        "integer_seconds": True,
-        "multi_node": True,
-        "chunk_gpus": 8,
-        "mate_gap_s": 0.0,  # their predictions are fixed at submission
-    },
-}
-
-
-def with_compat(settings: dict[str, Any], compat: str | None) -> dict[str, Any]:
-    """`settings` with a compatibility preset laid over them (the preset wins: it is the point)."""
-    if compat is None:
-        return settings
-    if compat not in COMPAT:
-        from gpufleet.core.errors import GpufleetError
-
-        raise GpufleetError(f"--compat {compat!r}: unknown; valid: {', '.join(COMPAT)}")
-    return settings | COMPAT[compat]
+__all__ = ["COMPAT", "PolicyChoice", "SimConfig", "SimResult", "job_stats", "simulate"]
 
 
 @dataclass
@@ -116,40 +44,76 @@ def _q(a: np.ndarray, q: float) -> float:
     return float(np.quantile(a, q)) if a.size else 0.0
 
 
+def _named(registry: PolicyRegistry[Any], obj: object) -> str:
+    """The registry name of a passed-in member's class (a test double or a plugin's own class: its class name)."""
+    return next((n for n, cls in registry.items() if type(obj) is cls), type(obj).__name__)
+
+
 def simulate(
     jobs: pl.DataFrame,
     nodes: pl.DataFrame,
     cfg: SimConfig,
     observers: list[Any] | None = None,
     predictions: pl.DataFrame | None = None,
+    *,
+    scheduler: Scheduler | QuotaDispatcher | None = None,
+    placer: Placer | None = None,
+    predictor: RuntimePredictor | None = None,
+    pool_scaler: PoolScaler | None = None,
 ) -> SimResult:
     """Replay `jobs` on `nodes` under `cfg` and measure it; extra `observers` (with `on_job(t, what, i)` and/or
     `before(t, kind, payload)` and an optional `attach(sim)`) see the run too. `predictions`: the output of
-    `cfg.predictor` for these jobs, when the caller already has it (several runs over one trace)."""
+    `cfg.predictor` for these jobs, when the caller already has it (several runs over one trace).
+
+    A policy object passed in (`scheduler`, `placer`, `predictor`, `pool_scaler`: built, fresh, not shared
+    with another run) replaces the member `cfg` names for that kind, and the summary names it by its registry
+    name. Under `cfg.quota` the scheduler is a QuotaDispatcher (one scheduler per queue)."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
     if cfg.integer_seconds:
         # Helios/Lucid tick once per second: int() of the submit time, durations as whole seconds
         jobs = jobs.with_columns(pl.col("submit_time").floor(), pl.col("duration").round())
-    settings = SchedulerSettings(tiresias_threshold_gpu_s=cfg.tiresias_threshold_gpu_s, blocking=cfg.blocking)
-    quota = QuotaDispatcher(cfg.quota, cfg.scheduler, settings) if cfg.quota is not None else None
-    scheduler = quota if quota is not None else make_scheduler(cfg.scheduler, settings)
-    predictor = make_predictor(cfg.predictor)
+    names: dict[str, str] = {"scheduler": cfg.scheduler.name, "placement": cfg.placement.name}
+    quota: QuotaDispatcher | None = None
+    if cfg.quota is not None:
+        if scheduler is not None and not isinstance(scheduler, QuotaDispatcher):
+            raise ValueError("under quotas each queue has its own scheduler: pass a QuotaDispatcher")
+        # each queue's scheduler takes the run scheduler's settings it declares, and the compat preset's
+        shared = cfg.scheduler.settings | COMPAT_SCHEDULER.get(cfg.compat or "", {})
+        quota = scheduler or QuotaDispatcher(cfg.quota, queue_schedulers(cfg.quota, cfg.scheduler.name, shared))
+        sched: Any = quota
+    elif scheduler is not None:
+        sched, names["scheduler"] = scheduler, _named(SCHEDULERS, scheduler)
+    else:
+        sched = SCHEDULERS.build(cfg.scheduler.name, cfg.scheduler.settings)
+    if predictor is None:
+        predictor = PREDICTORS.build(cfg.predictor.name, cfg.predictor.settings)
+        pred_name = cfg.predictor.name
+    else:
+        pred_name = _named(PREDICTORS, predictor)
+    pool_name = None if cfg.pool is None else cfg.pool.name
+    if pool_scaler is not None:
+        pool_name = _named(POOL_SCALERS, pool_scaler)
+    elif cfg.pool is not None:
+        pool_scaler = POOL_SCALERS.build(cfg.pool.name, cfg.pool.settings)
     # predictions are computed only for schedulers that read them (user-history is a pass over all jobs)
     # the predictive pool scaler reads predicted ends too
-    wants = scheduler.uses_prediction or cfg.pool_policy == "predictive"
+    wants = sched.uses_prediction or pool_name == "predictive"
     preds = None
-    if wants and cfg.predictor != "oracle":
+    if wants and pred_name != "oracle":
         preds = predictions if predictions is not None else predictor.predict(jobs)
     refresh = preds is not None and cfg.mate_gap_s > 0
     wl = build_workload(jobs, preds, cfg.mate_gap_s if refresh else 0.0)
     view = view_from_nodes(nodes)
-    placer = make_placer(cfg.placement, seed=cfg.seed)
+    if placer is None:
+        placer = PLACERS.build(cfg.placement.name, cfg.placement.settings, seed=cfg.seed)
+    else:
+        names["placement"] = _named(PLACERS, placer)
     speeds = spec_speeds(view) if cfg.speeds == "spec" else (cfg.speeds if isinstance(cfg.speeds, dict) else None)
     sim = TrainingSim(
         wl,
         view,
-        scheduler,
+        sched,
         placer,
         chunk=cfg.chunk_gpus,
         multi_node=cfg.multi_node,
@@ -164,8 +128,8 @@ def simulate(
         refresher.attach(sim)
         sim.job_observers.append(refresher)
     pool = None
-    if cfg.pool_policy is not None:
-        pool = PoolController(make_pool_scaler(cfg.pool_policy, **cfg.pool_settings), cfg.provision_delay_s)
+    if pool_scaler is not None:
+        pool = PoolController(pool_scaler, cfg.provision_delay_s)
         pool.attach(sim)
         sim.engine.observers.append(pool)
     rec = JobRecorder(wl.n, view, sim.placement)
@@ -193,12 +157,12 @@ def simulate(
         out = out.with_columns(
             pl.Series("queue", [quota.book.names[q] if q >= 0 else None for q in quota.book.job_queue], pl.String)
         )
-    summary = _summary(out, wl, view.total_gpus, tl, start, cfg)
+    summary = _summary(out, wl, view.total_gpus, tl, start, names | {"predictor": pred_name})
     last = start + summary["makespan_s"]
     summary["gpu_hours"] = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary["makespan_s"] / 3600
     if pool is not None:
         summary["pool"] = {
-            "policy": cfg.pool_policy,
+            "policy": pool_name,
             "nodes_added": pool.added,
             "nodes_removed": pool.removed,
             "jobs_preempted_by_scale_down": pool.preempted,
@@ -224,7 +188,7 @@ def simulate(
     if quota is not None:
         summary["quota"] = quota.report()
     summary |= {
-        "predictor": cfg.predictor if wants else "none",
+        "predictor": pred_name if wants else "none",
         # what `auto` chose at each weekly refit (None for the other predictors, or predictions passed in)
         "predictor_choice": predictor.choice if wants and preds is not None and predictions is None else None,
         # waiting jobs re-ranked from their submission mates' news (0 when predictions were fixed)
@@ -294,15 +258,15 @@ def _jobs_frame(wl: Any, sim: TrainingSim, rec: JobRecorder) -> pl.DataFrame:
 
 
 def _summary(
-    out: pl.DataFrame, wl: Any, total_gpus: float, tl: Timeline, start: float, cfg: SimConfig
+    out: pl.DataFrame, wl: Any, total_gpus: float, tl: Timeline, start: float, names: dict[str, str]
 ) -> dict[str, Any]:
     done = out.filter(pl.col("status") == "finished")
     end = float(done["finish"].max()) if done.height else start  # type: ignore[arg-type]
     span = max(end - start, 0.0)
     return {
-        "scheduler": cfg.scheduler,
-        "placement": cfg.placement,
-        "predictor": cfg.predictor,
+        "scheduler": names["scheduler"],
+        "placement": names["placement"],
+        "predictor": names["predictor"],
         "cluster_gpus": total_gpus,
         "jobs": out.height + len(wl.skipped_unknown_duration),
         "skipped_unknown_duration": len(wl.skipped_unknown_duration),

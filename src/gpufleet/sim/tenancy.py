@@ -120,9 +120,9 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
     total = sum(gpus.values())
     summary: dict[str, Any] = {
         "model": "partitioned",
-        "scheduler": cfg.scheduler,
-        "placement": cfg.placement,
-        "predictor": cfg.predictor,
+        "scheduler": cfg.scheduler.name,
+        "placement": cfg.placement.name,
+        "predictor": cfg.predictor.name,
         "cluster_gpus": total,
         "jobs": frame.height + refused.height + int(sums.get("skipped_unknown_duration", 0)),
         "refused_jobs_no_vc": refused.height,

@@ -2,7 +2,7 @@
 
 from gpufleet.forecasting.runtime.aft import AFTRuntime, AFTSettings
 from gpufleet.forecasting.runtime.auto import AutoRuntime, AutoSettings
-from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor, make_predictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.gbm import LightGBMRuntime, LightGBMRuntimeSettings
 from gpufleet.forecasting.runtime.gpuclass import GpuClassMedian
 from gpufleet.forecasting.runtime.history import UserHistory
@@ -20,5 +20,4 @@ __all__ = [
     "Oracle",
     "RuntimePredictor",
     "UserHistory",
-    "make_predictor",
 ]

@@ -13,14 +13,14 @@ known at that origin, like `lightgbm`; before `min_train` jobs are known, `user-
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-import xgboost as xgb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.registry import PolicySettings
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.calibrate import censored_quantiles
 from gpufleet.forecasting.runtime.encode import FeatureEncoder, lacking_columns
@@ -28,14 +28,16 @@ from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.forecasting.runtime.known import TrainingSet, end_of_trace, known_at
 from gpufleet.forecasting.runtime.rolling import rolling
 
+if TYPE_CHECKING:  # xgboost loads when a model is trained or read, not with the registry (CLI help)
+    import xgboost as xgb
+
 FEATURE_SCHEMA_VERSION = 1
 MIN_CALIB = 30  # finished jobs below which the residual quantiles use every known job
 
 
-class AFTSettings(BaseModel):
+class AFTSettings(PolicySettings):
     """Knobs of the censored runtime model (each field is CLI help)."""
 
-    model_config = ConfigDict(extra="forbid")
     seed: int = Field(0, ge=0, description="random seed (single-threaded, deterministic)")
     n_estimators: int = Field(200, ge=10, description="boosting rounds")
     learning_rate: float = Field(0.05, gt=0, le=1, description="shrinkage")
@@ -58,7 +60,8 @@ class AFTSettings(BaseModel):
 class AFTRuntime:
     """XGBoost survival:aft on submission-time features, with censored residual quantiles."""
 
-    learns: ClassVar[bool] = True
+    Settings: ClassVar[type[AFTSettings]] = AFTSettings
+    learned: ClassVar[bool] = True
     choice: dict[str, Any] | None = None
 
     def __init__(self, settings: AFTSettings | None = None) -> None:
@@ -99,6 +102,8 @@ class AFTRuntime:
         self.trained_on, self.censored = both.height, int((~both.finished).sum())
 
     def _boost(self, ts: TrainingSet) -> tuple[FeatureEncoder, xgb.Booster, float]:
+        import xgboost as xgb
+
         enc = FeatureEncoder.learn(ts.feats)
         # Boosting starts from the median log duration of the finished jobs, not XGBoost's default 0.5
         # (1.6 s): the AFT gradient of a far-off point is small (bounded for the logistic), and a couple of
@@ -125,6 +130,8 @@ class AFTRuntime:
 
     @staticmethod
     def _dmatrix(enc: FeatureEncoder, feats: pl.DataFrame, base: float) -> xgb.DMatrix:
+        import xgboost as xgb
+
         x = enc.matrix(feats)
         types = ["c" if k in enc.categorical else "q" for k in range(len(enc.features))]
         dm = xgb.DMatrix(x, feature_types=types or None, enable_categorical=True, nthread=1)
@@ -189,6 +196,8 @@ class AFTRuntime:
                 f"model feature schema v{state.get('feature_schema_version')} does not match this"
                 f" gpufleet (v{FEATURE_SCHEMA_VERSION}); retrain it with `gpufleet train runtime`"
             )
+        import xgboost as xgb
+
         m = cls(AFTSettings(**state["settings"]))
         m.encoder = FeatureEncoder(state["features"], state["features_missing"], state["vocab"])
         m.offsets = np.array(state["offsets"], dtype=float)

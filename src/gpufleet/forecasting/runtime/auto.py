@@ -18,11 +18,12 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
 
-from gpufleet.core.errors import GpufleetError
+from gpufleet.core.errors import GpufleetError, RegistryError
+from gpufleet.core.registry import PolicySettings
 from gpufleet.forecasting.runtime.adaptive import apply_moves, track_moves
-from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor, make_predictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.calibrate import (
     blend_quantiles,
     censored_log_errors,
@@ -47,10 +48,9 @@ class Learner(Protocol):
     def predict_rows(self, feats: pl.DataFrame) -> np.ndarray: ...
 
 
-class AutoSettings(BaseModel):
+class AutoSettings(PolicySettings):
     """Knobs of the champion/challenger selector (each field is CLI help)."""
 
-    model_config = ConfigDict(extra="forbid")
     members: tuple[str, ...] = Field(
         ("user-history", "gpu-class", "lightgbm", "xgb-aft"), description="candidate predictors (PREDICTORS)"
     )
@@ -92,19 +92,28 @@ class AutoSettings(BaseModel):
     refit_every_s: float = Field(7 * 86400.0, gt=0, description="rolling mode: choose and retrain this often")
     min_train: int = Field(200, ge=10, description="rolling mode: known jobs needed before the first choice")
 
+    @field_validator("members")
+    @classmethod
+    def _members(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for m in v:
+            if m in ("auto", "oracle"):
+                raise ValueError(f"auto cannot have {m!r} as a member")
+            try:
+                PREDICTORS.get(m)
+            except RegistryError as e:  # a ValueError names the field in the one-line error
+                raise ValueError(str(e)) from None
+        return v
+
 
 @PREDICTORS.register("auto")
 class AutoRuntime:
     """Picks the member (or blend) that predicted the trace's recent past best; calibrates its intervals."""
 
-    learns: ClassVar[bool] = True
+    Settings: ClassVar[type[AutoSettings]] = AutoSettings
+    learned: ClassVar[bool] = True
 
     def __init__(self, settings: AutoSettings | None = None) -> None:
         self.settings = settings or AutoSettings()
-        for m in self.settings.members:
-            if m in ("auto", "oracle"):
-                raise GpufleetError(f"auto cannot have {m!r} as a member")
-            PREDICTORS.get(m)
         self.choice: dict[str, Any] | None = None
         self.chosen: tuple[str, ...] = ()
         self.fitted: dict[str, Learner] = {}
@@ -134,9 +143,9 @@ class AutoRuntime:
     def _causal(self, jobs: pl.DataFrame) -> dict[str, np.ndarray]:
         # Causal members' predictions are the same whenever they are made: compute them once per trace.
         return {
-            m: make_predictor(m).predict(jobs).select("p10", "p50", "p90").to_numpy()
+            m: PREDICTORS.build(m).predict(jobs).select("p10", "p50", "p90").to_numpy()
             for m in self.settings.members
-            if not PREDICTORS.get(m).learns
+            if not PREDICTORS.get(m).learned
         }
 
     def _choose(
@@ -268,7 +277,7 @@ class AutoRuntime:
 
     @staticmethod
     def _learner(name: str) -> Learner:
-        return make_predictor(name)  # type: ignore[return-value]
+        return PREDICTORS.build(name)  # type: ignore[return-value]
 
     # -- predicting ---------------------------------------------------------------------------------
     def _p50(self, jobs: pl.DataFrame, feats: pl.DataFrame, causal: dict[str, np.ndarray]) -> np.ndarray:

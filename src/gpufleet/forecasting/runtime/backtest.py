@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from gpufleet.forecasting.runtime.base import RuntimePredictor, make_predictor
+from gpufleet.forecasting.runtime.base import PREDICTORS
 from gpufleet.forecasting.runtime.known import TrainingSet
 
 METRIC_DOC = {
@@ -54,11 +55,12 @@ def backtest_runtime(
     n_origins: int = 1,
     progress: Callable[[str], None] | None = None,
     pool: TrainingSet | None = None,
-    make: Callable[[str], RuntimePredictor] = make_predictor,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
     chosen: list[dict[str, object]] | None = None,
 ) -> pl.DataFrame:
     """One row per model: metrics pooled over the test folds, plus fit/predict seconds and row counts.
-    `chosen`, when given, collects what each `auto` fit chose (its `choice` record) per fold."""
+    `settings` maps a model's name to its settings (its defaults otherwise); `chosen`, when given, collects
+    what each `auto` fit chose (its `choice` record) per fold."""
     jobs = jobs.filter(pl.col("duration").is_not_null()).sort("submit_time", maintain_order=True)
     n = jobs.height
     if n < 20:
@@ -75,9 +77,9 @@ def backtest_runtime(
             if progress:
                 progress(f"{name}: fold at job {a:,}")
             origin = sub[a]
-            m = make(name)
+            m = PREDICTORS.build(name, (settings or {}).get(name))
             t0 = time.perf_counter()
-            if m.learns:
+            if m.learned:
                 m.fit_at(jobs, origin, pool)
                 if chosen is not None and m.choice:
                     chosen.append({"model": name, "origin": origin, **m.choice})

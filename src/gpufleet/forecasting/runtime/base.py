@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import polars as pl
 
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 
 if TYPE_CHECKING:
     from gpufleet.forecasting.runtime.known import TrainingSet
@@ -17,9 +17,10 @@ QUANTILE_COLUMNS = ("p10", "p50", "p90")
 class RuntimePredictor(Protocol):
     """Predicts each job's duration from what was known when it was submitted."""
 
+    # A member also declares `Settings`, its pydantic model (core.registry.Policy, checked on registration).
     # True: `fit_at` trains a model on a cutoff's knowledge; False: `predict` is causal on its own and
     # `fit_at` does nothing (user-history, gpu-class, oracle). Declared, never probed.
-    learns: ClassVar[bool]
+    learned: ClassVar[bool]
     # What the last fit chose and why (the `auto` predictor: member, validation scores); None for the others.
     choice: dict[str, Any] | None
 
@@ -39,19 +40,20 @@ class RuntimePredictor(Protocol):
 
 class Causal:
     """The Protocol's training half for members whose `predict` is causal by itself (user-history, gpu-class,
-    oracle): nothing is learned at a cutoff and nothing is chosen."""
+    oracle): nothing is learned at a cutoff and nothing is chosen; by default nothing to set."""
 
-    learns: ClassVar[bool] = False
+    class Settings(PolicySettings):
+        """Nothing to set."""
+
+    learned: ClassVar[bool] = False
     choice: dict[str, Any] | None = None
+
+    def __init__(self, settings: PolicySettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
 
     def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
         """Nothing to train: estimates come from the trace's own finished jobs as it is replayed."""
         return self  # type: ignore[return-value]
 
 
-PREDICTORS: Registry[type[RuntimePredictor]] = Registry("predictor")
-
-
-def make_predictor(name: str) -> RuntimePredictor:
-    """A fresh predictor instance by registry name."""
-    return PREDICTORS.get(name)()
+PREDICTORS: PolicyRegistry[RuntimePredictor] = PolicyRegistry("predictor", plugins="gpufleet.predictors")

@@ -10,28 +10,30 @@ Two ways to use it:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.registry import PolicySettings
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.encode import TRACE_LOCAL, FeatureEncoder, lacking_columns
 from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.forecasting.runtime.known import TrainingSet, known_at
 from gpufleet.forecasting.runtime.rolling import rolling
 
+if TYPE_CHECKING:  # lightgbm loads when a model is trained or read, not with the registry (CLI help)
+    import lightgbm as lgb
+
 FEATURE_SCHEMA_VERSION = 1
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-class LightGBMRuntimeSettings(BaseModel):
+class LightGBMRuntimeSettings(PolicySettings):
     """Knobs of the LightGBM runtime predictor (each field is CLI help)."""
 
-    model_config = ConfigDict(extra="forbid")
     seed: int = Field(0, ge=0, description="random seed (LightGBM runs deterministic, single-threaded)")
     n_estimators: int = Field(300, ge=10, description="boosting rounds per quantile model")
     learning_rate: float = Field(0.05, gt=0, le=1, description="shrinkage")
@@ -48,7 +50,8 @@ class LightGBMRuntime:
     """Quantile gradient boosting on log1p(duration), trained on finished jobs only (the challenger that
     shows what survivorship costs: see `xgb-aft` for the censored model)."""
 
-    learns: ClassVar[bool] = True
+    Settings: ClassVar[type[LightGBMRuntimeSettings]] = LightGBMRuntimeSettings
+    learned: ClassVar[bool] = True
     choice: dict[str, Any] | None = None
 
     def __init__(self, settings: LightGBMRuntimeSettings | None = None) -> None:
@@ -101,6 +104,8 @@ class LightGBMRuntime:
         self.trained_on = feats.height
 
     def _boost(self, enc: FeatureEncoder, feats: pl.DataFrame, y: np.ndarray) -> list[lgb.Booster]:
+        import lightgbm as lgb
+
         x = enc.matrix(feats)
         s = self.settings
         boosters = []
@@ -205,6 +210,8 @@ class LightGBMRuntime:
                 f"model feature schema v{state.get('feature_schema_version')} does not match this"
                 f" gpufleet (v{FEATURE_SCHEMA_VERSION}); retrain it with `gpufleet train runtime`"
             )
+        import lightgbm as lgb
+
         m = cls(LightGBMRuntimeSettings(**state["settings"]))
         m.encoder = FeatureEncoder(state["features"], state["features_missing"], state["vocab"])
         m.trained_on = state["trained_on"]

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
 
@@ -28,8 +29,16 @@ def _quantiles(sorted_vals: list[float]) -> tuple[float, float, float]:
 class GpuClassMedian(Causal):
     """Empirical quantiles of finished durations per GPU-count class, updated as jobs finish."""
 
-    def __init__(self, default_s: float = 3600.0) -> None:
-        self.default_s = default_s
+    class Settings(Causal.Settings):
+        """The estimate when nothing has finished yet."""
+
+        default_s: float = Field(3600.0, ge=0, description="seconds predicted before any job has finished")
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.default_s = self.settings.default_s
         self._past: pl.DataFrame | None = None
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:

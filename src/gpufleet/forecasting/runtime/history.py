@@ -12,6 +12,7 @@ import heapq
 import math
 
 import polars as pl
+from pydantic import Field
 
 from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
 
@@ -20,8 +21,16 @@ from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredict
 class UserHistory(Causal):
     """Running means per (user, name), user and GPU class over jobs finished before each submit."""
 
-    def __init__(self, default_s: float = 3600.0) -> None:
-        self.default_s = default_s
+    class Settings(Causal.Settings):
+        """The estimate when nothing has finished yet."""
+
+        default_s: float = Field(3600.0, ge=0, description="seconds predicted before any job has finished")
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.default_s = self.settings.default_s
         self._past: pl.DataFrame | None = None
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:

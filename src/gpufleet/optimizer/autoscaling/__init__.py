@@ -11,7 +11,7 @@ from gpufleet.optimizer.autoscaling.base import (
     replicas_for,
 )
 from gpufleet.optimizer.autoscaling.policies import Kpa, Oracle, Predictive, TargetTracking
-from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolPlan, PoolScaler, PoolState, make_pool_scaler
+from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolPlan, PoolScaler, PoolState
 
 __all__ = [
     "AUTOSCALERS",
@@ -29,6 +29,5 @@ __all__ = [
     "Predictive",
     "ScalingPlan",
     "TargetTracking",
-    "make_pool_scaler",
     "replicas_for",
 ]

@@ -17,12 +17,13 @@ a provisioning delay; removed nodes leave at once (their jobs, if any, are preem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -60,25 +61,33 @@ class PoolPlan:
 class PoolScaler(Protocol):
     """Decides the node pool of a training fleet."""
 
-    period_s: float
+    # A member also declares `Settings`, its pydantic model (core.registry.Policy, checked on registration).
+    learned: ClassVar[bool]
+    period_s: float  # seconds between decisions
 
     def decide(self, state: PoolState) -> PoolPlan:
         """The plan at `state.now`."""
         ...
 
 
-POOL_SCALERS: Registry[type[PoolScaler]] = Registry("pool scaler")
+POOL_SCALERS: PolicyRegistry[PoolScaler] = PolicyRegistry("pool scaler", plugins="gpufleet.pool_scalers")
 
 
-def make_pool_scaler(name: str, **settings: float) -> PoolScaler:
-    """A fresh pool scaler by registry name."""
-    cls = POOL_SCALERS.get(name)
-    obj = cls()
-    for k, v in settings.items():
-        if not hasattr(obj, k):
-            raise ValueError(f"{name} has no setting {k!r}")
-        setattr(obj, k, v)
-    return obj
+class PoolSettings(PolicySettings):
+    """What every pool scaler has: how often it decides."""
+
+    period_s: float = Field(300.0, gt=0, description="seconds between two decisions")
+
+
+class BasePoolScaler:
+    """A rule, not a model (nothing is fitted); the constructor takes its validated settings."""
+
+    Settings: ClassVar[type[PoolSettings]] = PoolSettings
+    learned: ClassVar[bool] = False
+
+    def __init__(self, settings: PoolSettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        self.period_s = self.settings.period_s
 
 
 def _cover(state: PoolState, jobs: list[int]) -> list[int]:
@@ -108,23 +117,32 @@ def _cover(state: PoolState, jobs: list[int]) -> list[int]:
 
 
 @POOL_SCALERS.register("fixed")
-class Fixed:
+class Fixed(BasePoolScaler):
     """Every node in service, always."""
-
-    period_s = 300.0
 
     def decide(self, state: PoolState) -> PoolPlan:
         """Nothing to change."""
         return PoolPlan(reason="fixed-size cluster")
 
 
+class ClusterAutoscalerSettings(PoolSettings):
+    """Cluster Autoscaler's scale-down rule."""
+
+    period_s: float = Field(60.0, gt=0, description="seconds between two decisions")
+    # (the 50% line itself is the simulator's, which tracks since when each node is under it: sim/pools.py)
+    down_after_s: float = Field(600.0, ge=0, description="seconds a node stays under 50% allocated before removal")
+
+
 @POOL_SCALERS.register("cluster-autoscaler")
-class ClusterAutoscaler:
+class ClusterAutoscaler(BasePoolScaler):
     """Up for jobs that fit nowhere now; down for nodes under 50% allocated for 10 minutes (preempting)."""
 
-    period_s = 60.0
-    low_util = 0.5
-    down_after_s = 600.0
+    Settings = ClusterAutoscalerSettings
+    settings: ClusterAutoscalerSettings
+
+    def __init__(self, settings: ClusterAutoscalerSettings | None = None) -> None:
+        super().__init__(settings)
+        self.down_after_s = self.settings.down_after_s
 
     def decide(self, state: PoolState) -> PoolPlan:
         """Cluster Autoscaler's two rules."""
@@ -139,13 +157,26 @@ class ClusterAutoscaler:
         return PoolPlan(reason="no change")
 
 
+class PredictiveNodesSettings(PoolSettings):
+    """The wait the predictive scaler grows for, and how long a node may stay empty."""
+
+    period_s: float = Field(60.0, gt=0, description="seconds between two decisions")
+    target_wait_s: float = Field(
+        600.0, ge=0, description="add nodes for queued jobs predicted to wait (or having waited) longer than this"
+    )
+    idle_s: float = Field(600.0, ge=0, description="remove a node empty this long while no job waits")
+
+
 @POOL_SCALERS.register("predictive")
-class PredictiveNodes:
+class PredictiveNodes(BasePoolScaler):
     """Up for jobs predicted to wait longer than the target; down only for nodes left empty, never preempting."""
 
-    period_s = 60.0
-    target_wait_s = 600.0
-    idle_s = 600.0
+    Settings = PredictiveNodesSettings
+    settings: PredictiveNodesSettings
+
+    def __init__(self, settings: PredictiveNodesSettings | None = None) -> None:
+        super().__init__(settings)
+        self.target_wait_s, self.idle_s = self.settings.target_wait_s, self.settings.idle_s
 
     def decide(self, state: PoolState) -> PoolPlan:
         """Predicted waits decide growth; emptiness decides shrinking."""

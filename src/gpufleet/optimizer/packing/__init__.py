@@ -3,12 +3,13 @@
 from gpufleet.optimizer.packing import helios  # noqa: F401  (registers helios-consolidate)
 from gpufleet.optimizer.packing.fgd import FGD, Shape, workload_shapes
 from gpufleet.optimizer.packing.place import Placement, apply, feasible, fits_ever, place, undo
-from gpufleet.optimizer.packing.placers import PLACERS, Placer, make_placer
+from gpufleet.optimizer.packing.placers import PLACERS, BasePlacer, Placer
 from gpufleet.optimizer.packing.view import ClusterView, Request
 
 __all__ = [
     "FGD",
     "PLACERS",
+    "BasePlacer",
     "ClusterView",
     "Placement",
     "Placer",
@@ -17,7 +18,6 @@ __all__ = [
     "apply",
     "feasible",
     "fits_ever",
-    "make_placer",
     "place",
     "undo",
     "workload_shapes",

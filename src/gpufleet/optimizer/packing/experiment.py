@@ -8,34 +8,36 @@ each arrival the GPU allocation ratio (allocated / total GPUs) is recorded at ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from gpufleet.optimizer.packing.place import apply, place
-from gpufleet.optimizer.packing.placers import make_placer
+from gpufleet.optimizer.packing.placers import PLACERS
 from gpufleet.optimizer.packing.view import view_from_nodes
 
 # What the FGD authors ship for openb:default on the openb nodes, mean of 10 seeds at 130% load (percent).
 SHIPPED_AT_130 = {"fgd": 95.39, "best-fit": 93.08, "gpu-packing": 92.00, "random": 87.47}
 
 
-def fit_workload(placer: object, pods: pl.DataFrame) -> None:
-    """Show the placer the pod list's shape distribution (FGD's premise: the workload's mix is known)."""
-    fit = getattr(placer, "fit_workload", None)
-    if fit is not None:
-        fit(pods)
-
-
 def inflation_run(
-    pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int, *, max_load: float = 1.3, step: float = 0.1
+    pods: pl.DataFrame,
+    nodes: pl.DataFrame,
+    policy: str,
+    seed: int,
+    *,
+    max_load: float = 1.3,
+    step: float = 0.1,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
-    """One policy, one seed: allocation ratio at each load step, failed pods, unallocated GPUs at the end."""
+    """One policy (with its `settings`), one seed: allocation ratio at each load step, failed pods,
+    unallocated GPUs at the end."""
     view = view_from_nodes(nodes)
     total = view.total_gpus
-    placer = make_placer(policy, seed=seed)
-    fit_workload(placer, pods)
+    placer = PLACERS.build(policy, settings, seed=seed)
+    placer.fit_workload(pods)  # FGD's premise: the workload's mix of shapes is known
     rng = np.random.default_rng(seed)
     gpus = pods["num_gpus"].to_numpy().astype(float)
     cpus = pods["num_cpus"].fill_null(0.0).to_numpy().astype(float)
@@ -104,11 +106,13 @@ def inflation_experiment(
     return pl.DataFrame(rows)
 
 
-def pack_once(pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 0) -> dict[str, object]:
+def pack_once(
+    pods: pl.DataFrame, nodes: pl.DataFrame, policy: str, seed: int = 0, settings: Mapping[str, Any] | None = None
+) -> dict[str, object]:
     """One placement pass in the pods' order, nothing departs: what fits, what fails and where GPUs are left."""
     view = view_from_nodes(nodes)
-    placer = make_placer(policy, seed=seed)
-    fit_workload(placer, pods)
+    placer = PLACERS.build(policy, settings, seed=seed)
+    placer.fit_workload(pods)
     placed: list[str] = []
     failed: list[str] = []
     spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from gpufleet.optimizer.packing.placers import PLACERS, BasePlacer
 from gpufleet.optimizer.packing.view import EPS, F64, I64, B, ClusterView, Request
@@ -124,9 +125,21 @@ class FGD(BasePlacer):
     The shape distribution comes from `fit_workload` (the pod list, as in the paper); without it the
     placer learns it from the requests it has scored, refreshed as their count doubles."""
 
-    def __init__(self, seed: int = 0, coverage: float = 1.0) -> None:
-        super().__init__(seed)
-        self.coverage = coverage
+    class Settings(BasePlacer.Settings):
+        """How much of the workload's shape distribution counts."""
+
+        coverage: float = Field(
+            1.0,
+            gt=0,
+            le=1,
+            description="keep only the most popular pod shapes until they hold this share of the pods (1: all)",
+        )
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None, *, seed: int = 0) -> None:
+        super().__init__(settings, seed=seed)
+        self.coverage = self.settings.coverage
         self._shapes: list[Shape] | None = None
         self._seen: dict[tuple[float, float, int], tuple[Request, int]] = {}
         self._seen_n = 0
@@ -295,16 +308,20 @@ class FGDBalance(FGD):
 
     Weights were chosen on seeds 1-5 of the openb experiment, never on the seeds reported (42-51)."""
 
-    def __init__(
-        self,
-        seed: int = 0,
-        coverage: float = 1.0,
-        strand: float = 1.0,
-        pack: float = 0.02,
-        size_power: float = -3.0,
-    ) -> None:
-        super().__init__(seed, coverage)
-        self.strand, self.pack, self.size_power = strand, pack, size_power
+    class Settings(FGD.Settings):
+        """The weights of the two terms FGD misses and of the shapes (chosen on seeds 1-5 of openb)."""
+
+        strand: float = Field(1.0, ge=0, description="weight of the growth of GPUs stranded by a node's CPUs")
+        pack: float = Field(0.02, ge=0, description="weight of the node's free GPU share after placement (best fit)")
+        size_power: float = Field(
+            -3.0, description="each shape's weight in F is its popularity x its GPUs to this power (0: popularity)"
+        )
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None, *, seed: int = 0) -> None:
+        super().__init__(settings, seed=seed)
+        self.strand, self.pack, self.size_power = self.settings.strand, self.settings.pack, self.settings.size_power
         self._rho: float | None = None  # from fit_workload
         self._rho_online: float | None = None  # learned from the requests seen (simulator replays)
 

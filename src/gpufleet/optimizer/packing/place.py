@@ -67,10 +67,9 @@ def fits_node(view: ClusterView, req: Request, n: int) -> bool:
 
 def _slots(view: ClusterView, node: int, req: Request, placer: Placer | None = None) -> tuple[tuple[int, float], ...]:
     row = view.rows[node]
-    choose = getattr(placer, "choose_slot", None)
-    if req.fraction and choose is not None:
+    if req.fraction and placer is not None:
         # placers that score GPUs inside a node (fgd) say which one they meant
-        s = choose(view, node, req)
+        s = placer.choose_slot(view, node, req)
         if s is not None:
             return ((s, req.fraction),)
     if req.whole:
@@ -144,10 +143,13 @@ def place(
         # a job that fits on one node waits for one node rather than spreading
         node = _pick(view, req, placer, [])
         return None if node is None else Placement(((node, _slots(view, node, req, placer), req.cpus, req.mem),))
-    gang = getattr(placer, "gang", None)
-    if gang is not None:
-        return gang(view, req, min(chunk, widest))  # placers with their own gang rule (helios-consolidate)
-    chunks = _chunks(req.whole, min(chunk, widest))
+    return placer.gang(view, req, min(chunk, widest))
+
+
+def split_gang(view: ClusterView, req: Request, placer: Placer, size: int) -> Placement | None:
+    """The usual gang rule (BasePlacer.gang): chunks of `size` GPUs plus a remainder, each on the best-scoring
+    feasible node not yet taken by the job, placed one after another; None (nothing taken) if one does not fit."""
+    chunks = _chunks(req.whole, size)
     parts: list[tuple[int, tuple[tuple[int, float], ...], float, float]] = []
     taken: list[int] = []
     try:

@@ -6,43 +6,73 @@ Feasibility (GPU, fraction, CPU, memory, GPU type) and gang splitting are decide
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 import numpy as np
 import polars as pl
 
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 from gpufleet.optimizer.packing.view import F64, ClusterView, Request
+
+if TYPE_CHECKING:
+    from gpufleet.optimizer.packing.place import Placement
 
 
 class Placer(Protocol):
-    """Scores candidate nodes for one request; `place` picks the feasible node with the lowest score."""
+    """Scores candidate nodes for one request; `place` picks the feasible node with the lowest score.
+    BasePlacer gives every member but `score` a default."""
+
+    # A member also declares `Settings`, its pydantic model (core.registry.Policy, checked on registration).
+    learned: ClassVar[bool]
 
     def score(self, view: ClusterView, req: Request) -> F64:
         """One score per node (only feasible nodes are looked at); ties go to the lowest node index."""
         ...
 
-
-PLACERS: Registry[type[Placer]] = Registry("placer")
-
-
-class BasePlacer:
-    """Every placer takes a seed (only `random` uses it) so the registry can build any member the same way."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-
     def fit_workload(self, pods: pl.DataFrame) -> None:
-        """Learn from the workload to come (JOBS-like frame); placers that model it (fgd) override this."""
+        """Learn from the workload to come (JOBS-like frame), when the caller knows it (fgd uses it)."""
+        ...
 
     def choose_slot(self, view: ClusterView, node: int, req: Request) -> int | None:
         """The GPU inside `node` for a fractional request; None lets `place` best-fit it."""
+        ...
+
+    def gang(self, view: ClusterView, req: Request, size: int) -> Placement | None:
+        """Where a job wider than any node goes, in chunks of `size` GPUs on different nodes (all or none)."""
+        ...
+
+
+PLACERS: PolicyRegistry[Placer] = PolicyRegistry("placer", plugins="gpufleet.placers")
+
+
+class BasePlacer:
+    """Defaults of the Placer protocol: nothing to set, nothing to learn, `place`'s own GPU choice and gang
+    split. The constructor takes the settings, then the run's `seed` (context: the run's, not the policy's;
+    only `random` draws from it)."""
+
+    class Settings(PolicySettings):
+        """Nothing to set."""
+
+    # A rule over the cluster's state; fgd reads the workload's shapes when it is given them (fit_workload) or
+    # as it sees them, but nothing is fitted before it can decide.
+    learned: ClassVar[bool] = False
+
+    def __init__(self, settings: PolicySettings | None = None, *, seed: int = 0) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        self.seed = seed
+
+    def fit_workload(self, pods: pl.DataFrame) -> None:
+        """Nothing to learn by default (fgd overrides this)."""
+
+    def choose_slot(self, view: ClusterView, node: int, req: Request) -> int | None:
+        """No preference: `place` best-fits the request inside the node."""
         return None
 
+    def gang(self, view: ClusterView, req: Request, size: int) -> Placement | None:
+        """Chunk by chunk, each on the best-scoring feasible node not yet used (helios-consolidate has its own)."""
+        from gpufleet.optimizer.packing.place import split_gang  # place builds on this module
 
-def make_placer(name: str, seed: int = 0) -> Placer:
-    """A fresh placer by registry name."""
-    return PLACERS.get(name)(seed=seed)  # type: ignore[call-arg]
+        return split_gang(view, req, cast(Placer, self), size)  # a member is a Placer: it has `score`
 
 
 @PLACERS.register("first-fit")
@@ -124,8 +154,8 @@ class GpuPacking(BasePlacer):
 class RandomPlacer(BasePlacer):
     """A uniformly random feasible node (seeded: the same seed gives the same choices)."""
 
-    def __init__(self, seed: int = 0) -> None:
-        super().__init__(seed)
+    def __init__(self, settings: PolicySettings | None = None, *, seed: int = 0) -> None:
+        super().__init__(settings, seed=seed)
         self._rng = np.random.default_rng(seed)
 
     def score(self, view: ClusterView, req: Request) -> F64:

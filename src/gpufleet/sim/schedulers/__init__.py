@@ -1,7 +1,7 @@
 """Training-cluster schedulers: the Scheduler protocol, the SCHEDULERS registry and its members."""
 
 from gpufleet.sim.schedulers import fifo, preemptive, priority  # noqa: F401  (registers the members)
-from gpufleet.sim.schedulers.base import SCHEDULERS, Scheduler, SchedulerSettings, make_scheduler
+from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler, Scheduler
 from gpufleet.sim.schedulers.context import SchedulingContext
 
-__all__ = ["SCHEDULERS", "Scheduler", "SchedulerSettings", "SchedulingContext", "make_scheduler"]
+__all__ = ["SCHEDULERS", "BaseScheduler", "Scheduler", "SchedulingContext"]

@@ -7,39 +7,28 @@ queue it orders and exactly the state and calls it may use (`try_start` places w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from gpufleet.core.registry import Registry
+from gpufleet.core.registry import PolicyRegistry, PolicySettings
 from gpufleet.sim.engine import FollowUp
 
 if TYPE_CHECKING:
     from gpufleet.sim.schedulers.context import SchedulingContext
 
 
-class SchedulerSettings(BaseModel):
-    """Knobs shared by the schedulers (each field is CLI help)."""
-
-    model_config = ConfigDict(extra="forbid")
-    tiresias_threshold_gpu_s: float = Field(
-        18_000.0, gt=0, description="Tiresias: attained GPU-seconds after which a job drops to the low queue"
-    )
-    blocking: bool = Field(
-        False,
-        description="sjf/qssf stop at the first job that does not fit (head-of-line blocking, as the Helios and"
-        " Lucid simulators do) instead of trying the next",
-    )
-
-
 class Scheduler(Protocol):
     """Orders the queue; called once per scheduling pass with the simulator's state."""
 
+    # A member also declares `Settings`, its pydantic model (core.registry.Policy, checked on registration).
+    learned: ClassVar[bool]
     preemptive: bool
     uses_prediction: bool  # whether the run's RuntimePredictor matters (it is not computed otherwise)
     # A pass that started nothing more starts nothing again until a job joins the queue or resources are
     # freed (no clock, no state of its own that moves): the quota model skips such queues' passes.
     idle_until_change: bool
+    # A pass ends at the first queued job that does not start (fifo; sjf/qssf with `blocking`): with one GPU
+    # type, the quota model need not retry that job in the borrowing round (sim/quota.py).
+    stops_at_first_failure: bool
 
     def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Job i joined the queue at t."""
@@ -58,19 +47,25 @@ class Scheduler(Protocol):
         ...
 
 
-SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler")
+SCHEDULERS: PolicyRegistry[Scheduler] = PolicyRegistry("scheduler", plugins="gpufleet.schedulers")
 
 
 class BaseScheduler:
-    """Defaults shared by the members: no memory of arrivals, no follow-up events, no predictions."""
+    """Defaults shared by the members: nothing to set, no memory of arrivals, no follow-up events, no
+    predictions. A member's constructor takes its settings (validated by its `Settings`), then by keyword
+    whatever context it needs that is not the policy's to choose."""
 
+    class Settings(PolicySettings):
+        """Nothing to set."""
+
+    learned: ClassVar[bool] = False  # schedulers are rules: nothing is fitted
     preemptive = False
     uses_prediction = False
     idle_until_change = False
-    stops_at_first_failure = False  # a pass ends at the first queued job that does not start
+    stops_at_first_failure = False
 
-    def __init__(self, settings: SchedulerSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: PolicySettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
 
     def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Nothing to remember by default."""
@@ -82,8 +77,3 @@ class BaseScheduler:
     def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Schedulers that read predictions at each pass need nothing more than the new value."""
         ctx.wl.pred[i] = value
-
-
-def make_scheduler(name: str, settings: SchedulerSettings | None = None) -> Scheduler:
-    """A fresh scheduler (no state shared between runs)."""
-    return SCHEDULERS.get(name)(settings or SchedulerSettings())  # type: ignore[call-arg]

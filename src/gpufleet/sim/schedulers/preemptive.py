@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import Field
+
 from gpufleet.sim.engine import FollowUp
 from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler
 
@@ -62,14 +64,22 @@ class ShortestRemainingTimeFirst(_Preemptive):
 @SCHEDULERS.register("tiresias")
 class Tiresias(_Preemptive):
     """Discretized two-dimensional least-attained-service (Tiresias, NSDI'19, as set up in Lucid):
-    two queues split at `tiresias_threshold_gpu_s` attained GPU-seconds; FIFO by submit time within a
-    queue; needs no runtime prediction."""
+    two queues split at `threshold_gpu_s` attained GPU-seconds; FIFO by submit time within a queue; needs
+    no runtime prediction."""
 
+    class Settings(BaseScheduler.Settings):
+        """Where the two queues split."""
+
+        threshold_gpu_s: float = Field(
+            18_000.0, gt=0, description="attained GPU-seconds after which a job drops to the low-priority queue"
+        )
+
+    settings: Settings
     uses_prediction = False
 
     def ranks(self, ctx: SchedulingContext, ids: list[int], t: float) -> dict[int, tuple[float, ...]]:
         """(queue 0 or 1, submit time, job)."""
-        thr = self.settings.tiresias_threshold_gpu_s - 1e-9
+        thr = self.settings.threshold_gpu_s - 1e-9
         att, last, gpus, sub, running = ctx.attained, ctx.last_start, ctx.wl.gpus, ctx.wl.submit, ctx.running
         return {i: (float(att[i] + ((t - last[i]) * gpus[i] if i in running else 0.0) >= thr), sub[i], i) for i in ids}
 
@@ -77,7 +87,7 @@ class Tiresias(_Preemptive):
         """Wake the scheduler when the job crosses the threshold (its rank changes then)."""
         from gpufleet.sim.training import DEMOTE
 
-        left = self.settings.tiresias_threshold_gpu_s - ctx.attained[i]
+        left = self.settings.threshold_gpu_s - ctx.attained[i]
         g = ctx.wl.gpus[i]
         if left <= 0 or g <= 0:
             return []

@@ -7,19 +7,34 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
-from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler, SchedulerSettings
+from pydantic import Field
+
+from gpufleet.sim.schedulers.base import SCHEDULERS, BaseScheduler
 
 if TYPE_CHECKING:
     from gpufleet.sim.schedulers.context import SchedulingContext
 
 
 class _Priority(BaseScheduler):
+    class Settings(BaseScheduler.Settings):
+        """Whether a job that does not fit holds back the ones behind it."""
+
+        blocking: bool = Field(
+            False,
+            description="stop the pass at the first job that does not fit (head-of-line blocking, as the Helios and"
+            " Lucid simulators do) instead of trying the next",
+        )
+
+    settings: Settings
     uses_prediction = True
     idle_until_change = True  # priorities change only at arrival and when a prediction is refreshed
 
-    def __init__(self, settings: SchedulerSettings) -> None:
+    def __init__(self, settings: Settings | None = None, *, skip_known_failures: bool = True) -> None:
+        """`skip_known_failures=False` (context, not a setting) tries every job at every pass: the same
+        schedule, slower; the exactness tests and the benchmark compare the two."""
         super().__init__(settings)
-        self.stops_at_first_failure = settings.blocking  # with `blocking`, a pass ends at the first miss
+        self.skip_known_failures = skip_known_failures
+        self.stops_at_first_failure = self.settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
         # Per lane (ctx.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
         # since the lane's last pass, and ctx.retry_token() as it was through that pass (None: not known).
@@ -46,8 +61,6 @@ class _Priority(BaseScheduler):
             bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
         else:  # not waiting here (it started in this instant): only the value changes
             ctx.wl.pred[i] = value
-
-    skip_known_failures = True  # see schedule(); the exactness test switches it off
 
     def schedule(self, ctx: SchedulingContext, t: float) -> None:
         """Try every queued job in priority order (one that does not fit is skipped)."""
