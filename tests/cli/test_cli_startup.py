@@ -79,7 +79,6 @@ def _probe(*args: str) -> tuple[int, set[str], str]:
         ["train", "--help"],
         ["predict", "--help"],
         ["backtest", "--help"],
-        ["simulate", "--help"],
         ["collect", "prometheus", "--help"],
         ["hook", "serve", "--help"],
     ],
@@ -90,6 +89,20 @@ def test_help_and_version_load_no_heavy_library(args: list[str]) -> None:
     assert code == 0
     assert stdout.strip()
     assert sorted(loaded & set(HEAVY)) == []
+
+
+# The policy registries' modules need numpy and polars to define their members; no model, UI or service library.
+REGISTRIES = {"numpy", "polars"}
+
+
+@pytest.mark.integration  # a fresh interpreter per probe
+@pytest.mark.parametrize("args", [["simulate", "--help"], ["compare", "--help"], ["pack", "--help"]], ids=" ".join)
+def test_help_naming_policy_members_loads_only_their_registries(args: list[str]) -> None:
+    """Such help reads the members from the registries when it is shown (PolicyHelp): their modules load, and
+    nothing heavier (the runtime models' lightgbm and xgboost load when a model is trained or read)."""
+    code, loaded, stdout = _probe(*args)
+    assert code == 0 and "best-fit" in stdout  # a placer name, read from the registry
+    assert sorted(loaded & set(HEAVY) - REGISTRIES) == []
 
 
 @pytest.mark.integration  # a fresh interpreter

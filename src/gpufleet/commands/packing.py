@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands.common import JsonOpt, MapOpt, TimeUnitOpt, _root_opt, emit_json, err, handles_errors, out
+from gpufleet.commands.common import (
+    JsonOpt,
+    MapOpt,
+    TimeUnitOpt,
+    _root_opt,
+    emit_json,
+    err,
+    handles_errors,
+    out,
+    policy_settings,
+)
 from gpufleet.core.errors import GpufleetError
 
 DEFAULT_POLICIES = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random"
@@ -36,7 +46,7 @@ def pack_experiment_cmd(
     pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")] = "openb:default",
     nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")] = "openb:nodes",
     policies: Annotated[
-        str, typer.Option(help="Comma-separated placers.")
+        str, typer.Option(help="Comma-separated placers, of {policies:placer}.")
     ] = "fgd-balance,fgd,best-fit,gpu-packing,dot-product,random",
     seeds: Annotated[str, typer.Option(help="Seeds, A-B or a comma list.")] = "42-51",
     max_load: Annotated[
@@ -113,20 +123,24 @@ def pack_experiment_cmd(
 def pack_cmd(
     pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")],
     nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")],
-    policy: Annotated[str, typer.Option(help="Placer name.")] = "best-fit",
-    seed: Annotated[int, typer.Option(help="Seed (for the random placer).")] = 0,
+    policy: Annotated[str, typer.Option(help="Placer: {policies:placer}.")] = "best-fit",
+    seed: Annotated[int, typer.Option(help="Seed of the run (the random placer draws from it).")] = 0,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="A setting of the placer (e.g. coverage=0.9); repeatable."),
+    ] = None,
     as_json: JsonOpt = False,
     schema_map: MapOpt = None,
     time_unit: TimeUnitOpt = None,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
-    from gpufleet.optimizer.packing import PLACERS
     from gpufleet.optimizer.packing.experiment import pack_once
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
 
-    PLACERS.get(policy)
-    res = pack_once(load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir")), policy, seed)
+    given = policy_settings("placer", policy, settings)  # the name and the settings, checked before any reading
+    pf, nf = load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir"))
+    res = pack_once(pf, nf, policy, seed, given)
     if as_json:
         emit_json(res)
         return

@@ -46,7 +46,11 @@ def backtest_runtime_cmd(
         ),
     ],
     models: Annotated[
-        str, typer.Option(help="Comma-separated predictors (the baselines user-history and gpu-class are always run).")
+        str,
+        typer.Option(
+            help="Comma-separated predictors, of {policies:predictor} (the baselines user-history and gpu-class are"
+            " always run)."
+        ),
     ] = DEFAULT_MODELS,
     scheme: Annotated[
         str,
