@@ -10,7 +10,10 @@ import streamlit as st
 from gpufleet.core.errors import validation_line
 from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
+from gpufleet.forecasting.runtime import PREDICTORS
+from gpufleet.optimizer.packing import PLACERS
 from gpufleet.plan.capacity import capacity_search
+from gpufleet.sim.schedulers import SCHEDULERS
 
 common.header(
     "What-if",
@@ -52,12 +55,13 @@ with st.form("whatif"):
     ref = c1.selectbox("workload", refs)
     n_jobs = c1.number_input("jobs (synthetic)", 100, 100_000, 2000, step=500)
     cluster = c2.text_input("cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)", "16x8:A100")
-    scheds = c2.multiselect("schedulers", ["fifo", "fifo-backfill", "sjf", "qssf", "srtf", "tiresias"], ["fifo", "sjf"])
-    place = c2.selectbox("placer", ["best-fit", "worst-fit", "first-fit", "fgd", "fgd-balance"])
+    # the choices are the registries' members (plugins included), not a list of our own
+    sched_names, placer_names = SCHEDULERS.names(), PLACERS.names()
+    scheds = c2.multiselect("schedulers", sched_names, [n for n in ("fifo", "sjf") if n in sched_names])
+    place = c2.selectbox("placer", placer_names, placer_names.index("best-fit") if "best-fit" in placer_names else 0)
     # the oracle is SJF's best case; a planner wants what a real predictor gives (refreshed from mates as jobs wait)
     pred = c1.selectbox(
-        "runtime predictor (sjf, qssf, srtf, backfill)",
-        ["oracle", "auto", "user-history", "gpu-class", "lightgbm", "xgb-aft"],
+        "runtime predictor (sjf, qssf, srtf, backfill)", sorted(PREDICTORS.names(), key=lambda n: n != "oracle")
     )
     go = st.form_submit_button("run the simulations")
 if go:
