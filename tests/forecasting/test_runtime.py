@@ -34,27 +34,6 @@ def _small(m: str) -> object:
     return PREDICTORS.build(m)
 
 
-@pytest.mark.parametrize("name", PREDICTORS.names())
-def test_conformance(name: str, jobs: pl.DataFrame) -> None:
-    cls = PREDICTORS.get(name)
-    declared = [vars(k) for k in cls.__mro__] + [vars(_small(name))]
-    assert isinstance(cls.learned, bool) and any("choice" in d for d in declared), "declare learned and choice"
-    a = _small(name).predict(jobs)  # type: ignore[attr-defined]
-    b = _small(name).predict(jobs)  # type: ignore[attr-defined]
-    assert a.columns == ["job_id", "p10", "p50", "p90"] and a.height == jobs.height
-    assert a["job_id"].to_list() == jobs["job_id"].to_list()
-    assert a.equals(b), "not deterministic"
-    for c in ("p10", "p50", "p90"):
-        assert a[c].null_count() == 0 and np.isfinite(a[c].to_numpy()).all() and (a[c] >= 0).all()
-    assert ((a["p10"] <= a["p50"]) & (a["p50"] <= a["p90"])).all()
-    fitted = _small(name).fit(jobs.head(1500))  # type: ignore[attr-defined]
-    c = fitted.predict(jobs.tail(500))
-    assert c.height == 500 and ((c["p10"] <= c["p50"]) & (c["p50"] <= c["p90"])).all()
-    bare = jobs.select("job_id", "submit_time", "duration", "num_gpus", "kind")  # no user, name or type (like ITP)
-    d = _small(name).predict(bare)  # type: ignore[attr-defined]
-    assert d.height == bare.height and np.isfinite(d["p50"].to_numpy()).all()
-
-
 def test_features_never_see_the_future(jobs: pl.DataFrame) -> None:
     # Shuffle the durations of every job submitted after a cut: features (and rolling predictions) of jobs
     # submitted before it must not change at all.
