@@ -63,7 +63,10 @@ def test_set_reaches_the_chosen_members(tmp_path: Path) -> None:
     ("args", "needles"),
     [
         (["simulate", "--scheduler", "sjf", "--set", "scheduler.blocking=maybe"], ["--set", "'sjf'", "blocking"]),
-        (["simulate", "--set", "scheduler.blocking=true"], ["--set", "scheduler 'fifo'", "blocking: not a setting"]),
+        (
+            ["simulate", "--set", "scheduler.blocking=true"],
+            ["--set scheduler.blocking=true", "scheduler 'fifo'", "not a setting"],
+        ),
         (["simulate", "--set", "blocking=true"], ["--set blocking", "KIND.KEY=VALUE", "scheduler, placement"]),
         (["simulate", "--set", "pool.idle_s=60"], ["--set pool", "--pool"]),
         (["simulate", "--set", "scheduler.blocking"], ["--set", "'scheduler.blocking'", "KIND.KEY=VALUE"]),

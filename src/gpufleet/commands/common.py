@@ -230,17 +230,23 @@ class PolicyHelp(TyperCommand):
 
 def policy_settings(kind: str, name: str, items: list[str] | None, option: str = "--set") -> dict[str, Any]:
     """`--set KEY=VALUE` items as settings of the member `name` of policy `kind`, validated by its settings model
-    (values are JSON where they parse: numbers, true/false, lists; else text). The given keys come back with the
-    model's types; a bad one is one line naming the kind, the member and the item as typed."""
+    (values are JSON where they parse: numbers, true/false, lists; else text)."""
+    values = key_values(items, option, _json_or_text)
+    typed = {i.partition("=")[0].strip(): f"{option} {i}" for i in items or []}
+    return checked_settings(kind, name, values, typed)
+
+
+def checked_settings(kind: str, name: str, values: dict[str, Any], typed: dict[str, str]) -> dict[str, Any]:
+    """The one check of settings given on the command line: `values` validated by the member's model, the given
+    keys back with the model's types; a bad one is one line naming the kind, the member and the item as typed
+    (`typed`: key -> what the user wrote, e.g. `--set scheduler.blocking=maybe`)."""
     from pydantic import ValidationError
 
     from gpufleet.commands.policies import registry
     from gpufleet.core.errors import SettingsError, validation_line
 
-    values = key_values(items, option, _json_or_text)
     reg = registry(kind)
     model = reg.settings_model(name)  # type: ignore[attr-defined]
-    typed = {i.partition("=")[0].strip(): f"{option} {i}" for i in items or []}
     try:
         checked = model.model_validate(values)
     except ValidationError as e:

@@ -9,12 +9,13 @@ registries when the help is shown.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.common import _json_or_text, key_values
-from gpufleet.core.errors import GpufleetError, SettingsError
+from gpufleet.commands.common import _json_or_text, checked_settings, key_values
+from gpufleet.core.errors import GpufleetError
 
 # The policy options' names (also SimConfig's fields) and the `gpufleet policies` kind each chooses from.
 KIND_OF = {"scheduler": "scheduler", "placement": "placer", "predictor": "predictor", "pool": "pool-scaler"}
@@ -45,12 +46,7 @@ def sim_settings(items: list[str] | None, kinds: tuple[str, ...]) -> dict[str, d
 
 def checked(kind: str, name: str, settings: dict[str, Any] | None) -> dict[str, Any]:
     """{name, settings} of one member, its name and settings validated now (before any data is read): an unknown
-    name or a bad setting is one line naming the option, the kind, the member and the field."""
-    from gpufleet.commands.policies import registry
-
-    reg: Any = registry(KIND_OF[kind])
-    try:
-        reg.settings(name, settings or {})
-    except SettingsError as e:
-        raise SettingsError(f"--set: {e}") from None
-    return {"name": name, "settings": dict(settings or {})}
+    name or a bad setting is one line naming the kind, the member and the `--set` item."""
+    given = dict(settings or {})
+    typed = {k: f"--set {kind}.{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in given.items()}
+    return {"name": name, "settings": checked_settings(KIND_OF[kind], name, given, typed)}

@@ -18,6 +18,7 @@ import polars as pl
 from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as summary_kind
+from gpufleet.sim.summary import ServingSummary, load
 
 ENV_RUNS, ENV_STORE, ENV_PRICES = "GPUFLEET_DASHBOARD_RUNS", "GPUFLEET_DASHBOARD_STORE", "GPUFLEET_DASHBOARD_PRICES"
 IDLE_UTIL = 0.05  # an allocated GPU below 5% busy is idle
@@ -308,22 +309,24 @@ def sim_summary_row(s: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- Autoscaling ----------------------------------------------------------------------------------------------
-def serving_runs(sources: Sources) -> list[tuple[Path, dict[str, Any]]]:
-    return [(r, read_summary(r)) for r in run_dirs(sources) if run_kind(r) == "serving"]
+def serving_runs(sources: Sources) -> list[tuple[Path, ServingSummary]]:
+    """Every serving replay under --runs, with its typed summary."""
+    dirs = [r for r in run_dirs(sources) if run_kind(r) == "serving"]
+    return [(r, load(read_summary(r), r / "summary.json", ServingSummary)) for r in dirs]
 
 
-def serving_table(runs: list[tuple[Path, dict[str, Any]]]) -> pl.DataFrame:
+def serving_table(runs: list[tuple[Path, ServingSummary]]) -> pl.DataFrame:
     return pl.DataFrame(
         [
             {
                 "run": r.name,
-                "policy": s["policy"],
-                "GPU-hours": s["gpu_hours"],
-                "SLO": s["slo"],
-                "SLO attainment %": 100 * s["slo_attainment"],
-                "SLO met": s["slo_met"],
-                "TTFT p99": human_seconds(s["ttft_p99_s"]),
-                "scaling actions": s["scaling_actions"],
+                "policy": s.policy,
+                "GPU-hours": s.gpu_hours,
+                "SLO": s.slo,
+                "SLO attainment %": 100 * s.slo_attainment,
+                "SLO met": s.slo_met,
+                "TTFT p99": human_seconds(s.ttft_p99_s),
+                "scaling actions": s.scaling_actions,
             }
             for r, s in runs
         ]
