@@ -23,7 +23,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261206)
     args, _ = ap.parse_known_args()
     import polars as pl
-    from tests.integration.store_faults import (
+    from tests.collector.store_faults import (
         diff,
         expected,
         kill_after,
@@ -33,7 +33,7 @@ def main() -> int:
         parse_done,
         run,
     )
-    from tests.integration.test_store_crash import CRASH_POINTS
+    from tests.collector.test_store_crash import CRASH_POINTS
 
     from gpufleet.collector.store import Store
     from gpufleet.core.errors import GpufleetError

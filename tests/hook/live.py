@@ -29,7 +29,7 @@ MD = (("authorization", f"Bearer {TOKEN}"),)  # gRPC metadata of an authenticate
 def backfill_models(root: Path, models: dict[str, float], seconds: int, *, namespace: str = "llm") -> Path:
     """One OpenMetrics file per model with a constant `concurrency` in flight (and as many arrivals per second,
     one second of service each) for `seconds` after EPOCH, each backfilled into root/tsdb. Returns the TSDB."""
-    from tests.integration.prom import backfill
+    from tests.collector.prom import backfill
 
     tsdb = root / "tsdb"
     for model, conc in models.items():
@@ -54,7 +54,7 @@ class Exporter:
         self.pods: dict[str, float] = {}
         self.registry = CollectorRegistry()
         self.registry.register(self)
-        from tests.integration.prom import free_port
+        from tests.collector.prom import free_port
 
         self.port = free_port()
         self.server, self.thread = start_http_server(self.port, "127.0.0.1", self.registry)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 from prometheus_client import CollectorRegistry, generate_latest
-from tests.unit import nvml_standin
+from tests.collector import nvml_standin
 
 from gpufleet.collector.exporter import DcgmCollector
 from gpufleet.collector.nvml import NvmlProvider, collect_nvml, samples_now

@@ -2,7 +2,7 @@
 an upgrade from the old layout, at random moments from outside, a second writer, and a full disk.
 
 After each kill, readers work on what was left (a consistent subset: nothing twice, nothing invented);
-after a re-run the store equals the source exactly. See tests/integration/store_faults.py.
+after a re-run the store equals the source exactly. See tests/collector/store_faults.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.integration.store_faults import (
+from tests.collector.store_faults import (
     diff,
     expected,
     kill_after,
@@ -155,7 +155,7 @@ def test_a_second_writer_is_refused_until_the_first_dies(src: Path, tmp_path: Pa
     store = tmp_path / "store"
     holder = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("store_driver.py")), str(store), str(src), "hold", "120"],
-        env=__import__("tests.integration.store_faults", fromlist=["env"]).env(),
+        env=__import__("tests.collector.store_faults", fromlist=["env"]).env(),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -202,7 +202,7 @@ def test_disk_full_is_one_line_and_nothing_half_visible(src: Path, tmp_path: Pat
         capture_output=True,
         text=True,
         timeout=120,
-        env=__import__("tests.integration.store_faults", fromlist=["env"]).env(),
+        env=__import__("tests.collector.store_faults", fromlist=["env"]).env(),
         preexec_fn=lambda: _limit_file_size(4096),
     )
     assert cli.returncode == 2, cli.stderr

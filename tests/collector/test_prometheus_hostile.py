@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.integration.prom import backfill, free_port, need_prometheus, prometheus
+from tests.collector.prom import backfill, free_port, need_prometheus, prometheus
 from typer.testing import CliRunner
 
 from gpufleet.cli import app

@@ -152,7 +152,7 @@ def kill_when_data_files_appear(store: Path, src: Path, mode: str, table: str = 
 
 def expected(src: Path, mode: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The GPU samples and jobs the store must hold after a complete run of `mode` over the source."""
-    from tests.integration.store_driver import jobs_known_at
+    from tests.collector.store_driver import jobs_known_at
 
     samples = pl.read_parquet(src / "samples.parquet")
     jobs = pl.read_parquet(src / "jobs.parquet")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.integration.prom import free_port, need_prometheus, prometheus_scraping
+from tests.collector.prom import free_port, need_prometheus, prometheus_scraping
 
 from gpufleet.collector.prometheus import PrometheusSource
 from gpufleet.collector.store import Store

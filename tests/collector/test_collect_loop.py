@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from tests.integration.prom import backfill, free_port, need_prometheus, prometheus
-from tests.integration.test_prometheus_collector import genai_as_dcgm
+from tests.collector.prom import backfill, free_port, need_prometheus, prometheus
+from tests.collector.test_prometheus_collector import genai_as_dcgm
 
 from gpufleet.collector.loop import CollectorLoop, load_config
 from gpufleet.collector.nvml import open_nvml
@@ -140,7 +140,7 @@ def test_an_unexpected_error_in_one_source_is_counted_and_the_others_keep_runnin
 ) -> None:
     """One source's Prometheus answers in a shape no code expects (a bug's stand-in); it is logged, counted
     in /metrics and backed off with jitter, while the healthy source stores everything once."""
-    from tests.integration.faultproxy import fault_proxy
+    from tests.collector.faultproxy import fault_proxy
 
     need_prometheus()
     src = genai_as_dcgm(data_dir, pods=2)

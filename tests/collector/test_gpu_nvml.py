@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.integration.prom import free_port
+from tests.collector.prom import free_port
 from typer.testing import CliRunner
 
 from gpufleet.cli import app

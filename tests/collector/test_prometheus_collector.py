@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from tests.integration.prom import backfill, need_prometheus, prometheus
+from tests.collector.prom import backfill, need_prometheus, prometheus
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
@@ -90,7 +90,7 @@ def test_stopped_prometheus_retries_then_resumes_exactly(served, tmp_path: Path)
     slept: list[float] = []
     import shutil
 
-    from tests.integration.prom import free_port
+    from tests.collector.prom import free_port
 
     # a second server on a copy of the blocks (the module's server holds the first TSDB's lock)
     tsdb2 = tmp_path / "tsdb"
@@ -141,7 +141,7 @@ def test_cli_collect_then_rightsize_from_the_store(served, tmp_path: Path) -> No
 
 
 def test_5xx_timeouts_drops_and_garbage_are_retried_and_counted(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.integration.faultproxy import fault_proxy
+    from tests.collector.faultproxy import fault_proxy
 
     src, url, _ = served
     start, end = src["ts"].min() - timedelta(seconds=1), src["ts"].max() + timedelta(seconds=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from tests.integration.prom import backfill, need_prometheus, prometheus
+from tests.collector.prom import backfill, need_prometheus, prometheus
 
 from gpufleet.collector.openmetrics import vllm_replicas, write_vllm_openmetrics
 from gpufleet.collector.prometheus import PrometheusSource
