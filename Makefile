@@ -49,7 +49,7 @@ system-deps:
 	    || echo "could not install playwright-core: the browser test will skip"; \
 	fi
 
-# Everything: `-m ""` lifts the `not integration` that plain pytest applies (pyproject.toml addopts).
+# Everything: `-m ""` lifts the `not integration and not slow` that plain pytest applies (pyproject.toml addopts).
 test: setup system-deps
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m ""

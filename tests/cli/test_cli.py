@@ -95,6 +95,7 @@ def test_bad_param_is_one_line_error() -> None:
     assert r.exit_code == 2 and "KEY=VALUE" in r.stderr
 
 
+@pytest.mark.slow
 def test_demo_writes_a_reproducible_run_dir(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     out = run("demo", "--out", str(a), "--json")

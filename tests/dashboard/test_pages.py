@@ -32,6 +32,7 @@ def page(name: str) -> AppTest:
     return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_page_runs_on_the_demo(name: str, demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
@@ -47,6 +48,7 @@ def test_pages_run_with_no_data_at_all(name: str, on) -> None:  # type: ignore[n
     assert not at.exception, at.exception
 
 
+@pytest.mark.slow
 def test_autoscaling_page_numbers_match_the_runs(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
     at = page("autoscaling").run()
@@ -59,6 +61,7 @@ def test_autoscaling_page_numbers_match_the_runs(demo: Path, on) -> None:  # typ
     assert len(at.get("plotly_chart")) == 1
 
 
+@pytest.mark.slow
 def test_workloads_page_matches_the_demo_recommendations(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
     at = page("workloads").run()
@@ -70,6 +73,7 @@ def test_workloads_page_matches_the_demo_recommendations(demo: Path, on) -> None
     assert at.metric[1].value == f"{want:.1f}"
 
 
+@pytest.mark.slow
 def test_fleet_page_gpu_count_matches_the_nodes(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     import polars as pl
 
@@ -80,6 +84,7 @@ def test_fleet_page_gpu_count_matches_the_nodes(demo: Path, on) -> None:  # type
     assert len(at.get("plotly_chart")) >= 3  # by type, over time, stranded in the simulation runs
 
 
+@pytest.mark.slow
 def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
     at = page("whatif").run()
@@ -100,6 +105,7 @@ def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # typ
     assert at.success and "nodes x 8 A100" in at.success[0].value
 
 
+@pytest.mark.slow
 def test_whatif_page_runs_sjf_with_a_learned_predictor(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
     at = page("whatif").run()
@@ -115,6 +121,7 @@ def test_whatif_page_runs_sjf_with_a_learned_predictor(demo: Path, on) -> None: 
     assert any("predictor user-history" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  # type: ignore[no-untyped-def]
     on(demo.parent)
     at = page("whatif").run()

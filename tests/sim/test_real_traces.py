@@ -27,6 +27,7 @@ def test_nothing_queues_on_a_huge_cluster(data_dir: Path, ref: str, sched: str) 
     assert (out["wait"] == 0).all() and res.summary["preemptions"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref", sorted(LOADED))
 def test_policy_order_on_a_loaded_cluster(data_dir: Path, ref: str) -> None:
     jobs = load(ref, data_dir).frame
