@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from gpufleet.commands.policies import KINDS, markdown, members, registry, settings_rows, table
+from gpufleet.commands.policies import KINDS, kind_name, markdown, members, registry, settings_rows, table
 
 runner = CliRunner()
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
@@ -25,8 +25,11 @@ def test_json_lists_every_member_of_every_kind() -> None:
     assert {(r["kind"], r["name"]) for r in rows} == expected
     assert len(rows) == len(expected)
     for r in rows:
-        assert set(r) == {"kind", "name", "summary", "learned", "origin", "settings"}
+        flags = set(getattr(registry(kind_name(r["kind"])), "flags", ()))  # a kind's declared booleans
+        assert set(r) == {"kind", "name", "summary", "learned", "origin", "settings"} | flags
+        assert all(isinstance(r[f], bool) for f in flags)
         assert r["summary"] and "\n" not in r["summary"]
+    assert {r["name"] for r in rows if r.get("sees_future")} == {"oracle"}  # the predictor and the autoscaler
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -137,15 +137,28 @@ class PolicyRegistry(Registry[type[P]]):
     """The registry of one policy kind: members declare `Settings` and `learned`; `build` is the one factory.
 
     A member's constructor takes its validated settings first, then the run's context by keyword (a seed,
-    guardrails) that is not the policy's to choose."""
+    guardrails) that is not the policy's to choose. `flags` names further class-level booleans the kind's
+    Protocol declares (e.g. `sees_future`): every member declares them, `describe` lists them."""
+
+    def __init__(self, kind: str, plugins: str | None = None, flags: tuple[str, ...] = ()) -> None:
+        super().__init__(kind, plugins)
+        self.flags = flags
 
     def check(self, name: str, obj: type[P]) -> None:
-        """A member is a class with a pydantic Settings model and a declared `learned`."""
+        """A member is a class with a pydantic Settings model, a declared `learned` and the kind's flags."""
         settings = getattr(obj, "Settings", None)
         if not inspect.isclass(obj) or not (inspect.isclass(settings) and issubclass(settings, BaseModel)):
             raise RegistryError(f"{self.kind} {name!r}: a member is a class with a pydantic `Settings` model")
-        if not isinstance(getattr(obj, "learned", None), bool):
-            raise RegistryError(f"{self.kind} {name!r}: a member declares `learned: bool`")
+        for flag in ("learned", *self.flags):
+            if not isinstance(getattr(obj, flag, None), bool):
+                raise RegistryError(f"{self.kind} {name!r}: a member declares `{flag}: bool`")
+
+    def having(self, flag: str) -> list[str]:
+        """The members whose declared boolean `flag` (`learned` or one of `flags`) is true, in registration order."""
+        if flag != "learned" and flag not in self.flags:
+            declared = ", ".join(("learned", *self.flags))
+            raise RegistryError(f"{self.kind}: members declare no {flag!r} (declared: {declared})")
+        return [n for n, cls in self.items() if getattr(cls, flag)]
 
     def settings_model(self, name: str) -> type[PolicySettings]:
         """The member's settings model."""
@@ -178,6 +191,7 @@ class PolicyRegistry(Registry[type[P]]):
             "name": name,
             "summary": doc.split("\n\n")[0].replace("\n", " ").strip(),
             "learned": bool(cls.learned),  # type: ignore[attr-defined]
+            **{flag: bool(getattr(cls, flag)) for flag in self.flags},
             "origin": self._origin[name],
             "settings": self.settings_model(name).model_json_schema(),
         }

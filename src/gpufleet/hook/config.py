@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gpufleet.core.config import read_yaml_model
 from gpufleet.core.errors import GpufleetError, SettingsError
@@ -125,11 +125,13 @@ class WorkloadConfig(Strict):
 
     @field_validator("policy")
     @classmethod
-    def _known(cls, v: str) -> str:
+    def _known(cls, v: str, info: ValidationInfo) -> str:
         if v not in AUTOSCALERS.names():
             raise ValueError(f"unknown policy {v!r}; valid: {', '.join(AUTOSCALERS.names())}")
-        if v == "oracle":
-            raise ValueError("oracle needs the future: offline only")
+        if AUTOSCALERS.get(v).sees_future:  # declared by the member: the oracle, or a plugin's like it
+            workload = f"{info.data.get('namespace')}/{info.data.get('name')}"
+            live = ", ".join(n for n in AUTOSCALERS.names() if n not in AUTOSCALERS.having("sees_future"))
+            raise ValueError(f"workload {workload}: autoscaler {v!r} sees the future: offline only (live: {live})")
         return v
 
     @model_validator(mode="after")

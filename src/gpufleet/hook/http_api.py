@@ -57,7 +57,7 @@ class WhatIf(BaseModel):
     @field_validator("policy")
     @classmethod
     def _policy(cls, v: str) -> str:
-        if v not in AUTOSCALERS.names() or v == "oracle":
+        if v not in live_policies():
             raise ValueError(f"unknown or offline-only policy {v!r}; valid: {', '.join(live_policies())}")
         return v
 
@@ -84,8 +84,9 @@ DecisionAnswer: type[BaseModel] = create_model(
 
 
 def live_policies() -> list[str]:
-    """The autoscalers the live hook can run (all but the offline oracle)."""
-    return [n for n in AUTOSCALERS.names() if n != "oracle"]
+    """The autoscalers the live hook can run: every member that does not declare it sees the future."""
+    offline = AUTOSCALERS.having("sees_future")
+    return [n for n in AUTOSCALERS.names() if n not in offline]
 
 
 class Guard:

@@ -100,7 +100,7 @@ def simulate(
     # the predictive pool scaler reads predicted ends too
     wants = sched.uses_prediction or pool_name == "predictive"
     preds = None
-    if wants and pred_name != "oracle":
+    if wants and not predictor.sees_future:  # one that reads the true durations: the replay uses them itself
         preds = predictions if predictions is not None else predictor.predict(jobs)
     refresh = preds is not None and cfg.mate_gap_s > 0
     wl = build_workload(jobs, preds, cfg.mate_gap_s if refresh else 0.0)

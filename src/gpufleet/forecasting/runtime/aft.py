@@ -24,9 +24,8 @@ from gpufleet.core.registry import PolicySettings
 from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.calibrate import censored_quantiles
 from gpufleet.forecasting.runtime.encode import FeatureEncoder, lacking_columns
-from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.forecasting.runtime.known import TrainingSet, end_of_trace, known_at
-from gpufleet.forecasting.runtime.rolling import rolling
+from gpufleet.forecasting.runtime.learned import LearnedRuntime, refuse_lacking
 
 if TYPE_CHECKING:  # xgboost loads when a model is trained or read, not with the registry (CLI help)
     import xgboost as xgb
@@ -57,12 +56,12 @@ class AFTSettings(PolicySettings):
 
 
 @PREDICTORS.register("xgb-aft")
-class AFTRuntime:
+class AFTRuntime(LearnedRuntime):
     """XGBoost survival:aft on submission-time features, with censored residual quantiles."""
 
     Settings: ClassVar[type[AFTSettings]] = AFTSettings
-    learned: ClassVar[bool] = True
-    choice: dict[str, Any] | None = None
+    model: ClassVar[str] = "xgb-aft"
+    feature_schema_version: ClassVar[int] = FEATURE_SCHEMA_VERSION
 
     def __init__(self, settings: AFTSettings | None = None) -> None:
         self.settings = settings or AFTSettings()
@@ -79,10 +78,10 @@ class AFTRuntime:
         """Train on a whole trace (jobs without a duration count as running until the trace's last event)."""
         return self.fit_at(jobs, end_of_trace(jobs))
 
-    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
-        """Learn what was known at `origin` (finished and running jobs), plus `pool` (other clusters)."""
-        self.train_known(known_at(jobs, origin), pool)
-        return self
+    @property
+    def is_fitted(self) -> bool:
+        """Whether a booster was trained."""
+        return self.booster is not None
 
     def train_known(self, own: TrainingSet, pool: TrainingSet | None = None) -> None:
         """Train on a cutoff's knowledge (`own`: the trace itself, its latest rows calibrate) plus `pool`."""
@@ -146,19 +145,12 @@ class AFTRuntime:
         mu = self.booster.predict(self._dmatrix(self.encoder, feats, self.base), output_margin=True)
         return np.exp(mu[:, None] + self.offsets[None, :])
 
-    def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
-        """p10/p50/p90 per job: from the fitted model, or by rolling origins when not fitted."""
-        feats = runtime_features(jobs)
-        self.notes = []
-        if self.booster is not None:
-            unseen = {c: v for c, v in self.encoder.unseen_share(feats).items() if v > 0.5}
-            if unseen:
-                what = ", ".join(f"{v:.0%} of {c} values" for c, v in sorted(unseen.items()))
-                self.notes.append(f"these jobs are new to the model ({what} never seen in training): read as unknown")
-            q = self.predict_rows(feats)
-        else:
-            q = rolling(jobs, self.settings.refit_every_s, lambda origin, window: self._at(jobs, feats, origin, window))
-        return pl.DataFrame({"job_id": jobs["job_id"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
+    def _fitted(self, feats: pl.DataFrame) -> np.ndarray:
+        unseen = {c: v for c, v in self.encoder.unseen_share(feats).items() if v > 0.5}
+        if unseen:
+            what = ", ".join(f"{v:.0%} of {c} values" for c, v in sorted(unseen.items()))
+            self.notes.append(f"these jobs are new to the model ({what} never seen in training): read as unknown")
+        return self.predict_rows(feats)
 
     def _at(self, jobs: pl.DataFrame, feats: pl.DataFrame, origin: float, window: np.ndarray) -> np.ndarray | None:
         own = known_at(jobs, origin, feats)
@@ -171,15 +163,9 @@ class AFTRuntime:
     # -- persistence (the edges write files) ------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted model, as JSON-ready data."""
-        if self.booster is None:
-            raise GpufleetError("the xgb-aft runtime model is not fitted")
-        return {
-            "kind": "runtime",
-            "model": "xgb-aft",
-            "feature_schema_version": FEATURE_SCHEMA_VERSION,
-            "features": self.encoder.features,
-            "features_missing": self.encoder.missing,
-            "vocab": self.encoder.vocab,
+        header = self.state_header()
+        assert self.booster is not None  # state_header refused an unfitted model
+        return header | {
             "offsets": self.offsets.tolist(),
             "base": self.base,
             "trained_on": self.trained_on,
@@ -190,16 +176,12 @@ class AFTRuntime:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> AFTRuntime:
-        """Rebuild a fitted model; refuses a state written for another feature schema."""
-        if state.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
-            raise GpufleetError(
-                f"model feature schema v{state.get('feature_schema_version')} does not match this"
-                f" gpufleet (v{FEATURE_SCHEMA_VERSION}); retrain it with `gpufleet train runtime`"
-            )
+        """Rebuild a fitted model; refuses a state written for another model or feature schema."""
+        encoder = cls.check_state(state)
         import xgboost as xgb
 
         m = cls(AFTSettings(**state["settings"]))
-        m.encoder = FeatureEncoder(state["features"], state["features_missing"], state["vocab"])
+        m.encoder = encoder
         m.offsets = np.array(state["offsets"], dtype=float)
         m.base = float(state["base"])
         m.trained_on, m.censored = state["trained_on"], state.get("censored", 0)
@@ -209,9 +191,4 @@ class AFTRuntime:
 
     def check_columns(self, jobs: pl.DataFrame) -> None:
         """Refuse jobs that lack a column the model was trained to use (e.g. `user` for a Philly model)."""
-        lacking = lacking_columns(self.encoder.features, jobs)
-        if lacking:
-            raise GpufleetError(
-                f"the model was trained with {', '.join(lacking)} but these jobs have no values for"
-                f" {'it' if len(lacking) == 1 else 'them'}; train a model on data like this"
-            )
+        refuse_lacking(lacking_columns(self.encoder.features, jobs))

@@ -96,12 +96,12 @@ class AutoSettings(PolicySettings):
     @classmethod
     def _members(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for m in v:
-            if m in ("auto", "oracle"):
-                raise ValueError(f"auto cannot have {m!r} as a member")
             try:
-                PREDICTORS.get(m)
+                member = PREDICTORS.get(m)
             except RegistryError as e:  # a ValueError names the field in the one-line error
                 raise ValueError(str(e)) from None
+            if m == "auto" or member.sees_future:  # it would choose the truth; itself: no end
+                raise ValueError(f"auto cannot have {m!r} as a member")
         return v
 
 
@@ -111,6 +111,7 @@ class AutoRuntime:
 
     Settings: ClassVar[type[AutoSettings]] = AutoSettings
     learned: ClassVar[bool] = True
+    sees_future: ClassVar[bool] = False
 
     def __init__(self, settings: AutoSettings | None = None) -> None:
         self.settings = settings or AutoSettings()

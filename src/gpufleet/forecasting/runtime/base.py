@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import polars as pl
+from pydantic import Field
 
 from gpufleet.core.registry import PolicyRegistry, PolicySettings
 
@@ -21,6 +22,9 @@ class RuntimePredictor(Protocol):
     # True: `fit_at` trains a model on a cutoff's knowledge; False: `predict` is causal on its own and
     # `fit_at` does nothing (user-history, gpu-class, oracle). Declared, never probed.
     learned: ClassVar[bool]
+    # True: it reads what was not known at submission (the observed durations: `oracle`), an upper bound for
+    # offline replays only; the simulator then uses the true durations and `auto` never chooses it.
+    sees_future: ClassVar[bool]
     # What the last fit chose and why (the `auto` predictor: member, validation scores); None for the others.
     choice: dict[str, Any] | None
 
@@ -46,6 +50,7 @@ class Causal:
         """Nothing to set."""
 
     learned: ClassVar[bool] = False
+    sees_future: ClassVar[bool] = False
     choice: dict[str, Any] | None = None
 
     def __init__(self, settings: PolicySettings | None = None) -> None:
@@ -56,4 +61,23 @@ class Causal:
         return self  # type: ignore[return-value]
 
 
-PREDICTORS: PolicyRegistry[RuntimePredictor] = PolicyRegistry("predictor", plugins="gpufleet.predictors")
+class FromFinished(Causal):
+    """Causal members that estimate from the durations of jobs finished before each submit (user-history,
+    gpu-class): `fit` keeps earlier finished jobs to seed them, and `default_s` answers before any has finished."""
+
+    class Settings(Causal.Settings):
+        """The estimate when nothing has finished yet."""
+
+        default_s: float = Field(3600.0, ge=0, description="seconds predicted before any job has finished")
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.default_s = self.settings.default_s
+        self._past: pl.DataFrame | None = None
+
+
+PREDICTORS: PolicyRegistry[RuntimePredictor] = PolicyRegistry(
+    "predictor", plugins="gpufleet.predictors", flags=("sees_future",)
+)

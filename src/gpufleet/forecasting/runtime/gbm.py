@@ -22,7 +22,7 @@ from gpufleet.forecasting.runtime.base import PREDICTORS, RuntimePredictor
 from gpufleet.forecasting.runtime.encode import TRACE_LOCAL, FeatureEncoder, lacking_columns
 from gpufleet.forecasting.runtime.features import runtime_features
 from gpufleet.forecasting.runtime.known import TrainingSet, known_at
-from gpufleet.forecasting.runtime.rolling import rolling
+from gpufleet.forecasting.runtime.learned import LearnedRuntime, refuse_lacking
 
 if TYPE_CHECKING:  # lightgbm loads when a model is trained or read, not with the registry (CLI help)
     import lightgbm as lgb
@@ -46,13 +46,13 @@ class LightGBMRuntimeSettings(PolicySettings):
 
 
 @PREDICTORS.register("lightgbm")
-class LightGBMRuntime:
+class LightGBMRuntime(LearnedRuntime):
     """Quantile gradient boosting on log1p(duration), trained on finished jobs only (the challenger that
     shows what survivorship costs: see `xgb-aft` for the censored model)."""
 
     Settings: ClassVar[type[LightGBMRuntimeSettings]] = LightGBMRuntimeSettings
-    learned: ClassVar[bool] = True
-    choice: dict[str, Any] | None = None
+    model: ClassVar[str] = "lightgbm"
+    feature_schema_version: ClassVar[int] = FEATURE_SCHEMA_VERSION
 
     def __init__(self, settings: LightGBMRuntimeSettings | None = None) -> None:
         self.settings = settings or LightGBMRuntimeSettings()
@@ -85,13 +85,13 @@ class LightGBMRuntime:
             self.portable = (enc, self._boost(enc, feats.filter(pl.Series(keep)), y))
         return self
 
-    def fit_at(self, jobs: pl.DataFrame, origin: float, pool: TrainingSet | None = None) -> RuntimePredictor:
-        """Train on the jobs finished by `origin` (and `pool`'s finished rows); running jobs are not used."""
-        self.train_known(known_at(jobs, origin), pool)
-        return self
+    @property
+    def is_fitted(self) -> bool:
+        """Whether boosters were trained."""
+        return bool(self.boosters)
 
     def train_known(self, own: TrainingSet, pool: TrainingSet | None = None) -> None:
-        """Train on the finished rows of a cutoff's knowledge (and of `pool`)."""
+        """Train on the finished rows of a cutoff's knowledge (and of `pool`); running jobs are not used."""
         ts = own.concat(pool)
         done = ts.finished
         self._fit_rows(ts.feats.filter(pl.Series(done)), ts.lower[done])
@@ -137,16 +137,6 @@ class LightGBMRuntime:
         q.sort(axis=1)  # quantile models are fit separately; sorting restores p10 <= p50 <= p90
         return np.expm1(np.maximum(q, 0.0))
 
-    def predict(self, jobs: pl.DataFrame) -> pl.DataFrame:
-        """p10/p50/p90 per job: from the fitted model, or by rolling origins when not fitted."""
-        feats = runtime_features(jobs)
-        self.notes = []
-        if self.boosters:
-            q = self._fitted(feats)
-        else:
-            q = rolling(jobs, self.settings.refit_every_s, lambda o, window: self._at(jobs, feats, o, window))
-        return pl.DataFrame({"job_id": jobs["job_id"], "p10": q[:, 0], "p50": q[:, 1], "p90": q[:, 2]})
-
     def _fitted(self, feats: pl.DataFrame) -> np.ndarray:
         # A trace whose users or names the model never saw: their codes are all missing, and the model
         # then answers as for a job with no history at all (28x off, found applying a Philly model to
@@ -178,15 +168,7 @@ class LightGBMRuntime:
     # -- persistence (the edges write the files; this module does no I/O) -------------------------
     def to_state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted model, as JSON-ready data."""
-        if not self.boosters:
-            raise GpufleetError("the lightgbm runtime model is not fitted")
-        return {
-            "kind": "runtime",
-            "model": "lightgbm",
-            "feature_schema_version": FEATURE_SCHEMA_VERSION,
-            "features": self.encoder.features,
-            "features_missing": self.encoder.missing,
-            "vocab": self.encoder.vocab,
+        return self.state_header() | {
             "portable": None
             if self.portable is None
             else {
@@ -202,18 +184,12 @@ class LightGBMRuntime:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> LightGBMRuntime:
-        """Rebuild a fitted model; refuses a state written for another feature schema."""
-        if state.get("model") != "lightgbm" or state.get("kind") != "runtime":
-            raise GpufleetError(f"not a lightgbm runtime model (kind={state.get('kind')}, model={state.get('model')})")
-        if state.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
-            raise GpufleetError(
-                f"model feature schema v{state.get('feature_schema_version')} does not match this"
-                f" gpufleet (v{FEATURE_SCHEMA_VERSION}); retrain it with `gpufleet train runtime`"
-            )
+        """Rebuild a fitted model; refuses a state written for another model or feature schema."""
+        encoder = cls.check_state(state)
         import lightgbm as lgb
 
         m = cls(LightGBMRuntimeSettings(**state["settings"]))
-        m.encoder = FeatureEncoder(state["features"], state["features_missing"], state["vocab"])
+        m.encoder = encoder
         m.trained_on = state["trained_on"]
         m.boosters = [lgb.Booster(model_str=s) for s in state["boosters"]]
         if state.get("portable"):
@@ -228,8 +204,5 @@ class LightGBMRuntime:
         """Refuse jobs that lack a column the model was trained to use (e.g. `user` for a Philly model),
         unless the model trained without trace-local columns can answer instead."""
         lacking = lacking_columns(self.features, jobs)
-        if lacking and (self.portable is None or any(c not in TRACE_LOCAL for c in lacking)):
-            raise GpufleetError(
-                f"the model was trained with {', '.join(lacking)} but these jobs have no values for"
-                f" {'it' if len(lacking) == 1 else 'them'}; train a model on data like this"
-            )
+        if self.portable is None or any(c not in TRACE_LOCAL for c in lacking):
+            refuse_lacking(lacking)

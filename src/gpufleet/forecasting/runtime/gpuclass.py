@@ -13,9 +13,8 @@ import math
 
 import numpy as np
 import polars as pl
-from pydantic import Field
 
-from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, FromFinished, RuntimePredictor
 
 QS = (0.1, 0.5, 0.9)
 
@@ -26,20 +25,8 @@ def _quantiles(sorted_vals: list[float]) -> tuple[float, float, float]:
 
 
 @PREDICTORS.register("gpu-class")
-class GpuClassMedian(Causal):
+class GpuClassMedian(FromFinished):
     """Empirical quantiles of finished durations per GPU-count class, updated as jobs finish."""
-
-    class Settings(Causal.Settings):
-        """The estimate when nothing has finished yet."""
-
-        default_s: float = Field(3600.0, ge=0, description="seconds predicted before any job has finished")
-
-    settings: Settings
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        self.default_s = self.settings.default_s
-        self._past: pl.DataFrame | None = None
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Remember earlier finished jobs to seed the classes (predict is causal by itself)."""

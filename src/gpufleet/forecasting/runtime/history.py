@@ -12,26 +12,13 @@ import heapq
 import math
 
 import polars as pl
-from pydantic import Field
 
-from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
+from gpufleet.forecasting.runtime.base import PREDICTORS, FromFinished, RuntimePredictor
 
 
 @PREDICTORS.register("user-history")
-class UserHistory(Causal):
+class UserHistory(FromFinished):
     """Running means per (user, name), user and GPU class over jobs finished before each submit."""
-
-    class Settings(Causal.Settings):
-        """The estimate when nothing has finished yet."""
-
-        default_s: float = Field(3600.0, ge=0, description="seconds predicted before any job has finished")
-
-    settings: Settings
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        self.default_s = self.settings.default_s
-        self._past: pl.DataFrame | None = None
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Remember earlier finished jobs to seed the history (optional: predict is causal by itself)."""

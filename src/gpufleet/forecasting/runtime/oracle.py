@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import polars as pl
 
 from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredictor
@@ -10,6 +12,8 @@ from gpufleet.forecasting.runtime.base import PREDICTORS, Causal, RuntimePredict
 @PREDICTORS.register("oracle")
 class Oracle(Causal):
     """Returns each job's observed duration as p10 = p50 = p90."""
+
+    sees_future: ClassVar[bool] = True  # offline only: an upper bound, never a live estimate
 
     def fit(self, jobs: pl.DataFrame) -> RuntimePredictor:
         """Nothing to learn."""

@@ -92,6 +92,9 @@ class Autoscaler(Protocol):
 
     Settings: ClassVar[type[AutoscalerSettings]]
     learned: ClassVar[bool]  # True: fitted on data before it decides; every built-in is a rule (False)
+    # True: it is told the future demand (`set_future`) before a replay, a floor for offline comparisons; the
+    # live hook refuses it and the replay hands it the demand. Declared, never recognised by name or type.
+    sees_future: ClassVar[bool]
     period_s: float  # how often it decides
     uses_forecast: bool
 
@@ -110,13 +113,19 @@ class Autoscaler(Protocol):
         """What the policy remembers between decisions (stabilization windows, panic, calibration), as JSON."""
         ...
 
+    def set_future(self, demand: Any) -> None:
+        """Be told the replay's demand per second ahead of time (called only on members that `sees_future`)."""
+        ...
+
     def recall(self, memory: dict[str, Any]) -> None:
         """Take back what `memory()` returned (a restarted live hook keeps its holds)."""
         ...
 
 
 # the one factory: AUTOSCALERS.build(name, settings, guardrails=...); plugins join through gpufleet.autoscalers
-AUTOSCALERS: PolicyRegistry[Autoscaler] = PolicyRegistry("autoscaler", plugins="gpufleet.autoscalers")
+AUTOSCALERS: PolicyRegistry[Autoscaler] = PolicyRegistry(
+    "autoscaler", plugins="gpufleet.autoscalers", flags=("sees_future",)
+)
 
 S = TypeVar("S", bound=AutoscalerSettings)
 
@@ -126,6 +135,7 @@ class BaseAutoscaler(Generic[S]):
 
     period_s = 15.0
     uses_forecast = False
+    sees_future: ClassVar[bool] = False
     Settings: ClassVar[type[AutoscalerSettings]] = AutoscalerSettings
 
     def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
@@ -144,6 +154,9 @@ class BaseAutoscaler(Generic[S]):
     def memory(self) -> dict[str, Any]:
         """Nothing to remember by default."""
         return {}
+
+    def set_future(self, demand: Any) -> None:
+        """Nothing to be told: only members that `sees_future` read the replay's demand ahead of time."""
 
     def recall(self, memory: dict[str, Any]) -> None:
         """Nothing to take back by default."""

@@ -259,6 +259,7 @@ class Oracle(BaseAutoscaler[OracleSettings]):
     period_s = 15.0
     Settings: ClassVar[type[AutoscalerSettings]] = OracleSettings
     learned: ClassVar[bool] = False  # it is told the future, it does not learn it
+    sees_future: ClassVar[bool] = True  # offline only: the hook refuses it, the replay calls set_future
 
     def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
         super().__init__(settings, guardrails=guardrails)

@@ -205,10 +205,7 @@ class PercentileSizer:
 class VpaSizer(PercentileSizer):
     """Kubernetes VPA recommender's method (decaying histograms, p90 x 1.15, confidence-widened bounds)."""
 
-    name = "vpa"
-    Settings: ClassVar[type[RightSizerSettings]] = VpaSettings
-    learned: ClassVar[bool] = False
-    vpa_bounds = True
+    name = "vpa"  # its settings, bounds and `learned` are PercentileSizer's
 
 
 @RIGHTSIZERS.register("krr-simple")
@@ -217,7 +214,6 @@ class KrrSimpleSizer(PercentileSizer):
 
     name = "krr-simple"
     Settings: ClassVar[type[RightSizerSettings]] = KrrSimpleSettings
-    learned: ClassVar[bool] = False
     vpa_bounds = False
 
     def recommend(self, h: History) -> Recommendation:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER, Forecasting
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, Oracle, replicas_for
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, replicas_for
 from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
@@ -178,7 +178,7 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
     guard = Guardrails(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas, max_step=cfg.max_step)
     scaler = AUTOSCALERS.build(cfg.policy, cfg.settings, guardrails=guard)  # SettingsError names the field
     demand = unlimited_concurrency(arrival, service)
-    if isinstance(scaler, Oracle):
+    if scaler.sees_future:  # declared by the member (the oracle, or a plugin's), never recognised by type
         scaler.set_future(demand)
     init = cfg.initial_replicas
     if init is None:
