@@ -9,9 +9,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
-    TimeUnitOpt,
     _params,
     _root_opt,
     check_out_dir,
@@ -20,6 +18,7 @@ from gpufleet.commands.common import (
     handles_errors,
     out,
     policy_settings,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError, validation_line
 
@@ -105,6 +104,7 @@ def _row(s: dict[str, Any]) -> dict[str, Any]:
 
 
 @handles_errors
+@reads_files
 def autoscale_sim_cmd(
     requests: RequestsOpt,
     policy: Annotated[str, typer.Option(help="Autoscaler: {policies:autoscaler}.")] = "target-tracking",
@@ -117,8 +117,6 @@ def autoscale_sim_cmd(
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
     as_json: JsonOpt = False,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
     from gpufleet.plan.references import load_requests
@@ -158,6 +156,7 @@ def autoscale_sim_cmd(
 
 
 @handles_errors
+@reads_files
 def compare_autoscalers_cmd(
     requests: RequestsOpt,
     policies: Annotated[
@@ -170,8 +169,6 @@ def compare_autoscalers_cmd(
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
     as_json: JsonOpt = False,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies), each with
     the share of the GPU-hour gap between target-tracking and the oracle it closes."""

@@ -114,17 +114,39 @@ def _finite_options(kwargs: dict[str, Any]) -> None:
             raise GpufleetError(f"--{name.replace('_', '-')} {value}: give a finite number")
 
 
+def reads_files(fn: F) -> F:
+    """Give a command that reads file inputs the options --map and --time-unit, declared here once and shown
+    after its own: every file input of the run is read with that mapping and the unit of the numbers in its
+    time columns (traces.userfile's context). Goes under @handles_errors."""
+    import inspect
+
+    extra = {"schema_map": MapOpt, "time_unit": TimeUnitOpt}
+    sig = inspect.signature(fn, eval_str=True)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    added = [inspect.Parameter(n, kw, default=None, annotation=t) for n, t in extra.items()]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, schema_map: Path | None = None, time_unit: str | None = None, **kwargs: Any) -> Any:
+        from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT
+
+        token, unit_token = SCHEMA_MAP.set(schema_map), TIME_UNIT.set(time_unit)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TIME_UNIT.reset(unit_token)
+            SCHEMA_MAP.reset(token)
+
+    # typer reads the options from the signature and the type hints: the command's own, then these two
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**fn.__annotations__, **extra}
+    return wrapper  # type: ignore[return-value]
+
+
 def handles_errors(fn: F) -> F:
-    """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug). A command
-    with a `schema_map` parameter (--map) makes it the mapping every file input of the run is read with, and
-    one with `time_unit` (--time-unit) the unit of the numbers in their time columns."""
+    """Turn gpufleet errors into one line on stderr and exit code 2 (traceback only with --debug)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT
-
-        token = SCHEMA_MAP.set(kwargs.get("schema_map"))
-        unit_token = TIME_UNIT.set(kwargs.get("time_unit"))
         try:
             _finite_options(kwargs)
             return fn(*args, **kwargs)
@@ -146,9 +168,6 @@ def handles_errors(fn: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
-        finally:
-            TIME_UNIT.reset(unit_token)
-            SCHEMA_MAP.reset(token)
 
     return wrapper  # type: ignore[return-value]
 
@@ -204,27 +223,30 @@ def model_names(text: str, registry: Any) -> list[str]:
 
 
 # -- policies: help naming a kind's members, and --set KEY=VALUE settings -------------------------------------
-POLICY_HELP = re.compile(r"\{policies:([a-z-]+)\}")
+POLICY_HELP = re.compile(r"\{policies:([a-z-]+)(?::([a-z_]+))?\}")
 
 
-def policy_names(kind: str) -> str:
-    """The members of a policy kind (a `commands.policies.KINDS` key), comma-separated; imports its registry."""
+def policy_names(kind: str, having: str | None = None) -> str:
+    """The members of a policy kind (a `commands.policies.KINDS` key), comma-separated; with `having`, only
+    those whose declared flag of that name is true (`learned`, `sees_future`); imports its registry."""
     from gpufleet.commands.policies import registry
 
-    return ", ".join(registry(kind).names())
+    reg = registry(kind)
+    return ", ".join(reg.names() if having is None else reg.having(having))  # type: ignore[attr-defined]
 
 
 class PolicyHelp(TyperCommand):
     """A command whose option help names a policy kind's members as `{policies:KIND}` (e.g. "Autoscaler:
-    {policies:autoscaler}."): the names are read from the registry, plugins included, when the help is shown,
-    never at import, so `gpufleet --help` imports no policy module and no list is written by hand."""
+    {policies:autoscaler}.") or some of them as `{policies:KIND:FLAG}` (`{policies:predictor:learned}`: the
+    members that declare `learned`): the names are read from the registry, plugins included, when the help is
+    shown, never at import, so `gpufleet --help` imports no policy module and no list is written by hand."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """Fill in the members, then the usual help."""
         for p in self.params:
             text = getattr(p, "help", None)  # click's Argument has no help attribute; typer's Option has
             if isinstance(text, str) and "{policies:" in text:
-                p.help = POLICY_HELP.sub(lambda m: policy_names(m.group(1)), text)  # type: ignore[attr-defined]
+                p.help = POLICY_HELP.sub(lambda m: policy_names(m.group(1), m.group(2)), text)  # type: ignore[attr-defined]
         super().format_help(ctx, formatter)
 
 

@@ -9,9 +9,8 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
-    TimeUnitOpt,
+    PolicyHelp,
     _params,
     _root_opt,
     check_out_dir,
@@ -20,7 +19,9 @@ from gpufleet.commands.common import (
     err,
     handles_errors,
     out,
+    reads_files,
 )
+from gpufleet.core.errors import GpufleetError
 
 train_app = typer.Typer(help="Train models and save them.", no_args_is_help=True)
 predict_app = typer.Typer(help="Predict with a saved model.", no_args_is_help=True)
@@ -29,16 +30,15 @@ backtest_app = typer.Typer(help="Backtest models with rolling origins in time.",
 JobsRef = Annotated[str, typer.Option("--jobs", help="JOBS reference, e.g. philly:jobs or synthetic:jobs.")]
 
 
-@train_app.command("runtime")
+@train_app.command("runtime", cls=PolicyHelp)
 @handles_errors
+@reads_files
 def train_runtime(
     jobs: JobsRef,
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-    model: Annotated[str, typer.Option(help="Runtime model to train: auto, lightgbm or xgb-aft.")] = "auto",
+    model: Annotated[str, typer.Option(help="Runtime model to train: {policies:predictor:learned}.")] = "auto",
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Train a runtime predictor on every finished job of a trace and save it with its feature schema."""
     from gpufleet.forecasting.runtime import PREDICTORS
@@ -46,6 +46,9 @@ def train_runtime(
     from gpufleet.plan.references import load_jobs
 
     check_out_dir(out_dir)
+    if not PREDICTORS.get(model).learned:  # the rule `--model`'s help lists by: the members declaring `learned`
+        learned = ", ".join(PREDICTORS.having("learned"))
+        raise GpufleetError(f"--model {model!r}: learns nothing: nothing to train or save (learned: {learned})")
     m = PREDICTORS.build(model)
     with err.status(f"training {model} …"):
         frame = load_jobs(jobs, _root_opt("data_dir"), _params(param))
@@ -75,14 +78,13 @@ def train_runtime(
 
 @predict_app.command("runtime")
 @handles_errors
+@reads_files
 def predict_runtime(
     model_dir: Annotated[Path, typer.Option("--model", help="Directory from `train runtime`.")],
     jobs: JobsRef,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write predictions (.parquet)")] = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Predict p10/p50/p90 run times for a trace with a saved model (history features from the trace itself)."""
     import numpy as np

@@ -8,14 +8,13 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
-    TimeUnitOpt,
     _root_opt,
     emit_json,
     err,
     handles_errors,
     out,
     policy_settings,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -42,6 +41,7 @@ def _seeds(text: str) -> list[int]:
 
 
 @handles_errors
+@reads_files
 def pack_experiment_cmd(
     pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")] = "openb:default",
     nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")] = "openb:nodes",
@@ -53,8 +53,6 @@ def pack_experiment_cmd(
         float, typer.Option(min=0.1, max=10.0, help="Stop when requested GPUs reach this x cluster GPUs.")
     ] = 1.3,
     as_json: JsonOpt = False,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy."""
     import polars as pl
@@ -120,6 +118,7 @@ def pack_experiment_cmd(
 
 
 @handles_errors
+@reads_files
 def pack_cmd(
     pods: Annotated[str, typer.Option(help="JOBS reference of pods, e.g. openb:default.")],
     nodes: Annotated[str, typer.Option(help="NODES reference or cluster spec.")],
@@ -130,8 +129,6 @@ def pack_cmd(
         typer.Option("--set", metavar="KEY=VALUE", help="A setting of the placer (e.g. coverage=0.9); repeatable."),
     ] = None,
     as_json: JsonOpt = False,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
     from gpufleet.optimizer.packing.experiment import pack_once

@@ -10,13 +10,12 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
-    TimeUnitOpt,
     _root_opt,
     emit_json,
     handles_errors,
     out,
     policy_settings,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -41,6 +40,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 @handles_errors
+@reads_files
 def rightsize_cmd(
     samples: Annotated[str, typer.Option(help="GPU_SAMPLES reference (genai:gpu) or a Parquet/CSV file.")],
     sizer: Annotated[str, typer.Option(help="Right-sizer: {policies:rightsizer}.")] = "vpa",
@@ -64,8 +64,6 @@ def rightsize_cmd(
     top: Annotated[int, typer.Option(min=1, help="Rows shown in the table (JSON/CSV carry all).")] = 25,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the recommendations as CSV.")] = False,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
     from gpufleet.optimizer.rightsizing import holdout as run_holdout

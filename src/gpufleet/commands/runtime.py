@@ -9,9 +9,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
-    TimeUnitOpt,
     _params,
     _root_opt,
     emit_json,
@@ -19,6 +17,7 @@ from gpufleet.commands.common import (
     handles_errors,
     model_names,
     out,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -38,6 +37,7 @@ def _names(text: str) -> tuple[list[str], list[str]]:
 
 
 @handles_errors
+@reads_files
 def backtest_runtime_cmd(
     data: Annotated[
         str,
@@ -79,8 +79,6 @@ def backtest_runtime_cmd(
     ),
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Score runtime predictors on the last part of each trace (never trained on), beside the baselines, and
     their effect on SJF/QSSF through the simulator."""

@@ -9,9 +9,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
-    TimeUnitOpt,
     _params,
     _root_opt,
     check_out_file,
@@ -21,6 +19,7 @@ from gpufleet.commands.common import (
     model_names,
     out,
     policy_settings,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -190,15 +189,20 @@ def _protocol_cmd(
         )
 
 
+# the forecasters `backtest series` scores when --models is not given (its help shows these same strings)
+BACKTEST_MODELS = "seasonal-naive,prophet,lightgbm,auto"
+PROTOCOL_MODELS = "lightgbm,lightgbm-direct,auto"
+
+
 @handles_errors
+@reads_files
 def backtest_series_cmd(
     data: SeriesRef,
     models: Annotated[
         str | None,
         typer.Option(
             help="Comma-separated forecasters, of {policies:forecaster}; naive-last and window-mean always run"
-            " (default: seasonal-naive,"
-            "prophet,lightgbm,auto; with --protocol lightgbm,lightgbm-direct,auto, as prophet would refit every"
+            f" (default: {BACKTEST_MODELS}; with --protocol {PROTOCOL_MODELS}, as prophet would refit every"
             " series at every origin)."
         ),
     ] = None,
@@ -216,15 +220,13 @@ def backtest_series_cmd(
     top: TopOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Score forecasters over the last windows of each series (rolling origins in time), beside naive-last and
     window-mean; or exactly under an independent protocol (--protocol)."""
     from gpufleet.forecasting.series import backtest_series
     from gpufleet.report.console import metrics_table
 
-    default = "lightgbm,lightgbm-direct,auto" if protocol else "seasonal-naive,prophet,lightgbm,auto"
+    default = PROTOCOL_MODELS if protocol else BACKTEST_MODELS
     from gpufleet.forecasting.series import FORECASTERS
 
     picked = model_names(models or default, FORECASTERS)
@@ -254,6 +256,7 @@ def backtest_series_cmd(
 
 
 @handles_errors
+@reads_files
 def forecast_cmd(
     series: Annotated[str, typer.Option("--series", help="SERIES, GPU_SAMPLES or REQUESTS reference.")],
     out_path: Annotated[Path, typer.Option("--out", help="Forecast file (.parquet or .csv).")],
@@ -274,8 +277,6 @@ def forecast_cmd(
     top: TopOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Fit a forecaster on every series of a reference and write mean and intervals for the horizon (clipped to
     the data's declared range)."""

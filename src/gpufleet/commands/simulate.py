@@ -10,10 +10,8 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
     SkipOpt,
-    TimeUnitOpt,
     _params,
     _root_opt,
     check_out_dir,
@@ -21,6 +19,7 @@ from gpufleet.commands.common import (
     err,
     handles_errors,
     out,
+    reads_files,
 )
 from gpufleet.commands.sim_policies import SetOpt, checked, sim_settings
 from gpufleet.core.errors import GpufleetError
@@ -97,6 +96,7 @@ OPTION_OF = {
 
 
 @handles_errors
+@reads_files
 def simulate_cmd(
     jobs: JobsOpt,
     cluster: ClusterOpt,
@@ -120,8 +120,6 @@ def simulate_cmd(
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Replay a job trace on a cluster under one scheduler and placer; write and print the summary.
 
@@ -190,6 +188,7 @@ def _tenancy_file(cluster: str) -> Any:
 
 
 @handles_errors
+@reads_files
 def compare_cmd(
     jobs: JobsOpt,
     cluster: ClusterOpt,
@@ -215,8 +214,6 @@ def compare_cmd(
     compat: CompatOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
     from gpufleet.plan.grids import run_grid
@@ -269,6 +266,7 @@ def _targets(text: str) -> dict[str, float]:
 
 
 @handles_errors
+@reads_files
 def tenancy_cmd(
     jobs: JobsOpt,
     cluster: Annotated[
@@ -307,8 +305,6 @@ def tenancy_cmd(
     ] = None,
     compat: CompatOpt = None,
     params: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""

@@ -9,16 +9,15 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
-    MapOpt,
     ParamOpt,
     SkipOpt,
-    TimeUnitOpt,
     _load,
     _root_opt,
     check_out_file,
     emit_json,
     handles_errors,
     out,
+    reads_files,
 )
 from gpufleet.core.errors import GpufleetError
 
@@ -64,13 +63,12 @@ def traces_list(as_json: JsonOpt = False) -> None:
 
 @traces_app.command("show")
 @handles_errors
+@reads_files
 def traces_show(
     ref: Annotated[str, typer.Argument(help="NAME[:PART], e.g. itp:cluster04")],
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Read one dataset part and print its metadata and profile."""
     from gpufleet.report.console import meta_table, profile_table
@@ -87,14 +85,13 @@ def traces_show(
 
 @traces_app.command("convert")
 @handles_errors
+@reads_files
 def traces_convert(
     ref: Annotated[str, typer.Argument(help="NAME[:PART]")],
     out_path: Annotated[Path, typer.Option("--out", help="Output .parquet (or .csv) file.")],
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Write one dataset part as a canonical Parquet (or CSV) file."""
     check_out_file(out_path, suffixes=(".parquet", ".csv"))
@@ -123,13 +120,12 @@ def traces_convert(
 
 @traces_app.command("compare")
 @handles_errors
+@reads_files
 def traces_compare(
     refs: Annotated[list[str], typer.Argument(help="Two or more references of the same table.")],
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
-    schema_map: MapOpt = None,
-    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Print the profiles of several datasets side by side (e.g. synthetic:jobs itp:cluster04)."""
     from gpufleet.report.console import profile_table

@@ -67,6 +67,15 @@ def forecast(
     return data.forecast(series, model, h, step_s, settings)
 
 
+def express(kind: str, frame: pl.DataFrame, x: str, y: str, color: str, title: str, **kw: Any) -> Any:
+    """A plotly-express chart (`kind`: "bar", "line") of a polars frame, one colour per `color` in the house
+    scheme; `kw` goes to plotly (barmode, labels)."""
+    import plotly.express as px
+
+    chart = getattr(px, kind)
+    return chart(frame.to_pandas(), x=x, y=y, color=color, title=title, color_discrete_sequence=COLORS, **kw)
+
+
 def line(frame: pl.DataFrame, x: str, ys: list[str], title: str, y_title: str, x_title: str = "") -> Any:
     import plotly.graph_objects as go
 

@@ -1,6 +1,5 @@
 """Fleet: where the GPUs are and how they are used."""
 
-import plotly.express as px
 import streamlit as st
 
 from gpufleet.core.units import human_seconds
@@ -28,14 +27,8 @@ c[2].metric("busy (mean)", f"{timeline['utilization_pct'].mean():.1f} %")
 c[3].metric("idle while allocated (mean)", f"{timeline['idle'].mean():.1f} GPUs")
 
 left, right = st.columns([1, 2])
-fig = px.bar(
-    by_type.to_pandas(),
-    x="gpu_type",
-    y="gpus",
-    color="pool",
-    title="GPUs by type and pool",
-    color_discrete_sequence=common.COLORS,
-    labels={"gpus": "GPUs", "gpu_type": "GPU type"},
+fig = common.express(
+    "bar", by_type, "gpu_type", "gpus", "pool", "GPUs by type and pool", labels={"gpus": "GPUs", "gpu_type": "GPU type"}
 )
 left.plotly_chart(fig, width="stretch")
 right.plotly_chart(
@@ -44,14 +37,14 @@ right.plotly_chart(
 )
 stranded = data.stranded_from_runs(src)
 if stranded is not None:
-    fig = px.line(
-        stranded.to_pandas(),
-        x="hours",
-        y="stranded_gpus",
-        color="run",
-        title="Stranded GPUs in the simulation runs (free, but no queued job fits them)",
+    fig = common.express(
+        "line",
+        stranded,
+        "hours",
+        "stranded_gpus",
+        "run",
+        "Stranded GPUs in the simulation runs (free, but no queued job fits them)",
         labels={"hours": "hours since the trace start", "stranded_gpus": "GPUs"},
-        color_discrete_sequence=common.COLORS,
     )
     st.plotly_chart(fig, width="stretch")
 else:

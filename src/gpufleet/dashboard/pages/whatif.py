@@ -3,7 +3,6 @@
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import plotly.express as px
 import polars as pl
 import streamlit as st
 
@@ -94,14 +93,8 @@ if runs:
             (pl.col("p95_wait_s") / 3600).alias("p95 wait (h)"),
         ).unpivot(index="scheduler", variable_name="metric", value_name="hours")
         st.plotly_chart(
-            px.bar(
-                chart.to_pandas(),
-                x="scheduler",
-                y="hours",
-                color="metric",
-                barmode="group",
-                color_discrete_sequence=common.COLORS,
-                title="Completion time and wait by scheduler",
+            common.express(
+                "bar", chart, "scheduler", "hours", "metric", "Completion time and wait by scheduler", barmode="group"
             ),
             width="stretch",
         )
@@ -186,14 +179,14 @@ if ten_go:
             )
     table = pl.DataFrame(rows)
     st.plotly_chart(
-        px.bar(
-            table.to_pandas(),
-            x="team",
-            y="p95_wait_h",
-            color="model",
+        common.express(
+            "bar",
+            table,
+            "team",
+            "p95_wait_h",
+            "model",
+            "p95 wait per team (hours)",
             barmode="group",
-            color_discrete_sequence=common.COLORS,
-            title="p95 wait per team (hours)",
             labels={"p95_wait_h": "p95 wait (h)"},
         ),
         width="stretch",

@@ -2,7 +2,6 @@
 
 import json
 
-import plotly.express as px
 import polars as pl
 import streamlit as st
 
@@ -48,15 +47,8 @@ chart = (
     )
     .unpivot(index="workload", variable_name="what", value_name="GPUs per pod")
 )
-fig = px.bar(
-    chart.to_pandas(),
-    x="workload",
-    y="GPUs per pod",
-    color="what",
-    barmode="group",
-    color_discrete_sequence=common.COLORS,
-    title="Requested vs used vs proposed (the 15 largest savings)",
-)
+title = "Requested vs used vs proposed (the 15 largest savings)"
+fig = common.express("bar", chart, "workload", "GPUs per pod", "what", title, barmode="group")
 st.plotly_chart(fig, width="stretch")
 st.dataframe(top.with_columns(pl.col("pods").round(1)).to_pandas(), width="stretch", hide_index=True)
 d1, d2 = st.columns(2)
