@@ -60,7 +60,8 @@ def run(requests: Any, policy: str, extra: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     name = {"predictive-interval": "predictive", "static": "target-tracking"}.get(policy, policy)
-    s = simulate_serving(requests, ServingConfig(policy=name, **extra)).summary
+    # the bench's row: the summary's JSON form and the replay's wall time
+    s = simulate_serving(requests, ServingConfig(policy=name, **extra)).summary.dump()
     s["wall_s"] = time.perf_counter() - t0
     return s
 

@@ -33,12 +33,12 @@ def main() -> int:
     for name, kw in runs:
         t0 = time.perf_counter()
         s = simulate(jobs, nodes, SimConfig(scheduler="fifo", placement="best-fit", **kw)).summary
-        base = base or s["gpu_hours"]
-        pool = s.get("pool") or {}
+        base = base or s.gpu_hours
+        preempted = s.pool.jobs_preempted_by_scale_down if s.pool is not None else 0
         print(
-            f"{name:22s} GPU-h {s['gpu_hours']:9,.0f} ({s['gpu_hours'] / base:5.1%})"
-            f"  avg wait {s['avg_wait_s'] / 3600:5.2f} h"
-            f"  p95 wait {s['p95_wait_s'] / 3600:6.2f} h  preempted {pool.get('jobs_preempted_by_scale_down', 0):5d}"
+            f"{name:22s} GPU-h {s.gpu_hours:9,.0f} ({s.gpu_hours / base:5.1%})"
+            f"  avg wait {s.avg_wait_s / 3600:5.2f} h"
+            f"  p95 wait {s.p95_wait_s / 3600:6.2f} h  preempted {preempted:5d}"
             f"  ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )

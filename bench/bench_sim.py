@@ -36,10 +36,10 @@ def one_size(n: int) -> dict[str, float]:
         "n": n,
         "wall_s": wall,
         "jobs_per_s": n / wall,
-        "events": res.summary["events"],
+        "events": res.summary.events,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "alloc": res.summary["avg_gpu_allocation"],
-        "avg_wait_s": res.summary["avg_wait_s"],
+        "alloc": res.summary.avg_gpu_allocation,
+        "avg_wait_s": res.summary.avg_wait_s,
     }
 
 
@@ -60,8 +60,8 @@ def itp_replays() -> None:
             r = simulate(jobs, nodes, SimConfig(scheduler=s)).summary
             print(
                 f"itp:{part:9s} {nodes_n * 8:5d} GPUs {s:13s} {time.perf_counter() - t0:6.2f} s  "
-                f"avg JCT {r['avg_jct_s'] / 3600:7.2f} h  avg wait {r['avg_wait_s'] / 3600:7.2f} h  "
-                f"alloc {r['avg_gpu_allocation']:.2f}  preemptions {r['preemptions']}",
+                f"avg JCT {r.avg_jct_s / 3600:7.2f} h  avg wait {r.avg_wait_s / 3600:7.2f} h  "
+                f"alloc {r.avg_gpu_allocation:.2f}  preemptions {r.preemptions}",
                 flush=True,
             )
 

@@ -33,7 +33,7 @@ def main() -> None:
         s = res.summary
         print(
             f"sjf {a.n:,} jobs on 10,000 GPUs, skips {'on ' if skip else 'off'}: {time.perf_counter() - t0:7.2f} s"
-            f"  avg wait {s['avg_wait_s'] / 60:6.1f} min  p95 wait {s['p95_wait_s'] / 60:6.1f} min",
+            f"  avg wait {s.avg_wait_s / 60:6.1f} min  p95 wait {s.p95_wait_s / 60:6.1f} min",
             flush=True,
         )
     if a.compare:

@@ -24,7 +24,10 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gpufleet.sim.summary import Summary
 
 
 def workload(ref: str) -> tuple:  # type: ignore[type-arg]
@@ -107,7 +110,7 @@ def main() -> None:
     for s in a.schedulers.split(","):
         cfg = SimConfig(scheduler=s)
         best: dict[str, float] = {}
-        summ: dict[str, dict] = {}  # type: ignore[type-arg]
+        summ: dict[str, Summary] = {}
         models = ("pooled", "partitioned", "quota", "quota-noreclaim", "quota-1q")
 
         def replay(m: str, cfg: SimConfig = cfg) -> Any:
@@ -126,21 +129,21 @@ def main() -> None:
                 summ[m] = r.summary
         counts = {m: decisions(lambda m=m: replay(m)) for m in models}
         # job runs = starts, restarts after a preemption included: the work the replay simulates
-        runs = {m: summ[m]["finished"] + summ[m]["unfinished"] + summ[m]["preemptions"] for m in models}
+        runs = {m: summ[m].finished + summ[m].unfinished + summ[m].preemptions for m in models}
         for m in models:
             r = summ[m]
             ratio = best[m] / best["pooled"]
             per_run = ratio * runs["pooled"] / runs[m]
             if m != "pooled":
                 worst = max(worst, ratio)
-            extra = f"  reclaims {r['quota']['reclaim_preemptions']:,}" if "quota" in r else ""
+            extra = f"  reclaims {r.quota.reclaim_preemptions:,}" if r.quota is not None else ""
             tries, placed = counts[m]
             print(
                 f"{s:9s} {m:16s} {best[m]:6.2f} s  x{ratio:4.2f} of pooled  runs {runs[m]:6,} (x{per_run:4.2f} per run)"
                 f"  tries {tries:7,} (x{tries / counts['pooled'][0]:4.2f})  placer {placed:6,}"
                 f" (x{placed / counts['pooled'][1]:4.2f})"
-                f"  avg wait {r['avg_wait_s'] / 3600:6.2f} h  p95 wait {r['p95_wait_s'] / 3600:6.2f} h"
-                f"  avg JCT {r['avg_jct_s'] / 3600:5.2f} h{extra}",
+                f"  avg wait {r.avg_wait_s / 3600:6.2f} h  p95 wait {r.p95_wait_s / 3600:6.2f} h"
+                f"  avg JCT {r.avg_jct_s / 3600:5.2f} h{extra}",
                 flush=True,
             )
     print(f"worst overhead vs pooled: x{worst:.2f} (goal <= x1.20)")

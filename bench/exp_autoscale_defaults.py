@@ -53,22 +53,19 @@ def main() -> int:
     for k, f in frames.items():
         tt = simulate_serving(f, ServingConfig(policy="target-tracking")).summary
         o = simulate_serving(f, ServingConfig(policy="oracle")).summary
-        base[k] = (tt["gpu_hours"], o["gpu_hours"], tt["slo_attainment"])
-        print(
-            f"{k:12s} target-tracking {tt['gpu_hours']:7.3f} GPU-h at {tt['slo_attainment']:.2%},"
-            f" oracle {o['gpu_hours']:.3f}"
-        )
+        base[k] = (tt.gpu_hours, o.gpu_hours, tt.slo_attainment)
+        print(f"{k:12s} target-tracking {tt.gpu_hours:7.3f} GPU-h at {tt.slo_attainment:.2%}, oracle {o.gpu_hours:.3f}")
     best: tuple[float, dict[str, Any]] | None = None
     for extra in GRID:
         gaps, cells, ok = [], [], True
         for k, f in frames.items():
             s = simulate_serving(f, ServingConfig(policy="predictive", **extra)).summary
             tt, o, att_tt = base[k]
-            gap = (tt - s["gpu_hours"]) / (tt - o)
+            gap = (tt - s.gpu_hours) / (tt - o)
             need = 0.99 if k == "code" else min(0.99, att_tt)
-            ok &= s["slo_attainment"] >= need - 1e-9
+            ok &= s.slo_attainment >= need - 1e-9
             gaps.append(gap)
-            cells.append(f"{k} {gap:+.2f}/{s['slo_attainment']:.2%}")
+            cells.append(f"{k} {gap:+.2f}/{s.slo_attainment:.2%}")
         mean = sum(gaps) / len(gaps)
         print(f"{'OK' if ok else '--'} mean gap {mean:+.3f} {extra} | " + "  ".join(cells), flush=True)
         if ok and (best is None or mean > best[0]):

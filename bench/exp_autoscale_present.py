@@ -58,9 +58,9 @@ def main() -> None:
     for floor, hold, util in itertools.product(range(1, 7), (0, 60, 120, 300, 600), (0.5, 0.7, 1.0)):
         cfg = ServingConfig(policy="present-oracle", min_replicas=floor, settings={"hold_s": hold, "target_util": util})
         s = simulate_serving(req, cfg).summary
-        rows.append((s["gpu_hours"], s["slo_attainment"], floor, hold, util))
-    floor_h = oracle["gpu_hours"]
-    att = oracle["slo_attainment"]
+        rows.append((s.gpu_hours, s.slo_attainment, floor, hold, util))
+    floor_h = oracle.gpu_hours
+    att = oracle.slo_attainment
     print(f"{a.requests}: oracle {floor_h:.3f} GPU-h at {att:.2%}; 1.2x oracle = {1.2 * floor_h:.3f}")
     ok = sorted(r for r in rows if r[1] >= 0.99)
     for gh, att, floor, hold, util in ok[:5]:

@@ -68,7 +68,7 @@ def main() -> None:
     y = np.log(np.maximum(jobs["duration"].fill_null(1.0).to_numpy(), 1.0))
     g = jobs["num_gpus"].to_numpy()
     mu, sd = class_stats(y, g)
-    oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary["avg_jct_s"]
+    oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary.avg_jct_s
 
     def ratios(log_pred: np.ndarray) -> dict[str, float]:
         p = np.exp(log_pred)
@@ -76,7 +76,7 @@ def main() -> None:
         out = {}
         for mode, gap in (("fixed", 0.0), ("refreshed", SimConfig().mate_gap_s)):
             cfg = SimConfig(scheduler="sjf", predictor="lightgbm", mate_gap_s=gap)
-            out[mode] = simulate(jobs, nodes, cfg, predictions=frame).summary["avg_jct_s"] / oracle
+            out[mode] = simulate(jobs, nodes, cfg, predictions=frame).summary.avg_jct_s / oracle
         return out
 
     def row(label: str, make: Callable[[np.ndarray], np.ndarray]) -> None:

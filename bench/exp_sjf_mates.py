@@ -55,13 +55,13 @@ def replay(ref: str, jobs: pl.DataFrame, preds: pl.DataFrame, spec: str, seeds: 
     demand = float((jobs["duration"].fill_null(0) * jobs["num_gpus"]).sum()) / float(
         jobs["submit_time"].max() - jobs["submit_time"].min()  # type: ignore[operator]
     )
-    oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary["avg_jct_s"]
+    oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary.avg_jct_s
     ratios: dict[str, list[float]] = {"fixed": [], "refreshed": []}
     for seed in range(seeds + 1):
         p = nudge(preds, seed) if seed else preds
         for mode, gap in (("fixed", 0.0), ("refreshed", SimConfig().mate_gap_s)):
             cfg = SimConfig(scheduler="sjf", predictor="lightgbm", mate_gap_s=gap)
-            ratios[mode].append(simulate(jobs, nodes, cfg, predictions=p).summary["avg_jct_s"] / oracle)
+            ratios[mode].append(simulate(jobs, nodes, cfg, predictions=p).summary.avg_jct_s / oracle)
     cells = "  ".join(
         f"{m} {v[0]:.3f} (nudged: mean {np.mean(v[1:]):.3f}, {min(v[1:]):.3f}-{max(v[1:]):.3f})"
         for m, v in ratios.items()

@@ -51,12 +51,12 @@ def main() -> None:
         spec = auto_cluster(jobs)
         nodes = load_cluster(spec, None)
         preds = PREDICTORS.build("lightgbm").predict(jobs)
-        oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary["avg_jct_s"]
+        oracle = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="oracle")).summary.avg_jct_s
         out = {}
         for name, v in keys(preds).items():
             frame = preds.with_columns(pl.Series("p10", v), pl.Series("p50", v), pl.Series("p90", v))
             cfg = SimConfig(scheduler="sjf", predictor="lightgbm")  # the frame stands in for lightgbm's output
-            jct = simulate(jobs, nodes, cfg, predictions=frame).summary["avg_jct_s"]
+            jct = simulate(jobs, nodes, cfg, predictions=frame).summary.avg_jct_s
             out[name] = jct / oracle
         rows = "  ".join(f"{k} {v:.3f}" for k, v in out.items())
         print(f"{ref} on {spec}: SJF JCT lightgbm-key / oracle: {rows}  ({time.perf_counter() - t0:.0f} s)", flush=True)

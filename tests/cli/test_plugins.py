@@ -15,6 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from gpufleet.sim.summary import Summary, load
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "gpufleet-example-plugin"
 DIST = "gpufleet-example-plugin"
@@ -75,9 +77,9 @@ def test_simulate_runs_the_plugin_scheduler_and_placer(site: Path, tmp_path: Pat
         out = tmp_path / sched
         res = gpufleet(site, "simulate", "--scheduler", sched, "--placement", placer, *JOBS, "--out", str(out))
         assert res.returncode == 0, res.stderr
-        summary = json.loads((out / "summary.json").read_text())
-        assert (summary["scheduler"], summary["placement"]) == (sched, placer)
-        assert summary["finished"] == 200
+        summary = load((out / "summary.json").read_text(), out, Summary)
+        assert (summary.scheduler, summary.placement) == (sched, placer)
+        assert summary.finished == 200
         runs[sched] = pl.read_parquet(out / "jobs.parquet").sort("submit", "job_id", maintain_order=True)
     # fifo never starts a later submission first; ljf must, on this loaded cluster: a larger job overtakes
     fifo, ljf = runs["fifo"], runs["ljf"]

@@ -70,7 +70,7 @@ def test_replay_finishes_every_job_and_never_oversubscribes(name: str, rows: lis
     cfg = SimConfig(scheduler=name, placement="first-fit", predictor="oracle", preempt_overhead_s=7)
     res = simulate(jobs_frame(rows), parse_spec(CLUSTER), cfg, observers=[watch])
     assert res.jobs["status"].to_list() == ["finished"] * len(rows)
-    assert res.summary["finished"] == len(rows) and res.summary["scheduler"] == name
+    assert res.summary.finished == len(rows) and res.summary.scheduler == name
     assert all(watch.finishes.get(i) == 1 for i in range(len(rows))), "every job finishes exactly once"
     assert (res.jobs["start"] >= res.jobs["submit"] - 1e-9).all(), "a job started before it was submitted"
     assert (res.jobs["jct"] >= res.jobs["duration"] - 1e-6).all(), "a job ran shorter than its work"

@@ -34,7 +34,7 @@ def _p95(jobs: pl.DataFrame, nodes: int) -> float:
     s = simulate(
         jobs, parse_spec(f"{nodes}x2:A100"), SimConfig(scheduler="fifo-backfill", placement="best-fit")
     ).summary
-    return float(s["p95_wait_s"]) if s["unfinished"] == 0 else math.inf
+    return s.p95_wait_s if s.unfinished == 0 else math.inf
 
 
 @pytest.fixture(scope="module")

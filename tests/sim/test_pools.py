@@ -82,16 +82,16 @@ def test_replays_with_a_changing_pool(policy: str | None) -> None:
     jobs, nodes = _jobs(), parse_spec("4x8:A100")
     res = simulate(jobs, nodes, SimConfig(scheduler="fifo", pool=policy, provision_delay_s=300))
     s = res.summary
-    assert s["finished"] == 40, "every job finishes"
-    fixed = 32 * s["makespan_s"] / 3600
+    assert s.finished == 40, "every job finishes"
+    fixed = 32 * s.makespan_s / 3600
     if policy in (None, "fixed"):
-        assert s["gpu_hours"] == pytest.approx(fixed)
+        assert s.gpu_hours == pytest.approx(fixed)
         return
-    assert s["gpu_hours"] < 0.8 * fixed, "idle nodes were given back"
+    assert s.gpu_hours < 0.8 * fixed, "idle nodes were given back"
     last = res.jobs.filter(pl.col("job_id") == "j39")
     assert last["wait"][0] >= 300 - 1e-6, "the 16-GPU job waited for nodes to be provisioned"
     if policy == "predictive":
-        assert s["pool"]["jobs_preempted_by_scale_down"] == 0
+        assert s.pool is not None and s.pool.jobs_preempted_by_scale_down == 0
 
 
 def test_cli_simulate_with_a_pool(tmp_path: object) -> None:

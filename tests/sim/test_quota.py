@@ -66,7 +66,7 @@ def test_a_borrower_is_preempted_youngest_first_when_the_lender_wants_its_quota_
     assert s["a0"] == 10.0
     pre = dict(zip(res.jobs["job_id"].to_list(), res.jobs["preemptions"].to_list(), strict=True))
     assert pre == {"b0": 0, "b1": 0, "b2": 1, "a0": 0}
-    assert res.summary["quota"]["reclaim_preemptions"] == 1
+    assert res.summary.quota.reclaim_preemptions == 1
     # b2 resumes when a0 ends (t=60), keeping its progress: it had run 8 s of 100
     fin = dict(zip(res.jobs["job_id"].to_list(), res.jobs["finish"].to_list(), strict=True))
     assert fin["b2"] == pytest.approx(60 + 92)
@@ -80,7 +80,7 @@ def test_without_reclaim_the_lender_waits_and_without_a_cohort_nobody_borrows() 
     res = run(rows, "2x8:A100", alone)
     # b1 may not borrow a's idle quota; a0 starts at once on its own quota
     assert starts(res) == {"b0": 0.0, "b1": 100.0, "a0": 10.0}
-    assert res.summary["preemptions"] == 0
+    assert res.summary.preemptions == 0
 
 
 def test_borrowing_and_lending_limits() -> None:
@@ -104,8 +104,8 @@ def test_typed_quotas_put_untyped_jobs_on_their_flavor() -> None:
 def test_jobs_without_a_queue_or_larger_than_any_quota_are_unschedulable_and_counted() -> None:
     rows = [("a0", 0, 4, 10, "a"), ("x0", 0, 1, 10, "x"), ("a1", 0, 12, 10, "a")]
     res = run(rows, "2x8:A100", {"a": QueueSpec(nominal=8)})
-    q = res.summary["quota"]
-    assert (q["jobs_without_queue"], q["jobs_over_quota"], res.summary["unschedulable"]) == (1, 1, 2)
+    q = res.summary.quota
+    assert q is not None and (q.jobs_without_queue, q.jobs_over_quota, res.summary.unschedulable) == (1, 1, 2)
 
 
 @pytest.mark.parametrize("scheduler", sorted(SCHEDULERS.names()))
@@ -121,7 +121,7 @@ def test_every_scheduler_inside_queues_finishes_every_job_within_quota(scheduler
         "t2": QueueSpec(nominal=16, cohort="c"),
     }
     res = simulate(jobs, parse_spec("8x8:A100"), SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues)))
-    assert res.summary["finished"] == jobs.height
+    assert res.summary.finished == jobs.height
     tl = res.groups
     assert tl is not None and set(tl["group"]) == {"t0", "t1", "t2"}
     # the quota holds at every sample: t0 never above nominal + borrowing limit, the cohort never above its pool
@@ -129,9 +129,9 @@ def test_every_scheduler_inside_queues_finishes_every_job_within_quota(scheduler
     assert all(u <= limit[g] + 1e-9 for g, u in zip(tl["group"], tl["used_gpus"], strict=True))
     assert float(tl.group_by("t").agg(pl.col("used_gpus").sum())["used_gpus"].max()) <= 64 + 1e-9  # type: ignore[arg-type]
     assert (tl["borrowed_gpus"] == (tl["used_gpus"] - tl["nominal_gpus"]).clip(0)).all()
-    groups = {g["group"]: g for g in res.summary["groups"]}
-    assert sum(g["jobs"] for g in groups.values()) == jobs.height
-    assert groups["t2"]["gpus_owned"] == 16
+    groups = {g.group: g for g in res.summary.groups or []}
+    assert sum(g.jobs for g in groups.values()) == jobs.height
+    assert groups["t2"].gpus_owned == 16
 
 
 def test_queue_groups_and_a_per_queue_scheduler() -> None:
@@ -160,7 +160,7 @@ def test_typed_flavors_with_typed_and_untyped_jobs_under_every_scheduler(schedul
     jobs, queues = typed_teams(load("synthetic:jobs", n_jobs=900).frame.filter(pl.col("num_gpus") <= 8))
     cfg = SimConfig(scheduler=scheduler, quota=QuotaSpec(queues=queues))
     res = simulate(jobs, parse_spec("4x8:A100,4x8:V100"), cfg)
-    assert res.summary["finished"] == jobs.height and res.summary["quota"]["reclaim_preemptions"] > 0
+    assert res.summary.finished == jobs.height and res.summary.quota.reclaim_preemptions > 0
     typed = res.jobs.join(jobs.select("job_id", "gpu_type"), on="job_id").filter(pl.col("gpu_type") == "A100")
     nodes = parse_spec("4x8:A100,4x8:V100")
     node_types = dict(zip(nodes["node_id"], nodes["gpu_type"], strict=True))
@@ -215,10 +215,10 @@ def test_skipping_queues_that_cannot_change_is_exact(scheduler: str, typed: bool
     sched = {"name": name, "settings": {"blocking": True} if blocking else {}}
     cfg = SimConfig(scheduler=sched, predictor=predictor, quota=QuotaSpec(queues=queues))
     fast = simulate(jobs, nodes, cfg)
-    assert (fast.summary["mate_refreshes"] > 0) == bool(refresh)
+    assert (fast.summary.mate_refreshes > 0) == bool(refresh)
     every_pass = QuotaDispatcher(cfg.quota, queue_schedulers(cfg.quota, name, cfg.scheduler.settings), skip_clean=False)
     slow = simulate(jobs, nodes, cfg, scheduler=every_pass)
-    assert fast.summary["quota"]["reclaim_preemptions"] > 0
+    assert fast.summary.quota.reclaim_preemptions > 0
     assert fast.jobs.select(REPLAY).equals(slow.jobs.select(REPLAY))
 
 

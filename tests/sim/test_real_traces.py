@@ -22,9 +22,9 @@ def test_nothing_queues_on_a_huge_cluster(data_dir: Path, ref: str, sched: str) 
     jobs = load(ref, data_dir).frame
     res = simulate(jobs, parse_spec("2000x8:V100"), SimConfig(scheduler=sched))
     out = res.jobs
-    assert out.height == jobs.height and res.summary["finished"] == jobs.height
+    assert out.height == jobs.height and res.summary.finished == jobs.height
     assert (out["jct"] == out["duration"]).all(), "a job waited although the cluster is far larger than demand"
-    assert (out["wait"] == 0).all() and res.summary["preemptions"] == 0
+    assert (out["wait"] == 0).all() and res.summary.preemptions == 0
 
 
 @pytest.mark.slow
@@ -36,11 +36,11 @@ def test_policy_order_on_a_loaded_cluster(data_dir: Path, ref: str) -> None:
         s: simulate(jobs, nodes, SimConfig(scheduler=s, predictor="oracle")).summary
         for s in ("fifo", "sjf", "tiresias")
     }
-    assert avg["fifo"]["avg_wait_s"] > 3600, "the cluster is not loaded: the comparison would be vacuous"
-    assert avg["sjf"]["avg_jct_s"] <= avg["fifo"]["avg_jct_s"]
-    assert avg["tiresias"]["avg_jct_s"] <= avg["fifo"]["avg_jct_s"]
+    assert avg["fifo"].avg_wait_s > 3600, "the cluster is not loaded: the comparison would be vacuous"
+    assert avg["sjf"].avg_jct_s <= avg["fifo"].avg_jct_s
+    assert avg["tiresias"].avg_jct_s <= avg["fifo"].avg_jct_s
     for s in avg.values():
-        assert s["finished"] == jobs.height
+        assert s.finished == jobs.height
 
 
 def test_user_history_predictor_is_causal_and_useful(data_dir: Path) -> None:
@@ -56,6 +56,6 @@ def test_user_history_predictor_is_causal_and_useful(data_dir: Path) -> None:
     again = PREDICTORS.build("user-history").predict(bumped)
     assert again["p50"][:501].equals(pred["p50"][:501])
     nodes = parse_spec(LOADED["philly:jobs"])
-    fifo = simulate(jobs, nodes, SimConfig(scheduler="fifo")).summary["avg_jct_s"]
-    sjf_hist = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="user-history")).summary["avg_jct_s"]
+    fifo = simulate(jobs, nodes, SimConfig(scheduler="fifo")).summary.avg_jct_s
+    sjf_hist = simulate(jobs, nodes, SimConfig(scheduler="sjf", predictor="user-history")).summary.avg_jct_s
     assert sjf_hist < fifo  # history-based SJF still beats FIFO on the real trace

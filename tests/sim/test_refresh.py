@@ -50,7 +50,7 @@ def _jobs(rows: list[tuple[str, float, float, str, str]]) -> pl.DataFrame:
 
 def _run(jobs: pl.DataFrame, priors: dict[str, float], cluster: str, **cfg: Any) -> SimResult:
     res = simulate(jobs, parse_spec(cluster), SimConfig(scheduler="sjf", **cfg), predictor=Priors(priors))
-    assert res.summary["predictor"] == "Priors"  # a passed-in member is named in the summary
+    assert res.summary.predictor == "Priors"  # a passed-in member is named in the summary
     return res
 
 
@@ -75,7 +75,7 @@ def test_a_sweep_whose_first_job_ended_fast_overtakes_a_shorter_prediction() -> 
     res = _run(jobs, priors, "1x2:V100")
     s = _starts(res)
     assert (s["S1"], s["S2"], s["S3"], s["X"]) == (0.5, 100.5, 200.5, 300.5)
-    assert res.summary["mate_refreshes"] == 3  # S2 and S3 when S1 ends, S3 again when S2 ends
+    assert res.summary.mate_refreshes == 3  # S2 and S3 when S1 ends, S3 again when S2 ends
     fixed = _starts(_run(jobs, priors, "1x2:V100", mate_gap_s=0))
     assert (fixed["X"], fixed["S2"], fixed["S3"]) == (100.5, 3100.5, 3200.5)
 
@@ -101,7 +101,7 @@ def test_a_mate_still_running_pushes_its_waiting_mates_back() -> None:
 def test_the_oracle_is_never_refreshed() -> None:
     jobs = _jobs([("A", 0.0, 10.0, "u", "s"), ("B", 0.1, 10.0, "u", "s"), ("C", 0.2, 10.0, "u", "s")])
     res = simulate(jobs, parse_spec("1x1:V100"), SimConfig(scheduler="sjf", predictor="oracle"))
-    assert res.summary["mate_refreshes"] == 0
+    assert res.summary.mate_refreshes == 0
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_nothing_before_t_depends_on_durations_that_end_after_t(
     nodes = parse_spec("6x8:V100")
     cfg = SimConfig(scheduler="sjf")
     base = simulate(synthetic, nodes, cfg, predictor=Priors(priors))
-    assert base.summary["mate_refreshes"] > 0
+    assert base.summary.mate_refreshes > 0
     ends = base.jobs.select("job_id", "finish")
     t_cut = float(ends["finish"].quantile(0.5))  # type: ignore[arg-type]
     later = set(ends.filter(pl.col("finish") > t_cut)["job_id"].to_list())
@@ -143,7 +143,7 @@ def test_one_queue_holding_every_gpu_gives_the_pooled_schedule(synthetic: pl.Dat
     groups = sorted({g for g in synthetic["group"].to_list() if g is not None})
     quota = QuotaSpec(queues={"all": QueueSpec(nominal=48.0, groups=groups)})
     queued = simulate(synthetic, nodes, SimConfig(scheduler="sjf", predictor="user-history", quota=quota))
-    assert queued.summary["mate_refreshes"] == pooled.summary["mate_refreshes"] > 0
+    assert queued.summary.mate_refreshes == pooled.summary.mate_refreshes > 0
     assert queued.jobs["start"].to_list() == pooled.jobs["start"].to_list()
 
 
@@ -185,7 +185,7 @@ def test_skipping_groups_below_their_floor_is_exact(synthetic: pl.DataFrame, mon
 
     monkeypatch.setattr(MateRefresher, "_refresh", always_look)
     slow = simulate(synthetic, nodes, cfg)
-    assert fast.summary["mate_refreshes"] == slow.summary["mate_refreshes"] > 0
+    assert fast.summary.mate_refreshes == slow.summary.mate_refreshes > 0
     assert fast.jobs["start"].to_list() == slow.jobs["start"].to_list()
 
 
@@ -194,4 +194,4 @@ def test_an_empty_trace_with_a_learned_predictor_gives_an_empty_replay(predictor
     # the predictor's frame for no jobs has null-typed columns (found by the property test)
     empty = _jobs([])
     res = simulate(empty, parse_spec("1x1:V100"), SimConfig(scheduler="sjf", predictor=predictor))
-    assert res.summary["finished"] == 0 and res.summary["mate_refreshes"] == 0
+    assert res.summary.finished == 0 and res.summary.mate_refreshes == 0

@@ -123,7 +123,7 @@ def test_gang_spans_nodes_in_chunks_of_eight() -> None:
     assert res.jobs["n_nodes"].to_list() == [2, 2]
     # with multi-node off both are larger than any node: unschedulable, counted and listed
     off = sim([("big", 0, 16, 10), ("mid", 0, 12, 10)], "2x8", multi_node=False)
-    assert off.summary["unschedulable"] == 2 and off.summary["unschedulable_jobs"] == ["big", "mid"]
+    assert off.summary.unschedulable == 2 and off.summary.unschedulable_jobs == ["big", "mid"]
 
 
 def test_small_jobs_never_spread_across_nodes() -> None:
@@ -134,9 +134,9 @@ def test_small_jobs_never_spread_across_nodes() -> None:
 
 def test_too_large_and_wrong_type_are_unschedulable_not_waited_on() -> None:
     res = sim([("huge", 0, 8, 10), ("pinned", 0, 1, 10, "A100"), ("ok", 1, 2, 5)], "1x4:V100")
-    assert res.summary["unschedulable"] == 2
-    assert sorted(res.summary["unschedulable_jobs"]) == ["huge", "pinned"]
-    assert jct(res)["ok"] == 5 and res.summary["finished"] == 1
+    assert res.summary.unschedulable == 2
+    assert sorted(res.summary.unschedulable_jobs) == ["huge", "pinned"]
+    assert jct(res)["ok"] == 5 and res.summary.finished == 1
 
 
 def test_gpu_type_constraint_and_speed_factor() -> None:
@@ -156,18 +156,18 @@ def test_zero_length_jobs_and_stable_order_for_ties_and_unsorted_input() -> None
     assert res.jobs["job_id"].to_list() == ["a", "b", "c", "z"]
     assert jct(res) == {"a": 10, "b": 15, "c": 25, "z": 25}  # z waits behind c in strict FIFO, then takes 0 s
     alone = sim([("z", 5, 1, 0)], "1x1")
-    assert jct(alone) == {"z": 0} and alone.summary["avg_wait_s"] == 0
+    assert jct(alone) == {"z": 0} and alone.summary.avg_wait_s == 0
 
 
 def test_empty_trace_gives_zero_summary() -> None:
     res = sim([], "4x8")
     s = res.summary
-    assert s["jobs"] == 0 and s["finished"] == 0 and s["unschedulable"] == 0
-    assert s["avg_jct_s"] == 0 and s["p99_wait_s"] == 0 and s["makespan_s"] == 0 and s["avg_gpu_allocation"] == 0
+    assert s.jobs == 0 and s.finished == 0 and s.unschedulable == 0
+    assert s.avg_jct_s == 0 and s.p99_wait_s == 0 and s.makespan_s == 0 and s.avg_gpu_allocation == 0
     assert res.jobs.height == 0
 
 
 def test_jobs_without_duration_are_counted_not_lost() -> None:
     res = sim([("a", 0, 1, 10), ("b", 1, 1, None)], "1x1")
-    assert res.summary["jobs"] == 2 and res.summary["skipped_unknown_duration"] == 1
-    assert res.summary["skipped_unknown_duration_jobs"] == ["b"]
+    assert res.summary.jobs == 2 and res.summary.skipped_unknown_duration == 1
+    assert res.summary.skipped_unknown_duration_jobs == ["b"]

@@ -40,7 +40,7 @@ def test_partitioned_equals_each_vc_alone_and_pooled_does_the_same_work() -> Non
     # a VC is its own cluster: team-2's numbers are what its jobs do alone on its two nodes
     t2 = next(g for g in res["partitioned"]["groups"] if g["group"] == "team-2")
     alone = simulate(jobs.filter(pl.col("group") == "team-2"), nodes.slice(4, 2), cfg)
-    assert abs(t2["avg_wait_s"] - alone.summary["avg_wait_s"]) < 1e-6
+    assert abs(t2["avg_wait_s"] - alone.summary.avg_wait_s) < 1e-6
     assert t2["gpus_owned"] == 16 and 0 < t2["allocation"] <= 1
 
 
@@ -101,7 +101,7 @@ def test_quota_search_meets_each_target_with_the_fewest_gpus_it_found() -> None:
 
         def p95(n: float, mine: pl.DataFrame = mine, g: str = g) -> float:
             r = simulate(mine, nodes, cfg.model_copy(update={"quota": QuotaSpec(queues={g: QueueSpec(nominal=n)})}))
-            return float(r.summary["groups"][0]["p95_wait_s"])
+            return float(r.summary.groups[0].p95_wait_s)
 
         assert a["reachable"] and a["quota_gpus"] % 4 == 0
         assert p95(a["quota_gpus"]) <= target  # meets the target
@@ -153,10 +153,10 @@ def test_group_timelines_coarsen_their_step_to_stay_under_the_row_budget(monkeyp
     jobs = load("synthetic:jobs", n_jobs=600).frame  # ten teams over days of arrivals
     nodes = parse_spec("8x8:A100")
     fine = simulate(jobs, nodes, SimConfig())
-    assert fine.summary["group_timeline_step_s"] == 60.0 and fine.groups is not None
+    assert fine.summary.group_timeline_step_s == 60.0 and fine.groups is not None
     monkeypatch.setattr(run_mod, "GROUP_ROWS", fine.groups.height // 7)
     coarse = simulate(jobs, nodes, SimConfig())
-    step = coarse.summary["group_timeline_step_s"]
+    step = coarse.summary.group_timeline_step_s
     # the budget is met against the expected span (submissions + mean duration), so roughly: a step several
     # times coarser, and as many times fewer rows
     assert coarse.groups is not None and step % 60.0 == 0 and step >= 4 * 60.0
@@ -164,4 +164,4 @@ def test_group_timelines_coarsen_their_step_to_stay_under_the_row_budget(monkeyp
     ts = coarse.groups["t"].unique().sort()
     assert (ts.diff().drop_nulls() == step).all()
     # the per-group summary comes from exact integrals, not from the samples: unchanged
-    assert coarse.summary["groups"] == fine.summary["groups"]
+    assert coarse.summary.groups == fine.summary.groups

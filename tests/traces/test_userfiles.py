@@ -5,7 +5,6 @@ array and heterogeneous job ids, job steps, CANCELLED/TIMEOUT/OUT_OF_MEMORY/NODE
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +13,8 @@ from typer.testing import CliRunner
 
 from gpufleet.cli import app
 from gpufleet.core.errors import GpufleetError
+from gpufleet.sim.summary import Summary
+from gpufleet.sim.summary import load as load_summary
 from gpufleet.traces import load
 from gpufleet.traces.userfile import SCHEMA_MAP
 
@@ -48,7 +49,7 @@ def test_canonical_csv_parquet_and_jsonl_give_the_same_jobs(tmp_path: Path) -> N
         app, ["simulate", "--jobs", str(tmp_path / "j.csv"), "--cluster", "2x8:A100", "--out", str(tmp_path / "run")]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "run" / "summary.json").read_text())["finished"] == 6
+    assert load_summary((tmp_path / "run" / "summary.json").read_text(), "run", Summary).finished == 6
 
 
 def test_foreign_schema_with_a_map(tmp_path: Path) -> None:
@@ -99,8 +100,8 @@ def test_foreign_schema_with_a_map(tmp_path: Path) -> None:
         res = CliRunner().invoke(app, [*args, "--cluster", str(tmp_path / spec), "--out", str(tmp_path / model)])
         assert res.exit_code == 0, res.output
         assert f"{model}: per group" in res.output
-        summary = json.loads((tmp_path / model / "summary.json").read_text())
-        assert summary["model"] == model and {g["group"] for g in summary["groups"]} == {"nlp", "vision"}
+        summary = load_summary((tmp_path / model / "summary.json").read_text(), model, Summary)
+        assert summary.model == model and {g.group for g in summary.groups or []} == {"nlp", "vision"}
 
 
 def test_errors_name_file_line_and_column(tmp_path: Path) -> None:

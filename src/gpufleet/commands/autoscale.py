@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from gpufleet.commands.common import (
     reads_files,
 )
 from gpufleet.core.errors import GpufleetError, validation_line
+
+if TYPE_CHECKING:
+    from gpufleet.sim.summary import ServingSummary
 
 RequestsOpt = Annotated[
     str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
@@ -69,7 +72,7 @@ def _save(out_dir: Path, command: str, requests: str, cfg: Any, res: Any) -> Non
 
     write_run(
         out_dir,
-        summary={"requests_ref": requests, **res.summary, "actions": res.actions},
+        summary=res.summary.with_actions(res.actions, requests_ref=requests),
         config={"command": command, "requests": requests, **cfg.model_dump()},
         tables={"requests": res.requests, "timeline": res.timeline},
     )
@@ -87,20 +90,24 @@ def _feasibility_line(frame: Any, cfg: Any) -> tuple[str, Any]:
     return (text if feas.feasible else f"[bold red]{text}[/bold red]"), feas
 
 
-def _row(s: dict[str, Any]) -> dict[str, Any]:
+def _row(s: ServingSummary) -> dict[str, Any]:
     return {
-        "policy": s["policy"],
-        "GPU-hours": s["gpu_hours"],
-        "SLO attainment": f"{s['slo_attainment']:.2%}",
-        "of attainable": f"{s['slo_attainment_attainable']:.2%}",
-        "SLO met": "yes" if s["slo_met"] else "no",
-        "TTFT p50 s": s["ttft_p50_s"],
-        "TTFT p99 s": s["ttft_p99_s"],
-        "e2e p99 s": s["e2e_p99_s"],
-        "max replicas": s["max_replicas"],
-        "utilization": s["mean_utilization"],
-        "actions": s["scaling_actions"],
+        "policy": s.policy,
+        "GPU-hours": s.gpu_hours,
+        "SLO attainment": f"{s.slo_attainment:.2%}",
+        "of attainable": _share(s.slo_attainment_attainable),
+        "SLO met": "yes" if s.slo_met else "no",
+        "TTFT p50 s": s.ttft_p50_s,
+        "TTFT p99 s": s.ttft_p99_s,
+        "e2e p99 s": s.e2e_p99_s,
+        "max replicas": s.max_replicas,
+        "utilization": s.mean_utilization,
+        "actions": s.scaling_actions,
     }
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2%}"
 
 
 @handles_errors
@@ -140,16 +147,14 @@ def autoscale_sim_cmd(
         out.print(line)
     with err.status(f"replaying {frame.height:,} requests under {policy} …"):
         res = simulate_serving(frame, cfg)
-    summary = {"requests_ref": requests, **res.summary}
+    summary = res.summary.model_copy(update={"requests_ref": requests}).dump()
     if out_dir is not None:
         _save(out_dir, "autoscale-sim", requests, cfg, res)
     if as_json:
         emit_json(summary)
         return
     out.print(
-        metrics_table(
-            f"{policy} on {requests} ({res.summary['profile']}, SLO {res.summary['slo']})", [_row(res.summary)]
-        )
+        metrics_table(f"{policy} on {requests} ({res.summary.profile}, SLO {res.summary.slo})", [_row(res.summary)])
     )
     if out_dir is not None:
         out.print(f"run directory: {out_dir}")
@@ -206,10 +211,10 @@ def compare_autoscalers_cmd(
         rows.append(res.summary)
         if out_dir is not None:
             _save(out_dir / cfg.policy, "compare-autoscalers", requests, cfg, res)
-    oracle = next((r["gpu_hours"] for r in rows if r["policy"] == "oracle"), None)
-    for r in rows:
-        r["gpu_hours_vs_oracle"] = r["gpu_hours"] / oracle if oracle else None
-    rows = gap_closed(rows)
+    oracle = next((r.gpu_hours for r in rows if r.policy == "oracle"), None)
+    rows = gap_closed(
+        [r.model_copy(update={"gpu_hours_vs_oracle": r.gpu_hours / oracle if oracle else None}) for r in rows]
+    )
     if as_json:
         emit_json(
             {
@@ -217,27 +222,27 @@ def compare_autoscalers_cmd(
                 "slo": slo,
                 "feasibility": feas.as_dict(),
                 "gap": {"baseline": "target-tracking", "floor": "oracle", "counts_at_attainment": GAP_MIN_ATTAINMENT},
-                "policies": rows,
+                "policies": [r.dump() for r in rows],
             }
         )
         return
     table = [
         {
-            "policy": r["policy"],
-            "GPU-hours": r["gpu_hours"],
-            "x oracle": r["gpu_hours_vs_oracle"],
-            "gap closed": "-" if r["gap_closed"] is None else f"{r['gap_closed']:.1%}",
-            "counts": "yes" if r["gap_counts"] else "no",
-            "SLO attainment": f"{r['slo_attainment']:.2%}",
-            "of attainable": f"{r['slo_attainment_attainable']:.2%}",
-            "SLO met": "yes" if r["slo_met"] else "no",
-            "TTFT p99 s": r["ttft_p99_s"],
-            "max replicas": r["max_replicas"],
-            "actions": r["scaling_actions"],
+            "policy": r.policy,
+            "GPU-hours": r.gpu_hours,
+            "x oracle": r.gpu_hours_vs_oracle,
+            "gap closed": "-" if r.gap_closed is None else f"{r.gap_closed:.1%}",
+            "counts": "yes" if r.gap_counts else "no",
+            "SLO attainment": f"{r.slo_attainment:.2%}",
+            "of attainable": _share(r.slo_attainment_attainable),
+            "SLO met": "yes" if r.slo_met else "no",
+            "TTFT p99 s": r.ttft_p99_s,
+            "max replicas": r.max_replicas,
+            "actions": r.scaling_actions,
         }
         for r in rows
     ]
-    out.print(metrics_table(f"autoscalers on {requests} ({rows[0]['profile']}, SLO {rows[0]['slo']})", table))
+    out.print(metrics_table(f"autoscalers on {requests} ({rows[0].profile}, SLO {rows[0].slo})", table))
     out.print(
         "gap closed = (GPU-h target-tracking - GPU-h policy) / (GPU-h target-tracking - GPU-h oracle);"
         f" it counts only at >= {GAP_MIN_ATTAINMENT:.0%} SLO attainment"

@@ -160,14 +160,13 @@ def simulate_cmd(
             res = run_model("quota" if tenancy.queues else "partitioned", jf, nf, tenancy, cfg)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
     if as_json:
-        emit_json(res.summary | {"out": str(out_dir)})
+        emit_json(res.summary.dump() | {"out": str(out_dir)})
         return
     out.print(sim_table(res.summary))
-    if res.summary.get("groups"):
+    if res.summary.groups:
         from gpufleet.report.console import tenancy_tables
-        from gpufleet.sim.tenancy import digest
 
-        for table in tenancy_tables(digest({res.summary.get("model", "per group"): res})):
+        for table in tenancy_tables({res.summary.model or "per group": res.summary}):
             out.print(table)
     out.print(f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, jobs.parquet, timeline.parquet)")
 
@@ -248,9 +247,10 @@ def compare_cmd(
         from gpufleet.report.rundir import dumps
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "compare.json").write_text(dumps({"jobs": jobs, "cluster": cluster, "runs": rows}) + "\n")
+        runs = [r.dump() for r in rows]
+        (out_dir / "compare.json").write_text(dumps({"jobs": jobs, "cluster": cluster, "runs": runs}) + "\n")
     if as_json:
-        emit_json({"runs": rows})
+        emit_json({"runs": [r.dump() for r in rows]})
         return
     out.print(grid_table(rows))
 
@@ -357,7 +357,7 @@ def tenancy_cmd(
         return
     from gpufleet.report.console import tenancy_tables
 
-    for table in tenancy_tables(res):
+    for table in tenancy_tables({m: r.summary for m, r in results.items()}, res.get("suggestion")):
         out.print(table)
     if out_dir is not None:
         out.print(f"run directories: [bold]{out_dir}/[/bold]{{{','.join(results)}}} and tenancy.json")

@@ -18,7 +18,7 @@ import polars as pl
 from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as summary_kind
-from gpufleet.sim.summary import ServingSummary, load
+from gpufleet.sim.summary import ServingSummary, Summary, load
 
 ENV_RUNS, ENV_STORE, ENV_PRICES = "GPUFLEET_DASHBOARD_RUNS", "GPUFLEET_DASHBOARD_STORE", "GPUFLEET_DASHBOARD_PRICES"
 IDLE_UTIL = 0.05  # an allocated GPU below 5% busy is idle
@@ -293,18 +293,18 @@ def backtests(sources: Sources) -> dict[str, pl.DataFrame]:
 
 
 # -- What-if --------------------------------------------------------------------------------------------------
-def sim_summary_row(s: dict[str, Any]) -> dict[str, Any]:
+def sim_summary_row(s: Summary) -> dict[str, Any]:
     return {
-        "scheduler": s["scheduler"],
-        "placement": s["placement"],
-        "predictor": s.get("predictor", "none"),
-        "GPUs": s["cluster_gpus"],
-        "avg JCT": human_seconds(s["avg_jct_s"]),
-        "p95 wait": human_seconds(s["p95_wait_s"]),
-        "avg wait": human_seconds(s["avg_wait_s"]),
-        "allocation %": 100 * s["avg_gpu_allocation"],
-        "GPU-hours": s.get("gpu_hours") or s["cluster_gpus"] * s["makespan_s"] / 3600,
-        "unfinished": s["unfinished"],
+        "scheduler": s.scheduler,
+        "placement": s.placement,
+        "predictor": s.predictor,
+        "GPUs": s.cluster_gpus,
+        "avg JCT": human_seconds(s.avg_jct_s),
+        "p95 wait": human_seconds(s.p95_wait_s),
+        "avg wait": human_seconds(s.avg_wait_s),
+        "allocation %": 100 * s.avg_gpu_allocation,
+        "GPU-hours": s.gpu_hours,
+        "unfinished": s.unfinished,
     }
 
 

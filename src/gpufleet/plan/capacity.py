@@ -40,14 +40,14 @@ def capacity_search(
             {
                 "nodes": n,
                 "GPUs": n * gpus_per_node,
-                "p95 wait": human_seconds(s["p95_wait_s"]),
-                "p95_wait_s": s["p95_wait_s"],
+                "p95 wait": human_seconds(s.p95_wait_s),
+                "p95_wait_s": s.p95_wait_s,
             }
         )
         if progress is not None:
             progress(len(probes))
         # a cluster that leaves jobs unfinished does not meet any target, whatever the finished ones waited
-        return float(s["p95_wait_s"]) if s["unfinished"] == 0 else float("inf")
+        return s.p95_wait_s if s.unfinished == 0 else float("inf")
 
     if p95(hi) > target_p95_wait_s:
         return {

@@ -59,7 +59,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             res = simulate(
                 tables["jobs"], tables["nodes"], SimConfig(scheduler=sched, placement=place, predictor=pred, seed=seed)
             )
-            name = f"{sched}__{place}" + (f"__{pred}" if res.summary["predictor"] != "none" else "")
+            name = f"{sched}__{place}" + (f"__{pred}" if res.summary.predictor != "none" else "")
             save(res, out_dir / "sim" / name, {"jobs": "synthetic:jobs", "cluster": "synthetic:nodes"})
             runs.append(res.summary)
             bar.advance(task)
@@ -85,7 +85,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             served = simulate_serving(tables["requests"], ServingConfig(policy=policy))
             write_run(
                 out_dir / "serving" / policy,
-                summary=served.summary | {"actions": served.actions},
+                summary=served.summary.with_actions(served.actions),
                 config={
                     "command": "demo",
                     "requests": "synthetic:requests",
@@ -93,7 +93,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
                 },
                 tables={"requests": served.requests, "timeline": served.timeline},
             )
-            serving.append(served.summary)
+            serving.append(served.summary.dump())
         bar.advance(task)
         bar.update(task, description="writing run directory")
         summary: dict[str, Any] = {
@@ -102,7 +102,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             "seed": seed,
             "rows": {k: v.height for k, v in tables.items()},
             "profiles": {k: profile(tables[k], t.name) for k, t, _ in steps},
-            "simulations": [{k: v for k, v in r.items() if k != "wall_s"} for r in runs],
+            "simulations": [{k: v for k, v in r.dump().items() if k != "wall_s"} for r in runs],
             "runtime_backtest": runtime.drop("fit_s", "predict_s").to_dicts(),
             "demand_backtest": series_bt.drop("fit_s", "predict_s").to_dicts(),
             "rightsizing": {**rs_notes, "recommendations": [r.to_dict() for r in recs]},

@@ -27,7 +27,7 @@ DEFAULT_NUDGES = 5  # one non-preemptive replay can move several points under a 
 
 def _replay(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], pl.DataFrame | None]) -> float:
     jobs, nodes, cfg, preds = args
-    return float(simulate(jobs, nodes, SimConfig(**cfg), predictions=preds).summary["avg_jct_s"])
+    return float(simulate(jobs, nodes, SimConfig(**cfg), predictions=preds).summary.avg_jct_s)
 
 
 def downstream(

@@ -16,11 +16,12 @@ import polars as pl
 from gpufleet.core.errors import GpufleetError
 from gpufleet.plan.rundirs import save
 from gpufleet.sim.run import SimConfig, simulate
+from gpufleet.sim.summary import Summary
 
 T = TypeVar("T")
 
 
-def _one(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], str | None, dict[str, Any]]) -> dict[str, Any]:
+def _one(args: tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], str | None, dict[str, Any]]) -> Summary:
     jobs, nodes, cfg, out, extra = args
     res = simulate(jobs, nodes, SimConfig(**cfg))
     if out:
@@ -38,7 +39,7 @@ def run_grid(
     extra: dict[str, Any],
     workers: int | None = None,
     ray_address: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Summary]:
     """Every (scheduler, placement) pair, each a name or {name, settings}; one summary per pair, in grid order."""
     tasks = []
     for s in schedulers:
@@ -63,7 +64,7 @@ def map_tasks(fn: Callable[[Any], T], tasks: list[Any], workers: int | None) -> 
         return list(pool.map(fn, tasks))
 
 
-def _ray(tasks: list[Any], address: str) -> list[dict[str, Any]]:
+def _ray(tasks: list[Any], address: str) -> list[Summary]:
     try:
         import ray
     except ImportError:

@@ -52,9 +52,9 @@ def replay_policies(
             raise ValueError(str(e)) from None
         out[label] = {
             "policy": policy,
-            "gpu_hours": s["gpu_hours"],
-            "slo": s["slo"],
-            "slo_attainment": s["slo_attainment"],
-            "slo_met": s["slo_met"],
+            "gpu_hours": s.gpu_hours,
+            "slo": s.slo,
+            "slo_attainment": s.slo_attainment,
+            "slo_met": s.slo_met,
         }
     return out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from gpufleet.core.units import human_seconds
+
+if TYPE_CHECKING:
+    from gpufleet.sim.summary import Summary
 
 SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -132,46 +135,45 @@ def demo_table(profiles: dict[str, dict[str, Any]]) -> Table:
     return t
 
 
-def sim_table(s: dict[str, Any]) -> Table:
+def sim_table(s: Summary) -> Table:
     """`gpufleet simulate`: the summary of one run."""
     t = Table(
-        title=f"{s['scheduler']} + {s['placement']} (predictor {s['predictor']}) on {s['cluster_gpus']:,.0f} GPUs",
+        title=f"{s.scheduler} + {s.placement} (predictor {s.predictor}) on {s.cluster_gpus:,.0f} GPUs",
         show_header=False,
     )
     t.add_column("k", style="bold")
     t.add_column("v")
     t.add_row(
         "jobs",
-        f"{s['jobs']:,} ({s['finished']:,} finished, {s['unschedulable']:,} unschedulable, "
-        f"{s['skipped_unknown_duration']:,} without a duration)",
+        f"{s.jobs:,} ({s.finished:,} finished, {s.unschedulable:,} unschedulable, "
+        f"{s.skipped_unknown_duration:,} without a duration)",
     )
     t.add_row(
         "JCT avg / p50 / p95 / p99",
-        " / ".join(human_seconds(s[k]) for k in ("avg_jct_s", "p50_jct_s", "p95_jct_s", "p99_jct_s")),
+        " / ".join(human_seconds(x) for x in (s.avg_jct_s, s.p50_jct_s, s.p95_jct_s, s.p99_jct_s)),
     )
     t.add_row(
         "wait avg / p50 / p95 / p99",
-        " / ".join(human_seconds(s[k]) for k in ("avg_wait_s", "p50_wait_s", "p95_wait_s", "p99_wait_s")),
+        " / ".join(human_seconds(x) for x in (s.avg_wait_s, s.p50_wait_s, s.p95_wait_s, s.p99_wait_s)),
     )
-    t.add_row("makespan", human_seconds(s["makespan_s"]))
-    t.add_row("avg GPU allocation", f"{s['avg_gpu_allocation']:.1%}")
-    t.add_row("avg stranded GPUs", fmt(s["avg_stranded_gpus"]))
-    t.add_row("preemptions", f"{s['preemptions']:,}")
-    if "gpu_hours" in s:
-        t.add_row("GPU-hours (cluster)", f"{s['gpu_hours']:,.0f}")
-    if s.get("pool"):
-        p = s["pool"]
+    t.add_row("makespan", human_seconds(s.makespan_s))
+    t.add_row("avg GPU allocation", f"{s.avg_gpu_allocation:.1%}")
+    t.add_row("avg stranded GPUs", fmt(s.avg_stranded_gpus))
+    t.add_row("preemptions", f"{s.preemptions:,}")
+    t.add_row("GPU-hours (cluster)", f"{s.gpu_hours:,.0f}")
+    if s.pool is not None:
+        p = s.pool
         t.add_row(
             "node pool",
-            f"{p['policy']}: {p['nodes_added']:,} nodes added, {p['nodes_removed']:,} removed,"
-            f" {p['jobs_preempted_by_scale_down']:,} jobs preempted by scale-down",
+            f"{p.policy}: {p.nodes_added:,} nodes added, {p.nodes_removed:,} removed,"
+            f" {p.jobs_preempted_by_scale_down:,} jobs preempted by scale-down",
         )
-    t.add_row("simulated", f"{s['events']:,} events in {s['wall_s']:.2f} s")
+    t.add_row("simulated", f"{s.events:,} events in {s.wall_s:.2f} s")
     return t
 
 
 def grid_table(
-    rows: list[dict[str, Any]], title: str = "policy comparison (same jobs, same cluster)", wall: bool = True
+    rows: list[Summary], title: str = "policy comparison (same jobs, same cluster)", wall: bool = True
 ) -> Table:
     """`gpufleet compare`: one row per (scheduler, placement, predictor); the best average JCT in green."""
     t = Table(title=title)
@@ -191,23 +193,23 @@ def grid_table(
     ] + (["wall s"] if wall else [])
     for c in cols:
         t.add_column(c, justify="left" if c in ("scheduler", "placement", "predictor") else "right")
-    best = min((r["avg_jct_s"] for r in rows if r["finished"]), default=None)
+    best = min((r.avg_jct_s for r in rows if r.finished), default=None)
     for r in rows:
         cells = [
-            r["scheduler"],
-            r["placement"],
-            r["predictor"],
-            human_seconds(r["avg_jct_s"]),
-            human_seconds(r["p95_jct_s"]),
-            human_seconds(r["avg_wait_s"]),
-            human_seconds(r["p95_wait_s"]),
-            human_seconds(r["makespan_s"]),
-            f"{r['avg_gpu_allocation']:.1%}",
-            fmt(r["avg_stranded_gpus"]),
-            f"{r['preemptions']:,}",
-            f"{r['unschedulable']:,}",
-        ] + ([f"{r['wall_s']:.1f}"] if wall else [])
-        t.add_row(*cells, style="bold green" if r["avg_jct_s"] == best else None)
+            r.scheduler,
+            r.placement,
+            r.predictor,
+            human_seconds(r.avg_jct_s),
+            human_seconds(r.p95_jct_s),
+            human_seconds(r.avg_wait_s),
+            human_seconds(r.p95_wait_s),
+            human_seconds(r.makespan_s),
+            f"{r.avg_gpu_allocation:.1%}",
+            fmt(r.avg_stranded_gpus),
+            f"{r.preemptions:,}",
+            f"{r.unschedulable:,}",
+        ] + ([f"{r.wall_s:.1f}"] if wall else [])
+        t.add_row(*cells, style="bold green" if r.avg_jct_s == best else None)
     return t
 
 
@@ -222,34 +224,30 @@ def metrics_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return t
 
 
-def tenancy_tables(res: dict[str, Any]) -> list[Any]:
-    """`gpufleet tenancy`: one line and one per-group table per model, then the quota suggestion."""
+def tenancy_tables(summaries: dict[str, Summary], sug: dict[str, Any] | None = None) -> list[Any]:
+    """`gpufleet tenancy`: one line and one per-group table per model's summary, then the quota suggestion
+    (sim/tenancy.py suggest_quotas)."""
     from rich.text import Text
 
     from gpufleet.core.units import human_seconds as hs
     from gpufleet.report.groups import group_row
-    from gpufleet.sim.summary import GroupRow
 
     out: list[Any] = []
-    for model, r in res.items():
-        if model == "suggestion":
-            continue
-        s = r["summary"]
-        refused = s.get("refused_jobs_no_vc")
-        q = s.get("quota") or {}
+    for model, s in summaries.items():
+        refused = s.refused_jobs_no_vc
+        q = s.quota
         out.append(
             Text.from_markup(
-                f"[bold]{model}[/bold]: {s['jobs']:,} jobs on {r['gpus']:,.0f} GPUs; avg wait {hs(s['avg_wait_s'])},"
-                f" p95 wait {hs(s['p95_wait_s'])}, avg JCT {hs(s['avg_jct_s'])},"
-                f" allocation {fmt(s.get('avg_gpu_allocation'))}"
+                f"[bold]{model}[/bold]: {s.jobs:,} jobs on {s.cluster_gpus:,.0f} GPUs; avg wait {hs(s.avg_wait_s)},"
+                f" p95 wait {hs(s.p95_wait_s)}, avg JCT {hs(s.avg_jct_s)},"
+                f" allocation {fmt(s.avg_gpu_allocation)}"
                 + (f"; {refused:,} jobs of groups without a VC refused" if refused else "")
-                + (f"; {q['reclaim_preemptions']:,} reclaim preemptions" if q else "")
-                + (f"; {q['jobs_without_queue']:,} jobs without a queue" if q.get("jobs_without_queue") else "")
+                + (f"; {q.reclaim_preemptions:,} reclaim preemptions" if q else "")
+                + (f"; {q.jobs_without_queue:,} jobs without a queue" if q and q.jobs_without_queue else "")
             )
         )
-        rows = [group_row(GroupRow.model_validate(g), "quota" in s) for g in r["groups"]]
+        rows = [group_row(g, q is not None) for g in s.groups or []]
         out.append(metrics_table(f"{model}: per group", rows))
-    sug = res.get("suggestion")
     if sug:
         rows = []
         shared = sug["shared"].get("quotas") or {}

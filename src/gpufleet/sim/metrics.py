@@ -16,6 +16,7 @@ import numpy.typing as npt
 import polars as pl
 
 from gpufleet.optimizer.packing import ClusterView
+from gpufleet.sim.summary import GroupRow
 
 NAN = math.nan
 
@@ -255,7 +256,7 @@ class GroupTimeline:
 
 def group_stats(
     jobs: pl.DataFrame, span_s: float, gpus: dict[str, float] | None = None, tl: GroupTimeline | None = None
-) -> list[dict[str, Any]]:
+) -> list[GroupRow]:
     """Per group: jobs, wait and JCT, GPU-hours used, GPUs owned (partitioned) or nominal quota, and the
     allocation (GPU-hours used over GPUs owned x span); with a timeline, the average and peak GPUs
     borrowed. `jobs` is a run's job frame with a `group` column."""
@@ -269,26 +270,27 @@ def group_stats(
         # the trace's work (GPUs x duration); held time (below) adds preempted runs' lost work and restores
         used = float((done["num_gpus"] * done["duration"]).sum())
         owned = gpus.get(str(g))
-        row: dict[str, Any] = {
-            "group": g,
-            "jobs": part.height,
-            "finished": done.height,
-            "avg_wait_s": float(wait.mean()) if len(wait) else 0.0,
-            "p95_wait_s": float(np.quantile(wait, 0.95)) if len(wait) else 0.0,
-            "avg_jct_s": float(jct.mean()) if len(jct) else 0.0,
-            "gpu_hours_used": used / 3600,
-            "gpus_owned": owned,
-            "allocation": used / (owned * span_s) if owned and span_s > 0 else None,
-        }
+        row = GroupRow(
+            group=g,
+            jobs=part.height,
+            finished=done.height,
+            avg_wait_s=float(wait.mean()) if len(wait) else 0.0,
+            p95_wait_s=float(np.quantile(wait, 0.95)) if len(wait) else 0.0,
+            avg_jct_s=float(jct.mean()) if len(jct) else 0.0,
+            gpu_hours_used=used / 3600,
+            gpus_owned=owned,
+            allocation=used / (owned * span_s) if owned and span_s > 0 else None,
+        )
         k = idx.get(str(g))
         if tl is not None and k is not None:
             # held GPU-hours include the time of runs later preempted (lost work), unlike gpu_hours_used
-            row["gpu_hours_held"] = tl.used_area[k] / 3600
+            # (set only here: a row without a timeline leaves these fields out of its summary.json)
+            row.gpu_hours_held = tl.used_area[k] / 3600
             if owned and span_s > 0:
-                row["allocation"] = tl.used_area[k] / (owned * span_s)
+                row.allocation = tl.used_area[k] / (owned * span_s)
             if tl.quota is not None:
-                row["avg_borrowed_gpus"] = tl.borrowed_area[k] / span_s if span_s > 0 else 0.0
-                row["peak_borrowed_gpus"] = tl.peak_borrowed[k]
-                row["borrowed_gpu_hours"] = tl.borrowed_area[k] / 3600
+                row.avg_borrowed_gpus = tl.borrowed_area[k] / span_s if span_s > 0 else 0.0
+                row.peak_borrowed_gpus = tl.peak_borrowed[k]
+                row.borrowed_gpu_hours = tl.borrowed_area[k] / 3600
         rows.append(row)
-    return sorted(rows, key=lambda r: str(r["group"]))
+    return sorted(rows, key=lambda r: str(r.group))

@@ -22,6 +22,7 @@ from gpufleet.sim.quota import QuotaDispatcher, queue_schedulers
 from gpufleet.sim.refresh import MateRefresher
 from gpufleet.sim.run_config import COMPAT, COMPAT_SCHEDULER, PolicyChoice, SimConfig
 from gpufleet.sim.schedulers import SCHEDULERS, Scheduler
+from gpufleet.sim.summary import PoolStats, QuotaStats, Summary
 from gpufleet.sim.training import TrainingSim, spec_speeds
 from gpufleet.sim.workload import build_workload
 
@@ -34,7 +35,7 @@ class SimResult:
 
     jobs: pl.DataFrame
     timeline: pl.DataFrame
-    summary: dict[str, Any]
+    summary: Summary
     config: dict[str, Any]
     groups: pl.DataFrame | None = None  # per-group (or per-queue) timeline, when the jobs carry groups
 
@@ -158,44 +159,41 @@ def simulate(
             pl.Series("queue", [quota.book.names[q] if q >= 0 else None for q in quota.book.job_queue], pl.String)
         )
     summary = _summary(out, wl, view.total_gpus, tl, start, names | {"predictor": pred_name})
-    last = start + summary["makespan_s"]
-    summary["gpu_hours"] = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary["makespan_s"] / 3600
+    last = start + summary.makespan_s
+    summary.gpu_hours = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary.makespan_s / 3600
     if pool is not None:
-        summary["pool"] = {
-            "policy": pool_name,
-            "nodes_added": pool.added,
-            "nodes_removed": pool.removed,
-            "jobs_preempted_by_scale_down": pool.preempted,
-            "actions": len(pool.actions),
-        }
+        summary.pool = PoolStats(
+            policy=pool_name,
+            nodes_added=pool.added,
+            nodes_removed=pool.removed,
+            jobs_preempted_by_scale_down=pool.preempted,
+            actions=len(pool.actions),
+        )
     if gtl is not None:
         gtl.close(t_end)
-        by = "queue" if quota is not None else "group"
         owned = (
             dict(zip(quota.book.names, (sum(n) for n in quota.book.nominal), strict=True))
             if quota is not None
             else None
         )
         frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
-        summary["groups"] = group_stats(frame, summary["makespan_s"], owned, gtl)
-        summary["groups_by"] = by
-        summary["group_timeline_step_s"] = gtl.step
+        summary.groups = group_stats(frame, summary.makespan_s, owned, gtl)
+        summary.groups_by = "queue" if quota is not None else "group"
+        summary.group_timeline_step_s = gtl.step
     elif wl.group and any(g is not None for g in wl.group):
         # one group (e.g. one VC of a partitioned run): the cluster timeline is its timeline
-        summary["groups"] = group_stats(out, summary["makespan_s"])
-        summary["groups"][0]["gpu_hours_held"] = tl.area / 3600
-        summary["groups_by"] = "group"
+        summary.groups = group_stats(out, summary.makespan_s)
+        summary.groups[0].gpu_hours_held = tl.area / 3600
+        summary.groups_by = "group"
     if quota is not None:
-        summary["quota"] = quota.report()
-    summary |= {
-        "predictor": pred_name if wants else "none",
-        # what `auto` chose at each weekly refit (None for the other predictors, or predictions passed in)
-        "predictor_choice": predictor.choice if wants and preds is not None and predictions is None else None,
-        # waiting jobs re-ranked from their submission mates' news (0 when predictions were fixed)
-        "mate_refreshes": refresher.refreshed if refresher is not None else 0,
-        "events": sim.engine.events_handled,
-        "wall_s": round(time.perf_counter() - t0, 3),
-    }
+        summary.quota = QuotaStats.model_validate(quota.report())
+    summary.predictor = pred_name if wants else "none"
+    # what `auto` chose at each weekly refit (None for the other predictors, or predictions passed in)
+    summary.predictor_choice = predictor.choice if wants and preds is not None and predictions is None else None
+    # waiting jobs re-ranked from their submission mates' news (0 when predictions were fixed)
+    summary.mate_refreshes = refresher.refreshed if refresher is not None else 0
+    summary.events = sim.engine.events_handled
+    summary.wall_s = round(time.perf_counter() - t0, 3)
     return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"), gtl.frame() if gtl is not None else None)
 
 
@@ -259,23 +257,28 @@ def _jobs_frame(wl: Any, sim: TrainingSim, rec: JobRecorder) -> pl.DataFrame:
 
 def _summary(
     out: pl.DataFrame, wl: Any, total_gpus: float, tl: Timeline, start: float, names: dict[str, str]
-) -> dict[str, Any]:
+) -> Summary:
+    """The summary's fields every replay has; `simulate` sets the rest (pool, groups, quota, counts, wall
+    time) once the run is over. Its events, GPU-hours and wall time are placeholders until then."""
     done = out.filter(pl.col("status") == "finished")
     end = float(done["finish"].max()) if done.height else start  # type: ignore[arg-type]
     span = max(end - start, 0.0)
-    return {
-        "scheduler": names["scheduler"],
-        "placement": names["placement"],
-        "predictor": names["predictor"],
-        "cluster_gpus": total_gpus,
-        "jobs": out.height + len(wl.skipped_unknown_duration),
-        "skipped_unknown_duration": len(wl.skipped_unknown_duration),
-        "skipped_unknown_duration_jobs": wl.skipped_unknown_duration[:100],
+    return Summary(
+        scheduler=names["scheduler"],
+        placement=names["placement"],
+        predictor=names["predictor"],
+        cluster_gpus=total_gpus,
+        jobs=out.height + len(wl.skipped_unknown_duration),
+        skipped_unknown_duration=len(wl.skipped_unknown_duration),
+        skipped_unknown_duration_jobs=wl.skipped_unknown_duration[:100],
         **job_stats(out),
-        "makespan_s": span,
-        "avg_gpu_allocation": tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
-        "avg_stranded_gpus": tl.mean("stranded_gpus"),
-    }
+        makespan_s=span,
+        avg_gpu_allocation=tl.area / (span * total_gpus) if span > 0 and total_gpus > 0 else 0.0,
+        avg_stranded_gpus=tl.mean("stranded_gpus"),
+        gpu_hours=0.0,
+        events=0,
+        wall_s=0.0,
+    )
 
 
 def job_stats(out: pl.DataFrame) -> dict[str, Any]:

@@ -165,6 +165,17 @@ class ServingSummary(_Part):
     mean_utilization: float = Field(description="busy slots / ready slots after the warm-up")
     events: int = Field(description="events the simulator handled")
     actions: list[ScalingAction] | None = Field(None, description="the scaling actions, in run directories")
+    gpu_hours_vs_oracle: float | None = Field(
+        None, description="compare-autoscalers rows: GPU-hours over the oracle's (null without an oracle row)"
+    )
+    gap_closed: float | None = Field(
+        None,
+        description="compare-autoscalers rows: share of the GPU-hour gap between target-tracking and the oracle"
+        " this policy closes (null without both rows or without a gap; sim/serving/scoring.py gap_closed)",
+    )
+    gap_counts: bool | None = Field(
+        None, description="compare-autoscalers rows: whether the attainment is high enough for the saving to count"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -186,6 +197,14 @@ class ServingSummary(_Part):
     def dump(self) -> dict[str, Any]:
         """The summary.json form: the fields this run set, as JSON values."""
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+    def with_actions(self, actions: list[dict[str, Any]], requests_ref: str | None = None) -> ServingSummary:
+        """This summary with the replay's scaling actions (and, from the edges, the requests' reference), as a
+        run directory holds it."""
+        extra: dict[str, Any] = {"actions": [ScalingAction.model_validate(a) for a in actions]}
+        if requests_ref is not None:
+            extra["requests_ref"] = requests_ref
+        return self.model_copy(update=extra)
 
 
 def load(text: str | bytes | dict[str, Any], where: str | Path, kind: type[Summary] | type[ServingSummary]) -> Any:

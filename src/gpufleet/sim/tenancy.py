@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpufleet.core.errors import GpufleetError
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, job_stats, simulate
+from gpufleet.sim.summary import GroupRow, Summary
 
 MODELS = ("pooled", "partitioned", "quota")
 
@@ -92,8 +93,9 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         vc_of = pl.when(pl.col("group").is_in(list(spec.vcs))).then("group").otherwise(pl.lit(spec.default_vc))
     assigned = jobs.with_columns(vc_of.alias("group"))
     refused = assigned.filter(~pl.col("group").is_in(list(spec.vcs)))
-    start, parts, timelines, groups, walls = 0, [], [], [], 0.0
-    sums: dict[str, float] = {}
+    start, parts, timelines, walls = 0, [], [], 0.0
+    groups: list[GroupRow] = []
+    events, skipped, stranded = 0, 0, 0.0
     for vc, n in spec.vcs.items():
         mine = nodes.slice(start, n)
         start += n
@@ -103,40 +105,44 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         res = simulate(vj, mine, cfg)
         parts.append(res.jobs)
         timelines.append(res.timeline.with_columns(pl.lit(vc).alias("group")))
-        walls += float(res.summary["wall_s"])
-        groups.append(res.summary["groups"][0])
-        for k in ("events", "skipped_unknown_duration", "avg_stranded_gpus"):  # sums over the VCs
-            sums[k] = sums.get(k, 0) + res.summary[k]
+        walls += res.summary.wall_s
+        assert res.summary.groups is not None  # the VC's jobs all carry its name: one group row
+        groups.append(res.summary.groups[0])
+        # sums over the VCs
+        events += res.summary.events
+        skipped += res.summary.skipped_unknown_duration
+        stranded += res.summary.avg_stranded_gpus
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
     # the whole run: first submission to last finish over every VC
     done = frame.filter(pl.col("finish").is_not_null()) if parts else frame
     span = float(done["finish"].max()) - float(frame["submit"].min()) if done.height else 0.0  # type: ignore[arg-type]
     held = 0.0
     for g in groups:
-        owned = gpus[str(g["group"])]
-        g["gpus_owned"] = owned
-        g["allocation"] = g["gpu_hours_held"] * 3600 / (owned * span) if span > 0 else None
-        held += g["gpu_hours_held"]
+        held_h = g.gpu_hours_held or 0.0  # set on every VC's row (its cluster timeline)
+        owned = gpus[str(g.group)]
+        g.gpus_owned = owned
+        g.allocation = held_h * 3600 / (owned * span) if span > 0 else None
+        held += held_h
     total = sum(gpus.values())
-    summary: dict[str, Any] = {
-        "model": "partitioned",
-        "scheduler": cfg.scheduler.name,
-        "placement": cfg.placement.name,
-        "predictor": cfg.predictor.name,
-        "cluster_gpus": total,
-        "jobs": frame.height + refused.height + int(sums.get("skipped_unknown_duration", 0)),
-        "refused_jobs_no_vc": refused.height,
+    summary = Summary(
+        model="partitioned",
+        scheduler=cfg.scheduler.name,
+        placement=cfg.placement.name,
+        predictor=cfg.predictor.name,
+        cluster_gpus=total,
+        jobs=frame.height + refused.height + skipped,
+        refused_jobs_no_vc=refused.height,
         **job_stats(frame if parts else _EMPTY),
-        "makespan_s": span,
-        "avg_gpu_allocation": held * 3600 / (total * span) if span > 0 and total > 0 else 0.0,
-        "groups": sorted(groups, key=lambda g: str(g["group"])),
-        "groups_by": "group",
-        "gpu_hours": total * span / 3600,
-        "events": int(sums.get("events", 0)),
-        "skipped_unknown_duration": int(sums.get("skipped_unknown_duration", 0)),
-        "avg_stranded_gpus": sums.get("avg_stranded_gpus", 0.0),  # sum of the VCs' averages
-        "wall_s": round(walls, 3),
-    }
+        makespan_s=span,
+        avg_gpu_allocation=held * 3600 / (total * span) if span > 0 and total > 0 else 0.0,
+        groups=sorted(groups, key=lambda g: str(g.group)),
+        groups_by="group",
+        gpu_hours=total * span / 3600,
+        events=events,
+        skipped_unknown_duration=skipped,
+        avg_stranded_gpus=stranded,  # sum of the VCs' averages
+        wall_s=round(walls, 3),
+    )
     tl = pl.concat(timelines) if timelines else pl.DataFrame()
     return SimResult(frame, tl, summary, cfg.model_dump(mode="json") | {"vcs": spec.vcs}, None)
 
@@ -151,7 +157,7 @@ def run_model(model: str, jobs: pl.DataFrame, nodes: pl.DataFrame, spec: Tenancy
         return run_partitioned(jobs, nodes, spec, cfg)
     else:
         raise GpufleetError(f"--compare: unknown model {model!r}; valid: {', '.join(MODELS)}")
-    res.summary["model"] = model
+    res.summary.model = model
     return res
 
 
@@ -177,14 +183,13 @@ def digest(results: dict[str, SimResult]) -> dict[str, Any]:
     keys = ("jobs", "finished", "unschedulable", "avg_wait_s", "p95_wait_s", "avg_jct_s", "makespan_s")
     out: dict[str, Any] = {}
     for m, r in results.items():
-        s = r.summary
+        s = r.summary.dump()  # the fields the run set, as its summary.json holds them
         out[m] = {
-            "summary": {k: s.get(k) for k in keys}
-            | {"avg_gpu_allocation": s.get("avg_gpu_allocation"), "wall_s": s.get("wall_s")}
-            | ({"refused_jobs_no_vc": s["refused_jobs_no_vc"]} if "refused_jobs_no_vc" in s else {})
-            | ({"quota": s["quota"]} if "quota" in s else {}),
+            "summary": {k: s[k] for k in keys}
+            | {"avg_gpu_allocation": s["avg_gpu_allocation"], "wall_s": s["wall_s"]}
+            | {k: s[k] for k in ("refused_jobs_no_vc", "quota") if k in s},
             "groups": s.get("groups", []),
-            "gpus": s.get("cluster_gpus"),
+            "gpus": s["cluster_gpus"],
         }
     return out
 
@@ -193,7 +198,7 @@ def digest(results: dict[str, SimResult]) -> dict[str, Any]:
 
 
 def _p95(res: SimResult) -> dict[str, float]:
-    return {str(g["group"]): float(g["p95_wait_s"]) for g in res.summary.get("groups", [])}
+    return {str(g.group): g.p95_wait_s for g in res.summary.groups or []}
 
 
 def sized(nodes: pl.DataFrame, gpus: float) -> pl.DataFrame:
@@ -262,7 +267,7 @@ def suggest_quotas(
             q = QuotaSpec(queues={g: QueueSpec(nominal=n)})
             r = simulate(mine, nodes, cfg.model_copy(update={"quota": q}))
             p = _p95(r).get(g, 0.0)
-            return r.summary["unschedulable"] == 0 and p <= target(g) + 1e-9, p
+            return r.summary.unschedulable == 0 and p <= target(g) + 1e-9, p
 
         runs += 1
         good, p_hi = ok(hi)
@@ -296,7 +301,7 @@ def suggest_quotas(
             qs = QuotaSpec(queues={g: QueueSpec(nominal=n, cohort="all") for g, n in quotas.items()})
             r = simulate(sub, sized(nodes, sum(quotas.values())), cfg.model_copy(update={"quota": qs}))
             p = _p95(r)
-            met = r.summary["unschedulable"] == 0 and all(p.get(g, 0.0) <= target(g) + 1e-9 for g in quotas)
+            met = r.summary.unschedulable == 0 and all(p.get(g, 0.0) <= target(g) + 1e-9 for g in quotas)
             return met, quotas, p
 
         lo_s, hi_s = 0.0, 1.0

@@ -243,16 +243,14 @@ def test_a_replay_with_auto_says_what_it_chose_at_each_refit() -> None:
 
     j = _hour_trace(6, n=1500)
     s = simulate(j, parse_spec("2x8:V100"), SimConfig(scheduler="sjf", predictor="auto")).summary
-    c = s["predictor_choice"]
+    c = s.predictor_choice
     assert c is not None and len(c["refits"]) >= 1 and c["member"] == c["refits"][-1]["member"]
     assert all(
         r["member"] in ("user-history", "gpu-class") or "lightgbm" in r["member"] or "xgb-aft" in r["member"]
         for r in c["refits"]
     )
     assert (
-        simulate(j, parse_spec("2x8:V100"), SimConfig(scheduler="sjf", predictor="gpu-class")).summary[
-            "predictor_choice"
-        ]
+        simulate(j, parse_spec("2x8:V100"), SimConfig(scheduler="sjf", predictor="gpu-class")).summary.predictor_choice
         is None
     )
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from gpufleet.cli import app
 from gpufleet.sim.serving import ServingConfig, gap_closed, serving_feasibility, simulate_serving
 from gpufleet.sim.serving.scoring import latency_floor, slo_feasibility
+from gpufleet.sim.summary import ServingSummary
 
 # llama7b-a10 (the default profile): prefill 5,000 tok/s, decode 320 tok/s across 8 sequences, so one
 # output token holds a slot 8 / 320 = 0.025 s.
@@ -59,9 +60,9 @@ def test_attainable_share_by_hand() -> None:
 def test_no_replay_beats_the_attainable_share_and_attainment_is_scored_both_ways() -> None:
     s = simulate_serving(hand_trace(), cfg("ttft_p90<=2")).summary
     # requests 10 s apart on two idle replicas never wait: exactly the attainable ones meet the bound
-    assert s["attainable_share"] == pytest.approx(0.6) and s["requests_unattainable"] == 4
-    assert s["slo_attainment"] == pytest.approx(0.6) and s["slo_attainment_attainable"] == 1.0
-    assert s["slo_feasible"] is False and s["slo_met"] is False
+    assert s.attainable_share == pytest.approx(0.6) and s.requests_unattainable == 4
+    assert s.slo_attainment == pytest.approx(0.6) and s.slo_attainment_attainable == 1.0
+    assert s.slo_feasible is False and s.slo_met is False
 
 
 def test_the_warm_up_is_left_out_of_the_share_as_it_is_out_of_attainment() -> None:
@@ -81,21 +82,21 @@ def test_latency_floor_and_share_on_arrays() -> None:
 
 
 def test_gap_closed_on_a_hand_built_summary() -> None:
-    rows = [
-        {"policy": "target-tracking", "gpu_hours": 10.0, "slo_attainment": 0.999},
-        {"policy": "predictive", "gpu_hours": 7.0, "slo_attainment": 0.995},
-        {"policy": "kpa", "gpu_hours": 5.0, "slo_attainment": 0.95},
-        {"policy": "oracle", "gpu_hours": 5.0, "slo_attainment": 1.0},
-    ]
-    by = {r["policy"]: r for r in gap_closed(rows)}
-    assert by["target-tracking"]["gap_closed"] == 0.0 and by["oracle"]["gap_closed"] == 1.0
-    assert by["predictive"]["gap_closed"] == pytest.approx(0.6) and by["predictive"]["gap_counts"]
+    def row(policy: str, gpu_hours: float, slo_attainment: float) -> ServingSummary:
+        # only what gap_closed reads (a hand-built summary, not a replay's)
+        return ServingSummary.model_construct(policy=policy, gpu_hours=gpu_hours, slo_attainment=slo_attainment)
+
+    rows = [row("target-tracking", 10.0, 0.999), row("predictive", 7.0, 0.995), row("kpa", 5.0, 0.95)]
+    rows.append(row("oracle", 5.0, 1.0))
+    by = {r.policy: r for r in gap_closed(rows)}
+    assert by["target-tracking"].gap_closed == 0.0 and by["oracle"].gap_closed == 1.0
+    assert by["predictive"].gap_closed == pytest.approx(0.6) and by["predictive"].gap_counts
     # as cheap as the oracle, but below 99% attainment: the saving does not count
-    assert by["kpa"]["gap_closed"] == pytest.approx(1.0) and not by["kpa"]["gap_counts"]
+    assert by["kpa"].gap_closed == pytest.approx(1.0) and not by["kpa"].gap_counts
     # without the oracle (or with no gap) there is nothing to close
-    assert all(r["gap_closed"] is None for r in gap_closed(rows[:2]))
-    same = [rows[0], {"policy": "oracle", "gpu_hours": 10.0, "slo_attainment": 1.0}]
-    assert all(r["gap_closed"] is None for r in gap_closed(same))
+    assert all(r.gap_closed is None for r in gap_closed(rows[:2]))
+    same = [rows[0], row("oracle", 10.0, 1.0)]
+    assert all(r.gap_closed is None for r in gap_closed(same))
 
 
 def test_cli_states_an_infeasible_slo_before_the_results(tmp_path: Path) -> None:

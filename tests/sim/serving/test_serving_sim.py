@@ -42,7 +42,7 @@ def test_every_request_completes_once_within_capacity(policy: str) -> None:
     assert (r["ttft_s"] <= r["e2e_s"] + 1e-9).all() and (r["wait_s"] >= -1e-9).all()
     tl = res.timeline
     assert (tl["utilization"] <= 1.0 + 1e-9).all(), "never more running than slots"
-    assert res.summary["gpu_hours"] > 0 and 0 <= res.summary["slo_attainment"] <= 1
+    assert res.summary.gpu_hours > 0 and 0 <= res.summary.slo_attainment <= 1
 
 
 def test_slots_are_never_exceeded_at_any_instant() -> None:
@@ -176,4 +176,4 @@ def test_servegen_windows_become_arrivals_at_the_window_rates(data_dir: Path) ->
     again = load("servegen:m-mid-requests", data_dir, hours=1, start_h=2, scale=0.001, seed=1).frame
     assert again.equals(req), "seeded"
     res = simulate_serving(req, ServingConfig(policy="target-tracking"))
-    assert res.summary["requests"] == req.height
+    assert res.summary.requests == req.height

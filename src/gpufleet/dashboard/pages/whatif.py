@@ -13,6 +13,7 @@ from gpufleet.forecasting.runtime import PREDICTORS
 from gpufleet.optimizer.packing import PLACERS
 from gpufleet.plan.capacity import capacity_search
 from gpufleet.sim.schedulers import SCHEDULERS
+from gpufleet.sim.summary import Summary
 
 common.header(
     "What-if",
@@ -39,7 +40,7 @@ def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
     return load(ref, None, params)
 
 
-def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> dict:
+def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> Summary:
     from gpufleet.plan.references import load_cluster
     from gpufleet.sim.run import SimConfig, simulate
 
@@ -86,11 +87,13 @@ if runs:
         st.caption(st.session_state.get("whatif_what", ""))
         table = pl.DataFrame(rows)
         st.dataframe(table.to_pandas(), width="stretch", hide_index=True)
-        raw = pl.DataFrame([f.result() for _, f in runs if f.exception() is None])
-        chart = raw.select(
-            "scheduler",
-            (pl.col("avg_jct_s") / 3600).alias("avg JCT (h)"),
-            (pl.col("p95_wait_s") / 3600).alias("p95 wait (h)"),
+        done_runs = [f.result() for _, f in runs if f.exception() is None]
+        chart = pl.DataFrame(
+            {
+                "scheduler": [s.scheduler for s in done_runs],
+                "avg JCT (h)": [s.avg_jct_s / 3600 for s in done_runs],
+                "p95 wait (h)": [s.p95_wait_s / 3600 for s in done_runs],
+            }
         ).unpivot(index="scheduler", variable_name="metric", value_name="hours")
         st.plotly_chart(
             common.express(
@@ -144,7 +147,7 @@ with st.form("tenancy"):
 if ten_go:
     from gpufleet.plan.references import load_cluster
     from gpufleet.sim.run import SimConfig
-    from gpufleet.sim.tenancy import TenancySpec, compare, digest
+    from gpufleet.sim.tenancy import TenancySpec, compare
 
     try:
         jobs = load_jobs(ten_ref, int(ten_jobs), str(src.store) if src.store else None)
@@ -157,24 +160,24 @@ if ten_go:
             vcs = {t: share for t in teams[: nodes.height // share]}
         with st.spinner("simulating three ways …"):
             models = ["pooled", "partitioned", "quota"]
-            res = digest(compare(jobs, nodes, TenancySpec(vcs=vcs), models, SimConfig()))
+            res = compare(jobs, nodes, TenancySpec(vcs=vcs), models, SimConfig())
     except Exception as e:  # a bad spec or reference: one line, not a traceback
         st.error(validation_line(e))
         st.stop()
     rows = []
     for model, r in res.items():
-        for g in r["groups"]:
+        for g in r.summary.groups or []:
             rows.append(
                 {
                     "model": model,
-                    "team": g["group"],
-                    "jobs": g["jobs"],
-                    "finished": g["finished"],
-                    "avg wait": human_seconds(g["avg_wait_s"]),
-                    "p95 wait": human_seconds(g["p95_wait_s"]),
-                    "p95_wait_h": g["p95_wait_s"] / 3600,
-                    "GPUs owned / quota": g["gpus_owned"],
-                    "avg borrowed": g.get("avg_borrowed_gpus"),
+                    "team": g.group,
+                    "jobs": g.jobs,
+                    "finished": g.finished,
+                    "avg wait": human_seconds(g.avg_wait_s),
+                    "p95 wait": human_seconds(g.p95_wait_s),
+                    "p95_wait_h": g.p95_wait_s / 3600,
+                    "GPUs owned / quota": g.gpus_owned,
+                    "avg borrowed": g.avg_borrowed_gpus,
                 }
             )
     table = pl.DataFrame(rows)

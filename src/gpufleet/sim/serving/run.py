@@ -19,6 +19,7 @@ from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
 from gpufleet.sim.serving.scoring import Feasibility, attainment_of_attainable, latency_floor, slo_feasibility
+from gpufleet.sim.summary import ServingSummary
 
 _SLO = re.compile(r"^(ttft|e2e|wait)_p(\d+(?:\.\d+)?)<=(\d+(?:\.\d+)?)$")
 
@@ -81,7 +82,7 @@ class ServingResult:
     requests: pl.DataFrame
     timeline: pl.DataFrame
     actions: list[dict[str, Any]]
-    summary: dict[str, Any]
+    summary: ServingSummary
     # what each decision saw and chose (t, ready, starting, service_s, desired), and the per-second demand
     # (requests in the system, time-averaged; arrivals): the inputs a live autoscaler would have had
     decisions: pl.DataFrame | None = None
@@ -221,36 +222,36 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
     metric = {"ttft": ttft, "e2e": e2e, "wait": wait}[slo.metric]
     timeline = pl.DataFrame(meter.timeline) if meter.timeline else pl.DataFrame()
     gpu_h = meter.gpu_hours(since=warm)
-    summary = {
-        "policy": cfg.policy,
-        "profile": profile.name,
-        "gpu_type": profile.gpu_type,
-        "requests": len(arrival),
-        "requests_scored": int(scored.sum()),
-        "warmup_s": warm,
-        "requests_skipped_no_size": skipped,
-        "duration_h": end / 3600,
-        "gpu_hours": gpu_h,
-        "replica_hours": gpu_h / profile.gpus,
-        "slo": slo.text,
-        "slo_attainment": float((metric <= slo.seconds).mean()),
+    summary = ServingSummary(
+        policy=cfg.policy,
+        profile=profile.name,
+        gpu_type=profile.gpu_type,
+        requests=len(arrival),
+        requests_scored=int(scored.sum()),
+        warmup_s=warm,
+        requests_skipped_no_size=skipped,
+        duration_h=end / 3600,
+        gpu_hours=gpu_h,
+        replica_hours=gpu_h / profile.gpus,
+        slo=slo.text,
+        slo_attainment=float((metric <= slo.seconds).mean()),
         # what no policy can fix (docs/autoscaling.md): attainment is also scored against the rest alone
-        "attainable_share": feas.share,
-        "requests_unattainable": feas.unattainable,
-        "slo_feasible": feas.feasible,
-        "slo_attainment_attainable": attainment_of_attainable(metric <= slo.seconds, floor, slo.seconds),
-        f"{slo.metric}_p{slo.q:g}_s": float(np.percentile(metric, slo.q)),
-        "slo_met": bool(np.percentile(metric, slo.q) <= slo.seconds),
-        "ttft_p50_s": float(np.percentile(ttft, 50)),
-        "ttft_p99_s": float(np.percentile(ttft, 99)),
-        "e2e_p50_s": float(np.percentile(e2e, 50)),
-        "e2e_p99_s": float(np.percentile(e2e, 99)),
-        "wait_p99_s": float(np.percentile(wait, 99)),
-        "scaling_actions": len(meter.actions),
-        "max_replicas": _max_replicas(timeline, warm, init),
-        "mean_utilization": meter.utilization(since=warm),
-        "events": sim.events,
-    }
+        attainable_share=feas.share,
+        requests_unattainable=feas.unattainable,
+        slo_feasible=feas.feasible,
+        slo_attainment_attainable=attainment_of_attainable(metric <= slo.seconds, floor, slo.seconds),
+        slo_quantile_s=float(np.percentile(metric, slo.q)),  # written under its own name (slo_key)
+        slo_met=bool(np.percentile(metric, slo.q) <= slo.seconds),
+        ttft_p50_s=float(np.percentile(ttft, 50)),
+        ttft_p99_s=float(np.percentile(ttft, 99)),
+        e2e_p50_s=float(np.percentile(e2e, 50)),
+        e2e_p99_s=float(np.percentile(e2e, 99)),
+        wait_p99_s=float(np.percentile(wait, 99)),
+        scaling_actions=len(meter.actions),
+        max_replicas=_max_replicas(timeline, warm, init),
+        mean_utilization=meter.utilization(since=warm),
+        events=sim.events,
+    )
     decisions = pl.DataFrame(meter.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
     n = int(np.ceil(end)) + 1
     per_second = pl.DataFrame({"t": np.arange(n), "concurrency": sim.conc[:n], "arrivals": sim.arr[:n]})

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gpufleet.sim.summary import ServingSummary
+
 F64 = npt.NDArray[np.float64]
 GAP_MIN_ATTAINMENT = 0.99  # a GPU-hour saving only counts at this SLO attainment or better
 
@@ -94,15 +96,15 @@ def attainment_of_attainable(met: npt.NDArray[np.bool_], floor: F64, bound_s: fl
 
 
 def gap_closed(
-    rows: list[dict[str, Any]], baseline: str = "target-tracking", floor: str = "oracle"
-) -> list[dict[str, Any]]:
+    rows: list[ServingSummary], baseline: str = "target-tracking", floor: str = "oracle"
+) -> list[ServingSummary]:
     """Each summary row with `gap_closed` (None without both reference rows or with no gap between them) and
     `gap_counts` (its attainment is at least GAP_MIN_ATTAINMENT, so the saving counts)."""
-    by = {r["policy"]: r["gpu_hours"] for r in rows}
+    by = {r.policy: r.gpu_hours for r in rows}
     hi, lo = by.get(baseline), by.get(floor)
     gap = hi - lo if hi is not None and lo is not None else None
     out = []
     for r in rows:
-        closed = (hi - r["gpu_hours"]) / gap if gap and hi is not None and gap > 1e-12 else None
-        out.append(r | {"gap_closed": closed, "gap_counts": r["slo_attainment"] >= GAP_MIN_ATTAINMENT})
+        closed = (hi - r.gpu_hours) / gap if gap and hi is not None and gap > 1e-12 else None
+        out.append(r.model_copy(update={"gap_closed": closed, "gap_counts": r.slo_attainment >= GAP_MIN_ATTAINMENT}))
     return out
