@@ -11,8 +11,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.collector.prom import backfill, need_prometheus, prometheus
+from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
 from gpufleet.hook.config import HookConfig

@@ -13,8 +13,8 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.collector.prom import backfill, free_port, need_prometheus, prometheus
+from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
 from gpufleet.hook.config import HookConfig

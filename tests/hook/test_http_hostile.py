@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.hook.live import TOKEN, authed, hook_process, rss_bytes
 from tests.collector.prom import free_port
+from tests.hook.live import TOKEN, authed, hook_process, rss_bytes
 
 pytestmark = pytest.mark.integration
 OFFER = 100 * 1024 * 1024  # what each hostile request tries to send

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.collector.prom import free_port, need_prometheus, prometheus_scraping
 from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.hook.live import TOKEN, Exporter, authed, hook_process, wait_for
-from tests.collector.prom import free_port, need_prometheus, prometheus_scraping
 
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.serve import Hook

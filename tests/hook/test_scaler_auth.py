@@ -18,9 +18,9 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from tests.collector.prom import need_prometheus, prometheus
 from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.hook.live import EPOCH, MD, TOKEN, backfill_models, certificates, wait_for
-from tests.collector.prom import need_prometheus, prometheus
 
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.proto import externalscaler_pb2 as pb
