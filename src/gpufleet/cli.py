@@ -146,7 +146,7 @@ def demo(
     """The main job on the built-in synthetic fleet and workload: generate, validate, write, summarize."""
     from gpufleet.plan.demo import run_demo
     from gpufleet.report.console import demo_table, grid_table, metrics_table
-    from gpufleet.sim.summary import Summary, load
+    from gpufleet.sim.summary import ServingSummary, Summary, load
 
     check_out_dir(out_dir)
     summary = run_demo(out_dir, seed=seed, progress=not as_json)
@@ -194,19 +194,19 @@ def demo(
             ],
         )
     )
+    served = [load(s, "the demo's summary", ServingSummary) for s in summary["serving"]]
     out.print(
         metrics_table(
-            f"serving the {summary['rows']['requests']:,} requests under autoscalers"
-            f" (SLO {summary['serving'][0]['slo']})",
+            f"serving the {summary['rows']['requests']:,} requests under autoscalers (SLO {served[0].slo})",
             [
                 {
-                    "policy": s["policy"],
-                    "GPU-hours": s["gpu_hours"],
-                    "SLO attainment": s["slo_attainment"],
-                    "TTFT p99 s": s["ttft_p99_s"],
-                    "max replicas": s["max_replicas"],
+                    "policy": s.policy,
+                    "GPU-hours": s.gpu_hours,
+                    "SLO attainment": s.slo_attainment,
+                    "TTFT p99 s": s.ttft_p99_s,
+                    "max replicas": s.max_replicas,
                 }
-                for s in summary["serving"]
+                for s in served
             ],
         )
     )
