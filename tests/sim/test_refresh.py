@@ -24,6 +24,7 @@ class Priors:
 
     learned = False  # the Protocol's declared members: nothing to train, nothing chosen
     choice = None
+    sees_future = False  # it is told its numbers, but the replay must treat them as predictions
 
     def __init__(self, by_id: dict[str, float]) -> None:
         self.by_id = by_id
