@@ -11,7 +11,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from gpufleet.cli import app
-from gpufleet.commands.policies import KINDS, kind_name, markdown, members, registry, settings_rows, table
+from gpufleet.commands.policies import kind_name, markdown, settings_rows, table
+from gpufleet.plan.policies import KINDS, members, registry
 
 runner = CliRunner()
 DOC = Path(__file__).resolve().parents[2] / "docs" / "policies.md"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from gpufleet.commands.policies import KINDS, registry
+from gpufleet.plan.policies import KINDS, registry
 from gpufleet.core.errors import SettingsError
 from gpufleet.core.registry import PolicyRegistry, PolicySettings
 

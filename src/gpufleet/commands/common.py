@@ -229,7 +229,7 @@ POLICY_HELP = re.compile(r"\{policies:([a-z-]+)(?::([a-z_]+))?\}")
 def policy_names(kind: str, having: str | None = None) -> str:
     """The members of a policy kind (a `commands.policies.KINDS` key), comma-separated; with `having`, only
     those whose declared flag of that name is true (`learned`, `sees_future`); imports its registry."""
-    from gpufleet.commands.policies import registry
+    from gpufleet.plan.policies import registry
 
     reg = registry(kind)
     return ", ".join(reg.names() if having is None else reg.having(having))  # type: ignore[attr-defined]
@@ -264,8 +264,8 @@ def checked_settings(kind: str, name: str, values: dict[str, Any], typed: dict[s
     (`typed`: key -> what the user wrote, e.g. `--set scheduler.blocking=maybe`)."""
     from pydantic import ValidationError
 
-    from gpufleet.commands.policies import registry
     from gpufleet.core.errors import SettingsError, validation_line
+    from gpufleet.plan.policies import registry
 
     reg = registry(kind)
     model = reg.settings_model(name)  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ policy tables cannot drift from the code: a test regenerates the file and compar
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -16,23 +15,11 @@ import typer
 
 from gpufleet.commands.common import JsonOpt, emit_json, err, handles_errors, out
 from gpufleet.core.errors import GpufleetError
+from gpufleet.plan.policies import KINDS, members, registry
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from gpufleet.core.registry import Registry
-
-# The one map from a kind's name to its registry ("module:ATTRIBUTE"), imported only when a kind is read, so
-# that `gpufleet --help` loads none of the policy modules (and their numpy/polars).
-KINDS: dict[str, str] = {
-    "scheduler": "gpufleet.sim.schedulers:SCHEDULERS",
-    "placer": "gpufleet.optimizer.packing:PLACERS",
-    "predictor": "gpufleet.forecasting.runtime:PREDICTORS",
-    "pool-scaler": "gpufleet.optimizer.autoscaling.pools:POOL_SCALERS",
-    "forecaster": "gpufleet.forecasting.series:FORECASTERS",
-    "autoscaler": "gpufleet.optimizer.autoscaling:AUTOSCALERS",
-    "rightsizer": "gpufleet.optimizer.rightsizing:RIGHTSIZERS",
-}
 
 BUILTIN = "gpufleet"  # core.registry.BUILTIN, repeated here so that this module's import stays light
 
@@ -44,48 +31,6 @@ def kind_name(text: str) -> str:
         if k in KINDS:
             return k
     raise GpufleetError(f"--kind {text!r}: unknown kind; valid: {', '.join(KINDS)}")
-
-
-def registry(kind: str) -> Registry[Any]:
-    """The registry of `kind` (a KINDS key), imported now."""
-    module, attr = KINDS[kind].split(":")
-    reg: Registry[Any] = getattr(importlib.import_module(module), attr)
-    return reg
-
-
-def describe(kind: str, name: str) -> dict[str, Any]:
-    """One member as `PolicyRegistry.describe` gives it (a kind not yet on PolicyRegistry: no settings schema)."""
-    import inspect
-
-    from gpufleet.core.registry import PolicyRegistry
-
-    reg = registry(kind)
-    if isinstance(reg, PolicyRegistry):
-        return reg.describe(name)
-    doc = inspect.getdoc(reg.get(name)) or ""
-    learned = getattr(reg.get(name), "learned", None)
-    return {
-        "kind": reg.kind,
-        "name": name,
-        "summary": doc.split("\n\n")[0].replace("\n", " ").strip(),
-        "learned": learned if isinstance(learned, bool) else None,
-        "origin": reg.origin(name),
-        "settings": None,
-    }
-
-
-def members(kinds: list[str], builtin_only: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every member of `kinds` described, and one line per plugin that could not be loaded."""
-    rows: list[dict[str, Any]] = []
-    broken: list[str] = []
-    for kind in kinds:
-        reg = registry(kind)
-        broken += [f"{reg.kind} {why}" for why in reg.broken().values()]
-        for name in reg.names():
-            row = describe(kind, name)
-            if not builtin_only or row["origin"] == BUILTIN:
-                rows.append(row)
-    return rows, broken
 
 
 def settings_rows(schema: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -160,8 +105,6 @@ def table(kind: str, rows: list[dict[str, Any]]) -> Table:
         lines = [escape(row["summary"])]
         if row["origin"] != BUILTIN:  # under the summary: a distribution's name would widen the name column
             lines.append(f"[magenta]plugin from {escape(row['origin'])}[/magenta]")
-        if row["settings"] is None:
-            lines.append("[dim](settings not declared yet)[/dim]")
         for s in settings_rows(row["settings"]):
             bounds = f", {s['bounds']}" if s["bounds"] else ""
             lines.append(f"[cyan]{escape(s['name'])}[/cyan]: {escape(s['type'])} = {escape(s['default'])}{bounds}")

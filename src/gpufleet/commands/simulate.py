@@ -126,9 +126,9 @@ def simulate_cmd(
     --cluster also takes a tenancy YAML (nodes + vcs or queues): the replay then runs partitioned (vcs) or
     behind the queues' quotas (queues)."""
     from gpufleet.plan.references import load_cluster, load_jobs
+    from gpufleet.plan.replays import replay
     from gpufleet.plan.rundirs import save
     from gpufleet.report.console import sim_table
-    from gpufleet.sim.run import simulate
 
     check_out_dir(out_dir)
     given = sim_settings(settings, ("scheduler", "placement", "predictor", "pool"))
@@ -152,12 +152,7 @@ def simulate_cmd(
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         nf = load_cluster(tenancy.nodes if tenancy else cluster, _root_opt("data_dir"))  # type: ignore[arg-type]
     with err.status(f"simulating {jf.height:,} jobs on {int(nf['num_gpus'].sum()):,} GPUs …"):
-        if tenancy is None:
-            res = simulate(jf, nf, cfg)
-        else:
-            from gpufleet.sim.tenancy import run_model
-
-            res = run_model("quota" if tenancy.queues else "partitioned", jf, nf, tenancy, cfg)
+        res = replay(jf, nf, cfg, tenancy)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
     if as_json:
         emit_json(res.summary.dump() | {"out": str(out_dir)})
@@ -310,9 +305,9 @@ def tenancy_cmd(
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
     from gpufleet.core.config import read_yaml_model
     from gpufleet.plan.references import load_cluster, load_jobs
+    from gpufleet.plan.replays import compare_tenancy
     from gpufleet.plan.rundirs import save
     from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
-    from gpufleet.sim.tenancy import compare as run_compare
 
     if out_dir is not None:
         check_out_dir(out_dir)
@@ -340,7 +335,7 @@ def tenancy_cmd(
         if missing:
             raise GpufleetError(f"--target: no p95-wait target for group {missing[0]!r} (give one, or '*' for all)")
     with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
-        results = run_compare(jf, nf, spec, models, cfg)
+        results = compare_tenancy(jf, nf, spec, models, cfg)
     res: dict[str, Any] = digest(results)
     if targets is not None:
         with err.status("searching per-group quotas …"):

@@ -271,12 +271,12 @@ def forecast(
     series: pl.DataFrame, model: str, h: int, step_s: float, settings: dict[str, Any] | None = None
 ) -> pl.DataFrame:
     """`model` with `settings` (from the page's widgets) fitted on `series`: h steps, 80% and 95% intervals."""
-    from gpufleet.forecasting.series import FORECASTERS
+    from gpufleet.plan.policies import registry
 
     kw: dict[str, Any] = {"step_s": step_s}
     if model == "seasonal-naive":
         kw["season_length"] = max(1, round(86400 / step_s))
-    return FORECASTERS.build(model, kw | (settings or {})).fit(series).predict(h, levels=[80, 95])
+    return registry("forecaster").build(model, kw | (settings or {})).fit(series).predict(h, levels=[80, 95])
 
 
 def backtests(sources: Sources) -> dict[str, pl.DataFrame]:

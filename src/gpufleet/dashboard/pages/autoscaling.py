@@ -5,7 +5,7 @@ import polars as pl
 import streamlit as st
 
 from gpufleet.dashboard import common, data
-from gpufleet.optimizer.autoscaling import AUTOSCALERS
+from gpufleet.plan.policies import registry
 
 common.header(
     "Autoscaling",
@@ -21,7 +21,7 @@ if not runs:
     st.stop()
 st.dataframe(data.serving_table(runs).to_pandas(), width="stretch", hide_index=True)
 names = [r.name for r, _ in runs]
-offline = set(AUTOSCALERS.having("sees_future"))  # the oracle: first show a replay a live hook could run
+offline = set(registry("autoscaler").having("sees_future"))  # the oracle: first show a replay a live hook could run
 real = [n for n, (_, s) in zip(names, runs, strict=True) if s.policy not in offline]
 pick = st.sidebar.selectbox("replay", names, index=names.index(real[0]) if real else 0)
 run = next(r for r, _ in runs if r.name == pick)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gpufleet.core.errors import SettingsError
 from gpufleet.dashboard import common
-from gpufleet.forecasting.series import FORECASTERS
+from gpufleet.plan.policies import registry
 
 common.header(
     "Forecasts",
@@ -19,11 +19,13 @@ src = common.sources()
 series, where = common.demand(src, src.key())
 ids = series["unique_id"].unique().sort().to_list()
 uid = st.sidebar.selectbox("series", ids)
-names = FORECASTERS.names()
+names = registry("forecaster").names()
 model = st.sidebar.selectbox("model", names, index=names.index("seasonal-naive"))
 h = st.sidebar.slider("horizon (steps)", 6, 144, 36, step=6)
 with st.sidebar.expander(f"{model} settings"):
-    settings = common.settings_widgets(FORECASTERS.settings_model(model), f"forecaster.{model}", skip=("step_s",))
+    settings = common.settings_widgets(
+        registry("forecaster").settings_model(model), f"forecaster.{model}", skip=("step_s",)
+    )
 one = series.filter(pl.col("unique_id") == uid).sort("ds")
 step = float(one["ds"].diff().drop_nulls().dt.total_seconds().median() or 600)
 st.caption(f"series from {where}; one point every {step / 60:.0f} min")

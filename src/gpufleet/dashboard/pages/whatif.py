@@ -9,10 +9,8 @@ import streamlit as st
 from gpufleet.core.errors import validation_line
 from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
-from gpufleet.forecasting.runtime import PREDICTORS
-from gpufleet.optimizer.packing import PLACERS
 from gpufleet.plan.capacity import capacity_search
-from gpufleet.sim.schedulers import SCHEDULERS
+from gpufleet.plan.policies import registry
 from gpufleet.sim.summary import Summary
 
 common.header(
@@ -41,11 +39,9 @@ def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
 
 
 def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> Summary:
-    from gpufleet.plan.references import load_cluster
-    from gpufleet.sim.run import SimConfig, simulate
+    from gpufleet.plan.replays import replay_by_names
 
-    cfg = SimConfig(scheduler=scheduler, placement=placement, predictor=predictor)
-    return simulate(jobs, load_cluster(cluster, None), cfg).summary
+    return replay_by_names(jobs, cluster, scheduler, placement, predictor)
 
 
 src = common.sources()
@@ -56,12 +52,13 @@ with st.form("whatif"):
     n_jobs = c1.number_input("jobs (synthetic)", 100, 100_000, 2000, step=500)
     cluster = c2.text_input("cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)", "16x8:A100")
     # the choices are the registries' members (plugins included), not a list of our own
-    sched_names, placer_names = SCHEDULERS.names(), PLACERS.names()
+    sched_names, placer_names = registry("scheduler").names(), registry("placer").names()
     scheds = c2.multiselect("schedulers", sched_names, [n for n in ("fifo", "sjf") if n in sched_names])
     place = c2.selectbox("placer", placer_names, placer_names.index("best-fit") if "best-fit" in placer_names else 0)
     # the oracle is SJF's best case; a planner wants what a real predictor gives (refreshed from mates as jobs wait)
     pred = c1.selectbox(
-        "runtime predictor (sjf, qssf, srtf, backfill)", sorted(PREDICTORS.names(), key=lambda n: n != "oracle")
+        "runtime predictor (sjf, qssf, srtf, backfill)",
+        sorted(registry("predictor").names(), key=lambda n: n != "oracle"),
     )
     go = st.form_submit_button("run the simulations")
 if go:
@@ -146,8 +143,7 @@ with st.form("tenancy"):
     ten_go = st.form_submit_button("compare pooled, partitioned and quota")
 if ten_go:
     from gpufleet.plan.references import load_cluster
-    from gpufleet.sim.run import SimConfig
-    from gpufleet.sim.tenancy import TenancySpec, compare
+    from gpufleet.plan.replays import TenancySpec, compare_tenancy, even_vcs
 
     try:
         jobs = load_jobs(ten_ref, int(ten_jobs), str(src.store) if src.store else None)
@@ -155,12 +151,9 @@ if ten_go:
         if ten_vcs.strip():
             vcs = {k.strip(): int(v) for k, v in (p.split(":") for p in ten_vcs.split(",") if p.strip())}
         else:
-            teams = sorted(jobs["group"].drop_nulls().unique().to_list())
-            share = max(1, nodes.height // max(1, len(teams)))
-            vcs = {t: share for t in teams[: nodes.height // share]}
+            vcs = even_vcs(jobs, nodes.height)
         with st.spinner("simulating three ways …"):
-            models = ["pooled", "partitioned", "quota"]
-            res = compare(jobs, nodes, TenancySpec(vcs=vcs), models, SimConfig())
+            res = compare_tenancy(jobs, nodes, TenancySpec(vcs=vcs))
     except Exception as e:  # a bad spec or reference: one line, not a traceback
         st.error(validation_line(e))
         st.stop()

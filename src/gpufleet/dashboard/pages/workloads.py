@@ -7,7 +7,7 @@ import streamlit as st
 
 from gpufleet.core.errors import SettingsError
 from gpufleet.dashboard import common
-from gpufleet.optimizer.rightsizing import RIGHTSIZERS
+from gpufleet.plan.policies import registry
 
 common.header(
     "Workloads",
@@ -19,9 +19,9 @@ common.header(
     "little history (by default under 3 h or 100 samples).",
 )
 src = common.sources()
-sizer = st.sidebar.selectbox("right-sizer", RIGHTSIZERS.names())
+sizer = st.sidebar.selectbox("right-sizer", registry("rightsizer").names())
 with st.sidebar.expander(f"{sizer} settings"):
-    settings = common.settings_widgets(RIGHTSIZERS.settings_model(sizer), f"rightsizer.{sizer}")
+    settings = common.settings_widgets(registry("rightsizer").settings_model(sizer), f"rightsizer.{sizer}")
 try:
     table, recs, where = common.workloads(src, src.key(), sizer, settings)
 except SettingsError as e:
