@@ -148,3 +148,19 @@ def test_a_queue_scheduler_takes_the_run_settings_it_declares() -> None:
     spec = QuotaSpec(queues={"a": QueueSpec(nominal=8), "b": QueueSpec(nominal=8, scheduler="fifo")})
     a, b = queue_schedulers(spec, "sjf", {"blocking": True})
     assert a.settings.model_dump() == {"blocking": True} and b.settings.model_dump() == {}  # type: ignore[attr-defined]
+
+
+def test_a_queue_names_its_scheduler_with_settings_and_a_bad_one_names_the_queue() -> None:
+    own = {"name": "tiresias", "settings": {"threshold_gpu_s": 3600}}
+    spec = QuotaSpec.model_validate({"queues": {"a": {"nominal": 8, "scheduler": own}, "b": {"nominal": 8}}})
+    a, b = queue_schedulers(spec, "qssf", {"blocking": True})
+    assert a.settings.model_dump() == {"threshold_gpu_s": 3600.0}  # type: ignore[attr-defined]
+    assert b.settings.model_dump() == {"blocking": True}  # type: ignore[attr-defined]
+    mixed = QuotaSpec.model_validate({"queues": {"a": {"nominal": 8, "scheduler": {"name": "sjf", "settings": {}}}}})
+    (s,) = queue_schedulers(mixed, "qssf", {"blocking": True})  # the run's settings it declares, its own win
+    assert s.settings.model_dump() == {"blocking": True}  # type: ignore[attr-defined]
+    bad = QuotaSpec.model_validate(
+        {"queues": {"a": {"nominal": 8, "scheduler": {"name": "sjf", "settings": {"x": 1}}}}}
+    )
+    with pytest.raises(GpufleetError, match=r"queues\.a\.scheduler: scheduler 'sjf': x: not a setting"):
+        queue_schedulers(bad, "fifo", {})

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gpufleet.core.errors import RegistryError, SettingsError, validation_line
 
@@ -124,6 +124,20 @@ class PolicySettings(BaseModel):
     finite numbers; each field's description is its help in the CLI, the dashboard and the docs."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class PolicyChoice(BaseModel):
+    """One member of a policy kind as a config file names it: its registry name and its settings (a plain name:
+    the member with its default settings). Checked against the member when it is built."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="the member's registry name")
+    settings: dict[str, Any] = Field(default_factory=dict, description="the member's settings (its Settings model)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
 
 
 class Policy(Protocol):

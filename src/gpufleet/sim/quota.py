@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from gpufleet.core.errors import RegistryError, SettingsError
 from gpufleet.sim.engine import FollowUp
 from gpufleet.sim.quota_book import EPS, NOMINAL, QuotaBook
 from gpufleet.sim.quota_spec import QuotaSpec
@@ -108,14 +109,19 @@ class QueueContext:
 
 
 def queue_schedulers(spec: QuotaSpec, name: str, settings: Mapping[str, Any], **context: Any) -> list[Scheduler]:
-    """One fresh scheduler per queue, in the spec's order: the queue's own `scheduler:` or the run's `name`.
-    Each takes those of the run scheduler's `settings` that its own model declares (`blocking` reaches a
-    queue's sjf under a run's qssf; a fifo queue has none to take); `context` goes to every one."""
+    """One fresh scheduler per queue, in the spec's order: the queue's own `scheduler:` (a name or {name,
+    settings}) or the run's `name`. Each takes those of the run scheduler's `settings` that its own model
+    declares (`blocking` reaches a queue's sjf under a run's qssf; a fifo queue has none to take), then the
+    queue's own settings over them; `context` goes to every one."""
     out: list[Scheduler] = []
-    for qs in spec.queues.values():
-        own = qs.scheduler or name
+    for queue, qs in spec.queues.items():
+        own = qs.scheduler.name if qs.scheduler else name
         fields = SCHEDULERS.settings_model(own).model_fields
-        out.append(SCHEDULERS.build(own, {k: v for k, v in settings.items() if k in fields}, **context))
+        given = {k: v for k, v in settings.items() if k in fields} | (qs.scheduler.settings if qs.scheduler else {})
+        try:
+            out.append(SCHEDULERS.build(own, given, **context))
+        except (RegistryError, SettingsError) as e:  # a bad name or setting in the file: say which queue
+            raise type(e)(f"queues.{queue}.scheduler: {e}") from None
     return out
 
 

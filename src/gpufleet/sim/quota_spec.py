@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gpufleet.core.registry import PolicyChoice
+
 
 class QueueSpec(BaseModel):
     """One queue (a Kueue ClusterQueue)."""
@@ -21,7 +23,11 @@ class QueueSpec(BaseModel):
     )
     cohort: str | None = Field(None, description="queues of one cohort lend each other unused quota")
     groups: list[str] | None = Field(None, description="job groups submitting here (default: the queue's name)")
-    scheduler: str | None = Field(None, description="scheduler inside this queue (default: the run's)")
+    scheduler: PolicyChoice | None = Field(
+        None,
+        description="scheduler inside this queue: a name or {name, settings} (default: the run's); it also takes"
+        " those of the run scheduler's settings it declares, its own settings winning",
+    )
 
     @field_validator("nominal", "borrowing_limit", "lending_limit")
     @classmethod

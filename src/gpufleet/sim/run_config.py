@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gpufleet.core.errors import GpufleetError
-from gpufleet.core.registry import PolicyRegistry
+from gpufleet.core.registry import PolicyChoice, PolicyRegistry
 from gpufleet.forecasting.runtime import PREDICTORS
 from gpufleet.forecasting.runtime.mates import DEFAULT_GAP_S
 from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS
@@ -47,19 +47,6 @@ COMPAT_SCHEDULER: dict[str, dict[str, Any]] = {"helios": {"blocking": True}}
 
 # Run-wide scheduler knobs of configs written before #22, and the setting each became.
 LEGACY_SCHEDULER = {"tiresias_threshold_gpu_s": "threshold_gpu_s", "blocking": "blocking"}
-
-
-class PolicyChoice(BaseModel):
-    """One member of a policy kind: its registry name and its settings (a plain name: default settings)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="the member's registry name")
-    settings: dict[str, Any] = Field(default_factory=dict, description="the member's settings (its Settings model)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
 
 
 def _choice(v: Any) -> dict[str, Any]:
