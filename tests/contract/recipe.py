@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from gpufleet.plan.policies import KINDS, registry
 from gpufleet.core.errors import SettingsError
 from gpufleet.core.registry import PolicyRegistry, PolicySettings
+from gpufleet.plan.policies import KINDS, registry
 
 
 def members(kind: str) -> list[Any]:
