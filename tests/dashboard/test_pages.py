@@ -163,3 +163,25 @@ def test_policy_choices_and_settings_come_from_the_registries(on) -> None:  # ty
     assert not at.exception and at.metric[1].value != saved  # a wider margin saves fewer GPUs
     at = at.sidebar.number_input(key="rightsizer.vpa.share_step").set_value(0.0).run()
     assert "rightsizer 'vpa': share_step: Input should be greater than 0" in at.error[0].value
+
+
+def test_the_capacity_answer_writes_no_stray_object(on) -> None:  # type: ignore[no-untyped-def]
+    # Streamlit's "magic" writes the value of a bare expression: `st.success(..) if .. else st.warning(..)` once
+    # put the DeltaGenerator's docstring under the answer (#23 point 5)
+    on(None)
+    at = page("whatif").run()
+    at.number_input[1].set_value(300)  # synthetic jobs for the capacity search
+    at.number_input[2].set_value(300)  # p95 wait target, minutes
+    at.button[1].click().run()
+    assert not at.exception, at.exception
+    assert at.success or at.warning
+    assert not at.get("help_info"), "an object's help was written to the page"
+    assert not [v for v in _values(at.main) if "DeltaGenerator" in v or "object at 0x" in v]
+
+
+def _values(node: object) -> list[str]:
+    """The text of every element under `node` (AppTest blocks hold their elements in `children`)."""
+    out = [str(getattr(node, "value", ""))] if getattr(node, "type", "") != "dataframe" else []
+    for child in getattr(node, "children", {}).values():
+        out += _values(child)
+    return out

@@ -119,7 +119,10 @@ if ask:
         progress=lambda n: bar.progress(min(1.0, n / 10), text=f"{n} cluster sizes simulated"),
     )
     bar.progress(1.0, text="done")
-    st.success(res["answer"]) if res["nodes"] else st.warning(res["answer"])
+    if res["nodes"]:  # a statement, not a bare `a if c else b`: Streamlit's magic would write its value
+        st.success(res["answer"])
+    else:
+        st.warning(res["answer"])
     st.dataframe(pl.DataFrame(res["probes"]).drop("p95_wait_s").to_pandas(), width="stretch", hide_index=True)
 
 st.subheader("Shared pool, one virtual cluster per team, or quotas with borrowing?")
