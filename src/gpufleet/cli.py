@@ -246,7 +246,7 @@ def dashboard(
     ),
     store: Annotated[Path | None, typer.Option(help="A collector store (GPU samples, nodes, series).")] = None,
     prices: Annotated[
-        Path | None, typer.Option(help="Price table: YAML {gpu_model: $ per GPU-hour} or CSV gpu_model,price.")
+        Path | None, typer.Option(help="Price table (docs/cost.md) merged over the built-in list prices.")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,

@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from gpufleet.core.prices import PriceTable
+from gpufleet.core.prices import load_prices as prices_table
 from gpufleet.core.units import human_seconds
 from gpufleet.report.rundir import read_summary
 from gpufleet.report.rundir import run_kind as summary_kind
@@ -146,8 +148,9 @@ def fleet_timeline(lf: pl.LazyFrame, every: str = "1h") -> pl.DataFrame:
     )
 
 
-def gpu_hours_by_namespace(lf: pl.LazyFrame, step_s: float, prices: dict[str, float] | None = None) -> pl.DataFrame:
-    """GPU-hours held per namespace (team), the share of them busy, and the cost when a price table is given."""
+def gpu_hours_by_namespace(lf: pl.LazyFrame, step_s: float, prices: PriceTable | None = None) -> pl.DataFrame:
+    """GPU-hours held per namespace (team), the share of them busy and, with a price table, their cost in $ and
+    the GPU-hours of types the table does not price (the cost is null then: a partial sum is not a total)."""
     f = (
         lf.filter(pl.col("pod").is_not_null())
         .group_by(
@@ -159,15 +162,18 @@ def gpu_hours_by_namespace(lf: pl.LazyFrame, step_s: float, prices: dict[str, fl
         )
     )
     out = f.collect()
-    if prices:
-        out = out.with_columns(
-            (
-                pl.col("gpu_hours") * pl.col("gpu_model").replace_strict(prices, default=None, return_dtype=pl.Float64)
-            ).alias("cost")
-        )
     agg = [pl.col("gpu_hours").sum(), pl.col("busy_h").sum()]
-    if prices:
-        agg.append(pl.col("cost").sum())
+    if prices is not None:
+        rates = {m: prices.rate(m) for m in out["gpu_model"].unique().to_list()}
+        rate = pl.col("gpu_model").replace_strict(rates, default=None, return_dtype=pl.Float64)
+        out = out.with_columns(
+            (pl.col("gpu_hours") * rate).alias("cost"),
+            pl.when(rate.is_null()).then(pl.col("gpu_hours")).otherwise(0.0).alias("unpriced_gpu_hours"),
+        )
+        agg += [
+            pl.when(pl.col("cost").null_count() > 0).then(None).otherwise(pl.col("cost").sum()).alias("cost"),
+            pl.col("unpriced_gpu_hours").sum(),
+        ]
     return (
         out.group_by("namespace")
         .agg(agg)
@@ -177,22 +183,9 @@ def gpu_hours_by_namespace(lf: pl.LazyFrame, step_s: float, prices: dict[str, fl
     )
 
 
-def load_prices(path: Path | None) -> dict[str, float] | None:
-    """A price table: YAML `{gpu_model: dollars per GPU-hour}` or CSV with gpu_model,price columns."""
-    if path is None:
-        return None
-    from gpufleet.core.errors import GpufleetError, brief
-
-    try:
-        if path.suffix == ".csv":
-            t = pl.read_csv(path)
-            return dict(zip(t["gpu_model"].to_list(), t["price"].cast(pl.Float64).to_list(), strict=True))
-        import yaml
-
-        raw = yaml.safe_load(path.read_text())
-        return {str(k): float(v) for k, v in raw.items()}
-    except Exception as e:  # any unreadable table: one line naming the file
-        raise GpufleetError(f"--prices {path}: cannot read a price table ({type(e).__name__}: {brief(e)})") from None
+def load_prices(path: Path | None) -> PriceTable:
+    """The price table (core.prices): the built-in list prices, with the user's --prices file merged over them."""
+    return prices_table(path)
 
 
 def stranded_from_runs(sources: Sources) -> pl.DataFrame | None:

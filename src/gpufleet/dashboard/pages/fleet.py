@@ -53,6 +53,13 @@ else:
     )
 
 st.subheader("GPU-hours by namespace")
-if "cost" not in teams.columns:
-    st.caption("Give a price table (`gpufleet dashboard --prices prices.yaml`, GPU model: $ per GPU-hour) to see cost.")
-st.dataframe(teams.head(20).to_pandas(), width="stretch", hide_index=True)
+st.caption(
+    f"Cost {data.load_prices(src.prices).priced_by()} (`gpufleet dashboard --prices prices.yaml` to use yours,"
+    " docs/cost.md); a namespace on a GPU type without a price shows its unpriced GPU-hours and no cost."
+)
+st.dataframe(
+    teams.head(20).to_pandas(),
+    width="stretch",
+    hide_index=True,
+    column_config={"cost": st.column_config.NumberColumn("cost", format="dollar")},
+)
