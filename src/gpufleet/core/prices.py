@@ -119,7 +119,10 @@ class PriceTable(BaseModel):
         return None if v is None else float(v)
 
     def cost(
-        self, gpu_hours: Mapping[str | None, float], pool: str | None = None, tier: str = "on_demand"
+        self,
+        gpu_hours: Mapping[str, float] | Mapping[str | None, float],
+        pool: str | None = None,
+        tier: str = "on_demand",
     ) -> tuple[float | None, float]:
         """($ of GPU-hours per type, GPU-hours of unpriced types): the $ is None when any hours are unpriced,
         so a partial sum never passes for a total."""

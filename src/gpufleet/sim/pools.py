@@ -34,6 +34,7 @@ class PoolController:
         self.delay = provision_delay_s
         self.sim: Any = None
         self.area = 0.0  # GPU-seconds of nodes in service or provisioning
+        self.node_area: np.ndarray = np.zeros(0)  # the same per node, for GPU-hours per GPU type
         self.last_t: float | None = None
         self.added = 0
         self.removed = 0
@@ -46,6 +47,7 @@ class PoolController:
         view = sim.view
         n = view.n
         self.provisioning = np.zeros(n, dtype=bool)
+        self.node_area = np.zeros(n)
         self.low_since = np.full(n, math.inf)
         self.empty_since = np.full(n, math.inf)
         eng = sim.engine
@@ -69,12 +71,28 @@ class PoolController:
             # count only while there is work or more to come: after the last finish the replay is over
             if sim.queue or sim.running or self.last_t < self.last_submit:
                 self.area += self._pool_gpus() * (t - self.last_t)
+                self._node_seconds(t - self.last_t)
         self.last_t = t if self.last_t is None else max(self.last_t, t)
 
     def gpu_hours(self, until: float) -> float:
         """GPU-hours of the pool up to `until` (the last finish)."""
         extra = self._pool_gpus() * max(0.0, until - (self.last_t or until))
         return (self.area + extra) / 3600
+
+    def gpu_hours_by_type(self, until: float) -> dict[str, float]:
+        """`gpu_hours(until)` per GPU type."""
+        from gpufleet.sim.costing import by_type
+
+        return by_type(
+            self.sim.view.gpu_type, self.node_area + self._node_gpus() * max(0.0, until - (self.last_t or until))
+        )
+
+    def _node_gpus(self) -> np.ndarray:
+        view = self.sim.view
+        return np.where(view.active | self.provisioning, view.gpu_total, 0)
+
+    def _node_seconds(self, dt: float) -> None:
+        self.node_area += self._node_gpus() * dt
 
     # -- the decision --------------------------------------------------------------------------------
     def state(self, t: float) -> PoolState:

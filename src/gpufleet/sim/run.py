@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gpufleet.core.prices import PriceTable
 from gpufleet.core.registry import PolicyRegistry
 from gpufleet.core.schemas import JOBS, NODES, validate
 from gpufleet.forecasting.runtime import PREDICTORS, RuntimePredictor
 from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolScaler
 from gpufleet.optimizer.packing import PLACERS, Placer
 from gpufleet.sim.cluster_spec import view_from_nodes
+from gpufleet.sim.costing import cluster_hours_by_type, group_hours_by_type
 from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
 from gpufleet.sim.pools import PoolController
 from gpufleet.sim.quota import QuotaDispatcher, queue_schedulers
@@ -61,6 +63,7 @@ def simulate(
     placer: Placer | None = None,
     predictor: RuntimePredictor | None = None,
     pool_scaler: PoolScaler | None = None,
+    prices: PriceTable | None = None,
 ) -> SimResult:
     """Replay `jobs` on `nodes` under `cfg` and measure it; extra `observers` (with `on_job(t, what, i)` and/or
     `before(t, kind, payload)` and an optional `attach(sim)`) see the run too. `predictions`: the output of
@@ -68,7 +71,8 @@ def simulate(
 
     A policy object passed in (`scheduler`, `placer`, `predictor`, `pool_scaler`: built, fresh, not shared
     with another run) replaces the member `cfg` names for that kind, and the summary names it by its registry
-    name. Under `cfg.quota` the scheduler is a QuotaDispatcher (one scheduler per queue)."""
+    name. Under `cfg.quota` the scheduler is a QuotaDispatcher (one scheduler per queue). The summary's GPU-hours
+    are priced by `prices` (the built-in list prices when None; `Summary.priced` re-prices a summary)."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
     if cfg.integer_seconds:
@@ -161,6 +165,9 @@ def simulate(
     summary = _summary(out, wl, view.total_gpus, tl, start, names | {"predictor": pred_name})
     last = start + summary.makespan_s
     summary.gpu_hours = pool.gpu_hours(last) if pool is not None else view.total_gpus * summary.makespan_s / 3600
+    summary.gpu_hours_by_type = (
+        pool.gpu_hours_by_type(last) if pool is not None else cluster_hours_by_type(view, summary.makespan_s)
+    )
     if pool is not None:
         summary.pool = PoolStats(
             policy=pool_name,
@@ -178,12 +185,14 @@ def simulate(
         )
         frame = out.with_columns(pl.col("queue").alias("group")) if quota is not None else out
         summary.groups = group_stats(frame, summary.makespan_s, owned, gtl)
+        _ran_by_type(summary, frame, view, sim.speed)
         summary.groups_by = "queue" if quota is not None else "group"
         summary.group_timeline_step_s = gtl.step
     elif wl.group and any(g is not None for g in wl.group):
         # one group (e.g. one VC of a partitioned run): the cluster timeline is its timeline
         summary.groups = group_stats(out, summary.makespan_s)
         summary.groups[0].gpu_hours_held = tl.area / 3600
+        _ran_by_type(summary, out, view, sim.speed)
         summary.groups_by = "group"
     if quota is not None:
         summary.quota = QuotaStats.model_validate(quota.report())
@@ -194,7 +203,15 @@ def simulate(
     summary.mate_refreshes = refresher.refreshed if refresher is not None else 0
     summary.events = sim.engine.events_handled
     summary.wall_s = round(time.perf_counter() - t0, 3)
+    summary = summary.priced(prices)
     return SimResult(out, tl.frame(), summary, cfg.model_dump(mode="json"), gtl.frame() if gtl is not None else None)
+
+
+def _ran_by_type(summary: Summary, frame: pl.DataFrame, view: Any, speed: list[float]) -> None:
+    """Each group row's GPU-hours ran per GPU type (what its cost is)."""
+    hours = group_hours_by_type(frame, view, speed)
+    for g in summary.groups or []:
+        g.gpu_hours_ran_by_type = hours.get(str(g.group), {})
 
 
 GROUP_ROWS = 5_000_000  # per-group timeline rows a replay aims to stay under (the step grows beyond)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
 
 from gpufleet.core.errors import GpufleetError, validation_line
+from gpufleet.core.prices import PriceTable, default_prices
 
 
 class _Part(BaseModel):
@@ -44,6 +45,18 @@ class GroupRow(_Part):
     avg_borrowed_gpus: float | None = Field(None, description="quota runs: mean GPUs borrowed beyond the quota")
     peak_borrowed_gpus: float | None = Field(None, description="quota runs: most GPUs borrowed at once")
     borrowed_gpu_hours: float | None = Field(None, description="quota runs: GPU-hours on borrowed GPUs")
+    gpu_hours_ran_by_type: dict[str, float] | None = Field(
+        None, description="GPU-hours the finished jobs' last runs held, per GPU type (work / the type's speed)"
+    )
+    cost_ran: float | None = Field(
+        None, description="$ of gpu_hours_ran_by_type (null when any of it is on an unpriced type)"
+    )
+
+    def priced(self, prices: PriceTable) -> GroupRow:
+        """This row with the $ of the GPU-hours its jobs ran (unchanged without a per-type split)."""
+        if self.gpu_hours_ran_by_type is None:
+            return self
+        return self.model_copy(update={"cost_ran": prices.cost(self.gpu_hours_ran_by_type)[0]})
 
 
 class PoolStats(_Part):
@@ -96,6 +109,12 @@ class Summary(_Part):
     avg_gpu_allocation: float = Field(description="share of the cluster's GPU-seconds held by jobs over the span")
     avg_stranded_gpus: float = Field(description="mean free GPUs that no waiting job could use")
     gpu_hours: float = Field(description="GPU-hours the cluster was up over the span (with a pool scaler: held)")
+    gpu_hours_by_type: dict[str, float] | None = Field(None, description="gpu_hours per node GPU type")
+    cost: float | None = Field(
+        None, description="$ of gpu_hours_by_type at the price table's on-demand prices; null when any is unpriced"
+    )
+    unpriced_gpu_hours: float | None = Field(None, description="of gpu_hours, those on a type with no price")
+    priced_by: str | None = Field(None, description="the price table the $ come from")
     pool: PoolStats | None = Field(None, description="runs with a node-pool scaler")
     groups: list[GroupRow] | None = Field(None, description="runs whose jobs carry teams, VCs or queues")
     groups_by: Literal["group", "queue"] | None = Field(None, description="what `groups` are")
@@ -111,6 +130,19 @@ class Summary(_Part):
     def dump(self) -> dict[str, Any]:
         """The summary.json form: the fields this run set, as JSON values."""
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+    def priced(self, prices: PriceTable | None = None) -> Summary:
+        """This summary with its GPU-hours priced by `prices` (the built-in list prices when None): `cost`,
+        `unpriced_gpu_hours`, `priced_by` and each group's `cost_ran`. A summary without a per-type split
+        (written before there was one) is returned as it is: its GPU types are not known."""
+        if self.gpu_hours_by_type is None:
+            return self
+        prices = prices or default_prices()
+        cost, unpriced = prices.cost(self.gpu_hours_by_type)
+        upd: dict[str, Any] = {"cost": cost, "unpriced_gpu_hours": unpriced, "priced_by": prices.name}
+        if self.groups is not None:
+            upd["groups"] = [g.priced(prices) for g in self.groups]
+        return self.model_copy(update=upd)
 
 
 class ScalingAction(_Part):
@@ -144,6 +176,8 @@ class ServingSummary(_Part):
     requests_skipped_no_size: int = Field(description="requests left out: neither token counts nor a service time")
     duration_h: float = Field(description="hours replayed")
     gpu_hours: float = Field(description="GPU-hours of the fleet after the warm-up")
+    cost: float | None = Field(None, description="$ of gpu_hours at gpu_type's price; null when it has none")
+    priced_by: str | None = Field(None, description="the price table the $ come from")
     replica_hours: float = Field(description="replica-hours after the warm-up")
     slo: str = Field(description="the latency objective, METRIC_pQ<=SECONDS")
     slo_attainment: float = Field(description="share of scored requests within the SLO's seconds")
@@ -197,6 +231,13 @@ class ServingSummary(_Part):
     def dump(self) -> dict[str, Any]:
         """The summary.json form: the fields this run set, as JSON values."""
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+    def priced(self, prices: PriceTable | None = None) -> ServingSummary:
+        """This summary with its GPU-hours priced at its GPU type's price (built-in list prices when None)."""
+        prices = prices or default_prices()
+        rate = prices.rate(self.gpu_type)
+        cost = None if rate is None else self.gpu_hours * rate
+        return self.model_copy(update={"cost": cost, "priced_by": prices.name})
 
     def with_actions(self, actions: list[dict[str, Any]], requests_ref: str | None = None) -> ServingSummary:
         """This summary with the replay's scaling actions (and, from the edges, the requests' reference), as a

@@ -29,6 +29,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.sim.costing import by_type
 from gpufleet.sim.quota_spec import QueueSpec, QuotaSpec
 from gpufleet.sim.run import SimConfig, SimResult, job_stats, simulate
 from gpufleet.sim.summary import GroupRow, Summary
@@ -138,11 +139,13 @@ def run_partitioned(jobs: pl.DataFrame, nodes: pl.DataFrame, spec: TenancySpec, 
         groups=sorted(groups, key=lambda g: str(g.group)),
         groups_by="group",
         gpu_hours=total * span / 3600,
+        # the VCs' nodes (the first `start` rows) up over the whole span, as gpu_hours counts them
+        gpu_hours_by_type=by_type(nodes["gpu_type"].head(start).to_list(), nodes["num_gpus"].head(start) * span),
         events=events,
         skipped_unknown_duration=skipped,
         avg_stranded_gpus=stranded,  # sum of the VCs' averages
         wall_s=round(walls, 3),
-    )
+    ).priced()
     tl = pl.concat(timelines) if timelines else pl.DataFrame()
     return SimResult(frame, tl, summary, cfg.model_dump(mode="json") | {"vcs": spec.vcs}, None)
 

@@ -251,7 +251,7 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         max_replicas=_max_replicas(timeline, warm, init),
         mean_utilization=meter.utilization(since=warm),
         events=sim.events,
-    )
+    ).priced()  # built-in list prices: the edges re-price with the user's table (ServingSummary.priced)
     decisions = pl.DataFrame(meter.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
     n = int(np.ceil(end)) + 1
     per_second = pl.DataFrame({"t": np.arange(n), "concurrency": sim.conc[:n], "arrivals": sim.arr[:n]})
