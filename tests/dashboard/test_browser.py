@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".cache" / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["fleet", "workloads", "forecasts", "whatif", "autoscaling"]
+PAGES = ["fleet", "workloads", "cost", "forecasts", "whatif", "autoscaling"]
 
 
 def playwright() -> Path:
@@ -81,6 +81,6 @@ def test_every_page_renders_in_chromium(demo: Path) -> None:
         assert not r["errors"], (name, r["errors"])
         assert r["title"], name
         assert (out / f"{name}.png").stat().st_size > 10_000, name
-    expected = {"fleet": 3, "workloads": 0, "forecasts": 1, "whatif": 0, "autoscaling": 1}
+    expected = {"fleet": 3, "workloads": 0, "cost": 1, "forecasts": 1, "whatif": 0, "autoscaling": 1}
     for name, n in expected.items():
         assert results[name]["charts"] >= n, (name, results[name])

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from gpufleet.dashboard.data import ENV_RUNS, ENV_STORE
 
 PAGES = Path(__file__).resolve().parents[2] / "src" / "gpufleet" / "dashboard" / "pages"
-NAMES = ["fleet", "workloads", "forecasts", "whatif", "autoscaling"]
+NAMES = ["fleet", "workloads", "cost", "forecasts", "whatif", "autoscaling"]
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_every_page_runs_on_the_demo(name: str, demo: Path, on) -> None:  # type
     assert at.title[0].value and "What to do with it" in at.markdown[0].value
 
 
-@pytest.mark.parametrize("name", ["fleet", "workloads", "forecasts", "whatif"])
+@pytest.mark.parametrize("name", ["fleet", "workloads", "cost", "forecasts", "whatif"])
 def test_pages_run_with_no_data_at_all(name: str, on) -> None:  # type: ignore[no-untyped-def]
     on(None)
     at = page(name).run()

@@ -14,6 +14,7 @@ nav = st.navigation(
     [
         st.Page(PAGES / "fleet.py", title="Fleet", icon=":material/dns:", default=True),
         st.Page(PAGES / "workloads.py", title="Workloads", icon=":material/tune:"),
+        st.Page(PAGES / "cost.py", title="Cost", icon=":material/payments:"),
         st.Page(PAGES / "forecasts.py", title="Forecasts", icon=":material/trending_up:"),
         st.Page(PAGES / "whatif.py", title="What-if", icon=":material/science:"),
         st.Page(PAGES / "autoscaling.py", title="Autoscaling", icon=":material/stacked_line_chart:"),

@@ -110,6 +110,26 @@ def cost_from_store(
     return CostAnswer(alloc, table, store, first, last)  # type: ignore[arg-type]
 
 
+def cost_from_frames(
+    samples: pl.DataFrame,
+    *,
+    by: str = "namespace",
+    prices: Path | PriceTable | None = None,
+    nodes: pl.DataFrame | None = None,
+    tier: str = "on_demand",
+    where: str = "samples",
+) -> CostAnswer:
+    """The same allocation over GPU samples given as a frame (the dashboard without a store: the demo's samples
+    or its embedded fleet); no JOBS or token series there."""
+    if by not in BY:
+        raise GpufleetError(f"--by {by}: not one of {', '.join(BY)}")
+    table = prices if isinstance(prices, PriceTable) else load_prices(prices)
+    alloc = allocate(samples, table, by=cast(By, by), nodes=nodes, tier=tier)
+    first = samples["ts"].min() if samples.height else None
+    last = samples["ts"].max() if samples.height else None
+    return CostAnswer(alloc, table, Path(where), first, last)  # type: ignore[arg-type]
+
+
 def _h(x: float | None) -> str:
     return "-" if x is None else f"{x:,.2f}"
 
