@@ -36,6 +36,15 @@ def _root_opt(name: str) -> Any:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+PricesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        metavar="FILE",
+        help="Prices per GPU-hour (prices.yaml: per type, pool, on-demand/reserved/spot) merged over the built-in"
+        " list prices (docs/cost.md).",
+    ),
+]
 SkipOpt = Annotated[
     bool,
     typer.Option(

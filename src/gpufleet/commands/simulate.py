@@ -11,6 +11,7 @@ import typer
 from gpufleet.commands.common import (
     JsonOpt,
     ParamOpt,
+    PricesOpt,
     SkipOpt,
     _params,
     _root_opt,
@@ -117,6 +118,7 @@ def simulate_cmd(
     ] = None,
     provision_delay: Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")] = 300.0,
     compat: CompatOpt = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
     param: ParamOpt = None,
@@ -125,12 +127,14 @@ def simulate_cmd(
 
     --cluster also takes a tenancy YAML (nodes + vcs or queues): the replay then runs partitioned (vcs) or
     behind the queues' quotas (queues)."""
+    from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.plan.replays import replay
     from gpufleet.plan.rundirs import save
     from gpufleet.report.console import sim_table
 
     check_out_dir(out_dir)
+    table = load_prices(prices)  # a bad price file fails before any replay
     given = sim_settings(settings, ("scheduler", "placement", "predictor", "pool"))
     if "pool" in given and pool is None:
         raise GpufleetError("--set pool.*: choose a node-pool scaler with --pool")
@@ -153,6 +157,7 @@ def simulate_cmd(
         nf = load_cluster(tenancy.nodes if tenancy else cluster, _root_opt("data_dir"))  # type: ignore[arg-type]
     with err.status(f"simulating {jf.height:,} jobs on {int(nf['num_gpus'].sum()):,} GPUs …"):
         res = replay(jf, nf, cfg, tenancy)
+    res.summary = res.summary.priced(table)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
     if as_json:
         emit_json(res.summary.dump() | {"out": str(out_dir)})
@@ -206,16 +211,20 @@ def compare_cmd(
     ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
     compat: CompatOpt = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
     param: ParamOpt = None,
 ) -> None:
     """Run a grid of schedulers x placers on the same jobs and cluster, in parallel, and print one table."""
+    from gpufleet.core.prices import load_prices
+    from gpufleet.plan.dollars import reprice_runs
     from gpufleet.plan.grids import run_grid
     from gpufleet.plan.references import load_cluster, load_jobs
-    from gpufleet.report.console import grid_table
+    from gpufleet.report.console import grid_table, priced_by
 
     if out_dir is not None:
         check_out_dir(out_dir)
+    table = load_prices(prices) if prices is not None else None
     scheds = [s.strip() for s in schedulers.split(",") if s.strip()]
     places = [p.strip() for p in placements.split(",") if p.strip()]
     for option, names in (("--schedulers", scheds), ("--placements", places)):
@@ -238,6 +247,7 @@ def compare_cmd(
         nf = load_cluster(cluster, _root_opt("data_dir"))
     with err.status(f"running {len(grid_s) * len(grid_p)} simulations …"):
         rows = run_grid(jf, nf, base, grid_s, grid_p, out_dir, {"jobs": jobs, "cluster": cluster}, workers, ray)
+    rows = reprice_runs(rows, table, out_dir)
     if out_dir:
         from gpufleet.report.rundir import dumps
 
@@ -248,6 +258,7 @@ def compare_cmd(
         emit_json({"runs": [r.dump() for r in rows]})
         return
     out.print(grid_table(rows))
+    out.print(priced_by(rows) or "", markup=False)
 
 
 def _targets(text: str) -> dict[str, float]:
@@ -300,10 +311,12 @@ def tenancy_cmd(
     ] = None,
     compat: CompatOpt = None,
     params: ParamOpt = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
     from gpufleet.core.config import read_yaml_model
+    from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.plan.replays import compare_tenancy
     from gpufleet.plan.rundirs import save
@@ -311,6 +324,7 @@ def tenancy_cmd(
 
     if out_dir is not None:
         check_out_dir(out_dir)
+    table = load_prices(prices)
     spec = read_yaml_model(cluster, TenancySpec, "--cluster")
     where = spec.nodes or nodes
     if where is None:
@@ -336,6 +350,8 @@ def tenancy_cmd(
             raise GpufleetError(f"--target: no p95-wait target for group {missing[0]!r} (give one, or '*' for all)")
     with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
         results = compare_tenancy(jf, nf, spec, models, cfg)
+    for r in results.values():
+        r.summary = r.summary.priced(table)
     res: dict[str, Any] = digest(results)
     if targets is not None:
         with err.status("searching per-group quotas …"):
