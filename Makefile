@@ -66,9 +66,10 @@ bench: setup
 dashboard: setup
 	$(VENV)/bin/gpufleet dashboard --runs out
 
-# Re-resolve the lock file after changing dependencies in pyproject.toml.
+# Re-resolve the lock file after changing dependencies in pyproject.toml (with the ray extra: make test runs the
+# Ray tests against a real local runtime).
 lock:
-	uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	uv pip compile -q pyproject.toml --extra dev --extra ray --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

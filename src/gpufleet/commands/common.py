@@ -59,6 +59,17 @@ ParamOpt = Annotated[
     ),
 ]
 
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="local|ADDRESS",
+        help="Run the replays as Ray tasks (needs gpufleet[ray]): 'local' starts a Ray runtime on this machine"
+        " for the command and stops it after; an address (auto, HOST:6379, ray://HOST:10001) joins that cluster"
+        " (see docs/scaling.md).",
+    ),
+]
+
 
 MapOpt = Annotated[
     Path | None,

@@ -12,6 +12,7 @@ from gpufleet.commands.common import (
     JsonOpt,
     ParamOpt,
     PricesOpt,
+    RayOpt,
     SkipOpt,
     _params,
     _root_opt,
@@ -207,8 +208,11 @@ def compare_cmd(
     ] = None,
     mate_gap: MateGapOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: one per core).")] = None,
-    ray: Annotated[str | None, typer.Option("--ray", help="Ray cluster address (needs gpufleet[ray]).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: one per core); with --ray local, the runtime's CPUs."),
+    ] = None,
+    ray: RayOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
     compat: CompatOpt = None,
     prices: PricesOpt = None,
@@ -309,6 +313,15 @@ def tenancy_cmd(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write one run directory per model here, and tenancy.json.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (default 1: the models one after another in this process); with --ray local,"
+            " the runtime's CPUs (default: all).",
+        ),
+    ] = None,
+    ray: RayOpt = None,
     compat: CompatOpt = None,
     params: ParamOpt = None,
     prices: PricesOpt = None,
@@ -349,7 +362,7 @@ def tenancy_cmd(
         if missing:
             raise GpufleetError(f"--target: no p95-wait target for group {missing[0]!r} (give one, or '*' for all)")
     with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
-        results = compare_tenancy(jf, nf, spec, models, cfg)
+        results = compare_tenancy(jf, nf, spec, models, cfg, workers or (None if ray else 1), ray)
     for r in results.values():
         r.summary = r.summary.priced(table)
     res: dict[str, Any] = digest(results)

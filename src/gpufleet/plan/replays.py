@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from gpufleet.core.errors import GpufleetError
+from gpufleet.plan.grids import map_tasks
 from gpufleet.plan.references import load_cluster
 from gpufleet.sim.run import SimConfig, SimResult, simulate
-from gpufleet.sim.tenancy import TenancySpec, compare, run_model
+from gpufleet.sim.tenancy import MODELS, TenancySpec, compare, run_model
 
 __all__ = ["TENANCY_MODELS", "TenancySpec", "compare_tenancy", "even_vcs", "replay", "replay_by_names"]
 
@@ -61,6 +63,21 @@ def compare_tenancy(
     spec: TenancySpec,
     models: list[str] | tuple[str, ...] = TENANCY_MODELS,
     cfg: SimConfig | None = None,
+    workers: int | None = 1,
+    ray_address: str | None = None,
 ) -> dict[str, SimResult]:
-    """Every tenancy model on the same workload and nodes (jobs without a team are the team "(none)")."""
-    return compare(jobs, nodes, spec, list(models), cfg or SimConfig())
+    """Every tenancy model on the same workload and nodes (jobs without a team are the team "(none)"), in this
+    process by default, side by side in `workers` processes, or as Ray tasks given `ray_address`."""
+    cfg = cfg or SimConfig()
+    if (workers == 1 and not ray_address) or len(models) < 2:
+        return compare(jobs, nodes, spec, list(models), cfg)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:  # before any worker starts
+        raise GpufleetError(f"--compare: unknown model {unknown[0]!r}; valid: {', '.join(MODELS)}")
+    tasks = [(jobs, nodes, spec, m, cfg) for m in models]
+    return dict(zip(models, map_tasks(_one_model, tasks, workers, ray_address), strict=True))
+
+
+def _one_model(task: tuple[pl.DataFrame, pl.DataFrame, TenancySpec, str, SimConfig]) -> SimResult:
+    jobs, nodes, spec, model, cfg = task
+    return compare(jobs, nodes, spec, [model], cfg)[model]
