@@ -1,4 +1,5 @@
-"""`gpufleet report`: one self-contained HTML file — every figure there, plotly.js inlined once, no network URL."""
+"""`gpufleet report`: one self-contained HTML file — the executive summary first, every figure there, plotly.js
+inlined once, no network URL, runs named for what they are."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Refs(HTMLParser):
         self.scripts = 0
         self.figures: list[str] = []
         self.headings: list[str] = []
+        self.ids: list[str] = []
         self._h = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -29,6 +31,8 @@ class Refs(HTMLParser):
         if tag == "div" and a.get("class") == "figure":
             self.figures.append(a.get("id") or "")
         self._h = tag == "h2"
+        if a.get("id"):
+            self.ids.append(a["id"] or "")
 
     def handle_data(self, data: str) -> None:
         if self._h:
@@ -43,14 +47,28 @@ def test_demo_writes_a_self_contained_report(demo: Path) -> None:
     sims = len(list((demo / "sim").iterdir()))
     serving = len(list((demo / "serving").iterdir()))
     assert sims >= 2 and serving == 3
-    # JCT and wait CDFs, allocation and queue timelines, the comparison, p95 wait per team (the synthetic
-    # jobs carry teams); one replicas-vs-demand per replay
-    assert len(p.figures) == 6 + serving
+    # JCT and wait CDFs, allocation and queue timelines, the comparison and stranded GPUs, p95 wait per team (the
+    # synthetic jobs carry teams); one replicas-vs-demand per replay; the demand forecast
+    assert len(p.figures) == 7 + serving + 1
     assert text.count("Plotly.newPlot(") == len(p.figures)
     assert not [u for u in p.urls if u.startswith(("http:", "https:", "//"))], "no network URL in src/href"
     assert text.count("plotly.js v") >= 1 and len(text) > 3_000_000, "plotly.js is inlined"
+    # the executive summary comes first, before any other section, and each line links to its evidence
+    assert p.headings[0] == "Executive summary"
+    summary = text[text.index("id='executive-summary'") : text.index("</section>")]
+    assert summary.count("<li>") == 3  # packing, right-sizing, autoscaling (the demo has no capacity answer)
+    assert summary.count("class='usd'>$") == 3 and "/month" in summary
+    for anchor in ("policy-comparison", "rightsizing", "serving"):
+        assert f"href='#{anchor}'" in summary and anchor in p.ids
+    # runs are named for what they are: the demo by its directory, never "."
+    assert "run(s): demo, " in text and "fifo + worst-fit" in text and ">.<" not in text
+    # one per-group table for the seven runs that share the teams, not seven copies
+    assert text.count("p95 wait per group under 7 runs") == 1 and text.count("<td>team-03</td>") == 1
     for h in (
-        "Summary",
+        "Executive summary",
+        "Per GPU type",
+        "Runs",
+        "Demand forecast",
         "Job completion time and wait",
         "Allocation and queue over time",
         "Policy comparison",
@@ -71,7 +89,9 @@ def test_report_command_on_two_runs_and_a_bad_one(demo: Path, tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     p = Refs()
     p.feed(out.read_text())
-    assert len(p.figures) == 6 and runs[0].name in out.read_text()
+    text = out.read_text()
+    assert len(p.figures) == 7 and runs[0].name in text  # the six of a comparison + p95 wait per team
+    assert text.index("Executive summary") < text.index("Per GPU type")  # the demo's nodes priced per type
     res = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--out", str(out)])
     assert res.exit_code == 2 and "not a run directory" in res.output
 
@@ -111,8 +131,9 @@ def test_report_on_a_tenancy_comparison_has_per_group_tables_and_quota_charts(tm
     p = Refs()
     p.feed(text)
     assert "Teams and quotas" in p.headings
-    # CDFs (2), timelines (2), comparison, p95 wait per group, and for the quota run usage vs nominal + borrowed
-    assert len(p.figures) == 5 + 1 + 2
+    # CDFs (2), timelines (2), comparison and stranded GPUs, p95 wait per group, and for the quota run usage vs
+    # nominal + borrowed
+    assert len(p.figures) == 6 + 1 + 2
     for s in ("GPUs used vs nominal quota", "GPUs borrowed above quota", "peak borrowed", "team-2 nominal"):
         assert s in text
     assert "gpufleet tenancy --jobs" in text and "--compare quota" in text

@@ -1,10 +1,12 @@
 """`gpufleet report`: one self-contained HTML file for one or more run directories — plotly.js is inlined once,
-so the file opens anywhere with no network. A demo directory brings its simulation and serving sub-runs.
+so the file opens anywhere with no network. A demo directory brings its simulation and serving sub-runs; a
+`gpufleet tenancy --out DIR` folder brings its pooled / partitioned / quota runs.
 
-Sections: summary table; JCT and wait CDFs; allocation and queue timelines; policy comparison; teams and
-quotas (per-group wait, usage vs quota, borrowing); serving replicas vs demand; right-sizing
-recommendations; and per run the exact config and the command that reproduces it. A `gpufleet tenancy
---out DIR` folder brings its pooled / partitioned / quota runs.
+Sections, first screen first: the executive summary (the recommendations, each with its $ per month and a link
+to its evidence: summary.py), the per-GPU-type view (gputypes.py), then the evidence: run tables, JCT and wait
+CDFs, allocation and queue timelines, the policy comparison, teams and quotas (one table per group kind:
+tables.py), serving replicas vs demand, the demand forecast with its intervals, right-sizing, and per run the
+exact config and the command that reproduces it. Charts: charts.py.
 """
 
 from __future__ import annotations
@@ -13,25 +15,28 @@ import html
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import plotly.graph_objects as go
 import polars as pl
 import yaml
 
+from gpufleet.core.prices import PriceTable, default_prices
 from gpufleet.core.units import human_seconds
-from gpufleet.report.groups import group_row
+from gpufleet.report import charts, summary
+from gpufleet.report.gputypes import gpus_by_type, nodes_for, per_type_rows
 from gpufleet.report.rundir import read_summary, read_table
 from gpufleet.report.rundir import run_kind as kind
+from gpufleet.report.tables import group_tables, table
 from gpufleet.sim.summary import ServingSummary, Summary, load
 
-COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
-h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.2rem auto;max-width:1200px;color:#222;
+ padding:0 1rem}
+h1{margin:.2rem 0} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem} h4{margin:1rem 0 0}
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right} th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.6rem;overflow:auto}
-.note{color:#555;font-size:.9rem}
+.note{color:#555;font-size:.9rem} .wide{overflow-x:auto}
+#executive-summary{background:#f5f9fc;border:1px solid #cfe0ee;border-radius:6px;padding:.2rem 1rem .6rem}
+#executive-summary h2{margin-top:.6rem;border:none} .recs li{margin:.45rem 0} .usd{font-variant-numeric:tabular-nums}
 """
 
 
@@ -52,43 +57,25 @@ def expand(runs: list[Path]) -> list[Path]:
     return out
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p class='note'>none</p>"
-    cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+class _Page:
+    """The report's parts in order, and its figures numbered as they come."""
 
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-        return html.escape("" if v is None else str(v))
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.figs = 0
 
-    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    def add(self, text: str) -> None:
+        self.parts.append(text)
 
-
-def _cdf(values: np.ndarray) -> tuple[list[float], list[float]]:
-    v = np.sort(values[np.isfinite(values)])
-    if len(v) > 2000:  # a CDF drawn with 2,000 points is indistinguishable and keeps the file small
-        idx = np.linspace(0, len(v) - 1, 2000).astype(int)
-        return (v[idx] / 3600).tolist(), ((idx + 1) / len(v)).tolist()
-    return (v / 3600).tolist(), (np.arange(1, len(v) + 1) / max(len(v), 1)).tolist()
+    def chart(self, fig: Any, title: str) -> None:
+        self.parts.append(charts.figure_html(fig, self.figs, title))
+        self.figs += 1
 
 
-def _fig(fig: go.Figure, n: int) -> str:
-    fig.update_layout(height=380, margin={"t": 50, "b": 40}, legend={"orientation": "h"}, template="plotly_white")
-    # a fixed div id (plotly draws a random one): the same runs give the same bytes
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=n == 0,
-        div_id=f"plot-{n}",
-        config={"displaylogo": False, "responsive": True},
-    )
-
-
-def build(runs: list[Path], command: str, where: Path | None = None) -> str:
+def build(runs: list[Path], command: str, where: Path | None = None, prices: PriceTable | None = None) -> str:
     """The report's HTML; run paths are shown relative to `where` (the report's folder) when inside it."""
     runs = expand(runs)
+    prices = prices or default_prices()
 
     def shown(r: Path) -> str:
         if where is not None:
@@ -98,29 +85,114 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
                 pass
         return str(r)
 
-    summaries = {r: read_summary(r) for r in runs}  # as stored: the kind of each, and the demo's own summary
-    sims = [r for r in runs if kind(summaries[r]) == "sim"]
-    serving = [r for r in runs if kind(summaries[r]) == "serving"]
-    demos = [r for r in runs if kind(summaries[r]) == "demo"]
-    sim_s: dict[Path, Summary] = {r: load(summaries[r], r / "summary.json", Summary) for r in sims}
-    srv_s: dict[Path, ServingSummary] = {r: load(summaries[r], r / "summary.json", ServingSummary) for r in serving}
-    parts: list[str] = []
-    figs = 0
+    raw = {r: read_summary(r) for r in runs}  # as stored: the kind of each, and the demo's own summary
+    names = dict(zip(runs, summary.unique_labels([summary.run_label(raw[r], r) for r in runs], runs), strict=True))
+    sims = [r for r in runs if kind(raw[r]) == "sim"]
+    serving = [r for r in runs if kind(raw[r]) == "serving"]
+    demos = [r for r in runs if kind(raw[r]) == "demo"]
+    sim_s: dict[Path, Summary] = {r: load(raw[r], r / "summary.json", Summary) for r in sims}
+    srv_s: dict[Path, ServingSummary] = {r: load(raw[r], r / "summary.json", ServingSummary) for r in serving}
+    nodes = next((n for r in [*demos, *sims] if (n := nodes_for(r)) is not None), None)
+    fleet = gpus_by_type(nodes) if nodes is not None else {}
+    recs = [rec for d in demos for rec in raw[d].get("rightsizing", {}).get("recommendations", [])]
+    page = _Page()
 
-    def add(fig: go.Figure) -> None:
-        nonlocal figs
-        parts.append(f"<div class='figure' id='fig-{figs}'>" + _fig(fig, figs) + "</div>")
-        figs += 1
+    found = [
+        summary.capacity(runs),
+        summary.rightsizing(recs, prices),
+        summary.packing({names[r]: sim_s[r] for r in sims}, prices, fleet),
+        summary.autoscaling({names[r]: srv_s[r] for r in serving}, prices),
+    ]
+    page.add(summary.summary_html(summary.rank([x for x in found if x is not None]), html.escape))
+    if nodes is not None and sims:
+        _gpu_types(page, sims, sim_s, names, nodes, prices)
+    if found[0] is not None:
+        _capacity(page, runs)
+    _runs_tables(page, sims, sim_s, serving, srv_s, names, prices, fleet)
+    if sims:
+        _training(page, sims, sim_s, names)
+    grouped = [(names[r], sim_s[r]) for r in sims if sim_s[r].groups]
+    if grouped:
+        _teams(page, [r for r in sims if sim_s[r].groups], sim_s, names)
+    if serving:
+        page.add("<h2 id='serving'>Serving: replicas vs demand</h2>")
+        for r in serving:
+            page.chart(charts.serving_chart(r), f"{names[r]}: replicas serving and requests in flight")
+    for d in demos:
+        _forecast(page, d, raw[d])
+    _rightsizing(page, recs, prices)
 
-    parts.append("<h2>Summary</h2>")
+    page.add("<h2 id='reproduce'>Reproduce</h2>")
+    page.add(f"<p>This report: <code>{html.escape(command)}</code></p>")
+    for r in runs:
+        cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
+        path = str(r) if kind(raw[r]) == "demo" else shown(r)
+        how = _command_for(path, raw[r], sim_s.get(r) or srv_s.get(r), cfg)
+        page.add(
+            f"<details><summary>{html.escape(names[r])} <span class='note'>({html.escape(shown(r))})</span>"
+            f"</summary><p><code>{html.escape(how)}</code></p><pre>{html.escape(cfg)}</pre></details>"
+        )
+    title = "gpufleet report"
+    listed = ", ".join(names[r] for r in runs)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body>"
+        f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(listed)}</p>"
+        + "".join(page.parts)
+        + "</body></html>"
+    )
+
+
+def _gpu_types(
+    page: _Page,
+    sims: list[Path],
+    sim_s: dict[Path, Summary],
+    names: dict[Path, str],
+    nodes: pl.DataFrame,
+    prices: PriceTable,
+) -> None:
+    """Per GPU type, under the run with the lowest p95 wait among those that finished every job."""
+    done = [r for r in sims if sim_s[r].unfinished == 0] or sims
+    best = min(done, key=lambda r: sim_s[r].p95_wait_s)
+    page.add(
+        "<h2 id='gpu-types'>Per GPU type</h2><p class='note'>The fleet's GPUs per type, and what the replay with"
+        f" the lowest p95 wait (<b>{html.escape(names[best])}</b>) ran on them; $ at {html.escape(prices.name)}.</p>"
+    )
+    page.add(table(per_type_rows(best, sim_s[best], nodes, prices)))
+
+
+def _capacity(page: _Page, runs: list[Path]) -> None:
+    import json
+
+    page.add("<h2 id='capacity'>Capacity answer</h2>")
+    for r in runs:
+        f = r / summary.CAPACITY_FILE
+        if f.is_file():
+            d = json.loads(f.read_text())
+            flat = {k: v for k, v in d.items() if not isinstance(v, dict | list)}
+            page.add(table([{"field": k, "value": v} for k, v in flat.items()]))
+            for k, v in d.items():
+                if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                    page.add(f"<h4>{html.escape(k)}</h4>" + table(v))
+
+
+def _runs_tables(
+    page: _Page,
+    sims: list[Path],
+    sim_s: dict[Path, Summary],
+    serving: list[Path],
+    srv_s: dict[Path, ServingSummary],
+    names: dict[Path, str],
+    prices: PriceTable,
+    fleet: dict[str, float],
+) -> None:
+    rate = summary.fleet_rate(prices, fleet)
     rows = []
     for r in sims:
         s = sim_s[r]
         rows.append(
             {
-                "run": shown(r),
-                "scheduler": s.scheduler,
-                "placement": s.placement,
+                "run": names[r],
                 "GPUs": s.cluster_gpus,
                 "jobs": s.jobs,
                 "avg JCT": human_seconds(s.avg_jct_s),
@@ -128,221 +200,149 @@ def build(runs: list[Path], command: str, where: Path | None = None) -> str:
                 "avg wait": human_seconds(s.avg_wait_s),
                 "p95 wait": human_seconds(s.p95_wait_s),
                 "allocation %": 100 * s.avg_gpu_allocation,
+                "stranded GPUs": s.avg_stranded_gpus,
                 "unfinished": s.unfinished,
+                "fleet $/month": None if rate is None else s.cluster_gpus * summary.HOURS_PER_MONTH * rate,
             }
         )
-    parts.append("<h3>Training-cluster simulations</h3>" + _table(rows))
-    srows = [
-        {
-            "run": shown(r),
-            "policy": srv_s[r].policy,
-            "GPU-hours": srv_s[r].gpu_hours,
-            "SLO": srv_s[r].slo,
-            "SLO attainment %": 100 * srv_s[r].slo_attainment,
-            "TTFT p99": human_seconds(srv_s[r].ttft_p99_s),
-            "scaling actions": srv_s[r].scaling_actions,
-        }
-        for r in serving
+    page.add("<h2 id='runs'>Runs</h2><h3>Training-cluster simulations</h3>" + table(rows))
+    srows = []
+    for r in serving:
+        v = srv_s[r]
+        rate_s = prices.rate(v.gpu_type)
+        srows.append(
+            {
+                "run": names[r],
+                "GPU": v.gpu_type,
+                "GPU-hours": v.gpu_hours,
+                "$ of the replay": None if rate_s is None else v.gpu_hours * rate_s,
+                "SLO": v.slo,
+                "SLO attainment %": 100 * v.slo_attainment,
+                "TTFT p99": human_seconds(v.ttft_p99_s),
+                "scaling actions": v.scaling_actions,
+            }
+        )
+    page.add("<h3>Serving replays</h3>" + table(srows))
+
+
+def _training(page: _Page, sims: list[Path], sim_s: dict[Path, Summary], names: dict[Path, str]) -> None:
+    labelled = [(r, names[r]) for r in sims]
+    page.add("<h2 id='jct'>Job completion time and wait</h2>")
+    page.chart(charts.cdf_chart(labelled, "jct", "JCT"), "Job completion time, CDF (log scale)")
+    page.chart(charts.cdf_chart(labelled, "wait", "wait"), "Wait before the first start, CDF")
+    page.add("<h2 id='timelines'>Allocation and queue over time</h2>")
+    page.chart(charts.timeline_chart(labelled, "allocated_gpus", "GPUs allocated"), "GPUs allocated")
+    page.chart(charts.timeline_chart(labelled, "queued_jobs", "jobs waiting"), "Jobs waiting")
+    page.add("<h2 id='policy-comparison'>Policy comparison</h2>")
+    series = [
+        ("avg JCT", [sim_s[r].avg_jct_s / 3600 for r in sims]),
+        ("p95 wait", [sim_s[r].p95_wait_s / 3600 for r in sims]),
+        ("avg wait", [sim_s[r].avg_wait_s / 3600 for r in sims]),
     ]
-    parts.append("<h3>Serving replays</h3>" + _table(srows))
-
-    if sims:
-        parts.append("<h2>Job completion time and wait</h2>")
-        for metric, title in (("jct", "JCT"), ("wait", "wait")):
-            fig = go.Figure()
-            for i, r in enumerate(sims):
-                j = read_table(r, "jobs", [metric])
-                x, y = _cdf(j[metric].cast(pl.Float64).to_numpy())
-                fig.add_trace(go.Scatter(x=x, y=y, name=shown(r), line={"color": COLORS[i % 8]}))
-            fig.update_layout(title=f"{title} CDF", xaxis_title=f"{title} (hours)", yaxis_title="share of jobs")
-            if metric == "jct":
-                fig.update_xaxes(type="log")
-            add(fig)
-        parts.append("<h2>Allocation and queue over time</h2>")
-        for col, title, y in (
-            ("allocated_gpus", "GPUs allocated", "GPUs"),
-            ("queued_jobs", "Jobs waiting", "jobs"),
-        ):
-            fig = go.Figure()
-            for i, r in enumerate(sims):
-                t = read_table(r, "timeline")
-                if "group" in t.columns:  # a partitioned run: one timeline per VC, summed
-                    t = t.group_by("t").agg(pl.col(col).sum()).sort("t")
-                t = t.select("t", col)
-                if t.height > 3000:
-                    t = t.gather_every(t.height // 3000 + 1)
-                fig.add_trace(
-                    go.Scatter(
-                        x=(t["t"] / 3600).to_list(), y=t[col].to_list(), name=shown(r), line={"color": COLORS[i % 8]}
-                    )
-                )
-            fig.update_layout(title=title, xaxis_title="hours", yaxis_title=y)
-            add(fig)
-        parts.append("<h2>Policy comparison</h2>")
-        fig = go.Figure()
-        bars = (
-            ("avg JCT", [sim_s[r].avg_jct_s for r in sims]),
-            ("p95 wait", [sim_s[r].p95_wait_s for r in sims]),
-            ("avg wait", [sim_s[r].avg_wait_s for r in sims]),
-        )
-        for i, (name, seconds) in enumerate(bars):
-            fig.add_trace(
-                go.Bar(
-                    x=[shown(r) for r in sims],
-                    y=[v / 3600 for v in seconds],
-                    name=name,
-                    marker_color=COLORS[i],
-                )
-            )
-        fig.update_layout(title="Completion time and wait by policy", yaxis_title="hours", barmode="group")
-        add(fig)
-
-    grouped = [r for r in sims if sim_s[r].groups]
-    if grouped:
-        _teams(grouped, sim_s, shown, parts, add)
-
-    if serving:
-        parts.append("<h2>Serving: replicas vs demand</h2>")
-        for r in serving:
-            t = read_table(r, "timeline")
-            fig = go.Figure()
-            fig.add_trace(
-                go.Scatter(
-                    x=(t["t"] / 3600).to_list(),
-                    y=t["replicas"].to_list(),
-                    name="replicas serving",
-                    line={"color": COLORS[0], "shape": "hv"},
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=(t["t"] / 3600).to_list(),
-                    y=t["concurrency"].to_list(),
-                    name="requests in flight",
-                    yaxis="y2",
-                    line={"color": COLORS[1]},
-                )
-            )
-            fig.update_layout(
-                title=f"{shown(r)} ({srv_s[r].policy})",
-                xaxis_title="hours",
-                yaxis_title="replicas",
-                yaxis2={"title": "requests in flight", "overlaying": "y", "side": "right"},
-            )
-            add(fig)
-
-    recs = [rec for d in demos for rec in summaries[d].get("rightsizing", {}).get("recommendations", [])]
-    parts.append("<h2>Right-sizing recommendations</h2>")
-    parts.append(
-        _table(
-            [
-                {
-                    "workload": x["workload"],
-                    "GPUs held": x.get("current_gpus"),
-                    "proposed": x.get("proposed_mig") or x.get("proposed_gpus"),
-                    "GPUs saved": x.get("gpus_saved"),
-                    "risk %": None if x.get("risk") is None else 100 * x["risk"],
-                    "reason": x["reason"],
-                }
-                for x in sorted(recs, key=lambda x: -(x.get("gpus_saved") or 0))
-            ]
-        )
-        if recs
-        else "<p class='note'>No recommendations in these runs (the demo computes them; so does"
-        " `gpufleet rightsize`).</p>"
-    )
-
-    parts.append("<h2>Reproduce</h2>")
-    parts.append(f"<p>This report: <code>{html.escape(command)}</code></p>")
-    for r in runs:
-        cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
-        how = _command_for(shown(r), summaries[r], sim_s.get(r) or srv_s.get(r), cfg)
-        parts.append(
-            f"<details><summary>{html.escape(shown(r))}</summary><p><code>{html.escape(how)}</code></p>"
-            f"<pre>{html.escape(cfg)}</pre></details>"
-        )
-    title = "gpufleet report"
-    names = ", ".join(shown(r) for r in runs)
-    return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
-        f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body>"
-        f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(names)}</p>"
-        + "".join(parts)
-        + "</body></html>"
+    page.chart(charts.bars([names[r] for r in sims], series, "hours"), "Completion time and wait by policy")
+    page.chart(
+        charts.bars([names[r] for r in sims], [("stranded GPUs", [sim_s[r].avg_stranded_gpus for r in sims])], "GPUs"),
+        "GPUs stranded by fragmentation (free, but no waiting job fits), mean over the run",
     )
 
 
-def _teams(runs: list[Path], summaries: dict[Path, Summary], shown: Any, parts: list[str], add: Any) -> None:
-    """Teams and quotas: per-group table per run, p95 wait per group across runs, usage vs quota and
-    borrowing over time for quota runs."""
-    parts.append("<h2>Teams and quotas</h2>")
-    parts.append(
+def _teams(page: _Page, runs: list[Path], sim_s: dict[Path, Summary], names: dict[Path, str]) -> None:
+    """Teams and quotas: one per-group table per group kind, p95 wait per group across runs, usage vs quota
+    and borrowing over time for quota runs."""
+    page.add("<h2 id='teams'>Teams and quotas</h2>")
+    page.add(
         "<p class='note'>Per group (team, VC or queue). Under quotas, <i>nominal</i> is the queue's quota and"
         " <i>borrowed</i> the GPUs it held above it, lent by idle queues of its cohort; allocation is GPU-hours"
         " held over GPUs owned (or nominal) times the run's span.</p>"
     )
+    page.add(group_tables([(names[r], sim_s[r]) for r in runs]))
+    groups = sorted({str(g.group) for r in runs for g in sim_s[r].groups or []})
+    series = []
     for r in runs:
-        s = summaries[r]
-        q = s.quota
-        rows = [group_row(g, q is not None) for g in s.groups or []]
-        extra = ""
-        if q is not None:
-            extra = (
-                f" — {q.reclaim_preemptions:,} jobs preempted to give lent quota back;"
-                f" {q.jobs_without_queue:,} jobs without a queue, {q.jobs_over_quota:,} larger than any quota"
-            )
-        model = s.model or ("pooled" if q is None else "quota")
-        parts.append(f"<h3>{html.escape(shown(r))} ({html.escape(model)}){html.escape(extra)}</h3>" + _table(rows))
-    fig = go.Figure()
-    for i, r in enumerate(runs):
-        gs = summaries[r].groups or []
-        fig.add_trace(
-            go.Bar(
-                x=[str(g.group) for g in gs],
-                y=[g.p95_wait_s / 3600 for g in gs],
-                name=shown(r),
-                marker_color=COLORS[i % 8],
+        by = {str(g.group): g.p95_wait_s / 3600 for g in sim_s[r].groups or []}
+        series.append((names[r], [by.get(g, 0.0) for g in groups]))
+    page.chart(charts.bars(groups, series, "hours"), "p95 wait per group")
+    for r in runs:
+        if sim_s[r].quota is None or not (r / "groups.parquet").exists():
+            continue
+        _quota_charts(page, r, names[r])
+
+
+def _quota_charts(page: _Page, r: Path, name: str) -> None:
+    import plotly.graph_objects as go
+
+    t = read_table(r, "groups")
+    groups = sorted(set(t["group"].to_list()))
+    steps = t["t"].n_unique()
+    if steps > 1500:  # keep the file small: every k-th sample per group
+        keep = t["t"].unique().sort().gather_every(steps // 1500 + 1)
+        t = t.filter(pl.col("t").is_in(keep.implode()))
+    used, borrowed = go.Figure(), go.Figure()
+    for i, g in enumerate(groups):
+        p = t.filter(pl.col("group") == g)
+        x, c = (p["t"] / 3600).to_list(), charts.COLORS[i % 8]
+        used.add_trace(go.Scatter(x=x, y=p["used_gpus"].to_list(), name=f"{g} used", line={"color": c}))
+        used.add_trace(
+            go.Scatter(x=x, y=p["nominal_gpus"].to_list(), name=f"{g} nominal", line={"color": c, "dash": "dash"})
+        )
+        # fills only: a stacked trace's line runs along the running total, which would paint the last group's
+        # colour on everyone's borrowing
+        borrowed.add_trace(
+            go.Scatter(
+                x=x, y=p["borrowed_gpus"].to_list(), name=g, stackgroup="b", line={"color": c, "width": 0}, fillcolor=c
             )
         )
-    fig.update_layout(title="p95 wait per group", yaxis_title="hours", barmode="group")
-    add(fig)
-    for r in runs:
-        if summaries[r].quota is None or not (r / "groups.parquet").exists():
-            continue
-        t = read_table(r, "groups")
-        names = sorted(set(t["group"].to_list()))
-        steps = t["t"].n_unique()
-        if steps > 1500:  # keep the file small: every k-th sample per group
-            keep = t["t"].unique().sort().gather_every(steps // 1500 + 1)
-            t = t.filter(pl.col("t").is_in(keep.implode()))
-        fig = go.Figure()
-        for i, g in enumerate(names):
-            p = t.filter(pl.col("group") == g)
-            x = (p["t"] / 3600).to_list()
-            c = COLORS[i % 8]
-            fig.add_trace(go.Scatter(x=x, y=p["used_gpus"].to_list(), name=f"{g} used", line={"color": c}))
-            fig.add_trace(
-                go.Scatter(x=x, y=p["nominal_gpus"].to_list(), name=f"{g} nominal", line={"color": c, "dash": "dash"})
-            )
-        fig.update_layout(title=f"{shown(r)}: GPUs used vs nominal quota", xaxis_title="hours", yaxis_title="GPUs")
-        add(fig)
-        fig = go.Figure()
-        for i, g in enumerate(names):
-            p = t.filter(pl.col("group") == g)
-            fig.add_trace(
-                go.Scatter(
-                    x=(p["t"] / 3600).to_list(),
-                    y=p["borrowed_gpus"].to_list(),
-                    name=g,
-                    stackgroup="b",
-                    # fills only: a stacked trace's line runs along the running total, which would paint the
-                    # last group's colour on everyone's borrowing
-                    line={"color": COLORS[i % 8], "width": 0},
-                    fillcolor=COLORS[i % 8],
-                )
-            )
-        fig.update_layout(title=f"{shown(r)}: GPUs borrowed above quota", xaxis_title="hours", yaxis_title="GPUs")
-        add(fig)
+    for fig in (used, borrowed):
+        fig.update_layout(xaxis_title="hours", yaxis_title="GPUs")
+    page.chart(used, f"{name}: GPUs used vs nominal quota")
+    page.chart(borrowed, f"{name}: GPUs borrowed above quota")
+
+
+def _forecast(page: _Page, demo: Path, raw: dict[str, Any]) -> None:
+    if not (demo / "forecast.parquet").is_file():
+        return
+    fc = read_table(demo, "forecast")
+    info = raw.get("demand_forecast", {})
+    page.add(
+        "<h2 id='forecast'>Demand forecast</h2><p class='note'>"
+        f"{html.escape(str(info.get('series', 'the fleet demand series')))}: the last two days observed and the"
+        f" next {fc.height} steps forecast, with 80% and 95% intervals.</p>"
+    )
+    page.chart(charts.forecast_chart(charts.history_of(demo), fc), "Fleet GPU utilization: observed and forecast")
+    bt = raw.get("demand_backtest") or []
+    if bt:
+        keep = [k for k in bt[0] if k in ("model", "mae", "rmse", "mase", "coverage_80", "coverage_95", "smape")]
+        page.add(
+            "<h4>Backtest of the forecasters (rolling origins)</h4>" + table([{k: x.get(k) for k in keep} for x in bt])
+        )
+
+
+def _rightsizing(page: _Page, recs: list[dict[str, Any]], prices: PriceTable) -> None:
+    page.add("<h2 id='rightsizing'>Right-sizing recommendations</h2>")
+    if not recs:
+        page.add(
+            "<p class='note'>No recommendations in these runs (the demo computes them; so does"
+            " `gpufleet rightsize`).</p>"
+        )
+        return
+    rows = []
+    for x in sorted(recs, key=lambda x: -(x.get("gpus_saved") or 0)):
+        rate = prices.rate(x.get("gpu_model"))
+        saved_h = summary.DAYS_PER_MONTH * float(x.get("gpu_hours_saved_per_day") or 0)
+        rows.append(
+            {
+                "workload": x["workload"],
+                "GPU": x.get("gpu_model"),
+                "GPUs held": x.get("current_gpus"),
+                "proposed": x.get("proposed_mig") or x.get("proposed_gpus"),
+                "GPUs saved": x.get("gpus_saved"),
+                "GPU-hours saved/month": saved_h,
+                "$ saved/month": None if rate is None else saved_h * rate,
+                "risk %": None if x.get("risk") is None else 100 * x["risk"],
+                "reason": x["reason"],
+            }
+        )
+    page.add(table(rows))
 
 
 def _command_for(run: str, raw: dict[str, Any], s: Summary | ServingSummary | None, cfg_text: str) -> str:
