@@ -56,6 +56,7 @@ def test_json_and_csv_carry_the_same_figures(store: tuple[Path, Path]) -> None:
         (["--store", "{store}", "--since", "last week"], "--since 'last week'"),
         (["--store", "{store}", "--since", "10m", "--until", "30m"], "is not after --since"),
         (["--store", "{store}", "--prices", "{tmp}/none.yaml"], "--prices"),
+        (["--store", "{store}", "--since", "2027-01-01"], "no GPU samples in [2027-01-01 00:00:00+00:00, -)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, store: tuple[Path, Path], tmp_path: Path) -> None:

@@ -46,3 +46,20 @@ def test_cost_page_runs_without_a_store(monkeypatch: pytest.MonkeyPatch) -> None
     names = list(at.dataframe[0].value["namespace"])
     assert names[-3:] == [IDLE_LINE, CAPACITY_LINE, "total"]
     assert at.metric[0].value.startswith("$")  # the embedded fleet's A100s have a built-in price
+
+
+def test_cost_page_says_when_the_store_has_no_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from gpufleet.collector.store import Store
+
+    frame = pl.DataFrame({"unique_id": ["a:gpus"], "ds": [datetime(2026, 1, 1, tzinfo=UTC)], "y": [1.0]})
+    Store(tmp_path / "s").append("SERIES", "derived", frame, ["unique_id"])
+    monkeypatch.setenv(ENV_STORE, str(tmp_path / "s"))
+    monkeypatch.delenv(ENV_PRICES, raising=False)
+    monkeypatch.setenv(ENV_RUNS, "/nonexistent-runs")
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert "no GPU samples; it holds none" in at.error[0].value

@@ -89,6 +89,12 @@ def cost_from_store(
         if since is not None and until is not None and until <= since:
             raise GpufleetError(f"--until {until.isoformat()} is not after --since {since.isoformat()}")
     samples = _window(db.scan("GPU_SAMPLES"), "ts", since, until).collect()
+    if samples.height == 0:
+        held = db.scan("GPU_SAMPLES").select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).collect()
+        a, b = held.row(0)
+        holds = f"it holds {a:%Y-%m-%d %H:%M} .. {b:%Y-%m-%d %H:%M} UTC" if a is not None else "it holds none"
+        window = f" in [{since or '-'}, {until or '-'})" if since or until else ""
+        raise GpufleetError(f"--store {store}: no GPU samples{window}; {holds}")
     tokens = list(QUANTITIES)
     vllm = (
         _window(db.scan("SERIES"), "ds", since, until)

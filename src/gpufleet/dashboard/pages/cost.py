@@ -4,6 +4,7 @@ the same table as `gpufleet cost`)."""
 import polars as pl
 import streamlit as st
 
+from gpufleet.core.errors import GpufleetError
 from gpufleet.core.prices import TIERS, dollars
 from gpufleet.dashboard import common, data
 from gpufleet.plan.cost import (
@@ -42,7 +43,11 @@ def allocation(src: data.Sources, key: str, by: str, tier: str) -> tuple[CostAns
 src = common.sources()
 by = st.sidebar.selectbox("group by", ["namespace", "team", "workload"])
 tier = st.sidebar.selectbox("price tier", list(TIERS))
-answer, where = allocation(src, src.key(), by, tier)
+try:
+    answer, where = allocation(src, src.key(), by, tier)
+except GpufleetError as e:  # a store without samples, a bad price table: one line, as the CLI says it
+    st.error(str(e))
+    st.stop()
 a = answer.allocation
 st.caption(f"samples from {where}; {answer.prices.priced_by()}")
 if src.store is None:
