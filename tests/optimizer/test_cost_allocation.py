@@ -83,3 +83,11 @@ def test_sample_interval_is_the_median_gap_per_source() -> None:
 def test_bad_group_is_refused() -> None:
     with pytest.raises(ValueError, match="by must be one of"):
         allocate(samples([]), PRICES, by="pod")  # type: ignore[arg-type]
+
+
+def test_pod_samples_without_gpu_ids_are_a_device_each() -> None:
+    # traces that record per pod (no GPU uuid or index): two pods on one node are two GPUs, not one shared
+    f = samples([(None, None, "a", 0.5, "H100"), (None, None, "b", 0.5, "H100")])  # type: ignore[list-item]
+    r = {x["workload"]: x for x in allocate(f, PRICES, by="workload").rows.to_dicts()}
+    assert r["ns/a"]["allocated_gpu_h"] == pytest.approx(2.0)
+    assert r["ns/b"]["allocated_gpu_h"] == pytest.approx(2.0)

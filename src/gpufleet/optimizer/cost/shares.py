@@ -1,7 +1,8 @@
 """Who holds what share of each sampled GPU (or MIG instance), sample by sample: the first half of cost
 allocation (pure: frames in, frames out).
 
-One GPU device is (node, gpu_uuid, gpu_index, mig_profile). At one sample time a device has a size (1 for a
+One GPU device is (node, gpu_uuid, gpu_index, mig_profile); a pod's sample without a GPU id is a device of
+its own. At one sample time a device has a size (1 for a
 whole GPU, k/7 for a MIG instance `kg.*`, k/4 on an A30) and the pods sampled on it. Each pod has a weight:
 its JOBS request (num_gpus) when that is a fraction of one GPU on a non-MIG device (a fractional GPU), else
 1 (a whole GPU, or one time-sliced replica). With W the sum of the pods' weights on the device:
@@ -81,7 +82,11 @@ def shares(samples: pl.DataFrame, nodes: pl.DataFrame, jobs: pl.DataFrame) -> tu
     fraction = pl.col("mig_profile").is_null() & (pl.col("_req") > 0) & (pl.col("_req") < 1)
     s = s.with_columns(
         pl.when(~has_pod).then(0.0).when(fraction).then(pl.col("_req")).otherwise(1.0).alias("w"),
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in DEVICE], separator="/").alias("device"),
+        # a pod-level sample without a GPU id (some traces record per pod): one device per pod, as collector.derive
+        pl.when(pl.col("gpu_uuid").is_null() & pl.col("gpu_index").is_null() & has_pod)
+        .then(pl.concat_str([pl.lit("pod:"), pl.col("namespace").fill_null(""), pl.lit("/"), pl.col("pod")]))
+        .otherwise(pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in DEVICE], separator="/"))
+        .alias("device"),
     )
     key = ["source", "device", "ts"]
     s = s.with_columns(
