@@ -149,3 +149,17 @@ def test_one_table_per_group_kind_not_one_per_run() -> None:
     text = group_tables(runs)
     assert text.count("<table>") == 1 and text.count("team-2") == 1
     assert all(f"p95 wait: run {k}" in text for k in range(7))
+
+
+def test_a_capacity_answer_in_the_run_directory_leads_the_summary(tmp_path: Path) -> None:
+    import json
+
+    answer = {"met": True, "answer": "add 3 x 8 H100: p95_wait 52.0m <= 1.0h", "target": "p95_wait<=1h"}
+    (tmp_path / "capacity.json").write_text(json.dumps(answer | {"usd_per_month": 215_000.5, "probes": []}))
+    cap = summary.capacity([tmp_path])
+    assert cap is not None and cap.usd_month == 215_000.5 and cap.headline.startswith("add 3 x 8 H100")
+    assert rank([rec("packing", 1e9), cap])[0] is cap
+    assert summary.capacity([tmp_path / "none"]) is None
+    (tmp_path / "capacity.json").write_text("{oops")
+    with pytest.raises(Exception, match="capacity.json: not a JSON capacity answer"):
+        summary.capacity([tmp_path])

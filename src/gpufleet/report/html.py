@@ -169,7 +169,7 @@ def _capacity(page: _Page, runs: list[Path]) -> None:
         f = r / summary.CAPACITY_FILE
         if f.is_file():
             d = json.loads(f.read_text())
-            flat = {k: v for k, v in d.items() if not isinstance(v, dict | list)}
+            flat = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in d.items() if not isinstance(v, list)}
             page.add(table([{"field": k, "value": v} for k, v in flat.items()]))
             for k, v in d.items():
                 if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):

@@ -217,7 +217,7 @@ def summary_html(recs: list[Recommendation], esc: Any) -> str:
         money = (
             f"<span class='usd'>{esc(dollars(r.usd_month))}</span>/month"
             if r.usd_month is not None
-            else "<span class='unpriced'>unpriced (a GPU type without a price)</span>"
+            else "<span class='unpriced'>no $ figure (target not met, or a GPU type without a price)</span>"
         )
         hours = "" if r.gpu_hours_month is None else f" ({r.gpu_hours_month:,.0f} GPU-hours/month)"
         own = f"; $ at {esc(r.priced_by)}" if len(tables) > 1 else ""
