@@ -20,6 +20,7 @@ from gpufleet.commands.common import (
     _ROOT,
     JsonOpt,
     PolicyHelp,
+    PricesOpt,
     check_out_dir,
     check_out_file,
     emit_json,
@@ -143,15 +144,18 @@ def root(
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path("out/demo"),
     seed: Annotated[int, typer.Option(help="Seed for every generator (same seed, same bytes).")] = 7,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The main job on the built-in synthetic fleet and workload: generate, validate, write, summarize."""
+    from gpufleet.core.prices import dollars, load_prices
     from gpufleet.plan.demo import run_demo
     from gpufleet.report.console import demo_table, grid_table, metrics_table
     from gpufleet.sim.summary import ServingSummary, Summary, load
 
     check_out_dir(out_dir)
-    summary = run_demo(out_dir, seed=seed, progress=not as_json)
+    table = load_prices(prices)
+    summary = run_demo(out_dir, seed=seed, progress=not as_json, prices=table)
     if as_json:
         emit_json(summary)
         return
@@ -188,6 +192,7 @@ def demo(
                     "GPUs now": r["current_gpus"],
                     "proposed": r["proposed_mig"] or r["proposed_gpus"],
                     "GPUs saved": r["gpus_saved"],
+                    "$/month saved": dollars(r["dollars_saved_per_month"]),
                     "risk": r["risk"],
                     "CPU": r["cpu_target"],
                     "memory GiB": (r["mem_target"] or 0) / 2**30,
@@ -204,6 +209,7 @@ def demo(
                 {
                     "policy": s.policy,
                     "GPU-hours": s.gpu_hours,
+                    "cost": dollars(s.cost),
                     "SLO attainment": s.slo_attainment,
                     "TTFT p99 s": s.ttft_p99_s,
                     "max replicas": s.max_replicas,
@@ -212,6 +218,7 @@ def demo(
             ],
         )
     )
+    out.print(f"priced by: {table.name}", markup=False)
     out.print(
         f"\n[bold green]done[/bold green]: outputs in [bold]{out_dir}/[/bold] ({', '.join(sorted(summary['files']))})"
     )

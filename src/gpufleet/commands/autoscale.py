@@ -10,6 +10,7 @@ import typer
 from gpufleet.commands.common import (
     JsonOpt,
     ParamOpt,
+    PricesOpt,
     _params,
     _root_opt,
     check_out_dir,
@@ -94,6 +95,7 @@ def _row(s: ServingSummary) -> dict[str, Any]:
     return {
         "policy": s.policy,
         "GPU-hours": s.gpu_hours,
+        "cost": dollars(s.cost),
         "SLO attainment": f"{s.slo_attainment:.2%}",
         "of attainable": _share(s.slo_attainment_attainable),
         "SLO met": "yes" if s.slo_met else "no",
@@ -104,6 +106,13 @@ def _row(s: ServingSummary) -> dict[str, Any]:
         "utilization": s.mean_utilization,
         "actions": s.scaling_actions,
     }
+
+
+def dollars(x: float | None) -> str:
+    """$ as a cell (core.prices.dollars, imported when a table is drawn)."""
+    from gpufleet.core.prices import dollars as fmt
+
+    return fmt(x)
 
 
 def _share(x: float | None) -> str:
@@ -123,15 +132,18 @@ def autoscale_sim_cmd(
     setting: SetOpt = None,
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
+    from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_requests
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import simulate_serving
 
     if out_dir is not None:
         check_out_dir(out_dir)
+    price_table = load_prices(prices)  # a bad price file fails before any replay
     cfg = _config(
         policy,
         slo=slo,
@@ -147,6 +159,7 @@ def autoscale_sim_cmd(
         out.print(line)
     with err.status(f"replaying {frame.height:,} requests under {policy} …"):
         res = simulate_serving(frame, cfg)
+    res.summary = res.summary.priced(price_table)
     summary = res.summary.model_copy(update={"requests_ref": requests}).dump()
     if out_dir is not None:
         _save(out_dir, "autoscale-sim", requests, cfg, res)
@@ -156,6 +169,7 @@ def autoscale_sim_cmd(
     out.print(
         metrics_table(f"{policy} on {requests} ({res.summary.profile}, SLO {res.summary.slo})", [_row(res.summary)])
     )
+    out.print(f"priced by: {price_table.name}", markup=False)
     if out_dir is not None:
         out.print(f"run directory: {out_dir}")
 
@@ -173,16 +187,19 @@ def compare_autoscalers_cmd(
     min_replicas: MinReplicasOpt = None,
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The same requests under several autoscalers, side by side (GPU-hours, attainment, latencies), each with
     the share of the GPU-hour gap between target-tracking and the oracle it closes."""
+    from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_requests
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import GAP_MIN_ATTAINMENT, gap_closed, simulate_serving
 
     if out_dir is not None:
         check_out_dir(out_dir)
+    price_table = load_prices(prices)  # a bad price file fails before any replay
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         raise GpufleetError(f"--policies {policies!r}: name at least one autoscaler")
@@ -208,6 +225,7 @@ def compare_autoscalers_cmd(
     for cfg in cfgs:
         with err.status(f"{cfg.policy} …"):
             res = simulate_serving(frame, cfg)
+        res.summary = res.summary.priced(price_table)
         rows.append(res.summary)
         if out_dir is not None:
             _save(out_dir / cfg.policy, "compare-autoscalers", requests, cfg, res)
@@ -230,6 +248,7 @@ def compare_autoscalers_cmd(
         {
             "policy": r.policy,
             "GPU-hours": r.gpu_hours,
+            "cost": dollars(r.cost),
             "x oracle": r.gpu_hours_vs_oracle,
             "gap closed": "-" if r.gap_closed is None else f"{r.gap_closed:.1%}",
             "counts": "yes" if r.gap_counts else "no",
@@ -245,7 +264,8 @@ def compare_autoscalers_cmd(
     out.print(metrics_table(f"autoscalers on {requests} ({rows[0].profile}, SLO {rows[0].slo})", table))
     out.print(
         "gap closed = (GPU-h target-tracking - GPU-h policy) / (GPU-h target-tracking - GPU-h oracle);"
-        f" it counts only at >= {GAP_MIN_ATTAINMENT:.0%} SLO attainment"
+        f" it counts only at >= {GAP_MIN_ATTAINMENT:.0%} SLO attainment; priced by: {price_table.name}",
+        markup=False,
     )
     if out_dir is not None:
         out.print(f"run directories under {out_dir}")

@@ -8,6 +8,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
+    PricesOpt,
     _root_opt,
     emit_json,
     err,
@@ -52,16 +53,20 @@ def pack_experiment_cmd(
     max_load: Annotated[
         float, typer.Option(min=0.1, max=10.0, help="Stop when requested GPUs reach this x cluster GPUs.")
     ] = 1.3,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy."""
     import polars as pl
 
+    from gpufleet.core.prices import dollars, load_prices
     from gpufleet.optimizer.packing import PLACERS
     from gpufleet.optimizer.packing.experiment import SHIPPED_AT_130, inflation_experiment
+    from gpufleet.plan.dollars import fleet_rate, price_packing
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
 
+    table = load_prices(prices)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
         raise GpufleetError("--policies: name at least one placer")
@@ -91,12 +96,16 @@ def pack_experiment_cmd(
                 "shipped_fgd_130": shipped,
             }
         )
+    rate = fleet_rate(nf, table)
+    price_packing(rows, rate)  # GPUs each policy frees over the worst one, and their $ per month
     result = {
         "pods": pods,
         "nodes": nodes,
         "seeds": seed_list,
         "max_load": max_load,
         "gpus": float(nf["num_gpus"].sum()),
+        "usd_per_gpu_hour": rate,
+        "priced_by": table.name,
         "policies": rows,
     }
     if as_json:
@@ -104,17 +113,20 @@ def pack_experiment_cmd(
         return
     # one column per policy (nine policies fit a terminal; thirteen load steps would not)
     loads = [k for k in rows[0] if k.endswith("%")] if rows else []
-    table = [{"load": ld, **{r["policy"]: round(r[ld], 2) for r in rows}} for ld in loads]
-    table.append({"load": "unallocated GPUs", **{r["policy"]: round(r["unallocated_gpus"], 1) for r in rows}})
-    table.append({"load": "failed pods", **{r["policy"]: round(r["failed_pods"], 1) for r in rows}})
-    table.append({"load": "FGD paper, 130%", **{r["policy"]: r["shipped_fgd_130"] for r in rows}})
+    grid = [{"load": ld, **{r["policy"]: round(r[ld], 2) for r in rows}} for ld in loads]
+    grid.append({"load": "unallocated GPUs", **{r["policy"]: round(r["unallocated_gpus"], 1) for r in rows}})
+    grid.append({"load": "failed pods", **{r["policy"]: round(r["failed_pods"], 1) for r in rows}})
+    grid.append({"load": "GPUs freed vs worst", **{r["policy"]: round(r["gpus_freed"], 1) for r in rows}})
+    grid.append({"load": "$/month freed", **{r["policy"]: dollars(r["dollars_per_month_freed"]) for r in rows}})
+    grid.append({"load": "FGD paper, 130%", **{r["policy"]: r["shipped_fgd_130"] for r in rows}})
     out.print(
         metrics_table(
             f"GPU allocation ratio (%) by arrived load, mean of {len(seed_list)} seeds, {pods} on"
             f" {nodes} ({result['gpus']:,.0f} GPUs)",
-            table,
+            grid,
         )
     )
+    out.print(_priced_line(rate, table.name), markup=False)
 
 
 @handles_errors
@@ -128,17 +140,38 @@ def pack_cmd(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="A setting of the placer (e.g. coverage=0.9); repeatable."),
     ] = None,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
+    from gpufleet.core.prices import dollars, load_prices
     from gpufleet.optimizer.packing.experiment import pack_once
+    from gpufleet.plan.dollars import fleet_rate, per_month
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
 
+    table = load_prices(prices)
     given = policy_settings("placer", policy, settings)  # the name and the settings, checked before any reading
     pf, nf = load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir"))
     res = pack_once(pf, nf, policy, seed, given)
+    rate = fleet_rate(nf, table)
+    # what the capacity left unallocated costs a month at the fleet's mean price: what better packing can win
+    res |= {
+        "usd_per_gpu_hour": rate,
+        "unallocated_dollars_per_month": per_month(res["unallocated_gpus"], rate),
+        "priced_by": table.name,
+    }
     if as_json:
         emit_json(res)
         return
-    out.print(metrics_table(f"{policy}: {pods} on {nodes}", [{k: v for k, v in res.items() if k != "failed_pods"}]))
+    shown = {k: v for k, v in res.items() if k not in ("failed_pods", "priced_by", "usd_per_gpu_hour")}
+    shown["unallocated_dollars_per_month"] = dollars(res["unallocated_dollars_per_month"])
+    out.print(metrics_table(f"{policy}: {pods} on {nodes}", [shown]))
+    out.print(_priced_line(rate, table.name), markup=False)
+
+
+def _priced_line(rate: float | None, name: str) -> str:
+    """Under a packing table: the fleet's mean price per GPU-hour, or why its $ are '-'."""
+    if rate is None:
+        return f"$ not shown: a GPU type of the nodes has no price (give it in --prices); priced by: {name}"
+    return f"GPUs valued at the fleet's mean ${rate:,.4f} per GPU-hour, 730 h a month; priced by: {name}"

@@ -10,6 +10,7 @@ import typer
 
 from gpufleet.commands.common import (
     JsonOpt,
+    PricesOpt,
     _root_opt,
     emit_json,
     handles_errors,
@@ -31,12 +32,19 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "now": r["current_gpus"],
         "proposed": proposal if r["opinion"] else "no opinion",
         "gpus_saved": r["gpus_saved"],
+        "$/month saved": _dollars(r["dollars_saved_per_month"]) if r["opinion"] else "-",
         "risk": f"{r['risk']:.1%}" if r["risk"] is not None else "-",
         "gpu_mem_GB": r["proposed_gpu_mem_bytes"] / 1e9 if r["proposed_gpu_mem_bytes"] else None,
         "cpu": r["cpu_target"],
         "mem_GiB": r["mem_target"] / GIB if r["mem_target"] else None,
         "history_h": r["span_h"],
     }
+
+
+def _dollars(x: float | None) -> str:
+    from gpufleet.core.prices import dollars
+
+    return dollars(x)
 
 
 @handles_errors
@@ -62,16 +70,20 @@ def rightsize_cmd(
         typer.Option(help="Fit on this first share of the timeline, count shortfalls on the rest (e.g. 0.5)."),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Rows shown in the table (JSON/CSV carry all).")] = 25,
+    prices: PricesOpt = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the recommendations as CSV.")] = False,
 ) -> None:
     """Recommend what each workload's pods should ask for, ranked by GPUs saved, each with its evidence."""
+    from gpufleet.core.prices import load_prices
     from gpufleet.optimizer.rightsizing import holdout as run_holdout
     from gpufleet.optimizer.rightsizing import recommend_all
+    from gpufleet.plan.dollars import price_rightsizing
     from gpufleet.plan.references import load_samples
     from gpufleet.report.console import metrics_table
 
     settings = policy_settings("rightsizer", sizer, setting)  # a bad name or setting: before any data is read
+    table = load_prices(prices)
     if by not in ("prefix", "pod", "namespace"):
         raise GpufleetError(f"--by {by!r}: use prefix, pod or namespace")
     if holdout is not None and not 0 < holdout < 1:
@@ -90,6 +102,7 @@ def rightsize_cmd(
         "with_opinion": len(with_opinion),
         "gpus_held": sum((r["current_gpus"] or 0) * r["pods"] for r in with_opinion),
         "gpus_saved": sum(r["gpus_saved"] or 0 for r in with_opinion),
+        **price_rightsizing(rows, table),
     }
     if holdout is not None:
         ev = run_holdout(frame, sizer, settings=settings, train_frac=holdout, by=by, gpu_model=gpu_model)  # type: ignore[arg-type]
@@ -115,7 +128,14 @@ def rightsize_cmd(
     out.print(metrics_table(title, [_row(r) for r in rows[:top]]))
     out.print(
         f"GPUs held by workloads with an opinion: {summary['gpus_held']:g}; saved if all proposals were taken:"
-        f" {summary['gpus_saved']:g}"
+        f" {summary['gpus_saved']:g}, {_dollars(summary['dollars_saved_per_month'])} per month"
+        + (
+            f" (+ {summary['unpriced_gpu_hours_saved_per_day']:,.1f} GPU-h/day on unpriced GPU models)"
+            if summary["unpriced_gpu_hours_saved_per_day"]
+            else ""
+        )
+        + f"; priced by: {table.name}",
+        markup=False,
     )
     if with_opinion:
         out.print(f"top reason: {with_opinion[0]['reason']}", markup=False)

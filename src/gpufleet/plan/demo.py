@@ -17,10 +17,12 @@ import polars as pl
 from rich.progress import Progress
 
 from gpufleet import __version__
+from gpufleet.core.prices import PriceTable, default_prices
 from gpufleet.core.schemas import GPU_SAMPLES, JOBS, NODES, REQUESTS, Table, validate
 from gpufleet.forecasting.runtime.backtest import backtest_runtime
 from gpufleet.forecasting.series import FORECASTERS, backtest_series
 from gpufleet.optimizer.rightsizing import recommend_all
+from gpufleet.plan.dollars import price_rightsizing
 from gpufleet.plan.rundirs import save
 from gpufleet.report.rundir import write_run
 from gpufleet.sim.run import SimConfig, simulate
@@ -37,8 +39,12 @@ from gpufleet.traces.synthetic.config import DemoConfig
 SERVING_POLICIES = ("target-tracking", "predictive", "oracle")
 
 
-def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str, Any]:
-    """Generate and validate the synthetic data, write `out_dir`, return the summary."""
+def run_demo(
+    out_dir: Path, *, seed: int = 7, progress: bool = True, prices: PriceTable | None = None
+) -> dict[str, Any]:
+    """Generate and validate the synthetic data, write `out_dir`, return the summary; every GPU-hour is priced
+    by `prices` (the built-in list prices when None)."""
+    prices = prices or default_prices()
     cfg = DemoConfig.with_seed(seed, out_dir=str(out_dir))
     steps: list[tuple[str, Table, Callable[[], pl.DataFrame]]] = [
         ("nodes", NODES, lambda: synthetic_nodes(cfg.nodes)),
@@ -57,7 +63,10 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         for sched, place, pred in cfg.policies:
             bar.update(task, description=f"simulating {sched} + {place}")
             res = simulate(
-                tables["jobs"], tables["nodes"], SimConfig(scheduler=sched, placement=place, predictor=pred, seed=seed)
+                tables["jobs"],
+                tables["nodes"],
+                SimConfig(scheduler=sched, placement=place, predictor=pred, seed=seed),
+                prices=prices,
             )
             name = f"{sched}__{place}" + (f"__{pred}" if res.summary.predictor != "none" else "")
             save(res, out_dir / "sim" / name, {"jobs": "synthetic:jobs", "cluster": "synthetic:nodes"})
@@ -78,11 +87,14 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
         bar.advance(task)
         bar.update(task, description="right-sizing the fleet's workloads")
         recs, rs_notes = recommend_all(tables["gpu_samples"], "vpa")
+        rs_rows = [r.to_dict() for r in recs]
+        rs_notes |= price_rightsizing(rs_rows, prices)
         bar.advance(task)
         serving = []
         for policy in SERVING_POLICIES:
             bar.update(task, description=f"replaying requests under {policy}")
             served = simulate_serving(tables["requests"], ServingConfig(policy=policy))
+            served.summary = served.summary.priced(prices)
             write_run(
                 out_dir / "serving" / policy,
                 summary=served.summary.with_actions(served.actions),
@@ -105,7 +117,7 @@ def run_demo(out_dir: Path, *, seed: int = 7, progress: bool = True) -> dict[str
             "simulations": [{k: v for k, v in r.dump().items() if k != "wall_s"} for r in runs],
             "runtime_backtest": runtime.drop("fit_s", "predict_s").to_dicts(),
             "demand_backtest": series_bt.drop("fit_s", "predict_s").to_dicts(),
-            "rightsizing": {**rs_notes, "recommendations": [r.to_dict() for r in recs]},
+            "rightsizing": {**rs_notes, "recommendations": rs_rows},
             "serving": serving,
             "demand_forecast": {
                 "series": "fleet mean GPU utilization, 10-minute steps",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from gpufleet.core.prices import dollars
 from gpufleet.core.units import human_seconds
 
 if TYPE_CHECKING:
@@ -161,6 +162,8 @@ def sim_table(s: Summary) -> Table:
     t.add_row("avg stranded GPUs", fmt(s.avg_stranded_gpus))
     t.add_row("preemptions", f"{s.preemptions:,}")
     t.add_row("GPU-hours (cluster)", f"{s.gpu_hours:,.0f}")
+    if s.priced_by is not None:
+        t.add_row("cost (cluster)", f"{cost_cell(s)}  ({s.priced_by})")
     if s.pool is not None:
         p = s.pool
         t.add_row(
@@ -190,6 +193,8 @@ def grid_table(
         "stranded",
         "preempt",
         "unsched",
+        "GPU-h",
+        "cost",
     ] + (["wall s"] if wall else [])
     for c in cols:
         t.add_column(c, justify="left" if c in ("scheduler", "placement", "predictor") else "right")
@@ -208,9 +213,24 @@ def grid_table(
             fmt(r.avg_stranded_gpus),
             f"{r.preemptions:,}",
             f"{r.unschedulable:,}",
+            f"{r.gpu_hours:,.0f}",
+            cost_cell(r),
         ] + ([f"{r.wall_s:.1f}"] if wall else [])
         t.add_row(*cells, style="bold green" if r.avg_jct_s == best else None)
     return t
+
+
+def cost_cell(s: Summary) -> str:
+    """A run's $ as a table cell: the amount, or '-' with the GPU-hours no price covers."""
+    if s.cost is None and s.unpriced_gpu_hours:
+        return f"- ({s.unpriced_gpu_hours:,.0f} GPU-h unpriced)"
+    return dollars(s.cost)
+
+
+def priced_by(summaries: list[Summary]) -> str | None:
+    """The line under a table of runs saying which price table priced them (None when none was priced)."""
+    names = sorted({s.priced_by for s in summaries if s.priced_by})
+    return f"priced by: {'; '.join(names)}" if names else None
 
 
 def metrics_table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -240,7 +260,7 @@ def tenancy_tables(summaries: dict[str, Summary], sug: dict[str, Any] | None = N
             Text.from_markup(
                 f"[bold]{model}[/bold]: {s.jobs:,} jobs on {s.cluster_gpus:,.0f} GPUs; avg wait {hs(s.avg_wait_s)},"
                 f" p95 wait {hs(s.p95_wait_s)}, avg JCT {hs(s.avg_jct_s)},"
-                f" allocation {fmt(s.avg_gpu_allocation)}"
+                f" allocation {fmt(s.avg_gpu_allocation)}; {s.gpu_hours:,.0f} GPU-hours, {cost_cell(s)}"
                 + (f"; {refused:,} jobs of groups without a VC refused" if refused else "")
                 + (f"; {q.reclaim_preemptions:,} reclaim preemptions" if q else "")
                 + (f"; {q.jobs_without_queue:,} jobs without a queue" if q and q.jobs_without_queue else "")
@@ -248,6 +268,9 @@ def tenancy_tables(summaries: dict[str, Summary], sug: dict[str, Any] | None = N
         )
         rows = [group_row(g, q is not None) for g in s.groups or []]
         out.append(metrics_table(f"{model}: per group", rows))
+    line = priced_by(list(summaries.values()))
+    if line:
+        out.append(Text(line))
     if sug:
         rows = []
         shared = sug["shared"].get("quotas") or {}

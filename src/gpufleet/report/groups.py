@@ -23,6 +23,10 @@ def group_row(g: GroupRow, quota: bool) -> dict[str, Any]:
         ("nominal GPUs" if quota else "GPUs owned"): g.gpus_owned,
         "allocation %": None if g.allocation is None else 100 * g.allocation,
     }
+    if g.gpu_hours_ran_by_type is not None:
+        from gpufleet.core.prices import dollars
+
+        row["cost ran"] = dollars(g.cost_ran)
     if quota:
         row |= {
             "avg borrowed": g.avg_borrowed_gpus,

@@ -190,7 +190,8 @@ def digest(results: dict[str, SimResult]) -> dict[str, Any]:
         out[m] = {
             "summary": {k: s[k] for k in keys}
             | {"avg_gpu_allocation": s["avg_gpu_allocation"], "wall_s": s["wall_s"]}
-            | {k: s[k] for k in ("refused_jobs_no_vc", "quota") if k in s},
+            | {k: s[k] for k in ("refused_jobs_no_vc", "quota") if k in s}
+            | {k: s[k] for k in ("gpu_hours", "cost", "unpriced_gpu_hours", "priced_by") if k in s},
             "groups": s.get("groups", []),
             "gpus": s["cluster_gpus"],
         }
