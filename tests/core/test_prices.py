@@ -121,4 +121,5 @@ def test_dollars_is_the_one_formatter() -> None:
     assert dollars(-12.5) == "-$12.50"
     assert dollars(-0.001) == "$0.00"
     assert dollars(3_000_000) == "$3,000,000.00"
+    assert dollars(1_988_715.6, whole=True) == "$1,988,716" and dollars(None, whole=True) == "-"
     assert HOURS_PER_MONTH == 365 * 24 / 12

@@ -234,9 +234,11 @@ def _csv_rows(text: str, where: str) -> dict[str, Any]:
     return {"gpus": gpus, "pools": pools}
 
 
-def dollars(x: float | None) -> str:
-    """The one currency formatter: '$1,234.56', '-$0.42' for a loss, '-' for an unpriced (None) amount."""
+def dollars(x: float | None, whole: bool = False) -> str:
+    """The one currency formatter: '$1,234.56', '-$0.42' for a loss, '-' for an unpriced (None) amount; `whole`
+    rounds to dollars ('$1,988,716') where cents would only widen a table of large sums."""
     if x is None or math.isnan(x):
         return "-"
-    cents = round(x, 2)
-    return f"-${-cents:,.2f}" if cents < 0 else f"${abs(cents):,.2f}"
+    digits = 0 if whole else 2
+    v = round(x, digits)
+    return f"-${-v:,.{digits}f}" if v < 0 else f"${abs(v):,.{digits}f}"

@@ -214,17 +214,17 @@ def grid_table(
             f"{r.preemptions:,}",
             f"{r.unschedulable:,}",
             f"{r.gpu_hours:,.0f}",
-            cost_cell(r),
+            cost_cell(r, whole=True),
         ] + ([f"{r.wall_s:.1f}"] if wall else [])
         t.add_row(*cells, style="bold green" if r.avg_jct_s == best else None)
     return t
 
 
-def cost_cell(s: Summary) -> str:
+def cost_cell(s: Summary, whole: bool = False) -> str:
     """A run's $ as a table cell: the amount, or '-' with the GPU-hours no price covers."""
     if s.cost is None and s.unpriced_gpu_hours:
         return f"- ({s.unpriced_gpu_hours:,.0f} GPU-h unpriced)"
-    return dollars(s.cost)
+    return dollars(s.cost, whole)
 
 
 def priced_by(summaries: list[Summary]) -> str | None:
