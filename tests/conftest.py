@@ -14,11 +14,10 @@ import pytest
 
 
 def _data_dir() -> Path | None:
-    raw = os.environ.get("GPUFLEET_DATA")
-    if raw and Path(raw).is_dir():
-        return Path(raw)
-    guess = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
-    return guess if guess.is_dir() else None
+    from gpufleet.core.datadir import find_data_dir  # the CLI's and the dashboard's rule
+
+    found, _ = find_data_dir()
+    return found if found is not None and found.is_dir() else None
 
 
 DATA_DIR = _data_dir()

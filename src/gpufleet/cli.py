@@ -260,18 +260,26 @@ def dashboard(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
 ) -> None:
-    """The Streamlit dashboard: Fleet, Workloads, Forecasts, What-if, Autoscaling."""
+    """The Streamlit dashboard: Fleet, Workloads, Forecasts, What-if, Autoscaling. The real traces its What-if
+    page replays are found as every command finds them (--data-dir, $GPUFLEET_DATA, ../shared/traces)."""
     import os
 
     from gpufleet.collector.store import is_store
+    from gpufleet.commands.common import _root_opt
+    from gpufleet.core.datadir import DATA_ENV
     from gpufleet.core.errors import GpufleetError
     from gpufleet.dashboard import app_path
     from gpufleet.dashboard.data import ENV_PRICES, ENV_RUNS, ENV_STORE, load_prices
+    from gpufleet.traces import resolve_data_dir
 
     if store is not None and not is_store(store):
         raise GpufleetError(f"--store {store}: not a collector store")
     load_prices(prices)  # a bad price table fails here, in one line, not in the browser
     env = os.environ | {ENV_RUNS: str(runs.resolve())}
+    explicit = _root_opt("data_dir")
+    traces = resolve_data_dir(explicit, must_exist=explicit is not None)  # a --data-dir that is not there: now
+    if traces is not None:  # the pages find it in the environment, as the loaders do
+        env[DATA_ENV] = str(traces.resolve())
     if store is not None:
         env[ENV_STORE] = str(store.resolve())
     if prices is not None:
@@ -290,6 +298,9 @@ def dashboard(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # a viewer's toolbar: no Deploy button (it offers to publish the app to Streamlit's cloud)
+        "--client.toolbarMode",
+        "minimal",
     ]
     err.print(f"dashboard on http://{host}:{port} (Ctrl-C to stop)")
     sys.stderr.flush()

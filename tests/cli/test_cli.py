@@ -34,6 +34,7 @@ def test_list_shows_every_dataset(data_dir: Path) -> None:
 
 def test_list_without_data_dir_still_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GPUFLEET_DATA", raising=False)
+    monkeypatch.setattr("gpufleet.core.datadir.checkout_traces", lambda: None)  # no shared/traces beside us
     out = run("traces", "list", "--json")
     assert out["data_dir"] is None
     assert {d["found"] for d in out["datasets"]} == {"no data dir", "built in"}

@@ -1,5 +1,6 @@
 """The dashboard in a real browser: `gpufleet dashboard` on the demo's runs, every page loaded in Debian's
-chromium (headless) by playwright-core from npm; charts must render and no page may show an exception.
+chromium (headless) by playwright-core from npm; charts must render, and no page may show an exception, an
+object's repr or docstring in its rendered text, or Streamlit's Deploy button.
 Screenshots go to test-artifacts/dashboard/."""
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def test_every_page_renders_in_chromium(demo: Path) -> None:
     assert set(results) == set(PAGES)
     for name, r in results.items():
         assert not r["errors"], (name, r["errors"])
+        assert not r["stray"], (name, r["stray"])  # no object repr or docstring written on the page
+        assert r["deploy"] == 0, name  # `gpufleet dashboard` hides Streamlit's Deploy button
         assert r["title"], name
         assert (out / f"{name}.png").stat().st_size > 10_000, name
     expected = {"fleet": 3, "workloads": 0, "cost": 1, "forecasts": 1, "whatif": 0, "autoscaling": 1}

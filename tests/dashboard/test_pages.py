@@ -39,13 +39,15 @@ def test_every_page_runs_on_the_demo(name: str, demo: Path, on) -> None:  # type
     at = page(name).run()
     assert not at.exception, at.exception
     assert at.title[0].value and "What to do with it" in at.markdown[0].value
+    assert not _stray(at)
 
 
-@pytest.mark.parametrize("name", ["fleet", "workloads", "cost", "forecasts", "whatif"])
+@pytest.mark.parametrize("name", NAMES)
 def test_pages_run_with_no_data_at_all(name: str, on) -> None:  # type: ignore[no-untyped-def]
     on(None)
     at = page(name).run()
     assert not at.exception, at.exception
+    assert not _stray(at)  # no page writes an object's repr or docstring (Streamlit's magic on a bare expression)
 
 
 @pytest.mark.slow
@@ -96,7 +98,7 @@ def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # typ
     table = at.dataframe[0].value
     assert list(table["scheduler"]) == ["fifo", "sjf", "tiresias"]
     assert (table["GPUs"] == 32).all()
-    assert list(table["predictor"]) == ["none", "oracle", "none"]  # only sjf reads predictions
+    assert list(table["predictor"]) == ["none", "auto", "none"]  # only sjf reads predictions; auto by default
     # and the capacity question, answered by bisection over simulated cluster sizes
     at.number_input[1].set_value(600)
     at.number_input[2].set_value(400)
@@ -175,8 +177,52 @@ def test_the_capacity_answer_writes_no_stray_object(on) -> None:  # type: ignore
     at.button[1].click().run()
     assert not at.exception, at.exception
     assert at.success or at.warning
-    assert not at.get("help_info"), "an object's help was written to the page"
-    assert not [v for v in _values(at.main) if "DeltaGenerator" in v or "object at 0x" in v]
+    assert not _stray(at)
+
+
+@pytest.mark.slow
+def test_whatif_defaults_replay_every_job_to_the_end(on) -> None:  # type: ignore[no-untyped-def]
+    """The form as it opens is a question worth asking: every synthetic job has a node of its GPU type and
+    finishes, and SJF ranks by the `auto` predictor, not the oracle's true runtimes."""
+    on(None)
+    at = page("whatif").run()
+    assert at.text_input[0].value == "synthetic:nodes" and at.number_input[0].value == 2000
+    assert next(s for s in at.selectbox if s.label.startswith("runtime predictor")).value == "auto"
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["scheduler"]) == ["fifo", "sjf"] and list(table["predictor"]) == ["none", "auto"]
+    assert (table["unfinished"] == 0).all() and (table["unschedulable"] == 0).all()
+    assert (table["GPUs"] == 432).all()
+    assert not _stray(at)
+
+
+def test_whatif_says_how_to_set_the_trace_folder(on, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    on(None)
+    monkeypatch.delenv("GPUFLEET_DATA", raising=False)
+    monkeypatch.setattr("gpufleet.core.datadir.checkout_traces", lambda: None)
+    at = page("whatif").run()
+    assert not at.exception, at.exception
+    assert any("GPUFLEET_DATA=/path/to/traces gpufleet dashboard" in i.value for i in at.info)
+    assert any("--data-dir /path/to/traces dashboard" in i.value for i in at.info)
+    assert list(at.selectbox[0].options) == ["synthetic:jobs"]
+    monkeypatch.setenv("GPUFLEET_DATA", "/nonexistent-traces")
+    at = page("whatif").run()
+    assert any("/nonexistent-traces (from GPUFLEET_DATA) does not exist" in i.value for i in at.info)
+
+
+def test_whatif_offers_the_real_traces_where_the_folder_is(on, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    on(None)
+    at = page("whatif").run()
+    assert {"itp:cluster04", "philly:jobs"} <= set(at.selectbox[0].options)
+    assert not any("trace folder" in i.value for i in at.info)
+
+
+def _stray(at: AppTest) -> list[str]:
+    """What a page should never show: Streamlit's help box of an object (a bare expression's value written by
+    its magic), an object's repr, or the DeltaGenerator's docstring."""
+    found = [f"help_info: {getattr(h.proto, 'name', h)}" for h in at.get("help_info")]
+    return found + [v for v in _values(at.main) + _values(at.sidebar) if "DeltaGenerator" in v or "object at 0x" in v]
 
 
 def _values(node: object) -> list[str]:

@@ -3,6 +3,7 @@ the page header, and one colour scheme (Okabe-Ito: distinguishable with colour-b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -15,6 +16,23 @@ COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0
 
 def sources() -> data.Sources:
     return data.Sources.from_env()
+
+
+def traces_dir() -> tuple[Path | None, str | None]:
+    """The real traces' folder, found as the CLI finds it (--data-dir given to `gpufleet dashboard`,
+    $GPUFLEET_DATA, the checkout's ../shared/traces), or None and a message that says how to set it."""
+    from gpufleet.core.datadir import DATA_ENV, find_data_dir
+
+    found, source = find_data_dir()
+    how = (
+        f"start the dashboard with `{DATA_ENV}=/path/to/traces gpufleet dashboard` or"
+        " `gpufleet --data-dir /path/to/traces dashboard`"
+    )
+    if found is None:
+        return None, f"No trace folder found, so the real traces (itp, philly, …) are not offered: {how}."
+    if not found.is_dir():
+        return None, f"The trace folder {found} (from {source}) does not exist: {how}."
+    return found, None
 
 
 def header(title: str, what: str, todo: str) -> None:

@@ -298,6 +298,7 @@ def sim_summary_row(s: Summary) -> dict[str, Any]:
         "allocation %": 100 * s.avg_gpu_allocation,
         "GPU-hours": s.gpu_hours,
         "unfinished": s.unfinished,
+        "unschedulable": s.unschedulable,  # no node of the job's GPU type (or size): never started
     }
 
 

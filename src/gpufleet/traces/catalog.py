@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from gpufleet.core.datadir import HOW_TO_SET, find_data_dir
 from gpufleet.core.errors import TraceError, UnknownReferenceError
 from gpufleet.core.schemas import validate
 from gpufleet.traces import (  # noqa: F401  (importing registers each dataset)
@@ -24,19 +24,17 @@ from gpufleet.traces import (  # noqa: F401  (importing registers each dataset)
 )
 from gpufleet.traces.base import DATASETS, Dataset, OnBadRow, Part, ReadContext, Trace, TraceMeta
 
-DATA_ENV = "GPUFLEET_DATA"
-
 
 def resolve_data_dir(data_dir: str | Path | None = None, *, must_exist: bool = True) -> Path | None:
-    """The data root: `--data-dir`, else $GPUFLEET_DATA; None when neither is set and not required."""
-    raw = data_dir if data_dir else os.environ.get(DATA_ENV)
-    if not raw:
+    """The data root (core.datadir.find_data_dir: --data-dir, $GPUFLEET_DATA, the checkout's shared/traces);
+    None when none is found and it is not required."""
+    p, source = find_data_dir(data_dir)
+    if p is None:
         if must_exist:
-            raise TraceError(f"no data directory: pass --data-dir or set {DATA_ENV} (e.g. ../shared/traces)")
+            raise TraceError(f"no data directory: {HOW_TO_SET}")
         return None
-    p = Path(raw).expanduser()
     if must_exist and not p.is_dir():
-        raise TraceError(f"data directory {p} does not exist (from {'--data-dir' if data_dir else DATA_ENV})")
+        raise TraceError(f"data directory {p} does not exist (from {source})")
     return p
 
 

@@ -38,27 +38,41 @@ def load_jobs(ref: str, n_jobs: int, store: str | None) -> pl.DataFrame:
     return load(ref, None, params)
 
 
-def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "oracle") -> Summary:
+def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, predictor: str = "auto") -> Summary:
     from gpufleet.plan.replays import replay_by_names
 
     return replay_by_names(jobs, cluster, scheduler, placement, predictor)
 
 
 src = common.sources()
-refs = ["synthetic:jobs", "itp:cluster04", "philly:jobs"] + (["the store's jobs"] if src.store else [])
+traces, no_traces = common.traces_dir()
+real = ["itp:cluster04", "philly:jobs"] if traces is not None else []
+refs = ["synthetic:jobs", *real] + (["the store's jobs"] if src.store else [])
+if no_traces:
+    st.info(no_traces)
 with st.form("whatif"):
     c1, c2 = st.columns(2)
     ref = c1.selectbox("workload", refs)
     n_jobs = c1.number_input("jobs (synthetic)", 100, 100_000, 2000, step=500)
-    cluster = c2.text_input("cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)", "16x8:A100")
+    # the default replays to the end: synthetic:nodes is the mixed fleet the synthetic jobs were made for (432
+    # GPUs of five types: every job has a node of its type); 16x8:A100 left a tenth of them unschedulable
+    cluster = c2.text_input(
+        "cluster (NODESxGPUS:TYPE, comma-separated, or a NODES reference)",
+        "synthetic:nodes",
+        help="e.g. 16x8:A100,4x8:H100, or synthetic:nodes (the mixed fleet the synthetic jobs were made for)",
+    )
     # the choices are the registries' members (plugins included), not a list of our own
     sched_names, placer_names = registry("scheduler").names(), registry("placer").names()
     scheds = c2.multiselect("schedulers", sched_names, [n for n in ("fifo", "sjf") if n in sched_names])
     place = c2.selectbox("placer", placer_names, placer_names.index("best-fit") if "best-fit" in placer_names else 0)
-    # the oracle is SJF's best case; a planner wants what a real predictor gives (refreshed from mates as jobs wait)
+    # the oracle (the true runtimes) is SJF's best case, not what a planner gets: `auto`, the predictor that
+    # picks the best causal model on the trace's own past, is the default
+    pred_names = registry("predictor").names()
     pred = c1.selectbox(
         "runtime predictor (sjf, qssf, srtf, backfill)",
-        sorted(registry("predictor").names(), key=lambda n: n != "oracle"),
+        pred_names,
+        index=pred_names.index("auto") if "auto" in pred_names else 0,
+        help="auto: the model that predicted this trace's recent past best; oracle: the true runtimes (a bound)",
     )
     go = st.form_submit_button("run the simulations")
 if go:
