@@ -32,6 +32,7 @@ from gpufleet.commands.cost import cost_cmd
 from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
+from gpufleet.commands.plan import plan_app
 from gpufleet.commands.policies import policies_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
 from gpufleet.commands.runtime import backtest_runtime_cmd
@@ -96,6 +97,7 @@ app.add_typer(predict_app, name="predict")
 backtest_app.command("runtime", cls=PolicyHelp)(backtest_runtime_cmd)
 backtest_app.command("series", cls=PolicyHelp)(backtest_series_cmd)
 app.add_typer(backtest_app, name="backtest")
+app.add_typer(plan_app, name="plan")
 app.command("simulate", cls=PolicyHelp)(simulate_cmd)
 app.command("compare", cls=PolicyHelp)(compare_cmd)
 app.command("tenancy", cls=PolicyHelp)(tenancy_cmd)

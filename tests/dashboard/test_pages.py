@@ -99,12 +99,13 @@ def test_whatif_page_runs_simulations_to_the_end(demo: Path, on) -> None:  # typ
     assert list(table["scheduler"]) == ["fifo", "sjf", "tiresias"]
     assert (table["GPUs"] == 32).all()
     assert list(table["predictor"]) == ["none", "auto", "none"]  # only sjf reads predictions; auto by default
-    # and the capacity question, answered by bisection over simulated cluster sizes
+    # and the capacity question: the cheapest A100/H100 nodes to add to the fleet in the form, in $
     at.number_input[1].set_value(600)
     at.number_input[2].set_value(400)
     at.button[1].click().run()
     assert not at.exception, at.exception
-    assert at.success and "nodes x 8 A100" in at.success[0].value
+    assert at.success and at.success[0].value.startswith("add ") and "per month" in at.success[0].value
+    assert any(m.label == "jobs no GPU type can run" for m in at.metric)
 
 
 @pytest.mark.slow
@@ -128,7 +129,7 @@ def test_whatif_page_compares_pooled_and_partitioned(demo: Path, on) -> None:  #
     on(demo.parent)
     at = page("whatif").run()
     at.number_input[3].set_value(600)
-    at.text_input[1].set_value("8x8:A100")
+    at.text_input(key="ten_nodes").set_value("8x8:A100")
     at.button[2].click().run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value

@@ -8,7 +8,8 @@ replays     one training replay (plain or behind a tenancy file), by names, and 
 policies    every policy kind and its registry (the CLI's, the dashboard's and the docs' lists come from it)
 whatif      the serving replay behind the hook's /v1/what-if
 downstream  what runtime predictions are worth to SJF/QSSF (the backtest's replays)
-capacity    the fewest nodes that keep the p95 wait under a target
+capacity    the cheapest nodes to add (per candidate GPU type) for a wait target; capacity_probe one probe's
+            replay and measure, capacity_ask the question by names (CLI, What-if page); growth arrival growth
 demo        the built-in synthetic fleet and workload, end to end (`gpufleet demo`)
 modelstore  trained models saved to and read from directories
 

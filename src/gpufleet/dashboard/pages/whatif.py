@@ -7,9 +7,10 @@ import polars as pl
 import streamlit as st
 
 from gpufleet.core.errors import validation_line
+from gpufleet.core.gpus import known_gpu_models
+from gpufleet.core.prices import dollars
 from gpufleet.core.units import human_seconds
 from gpufleet.dashboard import common, data
-from gpufleet.plan.capacity import capacity_search
 from gpufleet.plan.policies import registry
 from gpufleet.sim.summary import Summary
 
@@ -42,6 +43,13 @@ def run_one(jobs: pl.DataFrame, cluster: str, scheduler: str, placement: str, pr
     from gpufleet.plan.replays import replay_by_names
 
     return replay_by_names(jobs, cluster, scheduler, placement, predictor)
+
+
+def _wait(row: dict) -> str:
+    """A probe's p95 wait as the table shows it."""
+    if row["stopped_early"]:
+        return "over the target (stopped early)"
+    return "never" if row["value_s"] is None or row["value_s"] == float("inf") else human_seconds(row["value_s"])
 
 
 src = common.sources()
@@ -114,30 +122,91 @@ if runs:
         )
 
 st.subheader("How many GPUs keep the wait under a target?")
+st.caption(
+    "The cheapest nodes to add to the fleet you have (empty: a whole fleet from scratch) of the GPU types you "
+    "consider, so that a replay of the workload keeps its p95 wait under the target; each type runs at its "
+    "speed from the GPU table (V100 = 1), $ from the price table (on-demand list prices unless the dashboard "
+    "was given --prices). Jobs no GPU type can run count as waiting forever; the answer says how many. "
+    "The same search as `gpufleet plan capacity` (docs/planning.md)."
+)
 with st.form("capacity"):
     k1, k2, k3 = st.columns(3)
-    gpu_type = k1.selectbox("GPU type", ["A100", "H100", "V100", "A10", "L40S"])
-    per_node = k2.selectbox("GPUs per node", [8, 4, 2, 1])
     target_min = k3.number_input("p95 wait at most (minutes)", 1, 10_000, 60)
     cap_ref = k1.selectbox("workload ", refs, key="cap_ref")
-    cap_jobs = k2.number_input("jobs (synthetic) ", 100, 50_000, 2000, step=500, key="cap_jobs")
-    ask = st.form_submit_button("search cluster sizes")
-if ask:
-    jobs = load_jobs(cap_ref, int(cap_jobs), str(src.store) if src.store else None)
-    bar = st.progress(0.0, text="bisecting over node counts …")
-    res = capacity_search(
-        jobs,
-        int(per_node),
-        gpu_type,
-        float(target_min) * 60,
-        progress=lambda n: bar.progress(min(1.0, n / 10), text=f"{n} cluster sizes simulated"),
+    cap_jobs = k1.number_input("jobs (synthetic) ", 100, 50_000, 1000, step=500, key="cap_jobs")
+    # the synthetic workload's own fleet minus its A100 and H100 nodes: the answer says how many of those to add
+    cap_fleet = k2.text_input(
+        "existing fleet (spec or NODES reference; empty: size it from scratch)",
+        "16x8:V100,12x4:A10,8x4:T4",
+        key="cap_fleet",
     )
-    bar.progress(1.0, text="done")
-    if res["nodes"]:  # a statement, not a bare `a if c else b`: Streamlit's magic would write its value
-        st.success(res["answer"])
+    cap_add = k2.multiselect("GPU types to add", known_gpu_models(), ["A100", "H100"], key="cap_add")
+    per_node = k3.selectbox("GPUs per added node", [8, 4, 2, 1])
+    cap_scheds = registry("scheduler").names()
+    cap_sched = k1.selectbox(
+        "scheduler ",
+        cap_scheds,
+        cap_scheds.index("fifo-backfill") if "fifo-backfill" in cap_scheds else 0,
+        key="cap_sched",
+    )
+    cap_preds = sorted(registry("predictor").names(), key=lambda n: n != "auto")
+    cap_pred = k3.selectbox("runtime predictor ", cap_preds, key="cap_pred")
+    cap_ignore = k2.checkbox("leave out jobs no GPU type can run (counted)", False, key="cap_ignore")
+    ask = st.form_submit_button("search the cheapest addition")
+if ask:
+    from gpufleet.plan.capacity_ask import ask_capacity
+
+    bar = st.progress(0.0, text="replaying candidate fleets …")
+    try:
+        jobs = load_jobs(cap_ref, int(cap_jobs), str(src.store) if src.store else None)
+        res = ask_capacity(
+            jobs,
+            fleet=cap_fleet or None,
+            add=list(cap_add),
+            target=f"p95_wait<={int(target_min)}m",
+            cfg={"scheduler": cap_sched, "placement": "best-fit", "predictor": cap_pred, "speeds": "spec"},
+            prices=data.load_prices(src.prices),
+            per_node=int(per_node),
+            ignore_unschedulable=bool(cap_ignore),
+            jobs_ref=cap_ref,
+            workers=1,  # in this process: a spawned pool would re-run the page's script
+            progress=lambda n: bar.progress(min(1.0, n / 40), text=f"{n} fleets replayed"),
+        )
+    except Exception as e:  # a bad fleet, type or reference: one line, not a traceback
+        st.error(validation_line(e))
+        st.stop()
+    bar.progress(1.0, text=f"done: {res['replays']} fleets replayed")
+    u = res["unschedulable"]
+    if res["met"]:  # a statement, not a bare `a if c else b`: Streamlit's magic would write its value
+        st.success(f"{res['answer']}, for {dollars(res['usd_per_month'])} per month")
     else:
         st.warning(res["answer"])
-    st.dataframe(pl.DataFrame(res["probes"]).drop("p95_wait_s").to_pandas(), width="stretch", hide_index=True)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("$ per month", dollars(res.get("usd_per_month")))
+    m2.metric("GPUs added", f"{res.get('gpus_added') or 0:,}")
+    m3.metric("jobs no GPU type can run", f"{u['jobs']:,}", help=f"{u['share']:.1%} of the jobs, {u['counted_as']}")
+    nxt = res.get("next_cheaper")
+    if nxt is not None:
+        st.caption(f"one node fewer misses: {nxt['fleet']} gives p95 wait {_wait(nxt)}")
+    speeds = ", ".join(f"{t} {f:g}" for t, f in (res["question"]["speed_factors"] or {}).items())
+    st.caption(f"speeds 'spec' (V100 = 1): {speeds}; {res['question']['prices']}")
+    st.dataframe(
+        pl.DataFrame(
+            [
+                {
+                    "phase": r["phase"],
+                    "fleet": r["fleet"],
+                    "$ per month": dollars(r["usd_per_month"]),
+                    "p95 wait": _wait(r),
+                    "met": r["met"],
+                    "unschedulable": r["unschedulable"],
+                }
+                for r in res["probes"]
+            ]
+        ).to_pandas(),
+        width="stretch",
+        hide_index=True,
+    )
 
 st.subheader("Shared pool, one virtual cluster per team, or quotas with borrowing?")
 st.caption(
