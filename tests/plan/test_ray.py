@@ -1,6 +1,6 @@
-"""The replays on a real local Ray runtime (2 CPUs): a compare grid and the tenancy comparison give exactly what
-the process pool gives (every summary field but the wall time), and when the runtime is stopped none of the
-processes Ray started (GCS, raylet, workers) is left. Ray is the `ray` extra, which `make test` installs.
+"""The replays on a real local Ray runtime (2 CPUs): a compare grid, the tenancy comparison and a capacity search
+give exactly what the process pool gives (every field but the wall time), and when the runtime is stopped none
+of the processes Ray started (GCS, raylet, workers) is left. Ray is the `ray` extra, which `make test` installs.
 (`compare --ray local` alone, a runtime started and stopped by one command: tests/cli/test_simulate_cli.py.)"""
 
 from __future__ import annotations
@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.prices import default_prices
+from gpufleet.plan.capacity import CapacityQuestion, plan_capacity
+from gpufleet.plan.capacity_probe import Target
 from gpufleet.plan.grids import LOCAL, map_tasks, ray_runtime, run_grid
 from gpufleet.plan.replays import TenancySpec, compare_tenancy, even_vcs
 from gpufleet.sim.cluster_spec import parse_spec
@@ -31,8 +35,30 @@ def _nodes() -> pl.DataFrame:
     return parse_spec("4x8:A100,4x8:V100")
 
 
-def _dumps(summaries: list) -> list[dict]:  # type: ignore[type-arg]
+def _dumps(summaries: list[Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in s.dump().items() if k != "wall_s"} for s in summaries]
+
+
+def _question(jobs: pl.DataFrame) -> CapacityQuestion:
+    """Add A100 or H100 nodes to 2x8:V100 until p95 wait <= 1 h (any job runs on any type: a mix can win)."""
+    return CapacityQuestion(
+        jobs=jobs.with_columns(pl.lit(None, pl.Utf8).alias("gpu_type")),
+        candidates=["A100", "H100"],
+        target=Target("p95", "wait", 3600.0),
+        cfg=SimConfig(scheduler="fifo-backfill", placement="best-fit", speeds="spec"),
+        prices=default_prices(),
+        base_spec="2x8:V100",
+        base_label="2x8:V100",
+        max_nodes=32,
+    )
+
+
+def _no_wall(x: object) -> object:
+    if isinstance(x, dict):
+        return {k: _no_wall(v) for k, v in x.items() if k != "wall_s"}
+    if isinstance(x, list):
+        return [_no_wall(v) for v in x]
+    return x
 
 
 def _ray_processes() -> list[str]:
@@ -61,6 +87,7 @@ def test_grid_and_tenancy_on_local_ray_match_the_process_pool() -> None:
     spec = TenancySpec(vcs=even_vcs(jobs, nodes.height))
     pooled_grid = run_grid(jobs, nodes, base, *grid, None, {}, workers=2)
     pooled_tenancy = compare_tenancy(jobs, nodes, spec, workers=2)
+    pooled_capacity = plan_capacity(_question(jobs), workers=2)
 
     with ray_runtime(LOCAL, num_cpus=2):
         assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2
@@ -68,6 +95,7 @@ def test_grid_and_tenancy_on_local_ray_match_the_process_pool() -> None:
         # inside the block every call uses the one runtime (a search of many rounds starts Ray once)
         on_ray_grid = run_grid(jobs, nodes, base, *grid, None, {}, ray_address=LOCAL)
         on_ray_tenancy = compare_tenancy(jobs, nodes, spec, ray_address=LOCAL)
+        on_ray_capacity = plan_capacity(_question(jobs), ray_address=LOCAL)
         # a task that fails raises its own error (the command prints one line), not Ray's wrapper and traceback
         with pytest.raises(GpufleetError) as e:
             map_tasks(_square, [2, -1], 2, LOCAL)
@@ -80,6 +108,8 @@ def test_grid_and_tenancy_on_local_ray_match_the_process_pool() -> None:
     assert list(on_ray_tenancy) == ["pooled", "partitioned", "quota"]
     assert _dumps([r.summary for r in on_ray_tenancy.values()]) == _dumps([r.summary for r in pooled_tenancy.values()])
     assert on_ray_tenancy["pooled"].jobs.equals(pooled_tenancy["pooled"].jobs)  # per job, not only the summary
+    assert on_ray_capacity["met"] and on_ray_capacity["replays"] > 5  # a real search, several rounds of probes
+    assert _no_wall(on_ray_capacity) == _no_wall(pooled_capacity)
     # ray.shutdown() stopped every process the runtime started (the session check would also name a leftover)
     deadline = time.monotonic() + 30
     while (left := _ray_processes()) and time.monotonic() < deadline:
