@@ -64,11 +64,8 @@ def test_an_answer_on_synthetic_jobs_with_growth(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_philly_answer_is_confirmed_by_an_independent_replay(data_dir: Path, tmp_path: Path) -> None:
     target = "p95_wait<=1h"
-    r = runner.invoke(
-        app,
-        ["plan", "capacity", "--jobs", "philly:jobs", "--fleet", "40x8:V100", "--add", "A100,H100"]
-        + ["--target", target, "--json"],
-    )
+    ask = ["plan", "capacity", "--jobs", "philly:jobs", "--fleet", "40x8:V100", "--add", "A100,H100"]
+    r = runner.invoke(app, [*ask, "--target", target, "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["met"] and d["unschedulable"]["jobs"] == 0 and d["value_s"] <= 3600
@@ -76,10 +73,10 @@ def test_philly_answer_is_confirmed_by_an_independent_replay(data_dir: Path, tmp
 
     def replay(nodes: dict[str, int], name: str) -> dict[str, object]:
         spec = ",".join(["40x8:V100"] + [f"{n}x8:{t}" for t, n in nodes.items() if n > 0])
+        same = ["--scheduler", "fifo-backfill", "--predictor", "auto", "--speeds", "spec"]
         s = runner.invoke(
             app,
-            ["simulate", "--jobs", "philly:jobs", "--cluster", spec, "--scheduler", "fifo-backfill"]
-            + ["--predictor", "auto", "--speeds", "spec", "--out", str(tmp_path / name), "--json"],
+            ["simulate", "--jobs", "philly:jobs", "--cluster", spec, *same, "--out", str(tmp_path / name), "--json"],
         )
         assert s.exit_code == 0, s.output
         return json.loads(s.stdout)  # type: ignore[no-any-return]
