@@ -71,6 +71,10 @@ def test_runs_are_named_for_what_they_are_never_dot(tmp_path: Path, monkeypatch:
     demo.mkdir()
     monkeypatch.chdir(demo)
     assert run_label({"kind": "demo"}, Path(".")) == "demo"  # the report of `--run .` used to call it "."
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert run_label({"kind": "demo"}, other) == "demo"  # not the directory: identical demos, identical reports
+    assert run_label({}, other) == "elsewhere"  # anything else: its directory's name
     a, b = tmp_path / "a", tmp_path / "b"
     assert unique_labels(["x", "x", "y"], [a, b, tmp_path]) == ["x [a]", "x [b]", "y"]
 

@@ -89,7 +89,8 @@ def timeline_chart(runs: Sequence[tuple[Path, str]], col: str, y_title: str) -> 
     for i, (r, label) in enumerate(runs):
         t = read_table(r, "timeline")
         if "group" in t.columns:
-            t = t.group_by("t").agg(pl.col(col).sum()).sort("t")
+            # rounded: a float sum's last bit may differ between runs; identical runs write identical reports
+            t = t.group_by("t").agg(pl.col(col).sum().round(9)).sort("t")
         t = t.select("t", col)
         if t.height > 3000:
             t = t.gather_every(t.height // 3000 + 1)
@@ -179,7 +180,9 @@ def history_of(run: Path) -> pl.DataFrame:
         .filter(pl.col("util").is_not_null())
         .sort("ts")
         .group_by_dynamic("ts", every="10m")
-        .agg(pl.col("util").mean().alias("y"))
+        # rounded: polars' parallel mean may differ in the last bit between runs, and identical demos must
+        # write identical reports (a chart needs no 1e-15)
+        .agg(pl.col("util").mean().round(9).alias("y"))
         .rename({"ts": "ds"})
         .collect()
     )

@@ -38,7 +38,8 @@ class Recommendation:
 
 def run_label(raw: dict[str, Any], run: Path) -> str:
     """What a run is: scheduler + placement (+ predictor) for a training replay, the autoscaler for a serving
-    replay, the directory's own name for a demo or anything else (never '.')."""
+    replay, "demo" for a demo (not its directory's name: two identical demos make identical reports; several
+    demos in one report are told apart by unique_labels), the directory's own name for anything else (never '.')."""
     if raw.get("kind") != "demo" and "scheduler" in raw:
         parts = [str(raw["scheduler"]), str(raw.get("placement", "?"))]
         if raw.get("predictor") not in (None, "none"):
@@ -47,6 +48,8 @@ def run_label(raw: dict[str, Any], run: Path) -> str:
         return f"{raw['model']}: {label}" if raw.get("model") else label
     if "slo_attainment" in raw:
         return f"{raw.get('policy', '?')} autoscaler"
+    if raw.get("kind") == "demo":
+        return "demo"
     return run.resolve().name or str(run.resolve())
 
 
