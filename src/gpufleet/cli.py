@@ -239,13 +239,18 @@ def report(
         typer.Option(metavar="DIR", help="A run directory (repeat for several; a demo brings its sub-runs)."),
     ],
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    prices: PricesOpt = None,
 ) -> None:
-    """One self-contained HTML report: summary, CDFs, timelines, policy comparison, serving, recommendations."""
+    """One self-contained HTML report: the executive summary in $, CDFs, timelines, policy comparison, serving,
+    recommendations."""
+    from gpufleet.core.prices import load_prices
     from gpufleet.report.html import write_report
 
     check_out_file(out_file, suffixes=(".html", ".htm"))
+    table = load_prices(prices)  # a bad file is one line before any work
     cmd = "gpufleet report " + " ".join(f"--run {r}" for r in run) + f" --out {out_file}"
-    path = write_report(run, out_file, cmd)
+    cmd += f" --prices {prices}" if prices else ""
+    path = write_report(run, out_file, cmd, table)
     out.print(f"report written: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 

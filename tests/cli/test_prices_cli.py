@@ -154,3 +154,22 @@ def test_bad_prices_file_is_one_line_and_exit_2(tmp_path: Path, args: list[str])
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bad.yaml" in lines[0] and "gpus.H100.on_demand" in lines[0], r.output
+
+
+def test_report_prices_its_runs_with_the_users_table(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert runner.invoke(app, ["simulate", *SYN, "--cluster", "4x8:T4", "--out", str(run_dir)]).exit_code == 0
+    (tmp_path / "p.yaml").write_text("gpus:\n  T4: {on_demand: 9.99}\n")
+    month = 32 * HOURS_PER_MONTH
+    for extra, rate in (([], default_prices().rate("T4")), (["--prices", str(tmp_path / "p.yaml")], 9.99)):
+        out = tmp_path / "r.html"
+        res = runner.invoke(app, ["report", "--run", str(run_dir), "--out", str(out), *extra])
+        assert res.exit_code == 0, res.output
+        assert f"${month * rate:,.2f}" in out.read_text()  # the run's fleet for a month at that table's T4 price
+    (tmp_path / "bad.yaml").write_text("gpus: {T4: {on_demand: -1}}\n")
+    res = runner.invoke(
+        app,
+        ["report", "--run", str(run_dir), "--out", str(tmp_path / "x.html"), "--prices", str(tmp_path / "bad.yaml")],
+    )
+    assert res.exit_code == 2 and "bad.yaml" in res.stderr and "\n" not in res.stderr.strip()
+    assert not (tmp_path / "x.html").exists()

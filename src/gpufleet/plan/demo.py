@@ -135,7 +135,7 @@ def run_demo(
     from gpufleet.report.html import write_report
 
     report = write_report(
-        [out_dir], out_dir / "report.html", f"gpufleet report --run {out_dir} --out {out_dir}/report.html"
+        [out_dir], out_dir / "report.html", f"gpufleet report --run {out_dir} --out {out_dir}/report.html", prices
     )
     summary["files"] = [p.name for p in files] + [report.name]
     return summary

@@ -176,6 +176,13 @@ def _capacity(page: _Page, runs: list[Path]) -> None:
                     page.add(f"<h4>{html.escape(k)}</h4>" + table(v))
 
 
+def _fleet_month(s: Summary, prices: PriceTable, inventory_rate: float | None) -> float | None:
+    """A run's fleet at `prices` for a month: its own GPU types (weighted by the GPU-hours it ran on each) when the
+    summary has them, else the report's node inventory; None when a type is unpriced."""
+    rate = summary.fleet_rate(prices, s.gpu_hours_by_type) if s.gpu_hours_by_type else inventory_rate
+    return None if rate is None else s.cluster_gpus * summary.HOURS_PER_MONTH * rate
+
+
 def _runs_tables(
     page: _Page,
     sims: list[Path],
@@ -202,7 +209,7 @@ def _runs_tables(
                 "allocation %": 100 * s.avg_gpu_allocation,
                 "stranded GPUs": s.avg_stranded_gpus,
                 "unfinished": s.unfinished,
-                "fleet $/month": None if rate is None else s.cluster_gpus * summary.HOURS_PER_MONTH * rate,
+                "fleet $/month": _fleet_month(s, prices, rate),
             }
         )
     page.add("<h2 id='runs'>Runs</h2><h3>Training-cluster simulations</h3>" + table(rows))
@@ -366,7 +373,10 @@ def _command_for(run: str, raw: dict[str, Any], s: Summary | ServingSummary | No
     return "(unknown run kind)"
 
 
-def write_report(runs: list[Path], out: Path, command: str) -> Path:
+def write_report(runs: list[Path], out: Path, command: str, prices: PriceTable | None = None) -> Path:
+    """Build the report and write it whole: a crash leaves the previous file or the new one, never half."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build(runs, command, out.parent))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(build(runs, command, out.parent, prices))
+    tmp.replace(out)
     return out
