@@ -258,13 +258,15 @@ def plan_capacity(
     progress: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]:
     """The cheapest addition (nodes per candidate type) whose replay meets q.target, with its evidence; the
-    replays run in worker processes, or as Ray tasks given `ray_address` (one runtime for the whole search)."""
-    if ray_address:
-        from gpufleet.plan.grids import ray_runtime
+    replays run in worker processes, or as Ray tasks given `ray_address` (one pool of workers, or one Ray
+    runtime, for the whole search: it makes about ten rounds of probes)."""
+    from gpufleet.plan.grids import ray_runtime, worker_pool
 
+    if ray_address:
         with ray_runtime(ray_address, workers):
             return _plan(q, workers, ray_address, progress)
-    return _plan(q, workers, None, progress)
+    with worker_pool(workers):
+        return _plan(q, workers, None, progress)
 
 
 def _plan(

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,12 +62,40 @@ def map_tasks(fn: Callable[[Any], T], tasks: list[Any], workers: int | None, ray
     spawned worker processes. `fn` must be a module-level function (the workers import it by name)."""
     if ray_address:
         return _on_ray(fn, tasks, ray_address, workers)
+    open_pool = _POOL.get()
+    if open_pool is not None:  # inside worker_pool: its processes serve this round too
+        return list(open_pool.map(fn, tasks))
     workers = workers or min(len(tasks), os.cpu_count() or 1)
     if workers <= 1:
         return [fn(t) for t in tasks]
-    # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _spawned(workers) as pool:
         return list(pool.map(fn, tasks))
+
+
+# The worker pool of an open `worker_pool` block, which map_tasks uses instead of spawning its own.
+_POOL: ContextVar[ProcessPoolExecutor | None] = ContextVar("gpufleet_worker_pool", default=None)
+
+
+def _spawned(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: forking a process that has started polars' thread pool can deadlock the child
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@contextmanager
+def worker_pool(workers: int | None) -> Iterator[None]:
+    """One set of worker processes for every map_tasks call in the block (a search of many rounds spawns its
+    workers, and they import polars and the simulator, once instead of once per round). One worker, or an
+    already open pool: nothing is started."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or _POOL.get() is not None:
+        yield
+        return
+    with _spawned(workers) as pool:
+        token = _POOL.set(pool)
+        try:
+            yield
+        finally:
+            _POOL.reset(token)
 
 
 LOCAL = "local"
