@@ -142,3 +142,13 @@ def _nothing_left_running() -> Iterator[None]:
             f"port {port} still listening in the pytest process (socket inode {i})" for i, port in sockets.items()
         ]
         pytest.fail("tests left processes or listening sockets behind:\n  " + "\n  ".join(lines), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo run shared by the dashboard and report tests of a worker (a run takes ~40 s)."""
+    from gpufleet.plan.demo import run_demo
+
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    run_demo(out, progress=False)
+    return out

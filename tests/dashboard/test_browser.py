@@ -14,38 +14,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.chromium import CHROMIUM, ROOT, TOOLS, browser_tools
 
 from gpufleet.testing.net import free_port, wait_http
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / ".cache" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = ["fleet", "workloads", "cost", "forecasts", "whatif", "autoscaling"]
 
 
-def playwright() -> Path:
-    """playwright-core under .cache/browser (make system-deps installs it; installed here when missing)."""
-    mod = TOOLS / "node_modules" / "playwright-core"
-    if not mod.exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm not installed: cannot get playwright-core for the browser test")
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(
-            ["npm", "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "playwright-core@1"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if r.returncode != 0:
-            pytest.skip(f"npm could not install playwright-core: {r.stderr.strip().splitlines()[-1:]}")
-    return mod
-
-
 def test_every_page_renders_in_chromium(demo: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian package 'chromium' not installed (make test / .ci/run install it with apt-get)")
-    playwright()
+    browser_tools()
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpufleet.cli", "dashboard", "--runs", str(demo.parent), "--port", str(port)],

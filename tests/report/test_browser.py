@@ -13,38 +13,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.chromium import CHROMIUM, ROOT, TOOLS, browser_tools
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / ".cache" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CURRENCY = re.compile(r"^-?\$\d{1,3}(,\d{3})*\.\d{2}$")
 
 
-def playwright() -> Path:
-    """playwright-core under .cache/browser (make system-deps installs it; installed here when missing)."""
-    mod = TOOLS / "node_modules" / "playwright-core"
-    if not mod.exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm not installed: cannot get playwright-core for the browser test")
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(
-            ["npm", "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "playwright-core@1"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if r.returncode != 0:
-            pytest.skip(f"npm could not install playwright-core: {r.stderr.strip().splitlines()[-1:]}")
-    return mod
-
-
 def test_report_layout_in_chromium(demo: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian package 'chromium' not installed (make test / .ci/run install it with apt-get)")
-    if shutil.which("node") is None:
-        pytest.skip("node not installed: it runs playwright-core")
-    playwright()
+    browser_tools(need_node=True)
     out = ROOT / "test-artifacts" / "report"
     out.mkdir(parents=True, exist_ok=True)
     # node resolves playwright-core from the script's folder upwards: run a copy inside the tools folder
