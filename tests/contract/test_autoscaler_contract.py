@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.contract.recipe import check_recipe, members
+from tests.optimizer.autoscaling.states import state
 
 from gpufleet.core.forecast import Forecast
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Autoscaler, FleetState, Guardrails
@@ -25,19 +26,6 @@ def fresh(name: str, guardrails: Guardrails | None = None) -> Autoscaler:
     if hasattr(a, "set_future"):
         a.set_future(np.full(10_000, 30.0))
     return a
-
-
-def state(conc: np.ndarray, *, now: float = 600.0, ready: int = 4, starting: int = 0) -> FleetState:
-    return FleetState(
-        now=now,
-        ready=ready,
-        starting=starting,
-        slots_per_replica=10,
-        service_s=2.0,
-        cold_start_s=40.0,
-        concurrency=conc,
-        arrivals=np.full(len(conc), 1.0),
-    )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,24 +8,9 @@ import re
 
 import numpy as np
 import pytest
+from tests.optimizer.autoscaling.states import state
 
-from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState, Forecast, Guardrails, Oracle
-
-
-def state(
-    conc: float | list[float], *, now: float = 600.0, ready: int = 4, starting: int = 0, n: int = 600
-) -> FleetState:
-    c = np.full(n, conc, dtype=float) if np.isscalar(conc) else np.asarray(conc, dtype=float)
-    return FleetState(
-        now=now,
-        ready=ready,
-        starting=starting,
-        slots_per_replica=10,
-        service_s=2.0,
-        cold_start_s=40.0,
-        concurrency=c,
-        arrivals=np.full(len(c), 1.0),
-    )
+from gpufleet.optimizer.autoscaling import AUTOSCALERS, Forecast, Guardrails, Oracle
 
 
 def fresh(name: str, guard: Guardrails | None = None) -> object:
