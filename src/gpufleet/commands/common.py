@@ -247,12 +247,12 @@ POLICY_HELP = re.compile(r"\{policies:([a-z-]+)(?::([a-z_]+))?\}")
 
 
 def policy_names(kind: str, having: str | None = None) -> str:
-    """The members of a policy kind (a `commands.policies.KINDS` key), comma-separated; with `having`, only
+    """The members of a policy kind (a `plan.policies.KINDS` key), comma-separated; with `having`, only
     those whose declared flag of that name is true (`learned`, `sees_future`); imports its registry."""
     from gpufleet.plan.policies import registry
 
     reg = registry(kind)
-    return ", ".join(reg.names() if having is None else reg.having(having))  # type: ignore[attr-defined]
+    return ", ".join(reg.names() if having is None else reg.having(having))
 
 
 class PolicyHelp(TyperCommand):
@@ -288,7 +288,7 @@ def checked_settings(kind: str, name: str, values: dict[str, Any], typed: dict[s
     from gpufleet.plan.policies import registry
 
     reg = registry(kind)
-    model = reg.settings_model(name)  # type: ignore[attr-defined]
+    model = reg.settings_model(name)
     try:
         checked = model.model_validate(values)
     except ValidationError as e:
