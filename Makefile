@@ -78,10 +78,18 @@ bench: setup
 dashboard: setup
 	$(VENV)/bin/gpufleet dashboard --runs out
 
-# Re-resolve the lock file after changing dependencies in pyproject.toml (with the ray extra: make test runs the
-# Ray tests against a real local runtime).
+# Re-resolve the lock files after changing dependencies in pyproject.toml. requirements.lock is the development
+# environment: every extra, the dev tools and ray (make test runs the Ray tests against a real local runtime).
+# locks/X.lock is what image target X installs (gpufleet[X] alone, hashed, for every platform), held to the
+# versions of requirements.lock so the tests run what the images ship.
+IMAGE_LOCKS := hook collector dashboard
 lock:
-	uv pip compile -q pyproject.toml --extra dev --extra ray --python-version 3.11 -o requirements.lock
+	uv pip compile -q pyproject.toml --extra dev --extra ray --extra all --python-version 3.11 -o requirements.lock
+	@mkdir -p locks
+	for x in $(IMAGE_LOCKS); do \
+	  uv pip compile -q pyproject.toml --extra $$x -c requirements.lock --generate-hashes --universal \
+	    --python-version 3.11 -o locks/$$x.lock || exit 1; \
+	done
 	uv pip compile -q tools/requirements-tools.in --python-version 3.11 -o requirements-tools.lock
 
 clean:

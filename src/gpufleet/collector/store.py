@@ -137,7 +137,7 @@ class Store:
         with self._writing(table.lower()):
             dl.write_deltalake(
                 str(self._path(table)),
-                frame.to_arrow(),
+                frame,  # the Arrow C stream: polars needs no pyarrow to hand it over (slim installs, #24)
                 mode="overwrite" if predicate else "append",
                 predicate=predicate,
                 partition_by=partition_by,
