@@ -4,6 +4,7 @@ cannot run here (reported once, the Prometheus source keeps going), and the loop
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import urllib.request
@@ -25,7 +26,10 @@ from gpufleet.core.errors import GpufleetError
 pytestmark = [pytest.mark.integration, pytest.mark.traces]
 
 
-def test_loop_backs_off_recovers_and_stores_everything_once(tmp_path: Path, data_dir: Path) -> None:
+def test_loop_backs_off_recovers_and_stores_everything_once(
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gpufleet.collector")
     need_prometheus()
     src = genai_as_dcgm(data_dir, pods=3)
     # moved to end ten minutes ago: the loop pulls up to "now", as on a live cluster
@@ -61,8 +65,7 @@ def test_loop_backs_off_recovers_and_stores_everything_once(tmp_path: Path, data
     )
     cfg = load_config(cfg_file)
     assert cfg.store == tmp_path / "store"
-    lines: list[str] = []
-    loop = CollectorLoop(cfg, log=lines.append)
+    loop = CollectorLoop(cfg)
     t = threading.Thread(target=loop.run, daemon=True)
     t.start()
     try:
@@ -82,6 +85,7 @@ def test_loop_backs_off_recovers_and_stores_everything_once(tmp_path: Path, data
     finally:
         loop.stop.set()
         t.join(timeout=30)
+    lines = [r.getMessage() for r in caplog.records]
     assert prom.runs_ok >= 2 and prom.failures == 0, lines
     assert 'gpufleet_collector_source_up{source="prometheus"} 1.0' in text
     assert (
@@ -114,7 +118,7 @@ def test_only_nvml_without_a_gpu_stops_with_a_clear_error(tmp_path: Path) -> Non
     p = tmp_path / "c.yaml"
     p.write_text("store: s\nmetrics_port: 0\nsources:\n  - kind: nvml\n")
     with pytest.raises(GpufleetError, match="no source can run here: nvml: NVML is not available"):
-        CollectorLoop(load_config(p), log=lambda _: None).run(duration_s=5)
+        CollectorLoop(load_config(p)).run(duration_s=5)
 
 
 def test_cli_collect_run_reports_each_source(tmp_path: Path) -> None:
@@ -136,7 +140,7 @@ def test_cli_collect_run_reports_each_source(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_error_in_one_source_is_counted_and_the_others_keep_running(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One source's Prometheus answers in a shape no code expects (a bug's stand-in); it is logged, counted
     in /metrics and backed off with jitter, while the healthy source stores everything once."""
@@ -165,9 +169,9 @@ def test_an_unexpected_error_in_one_source_is_counted_and_the_others_keep_runnin
                 }
             )
         )
-        lines: list[str] = []
-        loop = CollectorLoop(load_config(cfg_file), log=lines.append)
+        loop = CollectorLoop(load_config(cfg_file))
         loop.run(duration_s=6)
+    lines = [r.getMessage() for r in caplog.records]
     good, odd = loop.states
     assert good.runs_ok >= 2 and good.failures == 0
     assert odd.runs_ok == 0 and odd.unexpected >= 2 and odd.unexpected == odd.runs_failed

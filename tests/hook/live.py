@@ -115,14 +115,18 @@ def certificates(root: Path) -> dict[str, Path]:
 
 
 @contextmanager
-def hook_process(config: Path, http_port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
-    """`gpufleet hook serve --config CONFIG` as a real process, until the block ends (SIGTERM, then SIGKILL by
-    PID); its stderr goes to CONFIG's directory."""
+def hook_process(
+    config: Path, http_port: int, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[str]]:
+    """`gpufleet hook serve --config CONFIG [ARGS]` as a real process, until the block ends (SIGTERM, then
+    SIGKILL by PID); its stderr (the log) goes to hook-PORT.log in CONFIG's directory, its stdout to
+    hook-PORT.out."""
     log = open(config.parent / f"hook-{http_port}.log", "a")  # noqa: SIM115 - closed below
+    stdout = open(config.parent / f"hook-{http_port}.out", "a")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gpufleet.cli", "hook", "serve", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "gpufleet.cli", "hook", "serve", "--config", str(config), *args],
+        stdout=stdout,
+        stderr=log,
         text=True,
         env={**os.environ, **(env or {})},
     )
@@ -142,6 +146,7 @@ def hook_process(config: Path, http_port: int, env: dict[str, str] | None = None
                 proc.kill()
                 proc.wait(timeout=10)
         log.close()
+        stdout.close()
 
 
 def rss_bytes(pid: int) -> int:
@@ -155,3 +160,14 @@ def rss_bytes(pid: int) -> int:
 def authed(port: int) -> httpx.Client:
     """An httpx client with the token."""
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of sample `name` with exactly these labels in a /metrics text (None when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name == name and s.labels == labels:
+                return float(s.value)
+    return None

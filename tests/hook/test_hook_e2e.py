@@ -68,7 +68,7 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
                 ],
             }
         )
-        hook = Hook(cfg, log=lambda _: None)
+        hook = Hook(cfg)
         hook.start(loop=False)
         try:
             channel = grpc.insecure_channel(f"127.0.0.1:{hook.grpc_port}")

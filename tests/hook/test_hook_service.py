@@ -15,8 +15,10 @@ import httpx
 import pytest
 from tests.collector.prom import backfill, free_port, need_prometheus, prometheus
 from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
+from tests.hook.live import sample
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
+from gpufleet.hook import conditions
 from gpufleet.hook.config import HookConfig
 from gpufleet.hook.proto import externalscaler_pb2 as pb
 from gpufleet.hook.proto import externalscaler_pb2_grpc as pb_grpc
@@ -72,7 +74,7 @@ def config(world: dict[str, Any], store: Path, **kube: Any) -> HookConfig:
 @pytest.fixture
 def hook(world: dict[str, Any], tmp_path: Path) -> Iterator[Hook]:
     # the replay's clock: "now" is 50 minutes into it
-    h = Hook(config(world, tmp_path / "store"), log=lambda _: None, clock=lambda: EPOCH + 3000.0)
+    h = Hook(config(world, tmp_path / "store"), clock=lambda: EPOCH + 3000.0)
     h.start(loop=False)
     yield h
     h.close()
@@ -86,7 +88,11 @@ def test_http_api_auth_validation_and_answers(hook: Hook) -> None:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").status_code == 200
         hook.engine.last_tick_at -= 3600  # type: ignore[operator]  # as if the loop had hung for an hour
-        assert c.get("/readyz").json() == {"status": "stalled", "workloads": 1, "stale": 0, "error": 0}
+        stalled = c.get("/readyz")  # the held decisions are still served: visible, but still ready
+        assert stalled.status_code == 200, stalled.text
+        assert stalled.json() == {"status": "stalled", "workloads": 1, "stale": 0, "error": 0, "loop": "Stalled"}
+        loop = c.get("/v1/workloads", headers=auth).json()["conditions"][0]
+        assert loop["type"] == "DecisionLoopRunning" and loop["status"] == "False" and loop["reason"] == "Stalled"
         hook.engine.tick(EPOCH + 900)
         text = c.get("/metrics").text
         assert f'gpufleet_desired_replicas{{namespace="llm",workload="{NAME}"}}' in text
@@ -149,7 +155,7 @@ def test_grpc_errors_streams_and_workloads_selected_by_metadata(hook: Hook) -> N
 
 def test_stale_and_down_telemetry_fall_back_then_restart_restores(world: dict[str, Any], tmp_path: Path) -> None:
     store = tmp_path / "store"
-    h = Hook(config(world, store), log=lambda _: None)
+    h = Hook(config(world, store))
     h.start(loop=False)
     try:
         (good,) = h.engine.tick(EPOCH + 1200)
@@ -159,22 +165,38 @@ def test_stale_and_down_telemetry_fall_back_then_restart_restores(world: dict[st
         assert "keeping the last good decision" in stale.reason
         # still ready: the held decision is what KEDA should get; the stale workload is counted
         r = httpx.get(f"http://127.0.0.1:{h.http_port}/readyz")
-        assert r.status_code == 200 and r.json() == {"status": "degraded", "workloads": 1, "stale": 1, "error": 0}
+        body = {"status": "degraded", "workloads": 1, "stale": 1, "error": 0, "loop": "Running"}
+        assert r.status_code == 200 and r.json() == body
         text = httpx.get(f"http://127.0.0.1:{h.http_port}/metrics").text
-        assert f'gpufleet_telemetry_stale{{namespace="llm",workload="{NAME}"}} 1.0' in text
+        wl = {"namespace": "llm", "workload": NAME}
+        assert sample(text, "gpufleet_telemetry_stale", **wl) == 1.0
+        assert sample(text, "gpufleet_fallback_engaged", **wl) == 1.0
+        assert sample(text, "gpufleet_actual_replicas", **wl) == 6.0  # the emulator's Deployment
+        assert sample(text, "gpufleet_decisions_total", **wl, status="ok") == 1.0
+        assert sample(text, "gpufleet_decisions_total", **wl, status="stale") == 1.0
+        assert sample(text, "gpufleet_decisions_total", **wl, status="error") is None
     finally:
         h.close()
     # Prometheus unreachable, a fresh hook on the same store: the recorded decision is the answer
     cfg = config(world, store)
     cfg.telemetry.url = f"http://127.0.0.1:{free_port()}"
-    h2 = Hook(cfg, log=lambda _: None)
+    h2 = Hook(cfg)
     h2.start(loop=False)
     try:
         rt = h2.engine.get("llm", NAME)
         assert rt is not None and rt.last_good is not None and rt.last_good.desired_replicas == good.desired_replicas
+        assert rt.last is not None and rt.last.decision_id == stale.decision_id, "the id comes back from the store"
+        # no round yet, but decisions to serve: ready, and the restored answer is a fallback
+        r = httpx.get(f"http://127.0.0.1:{h2.http_port}/readyz")
+        assert r.status_code == 200 and r.json()["loop"] == "NotStarted", r.text
+        text = httpx.get(f"http://127.0.0.1:{h2.http_port}/metrics").text
+        assert sample(text, "gpufleet_fallback_engaged", **wl) == 1.0
+        assert "gpufleet_loop_last_tick_timestamp_seconds" not in text, "no round has finished"
         (down,) = h2.engine.tick(EPOCH + 1300)
         assert down.status == "error" and "telemetry unavailable" in down.reason
         assert down.desired_replicas == good.desired_replicas
+        (cond,) = [c for c in conditions.workload(rt) if c["type"] == "TelemetryFresh"]
+        assert cond["status"] == "False" and cond["reason"] == "TelemetryUnavailable"
     finally:
         h2.close()
 
@@ -182,21 +204,23 @@ def test_stale_and_down_telemetry_fall_back_then_restart_restores(world: dict[st
 def test_a_fresh_hook_without_history_keeps_the_current_replicas(world: dict[str, Any], tmp_path: Path) -> None:
     cfg = config(world, tmp_path / "store")
     cfg.telemetry.url = f"http://127.0.0.1:{free_port()}"
-    h = Hook(cfg, log=lambda _: None)
+    h = Hook(cfg)
     (d,) = h.engine.tick(EPOCH + 100)
     assert d.status == "error" and d.desired_replicas == 6 and "keeping the current replicas" in d.reason
 
 
-def test_discovery_filters_labels_and_reads_annotations(world: dict[str, Any], tmp_path: Path) -> None:
+def test_discovery_filters_labels_and_reads_annotations(
+    world: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     apps = world["apps"]
     ann = {"gpufleet.io/policy": "kpa", "gpufleet.io/min-replicas": "2", "gpufleet.io/model": "m7"}
     apps.create_namespaced_deployment("team-a", deployment("team-a", "chat", 2, {"gpufleet.io/managed": "true"}, ann))
     apps.create_namespaced_deployment("team-a", deployment("team-a", "not-ours", 2, {"app": "x"}))
     bad = {"gpufleet.io/policy": "no-such-policy"}
     apps.create_namespaced_deployment("team-a", deployment("team-a", "broken", 1, {"gpufleet.io/managed": "true"}, bad))
-    logs: list[str] = []
-    h = Hook(config(world, tmp_path / "store"), log=logs.append)
+    h = Hook(config(world, tmp_path / "store"))
     assert h.discover() >= 1
+    logs = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     chat = h.engine.get("team-a", "chat")
     assert chat is not None and chat.cfg.policy == "kpa" and chat.cfg.model == "m7"
     assert chat.cfg.guardrails.min_replicas == 2
@@ -211,7 +235,7 @@ def test_apply_patches_scale_and_dry_run_does_not(world: dict[str, Any], tmp_pat
         cfg = config(world, tmp_path / f"store-{apply}", apply=apply)
         cfg.workloads[0].name = "applied"
         cfg.workloads[0].model = NAME
-        h = Hook(cfg, log=lambda _: None)
+        h = Hook(cfg)
         (d,) = h.engine.tick(EPOCH + 1200)
         assert d.status == "ok" and d.desired_replicas > 1
         now = apps.read_namespaced_deployment("applied", "llm").spec.replicas
@@ -259,7 +283,7 @@ def test_recommendations_rightsizing_from_a_store_and_packing_from_the_cluster(
         )
     cfg = config(world, tmp_path / "hook-store")
     cfg.recommend_from = tmp_path / "collector"
-    h = Hook(cfg, log=lambda _: None, clock=lambda: EPOCH + 3000.0)
+    h = Hook(cfg, clock=lambda: EPOCH + 3000.0)
     h.start(loop=False)
     try:
         r = httpx.get(
@@ -299,7 +323,7 @@ def test_scaled_objects_are_discovered(world: dict[str, Any], tmp_path: Path) ->
         },
     }
     custom.create_namespaced_custom_object("keda.sh", "v1alpha1", "team-b", "scaledobjects", so)
-    h = Hook(config(world, tmp_path / "store"), log=lambda _: None)
+    h = Hook(config(world, tmp_path / "store"))
     h.discover()
     rt = h.engine.get("team-b", "summarize")
     assert rt is not None and rt.cfg.policy == "predictive"
@@ -336,7 +360,7 @@ def test_tls_for_http_and_grpc(world: dict[str, Any], tmp_path: Path) -> None:
     )
     cfg = config(world, tmp_path / "store")
     cfg.listen.tls_cert, cfg.listen.tls_key = cert, key
-    h = Hook(cfg, log=lambda _: None)
+    h = Hook(cfg)
     h.start(loop=False)
     try:
         import ssl

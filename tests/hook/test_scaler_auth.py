@@ -54,7 +54,7 @@ def make_hook(world: dict[str, Any], store: Path, tag: str, **listen: Any) -> Ho
             "kubernetes": {"host": world["kube"], "label_selector": f"gpufleet.io/managed={tag}", "apply": True},
         }
     )
-    h = Hook(cfg, log=lambda _: None, clock=lambda: NOW)
+    h = Hook(cfg, clock=lambda: NOW)
     for name in ("busy", "idle"):
         ann = {"gpufleet.io/policy": "target-tracking", "gpufleet.io/model": name}
         world["apps"].create_namespaced_deployment(

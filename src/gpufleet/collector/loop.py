@@ -16,6 +16,7 @@ else: rows written, runs by outcome, consecutive failures, current backoff, last
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -33,6 +34,8 @@ from gpufleet.core.config import read_yaml_model
 from gpufleet.core.durations import parse_duration
 from gpufleet.core.errors import GpufleetError
 from gpufleet.core.redact import redact
+
+log = logging.getLogger(__name__)
 
 
 def seconds(text: str | float, what: str = "duration") -> float:
@@ -136,12 +139,11 @@ class CollectorLoop:
         self,
         cfg: CollectorConfig,
         *,
-        log: Callable[[str], None] = print,
         clock: Callable[[], float] = time.time,
         hostname: str | None = None,
     ) -> None:
-        self.cfg, self.log, self.clock = cfg, log, clock
-        self.store = Store(cfg.store, log=log)
+        self.cfg, self.clock = cfg, clock
+        self.store = Store(cfg.store, log=logging.getLogger("gpufleet.collector.store").info)
         self.stop = threading.Event()
         self.initial_s, self.max_s = seconds(cfg.backoff.initial), seconds(cfg.backoff.max)
         self.hostname = hostname or os.uname().nodename
@@ -219,7 +221,7 @@ class CollectorLoop:
             rows = self._run_prometheus(st, now) if st.kind == "prometheus" else self._run_nvml(st, now)
         except NvmlUnavailable as e:
             st.disabled = str(e)
-            self.log(f"{st.name}: {e}; this source is off, the others keep running")
+            log.warning("%s: %s; this source is off, the others keep running", st.name, e, extra={"source": st.name})
             return
         except GpufleetError as e:
             self._failed(st, now, redact(str(e)))
@@ -231,12 +233,13 @@ class CollectorLoop:
             return
         st.runs_ok += 1
         if st.failures:
-            self.log(f"{st.name}: recovered after {st.failures} failed run(s)")
+            log.info("%s: recovered after %d failed run(s)", st.name, st.failures, extra={"source": st.name})
         st.failures, st.backoff_s, st.last_error, st.last_success = 0, 0.0, None, now
         for t, n in rows.items():
             st.rows[t] = st.rows.get(t, 0) + n
         if any(rows.values()):
-            self.log(f"{st.name}: " + ", ".join(f"{n:,} {t}" for t, n in rows.items() if n))
+            written = ", ".join(f"{n:,} {t}" for t, n in rows.items() if n)
+            log.info("%s: %s", st.name, written, extra={"source": st.name, "rows": sum(rows.values())})
         # on a fixed grid, so a slow run does not drift the schedule
         st.next_due = st.next_due + st.interval_s if st.next_due + st.interval_s > now else now + st.interval_s
 
@@ -253,7 +256,14 @@ class CollectorLoop:
         wait = tenacity.wait_exponential_jitter(multiplier=self.initial_s, max=self.max_s, jitter=self.initial_s)
         st.backoff_s = wait(state)
         st.next_due = now + st.backoff_s
-        self.log(f"{st.name}: failed ({why}); retry #{st.failures} in {st.backoff_s:.1f} s")
+        log.warning(
+            "%s: failed (%s); retry #%d in %.1f s",
+            st.name,
+            why,
+            st.failures,
+            st.backoff_s,
+            extra={"source": st.name},
+        )
 
     def run(self, duration_s: float | None = None, sleep: Callable[[float], None] | None = None) -> list[SourceState]:
         """Until `stop` is set or `duration_s` passes; pending NVML samples are written before returning."""

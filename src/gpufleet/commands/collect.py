@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from gpufleet.commands.common import JsonOpt, emit_json, err, handles_errors, out
+from gpufleet.commands.logs import LogFormatOpt
 from gpufleet.core.errors import GpufleetError
 
 collect_app = typer.Typer(help="Pull GPU and job telemetry into a durable store.", no_args_is_help=True)
@@ -153,27 +154,28 @@ def collect_run_cmd(
     config: Annotated[Path, typer.Option(help="collector.yaml: the store, the sources and their schedules.")],
     duration: Annotated[str | None, typer.Option(help="Stop after this long (default: until killed).")] = None,
     as_json: JsonOpt = False,
+    log_format: LogFormatOpt = None,
 ) -> None:
-    """The long-running loop over all sources: retries with exponential backoff, a live progress table,
-    and /metrics about itself."""
+    """The long-running loop over all sources: retries with exponential backoff, a live progress table (on a
+    terminal, with text logs), and /metrics about itself."""
+    import logging
     import signal
-    from datetime import datetime
 
     from rich.live import Live
     from rich.table import Table
 
     from gpufleet.collector.loop import CollectorLoop, load_config, seconds
+    from gpufleet.commands import logs
 
+    fmt = logs.setup(log_format)
     cfg = load_config(config)
-
-    def log(line: str) -> None:
-        err.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {line}")
-
-    loop = CollectorLoop(cfg, log=log)
+    loop = CollectorLoop(cfg)
     # SIGTERM (kubectl delete, systemd stop) ends the loop like Ctrl-C: pending samples are written first
     signal.signal(signal.SIGTERM, lambda *_: loop.stop.set())
     if cfg.metrics_port:
-        err.print(f"collector metrics on http://{cfg.metrics_host}:{cfg.metrics_port}/metrics")
+        logging.getLogger("gpufleet.collector").info(
+            "collector metrics on http://%s:%d/metrics", cfg.metrics_host, cfg.metrics_port
+        )
 
     def table() -> Table:
         t = Table(title=f"gpufleet collect run -> {cfg.store}")
@@ -197,7 +199,7 @@ def collect_run_cmd(
 
     limit = seconds(duration, "--duration") if duration else None
     try:
-        if err.is_terminal and not as_json:
+        if err.is_terminal and not as_json and fmt == "text":
             with Live(table(), console=err, refresh_per_second=2) as live:
 
                 def tick(s: float) -> None:
@@ -308,13 +310,18 @@ def exporter_cmd(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run until killed).")
     ] = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """GPU metrics under DCGM exporter names and labels, from NVML or a recording."""
+    import logging
     import socket
     import time
 
     from gpufleet.collector.exporter import ReplayProvider, serve
     from gpufleet.collector.nvml import NvmlProvider
+    from gpufleet.commands import logs
+
+    logs.setup(log_format)
 
     if replay is not None:
         from gpufleet.commands.common import _root_opt
@@ -326,7 +333,7 @@ def exporter_cmd(
         provider = NvmlProvider(socket.gethostname())
         what = "NVML"
     server = serve(provider, host, port)
-    err.print(f"serving {what} on http://{host}:{port}/metrics")
+    logging.getLogger("gpufleet.collector.exporter").info("serving %s on http://%s:%d/metrics", what, host, port)
     try:
         deadline = time.monotonic() + duration if duration else None
         while deadline is None or time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -23,7 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Wide enough for the comparison tables when the output is a file or a pipe (rich assumes 80 columns there).
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
+# stderr carries messages, one event per line: never wrapped when it is not a terminal (a pod's log, a pipe)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty(), width=None if sys.stderr.isatty() else 160
+)
 
 
 # Root options (--debug, --data-dir) of the command being run; a ContextVar keeps runs independent.
@@ -169,24 +173,26 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             _finite_options(kwargs)
-            from gpufleet.commands.extras import missing_extra, require_command_extra
-
-            try:  # an extra this install lacks is one line naming it, before any work (commands/extras.py)
-                require_command_extra()
-                return fn(*args, **kwargs)
-            except ModuleNotFoundError as e:
-                raise missing_extra(e) from None
+            return fn(*args, **kwargs)
         except GpufleetError as e:
             if _root_opt("debug"):
                 raise
             # redacted here too, whatever raised it: no credential reaches a terminal or a log (#21)
-            err.print(f"[red]error:[/red] {escape(redact(str(e)))}", markup=True, soft_wrap=True)
+            if _logs_json():  # a long-running command logging JSON: its error is one of those lines
+                logging.getLogger("gpufleet").error("error: %s", redact(str(e)))
+            else:
+                err.print(f"[red]error:[/red] {escape(redact(str(e)))}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as e:
             if _root_opt("debug"):
                 raise
+            if _logs_json():
+                logging.getLogger("gpufleet").error(
+                    "internal error: %s: %s", type(e).__name__, redact(validation_line(e)), exc_info=True
+                )
+                raise typer.Exit(1) from None
             err.print(
                 f"[red]internal error:[/red] {type(e).__name__}: {escape(redact(validation_line(e)))}"
                 " (rerun with --debug for the traceback)",
@@ -196,6 +202,12 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _logs_json() -> bool:
+    from gpufleet.commands.logs import json_active
+
+    return json_active()
 
 
 def emit_json(obj: Any) -> None:

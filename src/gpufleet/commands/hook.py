@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from gpufleet.commands.common import err, handles_errors
+from gpufleet.commands.common import handles_errors
+from gpufleet.commands.logs import LogFormatOpt
 
 hook_app = typer.Typer(help="The live autoscaler hook for a Kubernetes cluster.", no_args_is_help=True)
 
@@ -19,31 +20,36 @@ def hook_serve_cmd(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until killed).")
     ] = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Serve KEDA's external-scaler gRPC API and the HTTP API, deciding every `interval` seconds."""
+    import logging
     import signal
     import threading
-    from datetime import UTC, datetime
 
+    from gpufleet.commands import logs
     from gpufleet.hook.config import load_hook_config
     from gpufleet.hook.serve import Hook
 
+    logs.setup(log_format)
     cfg = load_hook_config(config)
-
-    def log(line: str) -> None:
-        err.print(f"[dim]{datetime.now(UTC):%H:%M:%S}[/dim] {line}", highlight=False)
-
-    hook = Hook(cfg, log=log)
+    hook = Hook(cfg)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     hook.start()
     scheme = "https" if cfg.listen.tls_cert else "http"
     kube = ("apply" if cfg.kubernetes.apply else "dry-run") if cfg.kubernetes.enabled else "off"
-    err.print(
-        f"gpufleet hook: {len(hook.engine.workloads)} workload(s); HTTP {scheme}://{cfg.listen.host}:{hook.http_port}"
-        f" (docs at /docs); KEDA gRPC {cfg.listen.host}:{hook.grpc_port}; deciding every {cfg.interval:g} s;"
-        f" kubernetes {kube}",
-        soft_wrap=True,
+    logging.getLogger("gpufleet.hook").info(
+        "gpufleet hook: %d workload(s); HTTP %s://%s:%d (docs at /docs); KEDA gRPC %s:%d; deciding every %g s;"
+        " kubernetes %s",
+        len(hook.engine.workloads),
+        scheme,
+        cfg.listen.host,
+        hook.http_port,
+        cfg.listen.host,
+        hook.grpc_port,
+        cfg.interval,
+        kube,
     )
     try:
         done.wait(duration)

@@ -11,6 +11,7 @@ no sample was ever seen (the gauge says +Inf); it too is null in the store.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -54,6 +55,10 @@ class Decision(BaseModel):
     telemetry_age_s: float = Field(description="age of the newest sample, seconds")
     latency_ms: float = Field(description="time the decision took")
     reason: str = Field(description="why, in words")
+    decision_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:16],
+        description="this decision's id: the same in the store, the HTTP answer and the log lines about it",
+    )
 
     @property
     def demand(self) -> bool:

@@ -17,9 +17,11 @@ StatefulSets; `keda`: ScaledObjects whose trigger names our scaler). Requests ca
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,7 +32,7 @@ from gpufleet.collector.store import Store
 from gpufleet.core.decision import Decision, decisions_frame
 from gpufleet.core.errors import GpufleetError, brief
 from gpufleet.forecasting.series.demand import Forecasting
-from gpufleet.hook import memory
+from gpufleet.hook import conditions, memory
 from gpufleet.hook.config import HookConfig, WorkloadConfig
 from gpufleet.hook.telemetry import Window
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, FleetState
@@ -41,6 +43,7 @@ MISSED_SCRAPES = 3  # scrapes missed in a row before telemetry counts as stale (
 MIN_LATE_S = 5.0
 DEFAULT_SCRAPE_S = 15.0  # Prometheus's default scrape interval: assumed while a series has one sample only
 ORIGINS = ("config", "labels", "keda")
+log = logging.getLogger(__name__)
 
 
 class TelemetrySource(Protocol):
@@ -52,7 +55,7 @@ class ReplicaSource(Protocol):
         """(replicas asked for, replicas ready), or None when unknown."""
         ...
 
-    def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool) -> None: ...
+    def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool, ids: dict[str, str] | None = None) -> None: ...
 
 
 class WorkloadRuntime:
@@ -76,6 +79,10 @@ class WorkloadRuntime:
         self.capacity = cfg.capacity or cfg.slots_per_replica * self.scaler.target_util
         self.last: Decision | None = None
         self.last_good: Decision | None = None
+        self.actual: int | None = None  # replicas the cluster asked for when it was last read (None: not read)
+        self.fault: str | None = None  # why the last decision is held (a conditions.FAULTS key), None if fresh
+        self.conditions: dict[str, dict[str, Any]] = {}  # type -> condition, kept by conditions.update
+        self.restored = False  # the latest decision was read back from the store (no round since the start)
 
     def active(self) -> bool:
         """KEDA's IsActive: demand now, from fresh telemetry. On stale or missing telemetry, nothing changes:
@@ -98,23 +105,28 @@ class Engine:
         store: Store | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        log: Callable[[str], None] = print,
     ) -> None:
         self.cfg, self.telemetry, self.kube, self.store = cfg, telemetry, replicas, store
-        self.clock, self.log = clock, log
+        self.clock = clock
         self.lock = threading.RLock()
         self.workloads: dict[str, WorkloadRuntime] = {}
         self.ticks = 0
         self.last_tick_at: float | None = None  # time.monotonic() at the end of the last tick
+        # wall-clock time (never the injected clock, which may replay the past) of the first and last round's end:
+        # /metrics exports the last so an alert can see a loop that stopped finishing rounds
+        self.first_tick_wall: float | None = None
+        self.last_tick_wall: float | None = None
+        self.recovered_at: float | None = None  # wall time of the round that ended the latest stall
+        self.decided: Counter[tuple[str, str, str]] = Counter()  # (namespace, workload, status) -> decisions
         self.refused_scales = 0  # apply mode: patches refused because the object left the selection
         # what a previous run left: decisions and policy memory, handed to each workload when it is added
-        self._memory: dict[str, dict[str, Any]] = memory.load(store.root, log) if store is not None else {}
+        self._memory: dict[str, dict[str, Any]] = memory.load(store.root) if store is not None else {}
         self._restored = self._recorded()
         self.restored = 0
         for w in cfg.workloads:
             self.add(w)
         if self.restored:
-            self.log(f"restored the last decisions of {self.restored} workload(s) from {self.store.root}")  # type: ignore[union-attr]
+            log.info("restored the last decisions of %d workload(s) from %s", self.restored, self.store.root)  # type: ignore[union-attr]
 
     # -- workloads -------------------------------------------------------------------------------------
     def add(self, w: WorkloadConfig, origin: str = "config") -> WorkloadRuntime:
@@ -130,9 +142,15 @@ class Engine:
                 try:
                     rt.scaler.recall(saved.get("memory") or {})
                 except (TypeError, ValueError, KeyError) as e:
-                    self.log(f"{w.key}: saved policy memory not usable ({e}); starting without it")
+                    log.warning(
+                        "%s: saved policy memory not usable (%s); starting without it",
+                        w.key,
+                        e,
+                        extra={"workload": w.key},
+                    )
             rec = self._restored.pop(w.key, {})
             rt.last, rt.last_good = rec.get("last"), rec.get("last_good")
+            rt.restored = rt.last is not None
             self.restored += rt.last is not None
             self.workloads[w.key] = rt
             return rt
@@ -174,13 +192,17 @@ class Engine:
     def decide(self, rt: WorkloadRuntime, now: float) -> Decision:
         w = rt.cfg
         began = time.perf_counter()
+        rt.restored = False
         known = self.kube.replicas(w) if self.kube is not None else None
+        rt.actual = known[0] if known is not None else None
         base = dict(namespace=w.namespace, workload=w.name, policy=w.policy, ts=now)
         try:
             win = self.telemetry.window(w, now)
         except GpufleetError as e:
             current = known[0] if known else (rt.last.current_replicas if rt.last else 0)
-            return self._fallback(rt, base, current, "error", f"telemetry unavailable: {e}", math.inf, began)
+            return self._fallback(
+                rt, base, current, "error", f"telemetry unavailable: {e}", math.inf, began, "TelemetryUnavailable"
+            )
         if known is not None:
             asked, ready = known
             ready_n, starting = min(ready, asked), max(0, asked - ready)
@@ -192,7 +214,7 @@ class Engine:
         limit = min(self.cfg.telemetry.stale_after, max(MISSED_SCRAPES * scrape, MIN_LATE_S))
         if age > limit:
             why = "no telemetry" if not math.isfinite(age) else f"telemetry {age:.0f} s old (limit {limit:.0f} s)"
-            return self._fallback(rt, base, current, "stale", why, age, began)
+            return self._fallback(rt, base, current, "stale", why, age, began, "TelemetryStale")
         # history starts where telemetry starts: seconds before the first sample are unknown, not idle
         seen = np.flatnonzero(np.isfinite(win.concurrency))
         conc = win.concurrency[seen[0] :] if len(seen) else win.concurrency
@@ -201,7 +223,9 @@ class Engine:
             conc[seen[-1] - seen[0] + 1 :] = conc[seen[-1] - seen[0]]
         period = max(1, int(rt.scaler.period_s))
         if not np.isfinite(conc[-period:]).any():  # a gap inside the window: nothing to decide on
-            return self._fallback(rt, base, current, "stale", f"no telemetry in the last {period} s", age, began)
+            return self._fallback(
+                rt, base, current, "stale", f"no telemetry in the last {period} s", age, began, "TelemetryGap"
+            )
         hist = min(HISTORY_S, len(conc))
         state = FleetState(
             now=now,
@@ -221,7 +245,8 @@ class Engine:
                 fc = rt.forecasting.forecast(now, win.arrivals[a0:], horizon, t0=win.t0 + a0)
             plan = rt.scaler.decide(state, fc)
         except Exception as e:  # a policy bug must not take the hook down
-            return self._fallback(rt, base, current, "error", f"policy failed: {type(e).__name__}: {e}", age, began)
+            why = f"policy failed: {type(e).__name__}: {e}"
+            return self._fallback(rt, base, current, "error", why, age, began, "PolicyFailed")
         recent = state.concurrency[-period:]
         lead = 0.0
         if fc is not None and len(fc.hi):
@@ -242,10 +267,19 @@ class Engine:
             reason=plan.reason,
         )
         rt.last = rt.last_good = d
+        rt.fault = None
         return d
 
     def _fallback(
-        self, rt: WorkloadRuntime, base: dict[str, Any], current: int, status: str, why: str, age: float, began: float
+        self,
+        rt: WorkloadRuntime,
+        base: dict[str, Any],
+        current: int,
+        status: str,
+        why: str,
+        age: float,
+        began: float,
+        fault: str,
     ) -> Decision:
         g = rt.cfg.guardrails
         if rt.last_good is not None:
@@ -267,7 +301,7 @@ class Engine:
             latency_ms=(time.perf_counter() - began) * 1e3,
             reason=f"{why}: {how}",
         )
-        rt.last = d
+        rt.last, rt.fault = d, fault
         return d
 
     def tick(self, now: float | None = None) -> list[Decision]:
@@ -276,27 +310,38 @@ class Engine:
         now = self.clock() if now is None else now
         with self.lock:
             runtimes = list(self.workloads.values())
+        previous = [rt.last for rt in runtimes]
         out = [self.decide(rt, now) for rt in runtimes]
         self.ticks += 1
         if self.store is not None and out:
             self.store.append("DECISIONS", "hook", decisions_frame(out), ["namespace", "workload"])
             memory.save(self.store.root, self._memories(runtimes))
-        for d, rt in zip(out, runtimes, strict=True):
-            if d.status != "ok":
-                self.log(f"{d.namespace}/{d.workload}: {d.status}: {d.reason}")
+        for d, rt, before in zip(out, runtimes, previous, strict=True):
+            self.decided[(d.namespace, d.workload, d.status)] += 1
+            conditions.update(rt)
+            _log_decision(d, before)
+            ids = {"workload": rt.cfg.key, "decision_id": d.decision_id}
             # a held (stale/error) decision is answered to KEDA but never applied: no action on missing data;
             # ScaledObjects are KEDA's to scale
-            elif self.kube is not None and rt.origin != "keda" and d.desired_replicas != d.current_replicas:
+            if d.status == "ok" and self.kube is not None and rt.origin != "keda":
+                if d.desired_replicas == d.current_replicas:
+                    continue
                 try:
-                    self.kube.scale(rt.cfg, d.desired_replicas, labelled=rt.origin == "labels")
+                    self.kube.scale(rt.cfg, d.desired_replicas, labelled=rt.origin == "labels", ids=ids)
                 except GpufleetError as e:  # it left the selection: refused, and no longer decided for
                     self.refused_scales += 1
-                    self.log(f"{rt.cfg.key}: not scaled: {e}")
+                    log.warning("%s: not scaled: %s", rt.cfg.key, e, extra=ids)
                     with self.lock:
                         self.workloads.pop(rt.cfg.key, None)
                 except Exception as e:  # an API error on one workload must not stop the others
-                    self.log(f"{rt.cfg.key}: scaling failed: {type(e).__name__}: {brief(e)}")
-        self.last_tick_at = time.monotonic()
+                    log.error("%s: scaling failed: %s: %s", rt.cfg.key, type(e).__name__, brief(e), extra=ids)
+        ended = time.monotonic()
+        if self.last_tick_at is not None and ended - self.last_tick_at > conditions.stall_after(self):
+            self.recovered_at = time.time()
+            log.warning("decision loop: a round finished after %.0f s without one", ended - self.last_tick_at)
+        self.last_tick_at, self.last_tick_wall = ended, time.time()
+        if self.first_tick_wall is None:
+            self.first_tick_wall = self.last_tick_wall
         return out
 
     def _memories(self, runtimes: list[WorkloadRuntime]) -> dict[str, dict[str, Any]]:
@@ -304,3 +349,21 @@ class Engine:
         for rt in runtimes:
             out[rt.cfg.key] = {"policy": rt.cfg.policy, "settings": rt.cfg.settings, "memory": rt.scaler.memory()}
         return out
+
+
+def _log_decision(d: Decision, before: Decision | None) -> None:
+    """One line per decision that changes something (its status or the replicas it asks for) at INFO, a held
+    one at WARNING; an unchanged decision at DEBUG only, so a steady fleet does not flood the log."""
+    key = f"{d.namespace}/{d.workload}"
+    changed = before is None or before.status != d.status or before.desired_replicas != d.desired_replicas
+    level = (logging.WARNING if d.status != "ok" else logging.INFO) if changed else logging.DEBUG
+    log.log(
+        level,
+        "%s: %s: %d -> %d replicas: %s",
+        key,
+        d.status,
+        d.current_replicas,
+        d.desired_replicas,
+        d.reason,
+        extra={"workload": key, "decision_id": d.decision_id, "status": d.status, "desired": d.desired_replicas},
+    )

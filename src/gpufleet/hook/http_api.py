@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model,
 
 from gpufleet.core.decision import PublicDecision
 from gpufleet.core.errors import GpufleetError, SettingsError, brief, validation_line
+from gpufleet.hook import conditions
 from gpufleet.hook.engine import Engine
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails
 
@@ -200,21 +201,24 @@ def make_app(
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        """Ready while the decision loop runs: a workload with stale telemetry is answered with its last good
-        decision (counted here, named in /v1/workloads), which is what KEDA should get, so it never makes the
-        pod unready. Not ready before the first round of decisions, or when the loop has stalled."""
-        stall = max(3 * engine.cfg.interval, 60.0)
+        """Ready while the scaler can serve decisions, held ones included: 503 only before there is anything to
+        serve (no round finished and nothing restored from the store). Stale telemetry (one workload's or all)
+        and a stalled loop keep the pod ready: the held decisions are what KEDA should get; they show as
+        `degraded` / `stalled` here, as conditions in /v1/workloads, in /metrics and in alerts."""
+        runtimes = list(engine.workloads.values())
         counts = {"stale": 0, "error": 0}
-        for rt in list(engine.workloads.values()):
+        for rt in runtimes:
             if rt.last is not None and rt.last.status in counts:
                 counts[rt.last.status] += 1
-        if engine.last_tick_at is None:
+        loop = conditions.loop(engine)
+        if loop["status"] == "Unknown" and not any(rt.last is not None for rt in runtimes):
             status, code = "starting", 503
-        elif time.monotonic() - engine.last_tick_at > stall:
-            status, code = "stalled", 503
+        elif loop["status"] == "False":
+            status, code = "stalled", 200
         else:
             status, code = ("degraded" if any(counts.values()) else "ready"), 200
-        return JSONResponse({"status": status, "workloads": len(engine.workloads), **counts}, status_code=code)
+        body = {"status": status, "workloads": len(runtimes), **counts, "loop": loop["reason"]}
+        return JSONResponse(body, status_code=code)
 
     @app.get("/metrics")
     async def prom_metrics() -> Response:
@@ -233,10 +237,14 @@ def make_app(
                     "policy": rt.cfg.policy,
                     "capacity_per_replica": rt.capacity,
                     "desired_replicas": d.desired_replicas if d else None,
+                    "actual_replicas": rt.actual,
                     "status": d.status if d else "no decision yet",
+                    "decision_id": d.decision_id if d else None,
+                    "telemetry_age_s": conditions.telemetry_age(rt),
+                    "conditions": conditions.workload(rt),
                 }
             )
-        return {"workloads": out}
+        return {"workloads": out, "conditions": [conditions.loop(engine)]}
 
     @app.get("/v1/workloads/{namespace}/{name}/decision", dependencies=[Depends(auth)], response_model=DecisionAnswer)
     async def decision(namespace: str, name: str) -> dict[str, Any]:

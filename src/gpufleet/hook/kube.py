@@ -14,8 +14,9 @@ namespace) are read again, and an object that left the selection is refused.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.core.errors import GpufleetError, validation_line
@@ -24,6 +25,57 @@ from gpufleet.optimizer.autoscaling import Guardrails
 
 ANNOTATION = "gpufleet.io/"
 GPU_RESOURCE = "nvidia.com/gpu"
+log = logging.getLogger(__name__)
+MAX_INTENDED = 1000  # dry-run intentions kept (for tests and debugging); bounded memory
+
+
+@dataclass(frozen=True)
+class Access:
+    """One kind of Kubernetes API call the hook makes: what RBAC must allow (`gpufleet doctor` asks the API
+    server about each with a SelfSubjectAccessReview; deploy/'s RBAC must grant each)."""
+
+    verb: str
+    group: str  # "" for the core API group
+    resource: str
+    subresource: str = ""
+    scope: str = "discovery"  # discovery: the configured namespaces (or all); workloads: each workload's; cluster
+    apply_only: bool = False  # only with kubernetes.apply: true
+    why: str = ""
+
+
+# Every call of this module, by method: kept next to the calls so a new call and its rule change together.
+ACCESS: tuple[Access, ...] = (
+    Access("list", "apps", "deployments", why="discover labelled Deployments"),
+    Access("list", "apps", "statefulsets", why="discover labelled StatefulSets"),
+    Access("list", "keda.sh", "scaledobjects", scope="cluster", why="discover ScaledObjects naming our scaler"),
+    Access("get", "apps", "deployments", scope="workloads", why="read replicas"),
+    Access("get", "apps", "statefulsets", scope="workloads", why="read replicas"),
+    Access("list", "", "nodes", scope="cluster", why="packing advice (/v1/recommendations)"),
+    Access("list", "", "pods", scope="cluster", why="packing advice (/v1/recommendations)"),
+    Access("patch", "apps", "deployments", "scale", "workloads", True, "apply mode: set replicas"),
+    Access("patch", "apps", "statefulsets", "scale", "workloads", True, "apply mode: set replicas"),
+)
+
+
+def api_client(cfg: Kubernetes) -> Any:
+    """A configured `kubernetes` ApiClient: `host` (no credentials: tests, a proxy), else `kubeconfig`, else
+    in-cluster, else ~/.kube/config (GpufleetError in one line when none works)."""
+    from kubernetes import client, config
+
+    try:
+        if cfg.host:
+            conf = client.Configuration()
+            conf.host = cfg.host
+            return client.ApiClient(conf)
+        if cfg.kubeconfig:
+            return config.new_client_from_config(config_file=str(cfg.kubeconfig))
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        return client.ApiClient()
+    except Exception as e:  # no kubeconfig, bad file: one line, not a traceback
+        raise GpufleetError(f"kubernetes: cannot configure the client ({type(e).__name__}: {e})") from None
 
 
 def _selector_matches(selector: str, labels: dict[str, str] | None) -> bool:
@@ -44,29 +96,16 @@ def _selector_matches(selector: str, labels: dict[str, str] | None) -> bool:
 
 
 class KubeSide:
-    def __init__(self, cfg: Kubernetes, log: Callable[[str], None] = print) -> None:
-        from kubernetes import client, config
+    def __init__(self, cfg: Kubernetes) -> None:
+        from kubernetes import client
 
-        self.cfg, self.log = cfg, log
-        try:
-            if cfg.host:
-                conf = client.Configuration()
-                conf.host = cfg.host
-                api = client.ApiClient(conf)
-            elif cfg.kubeconfig:
-                api = config.new_client_from_config(config_file=str(cfg.kubeconfig))
-            else:
-                try:
-                    config.load_incluster_config()
-                except config.ConfigException:
-                    config.load_kube_config()
-                api = client.ApiClient()
-        except Exception as e:  # no kubeconfig, bad file: one line, not a traceback
-            raise GpufleetError(f"kubernetes: cannot configure the client ({type(e).__name__}: {e})") from None
+        self.cfg = cfg
+        api = api_client(cfg)
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.intended: list[tuple[str, int, int]] = []  # dry-run: (workload, from, to) that would have been sent
+        self._intent: dict[str, tuple[int, int]] = {}  # dry-run: the latest (from, to) per workload, for the log
         self.skipped: Counter[tuple[str, str]] = Counter()  # (namespace, name) skipped for bad declarations
 
     def _lists(self, kind: str) -> list[Any]:
@@ -85,7 +124,7 @@ class KubeSide:
     def _skip(self, namespace: str, name: str, what: str, e: Exception) -> None:
         why = validation_line(e)  # a ValidationError's own first line only says which model: name the field
         self.skipped[(namespace, name)] += 1
-        self.log(f"warning: {what} {namespace}/{name}: skipped ({why})")
+        log.warning("%s %s/%s: skipped (%s)", what, namespace, name, why, extra={"workload": f"{namespace}/{name}"})
 
     def discover(self) -> list[tuple[WorkloadConfig, str]]:
         """Workloads the cluster declares, with their origin: `labels` (settings from annotations) or `keda`
@@ -214,7 +253,7 @@ class KubeSide:
         try:
             res: Any = self.custom.list_cluster_custom_object("keda.sh", "v1alpha1", "scaledobjects")
         except Exception as e:  # KEDA not installed: no CRD
-            self.log(f"kubernetes: no KEDA ScaledObjects ({type(e).__name__})")
+            log.info("kubernetes: no KEDA ScaledObjects (%s)", type(e).__name__)
             return []
         out = []
         for so in res.get("items", []):
@@ -232,7 +271,7 @@ class KubeSide:
             else:
                 obj = self.apps.read_namespaced_deployment(w.name, w.namespace)
         except Exception as e:
-            self.log(f"{w.key}: cannot read replicas ({type(e).__name__})")
+            log.warning("%s: cannot read replicas (%s)", w.key, type(e).__name__, extra={"workload": w.key})
             return None
         asked = int(obj.spec.replicas or 0)
         ready = int((obj.status.ready_replicas if obj.status else None) or 0)
@@ -253,14 +292,27 @@ class KubeSide:
             return f"it no longer matches {self.cfg.label_selector}"
         return None
 
-    def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool = False) -> None:
+    def scale(
+        self, w: WorkloadConfig, replicas: int, *, labelled: bool = False, ids: dict[str, str] | None = None
+    ) -> None:
         """Patch /scale in apply mode (a labelled workload only while it is still selected: GpufleetError
         otherwise); in dry-run, log what would be sent."""
         now = self.replicas(w)
         before = now[0] if now else -1
         if not self.cfg.apply:
+            # the same intention every round is one INFO line, then DEBUG until it changes
+            level = logging.DEBUG if self._intent.get(w.key) == (before, replicas) else logging.INFO
+            self._intent[w.key] = (before, replicas)
             self.intended.append((w.key, before, replicas))
-            self.log(f"{w.key}: would scale {before} -> {replicas} (dry-run; set kubernetes.apply to act)")
+            del self.intended[:-MAX_INTENDED]  # bounded, however long the hook runs
+            log.log(
+                level,
+                "%s: would scale %d -> %d (dry-run; set kubernetes.apply to act)",
+                w.key,
+                before,
+                replicas,
+                extra=ids or {"workload": w.key},
+            )
             return
         if labelled and (why := self._selected(w)) is not None:
             raise GpufleetError(f"outside the selection: {why}")
@@ -269,4 +321,4 @@ class KubeSide:
             self.apps.patch_namespaced_stateful_set_scale(w.name, w.namespace, body)
         else:
             self.apps.patch_namespaced_deployment_scale(w.name, w.namespace, body)
-        self.log(f"{w.key}: scaled {before} -> {replicas}")
+        log.info("%s: scaled %d -> %d", w.key, before, replicas, extra=ids or {"workload": w.key})

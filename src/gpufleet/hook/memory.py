@@ -10,12 +10,14 @@ only when its policy and settings are the ones it was written with.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 FILE = "hook-memory.json"
 VERSION = 1
+log = logging.getLogger(__name__)
 
 
 def save(root: Path, entries: dict[str, dict[str, Any]]) -> None:
@@ -36,7 +38,7 @@ def save(root: Path, entries: dict[str, dict[str, Any]]) -> None:
         os.close(fd)
 
 
-def load(root: Path, log: Any = None) -> dict[str, dict[str, Any]]:
+def load(root: Path) -> dict[str, dict[str, Any]]:
     """The saved entries; {} when there is no file or it cannot be read (logged: the policies start blank)."""
     for stale in root.glob(f".{FILE}.*.tmp"):  # a crash between write and rename
         stale.unlink(missing_ok=True)
@@ -49,6 +51,5 @@ def load(root: Path, log: Any = None) -> dict[str, dict[str, Any]]:
             raise ValueError(f"unknown layout (version {data.get('version')!r})")
         return {k: v for k, v in data["workloads"].items() if isinstance(v, dict)}
     except (OSError, ValueError) as e:
-        if log is not None:
-            log(f"{path}: not read ({e}); the policies start without memory")
+        log.warning("%s: not read (%s); the policies start without memory", path, e)
         return {}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gpufleet.collector.store import Store
+from gpufleet.hook import conditions
 from gpufleet.hook.engine import Engine
 
 
@@ -63,8 +64,22 @@ class HookMetrics:
         savings = GaugeMetricFamily(
             "gpufleet_recommendation_savings_gpus", "GPUs a right-sizing recommendation frees.", labels=["workload"]
         )
+        actual = GaugeMetricFamily(
+            "gpufleet_actual_replicas", "Replicas the cluster asks for (spec.replicas), read each round.", labels=wl
+        )
+        fallback = GaugeMetricFamily(
+            "gpufleet_fallback_engaged",
+            "1 while the scaler serves a held decision (stale, error, restored) or has none (KEDA gets UNAVAILABLE).",
+            labels=wl,
+        )
         for rt in list(self.engine.workloads.values()):
             d, lbl = rt.last, [rt.cfg.namespace, rt.cfg.name]
+            if not rt.conditions:
+                conditions.update(rt)
+            engaged = rt.conditions["FallbackEngaged"]["status"] == "True"
+            fallback.add_metric(lbl, 1.0 if engaged else 0.0)
+            if rt.actual is not None:
+                actual.add_metric(lbl, rt.actual)
             if d is None:
                 continue
             desired.add_metric(lbl, d.desired_replicas)
@@ -77,12 +92,35 @@ class HookMetrics:
             ok.add_metric(lbl, 1.0 if d.status == "ok" else 0.0)
         for r in (self._recs[1] if self._recs else {}).get("recommendations", []):
             savings.add_metric([r["workload"]], r.get("gpus_saved") or 0.0)
-        yield from (desired, forecast, age, stale, decision_ms, ok, savings)
+        yield from (desired, forecast, age, stale, decision_ms, ok, savings, actual, fallback)
+        yield from self._loop_families()
         for name, (help_text, labels, read) in self.counters.items():
             fam = CounterMetricFamily(name, help_text, labels=labels)
             for key, n in read().items():
                 fam.add_metric(list(key), n)
             yield fam
+
+    def _loop_families(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        decided = CounterMetricFamily(
+            "gpufleet_decisions",
+            "Decisions made, by outcome (ok: fresh; stale, error: the held answer was served).",
+            labels=["namespace", "workload", "status"],
+        )
+        for (ns, name, status), n in list(self.engine.decided.items()):
+            decided.add_metric([ns, name, status], n)
+        yield decided
+        interval = GaugeMetricFamily("gpufleet_loop_interval_seconds", "Seconds between decision rounds (config).")
+        interval.add_metric([], self.engine.cfg.interval)
+        yield interval
+        last = self.engine.last_tick_wall
+        if last is not None:  # absent before the first round (readiness says `starting` then)
+            tick = GaugeMetricFamily(
+                "gpufleet_loop_last_tick_timestamp_seconds", "Unix time the decision loop last finished a round."
+            )
+            tick.add_metric([], last)
+            yield tick
 
     def render(self) -> bytes:
         from prometheus_client import generate_latest

@@ -5,6 +5,7 @@ except /v1/what-if, which replays at most six hours of the workload's recent arr
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from gpufleet.hook.telemetry import PrometheusTelemetry
 DISCOVER_EVERY_S = 300.0
 REDISCOVER_S = 30.0  # at most this often when requests name workloads discovery has not seen yet
 ADVICE_EVERY_S = 600.0  # right-sizing and packing advice change slowly; recomputed this often
+log = logging.getLogger(__name__)
 
 
 def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> dict[str, Any]:
@@ -63,9 +65,8 @@ class Hook:
         telemetry: Any = None,
         kube: Any = None,
         clock: Callable[[], float] = time.time,
-        log: Callable[[str], None] = print,
     ) -> None:
-        self.cfg, self.log, self.clock = cfg, log, clock
+        self.cfg, self.clock = cfg, clock
         token = cfg.auth.token()
         if token is None:
             raise GpufleetError("auth: give token_file or token_env: the hook never runs without a token")
@@ -78,13 +79,13 @@ class Hook:
         if kube is None and cfg.kubernetes.enabled:
             from gpufleet.hook.kube import KubeSide
 
-            kube = KubeSide(cfg.kubernetes, log=log)
+            kube = KubeSide(cfg.kubernetes)
         self.kube = kube
         # the hook is its decision store's one writer: take the lock (a second hook on the same store stops
         # with one line), upgrade an old-layout store and clean interrupted writes before reading it back
-        store = Store(cfg.store, log=log)
+        store = Store(cfg.store, log=logging.getLogger("gpufleet.collector.store").info)
         store.upgrade()
-        self.engine = Engine(cfg, telemetry, kube, store, clock=clock, log=log)
+        self.engine = Engine(cfg, telemetry, kube, store, clock=clock)
         self.metrics = HookMetrics(self.engine, cfg.recommend_from, getattr(kube, "cluster", None))
         self.stop = threading.Event()
         self.http_port = self.grpc_port = 0
@@ -124,10 +125,10 @@ class Hook:
         try:
             added, dropped = self.engine.sync(self.kube.discover())
         except Exception as e:  # the API server down or refusing: keep deciding for what we know
-            self.log(f"discovery failed: {type(e).__name__}: {brief(e)}")
+            log.error("discovery failed: %s: %s", type(e).__name__, brief(e))
             return 0
         if added or dropped:
-            self.log(f"discovery: {added} workload(s) added, {dropped} no longer declared")
+            log.info("discovery: %d workload(s) added, %d no longer declared", added, dropped)
         return added
 
     def _loop(self) -> None:
@@ -146,12 +147,12 @@ class Hook:
                 for d in self.engine.tick():
                     self.metrics.decision_seconds.observe(d.latency_ms / 1e3)
             except Exception as e:  # the loop must outlive any one bad tick
-                self.log(f"decision loop: {type(e).__name__}: {e}")
+                log.error("decision loop: %s: %s", type(e).__name__, brief(e), exc_info=True)
             if began >= next_advice:
                 try:
                     self.metrics.recommendations(refresh=True)
                 except Exception as e:
-                    self.log(f"recommendations: {type(e).__name__}: {e}")
+                    log.error("recommendations: %s: %s", type(e).__name__, brief(e))
                 next_advice = began + ADVICE_EVERY_S
             self.stop.wait(max(0.0, self.cfg.interval - (time.monotonic() - began)))
 
@@ -164,7 +165,7 @@ class Hook:
         lst = self.cfg.listen
         creds = server_credentials(lst)
         if creds is None and lst.host not in ("127.0.0.1", "localhost", "::1"):
-            self.log("warning: gRPC without TLS on a non-loopback address: the bearer token travels in clear")
+            log.warning("gRPC without TLS on a non-loopback address: the bearer token travels in clear")
         self._auth = Authenticate(self.token, mtls=lst.client_ca is not None, names=lst.client_names)
         scaler = Scaler(
             self.engine, max_streams=lst.max_streams, call_timeout_s=lst.call_timeout_s, missing=self._rediscover.set
@@ -186,6 +187,7 @@ class Hook:
             host=lst.host,
             port=lst.http_port,
             log_level="warning",
+            log_config=None,  # uvicorn's loggers propagate to ours (one format, JSON in a pod), not its own handlers
             access_log=False,
             ssl_certfile=str(lst.tls_cert) if lst.tls_cert else None,
             ssl_keyfile=str(lst.tls_key) if lst.tls_key else None,
