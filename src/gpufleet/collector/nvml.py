@@ -9,6 +9,7 @@ this GPU (NOT_SUPPORTED, e.g. power on some boards) is left empty and counted, n
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,15 @@ class NvmlUnavailable(GpufleetError):
     """No NVML library or no NVIDIA driver here."""
 
     exit_code = 3
+
+
+def node_name() -> str:
+    """The node these GPUs are on: $NODE_NAME where a pod is told its node (the exporter DaemonSet sets it from
+    spec.nodeName, as dcgm-exporter's Hostname label does), else this machine's hostname (a pod's would be its
+    own name, which joins nothing)."""
+    import socket
+
+    return os.environ.get("NODE_NAME") or socket.gethostname()
 
 
 def open_nvml() -> Any:

@@ -124,13 +124,11 @@ def collect_nvml_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """This machine's GPUs through NVML (utilization, memory, power, temperature, clocks, MIG) into the store."""
-    import socket
-
-    from gpufleet.collector.nvml import NvmlProvider, collect_nvml
+    from gpufleet.collector.nvml import NvmlProvider, collect_nvml, node_name
     from gpufleet.collector.store import Store
 
     interval_s, duration_s = _step(interval, "--interval"), _step(duration, "--duration")
-    provider = NvmlProvider(socket.gethostname())  # exit 3 with one line when there is no NVML
+    provider = NvmlProvider(node_name())  # exit 3 with one line when there is no NVML
     with err.status(f"sampling NVML every {interval} for {duration} …"):
         stats = collect_nvml(provider, Store(store), interval_s, duration_s, flush_s=_step(flush, "--flush"))
     result = {
@@ -314,11 +312,10 @@ def exporter_cmd(
 ) -> None:
     """GPU metrics under DCGM exporter names and labels, from NVML or a recording."""
     import logging
-    import socket
     import time
 
     from gpufleet.collector.exporter import ReplayProvider, serve
-    from gpufleet.collector.nvml import NvmlProvider
+    from gpufleet.collector.nvml import NvmlProvider, node_name
     from gpufleet.commands import logs
 
     logs.setup(log_format)
@@ -330,7 +327,7 @@ def exporter_cmd(
         provider: object = ReplayProvider(load_samples(replay, _root_opt("data_dir")), speed=speed)
         what = f"replaying {replay} at {speed:g}x"
     else:
-        provider = NvmlProvider(socket.gethostname())
+        provider = NvmlProvider(node_name())
         what = "NVML"
     server = serve(provider, host, port)
     logging.getLogger("gpufleet.collector.exporter").info("serving %s on http://%s:%d/metrics", what, host, port)
