@@ -156,10 +156,10 @@ def test_the_slim_environment_has_no_ui_model_or_dataframe_library(hook_venv: Pa
     got = json.loads(run([hook_venv / "bin" / "python", "-c", PROBE, *MISSING], cwd=tmp_path, env=clean_env()).stdout)
     assert got["missing"] == list(MISSING)
     assert got["gpufleet"].startswith(str(hook_venv))  # the wheel's copy, not the checkout's
-    # what the probe reports as missing can also be found: the check is not blind
-    found = json.loads(
-        run([hook_venv / "bin" / "python", "-c", PROBE, "fastapi", "grpc", "kubernetes"], env=clean_env()).stdout
-    )
+    # what the probe reports as missing can also be found (the check is not blind), and the hook's what-if and
+    # recommendation paths import nothing the hook extra lacks
+    present = ("fastapi", "grpc", "kubernetes", "gpufleet.plan.whatif", "gpufleet.optimizer.rightsizing")
+    found = json.loads(run([hook_venv / "bin" / "python", "-c", PROBE, *present], env=clean_env()).stdout)
     assert found["missing"] == []
 
 
