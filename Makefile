@@ -32,9 +32,10 @@ run: setup
 	$(VENV)/bin/gpufleet demo --out out/demo
 
 # System parts the integration tests run for real: Debian's prometheus and chromium, and playwright-core from
-# npm (drives chromium in the dashboard test). Installed when missing and possible (apt-get as root, npm);
-# otherwise those tests skip and say why.
-APT_PKGS := prometheus:prometheus chromium:chromium
+# npm (drives chromium in the dashboard test); kubectl (Debian's kubernetes-client) renders deploy/ with its
+# built-in kustomize (tests/deploy skip with the reason when it is older than 1.27). Installed when missing
+# and possible (apt-get as root, npm); otherwise those tests skip and say why.
+APT_PKGS := prometheus:prometheus chromium:chromium kubectl:kubernetes-client
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p##*:}"; done; \
 	command -v promtool >/dev/null 2>&1 || case "$$missing" in *prometheus*) ;; *) missing="$$missing prometheus";; esac; \

@@ -3,6 +3,7 @@ skip that says why where kubectl is missing (make test installs Debian's kuberne
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from functools import cache
@@ -20,10 +21,24 @@ KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 NAMESPACE = {name: "gpufleet" for name in OVERLAYS} | {"keda-example": "llm", "cert-manager": "cert-manager"}
 
 
+@cache
+def _kustomize_version() -> tuple[int, str]:
+    """(major version of the kustomize built into kubectl, kubectl's own version); 0 when it is too old to say."""
+    out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60)
+    info = json.loads(out.stdout or "{}")
+    client = info.get("clientVersion", {}).get("gitVersion", "unknown")
+    kustomize = str(info.get("kustomizeVersion", "v0")).lstrip("v").split(".")[0]
+    return (int(kustomize) if kustomize.isdigit() else 0), client
+
+
 def need_kubectl() -> None:
-    """Skip with a reason when kubectl is not installed."""
+    """Skip with a reason when kubectl is missing, or too old to render the overlays (they use kustomize v5:
+    `labels`, per-generator options; kubectl >= 1.27 embeds it, Debian bookworm's kubernetes-client 1.20 does not)."""
     if not Path(KUBECTL).exists():
         pytest.skip("kubectl not installed (Debian package kubernetes-client; make test installs it with apt-get)")
+    major, client = _kustomize_version()
+    if major < 5:
+        pytest.skip(f"kubectl {client} embeds kustomize older than v5; the overlays need kubectl >= 1.27")
 
 
 @cache
