@@ -29,6 +29,7 @@ from gpufleet.commands.common import (
     out,
 )
 from gpufleet.commands.cost import cost_cmd
+from gpufleet.commands.doctor import doctor_cmd
 from gpufleet.commands.hook import hook_app
 from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
@@ -110,6 +111,7 @@ app.command("autoscale-sim", cls=PolicyHelp)(autoscale_sim_cmd)
 app.command("compare-autoscalers", cls=PolicyHelp)(compare_autoscalers_cmd)
 app.command("policies")(policies_cmd)
 app.command("cost")(cost_cmd)
+app.command("doctor")(doctor_cmd)
 
 
 def _version(value: bool) -> None:

@@ -42,18 +42,24 @@ class Access:
     apply_only: bool = False  # only with kubernetes.apply: true
     why: str = ""
 
+    @property
+    def what(self) -> str:
+        """`verb resource[/subresource][.group]`, as kubectl auth can-i names it."""
+        sub = f"/{self.subresource}" if self.subresource else ""
+        return f"{self.verb} {self.resource}{sub}{'.' + self.group if self.group else ''}"
+
 
 # Every call of this module, by method: kept next to the calls so a new call and its rule change together.
 ACCESS: tuple[Access, ...] = (
     Access("list", "apps", "deployments", why="discover labelled Deployments"),
     Access("list", "apps", "statefulsets", why="discover labelled StatefulSets"),
     Access("list", "keda.sh", "scaledobjects", scope="cluster", why="discover ScaledObjects naming our scaler"),
-    Access("get", "apps", "deployments", scope="workloads", why="read replicas"),
-    Access("get", "apps", "statefulsets", scope="workloads", why="read replicas"),
-    Access("list", "", "nodes", scope="cluster", why="packing advice (/v1/recommendations)"),
-    Access("list", "", "pods", scope="cluster", why="packing advice (/v1/recommendations)"),
-    Access("patch", "apps", "deployments", "scale", "workloads", True, "apply mode: set replicas"),
-    Access("patch", "apps", "statefulsets", "scale", "workloads", True, "apply mode: set replicas"),
+    Access("get", "apps", "deployments", scope="workloads", why="read replicas, and labels before a patch"),
+    Access("get", "apps", "statefulsets", scope="workloads", why="read replicas, and labels before a patch"),
+    Access("list", "", "nodes", scope="cluster", why="give packing advice in /v1/recommendations"),
+    Access("list", "", "pods", scope="cluster", why="give packing advice in /v1/recommendations"),
+    Access("patch", "apps", "deployments", "scale", "workloads", True, "set replicas in apply mode"),
+    Access("patch", "apps", "statefulsets", "scale", "workloads", True, "set replicas in apply mode"),
 )
 
 

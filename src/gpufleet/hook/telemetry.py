@@ -32,6 +32,37 @@ F64 = npt.NDArray[np.float64]
 GAUGES = ("vllm:num_requests_running", "vllm:num_requests_waiting")
 ARRIVALS = "vllm:request_success_total"
 SERVICE = "vllm:request_inference_time_seconds"
+SELECTED = ("namespace", "model_name")  # the labels a workload's series are selected by
+POD = "pod"  # read from the answer: the pods that report
+
+
+@dataclass(frozen=True)
+class Series:
+    """One selector the decision loop sends for a workload (`window` queries exactly these; `gpufleet doctor`
+    checks that each finds series, with the labels it selects on and reads)."""
+
+    role: str  # concurrency | arrivals | service
+    metric: str  # the metric name, or the configured expression for a custom arrivals counter
+    query: str  # the selector, sent as `query[history_s]`
+    labels: tuple[str, ...]  # labels it selects on (no series without them)
+    reads: tuple[str, ...]  # labels read from the answer (missing: the decision works, less well)
+    required: bool  # without it the hook has nothing to decide on (else it falls back to an estimate)
+    why: str
+
+
+def series(w: WorkloadConfig, forecast: bool = False) -> list[Series]:
+    """What a decision for `w` reads; `forecast`: the policy forecasts arrivals, so the counter is required."""
+    # quoted, never spliced: a model name from an annotation must not end the selector (#21)
+    lab = matchers({"namespace": w.namespace, "model_name": w.model or w.name})
+    out = [Series("concurrency", m, either(m, lab), SELECTED, (POD,), True, "requests in the system") for m in GAUGES]
+    if w.arrivals:  # a gateway's counter, as configured: its own labels
+        out.append(Series("arrivals", w.arrivals, w.arrivals, (), (), forecast, "arrivals (workloads[].arrivals)"))
+    else:
+        out.append(Series("arrivals", ARRIVALS, either(ARRIVALS, lab), SELECTED, (), forecast, "arrivals"))
+    for suffix in ("_sum", "_count"):
+        m = SERVICE + suffix
+        out.append(Series("service", m, either(m, lab), SELECTED, (), False, "service time, else service_s"))
+    return out
 
 
 @dataclass
@@ -88,35 +119,31 @@ class PrometheusTelemetry:
         self.cfg = cfg
         self.src = PrometheusSource(cfg.url, token=token, verify_tls=not cfg.insecure, timeout_s=cfg.timeout, retries=0)
 
-    def _labels(self, w: WorkloadConfig) -> str:
-        # quoted, never spliced: a model name from an annotation must not end the selector (#21)
-        return matchers({"namespace": w.namespace, "model_name": w.model or w.name})
-
     def window(self, w: WorkloadConfig, now: float) -> Window:
         """Bins for the `w.history_s` seconds before `now` (GpufleetError when Prometheus cannot answer)."""
         end = math.floor(now)
         t0 = end - int(w.history_s)
         n = end - t0
         start_dt, end_dt = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(now, UTC)
-        lab = self._labels(w)
+        wanted = series(w)
         conc = np.zeros(n)
         covered = np.zeros(n, dtype=bool)
         last: float | None = None
         newest_pods: dict[str, float] = {}
         gaps: list[np.ndarray] = []
-        for metric in GAUGES:
-            for t, v, m in _series(self.src.query_raw(either(metric, lab), start_dt, end_dt)):
+        for s in (s for s in wanted if s.role == "concurrency"):
+            for t, v, m in _series(self.src.query_raw(s.query, start_dt, end_dt)):
                 gaps.append(np.diff(t))
                 ok = np.isfinite(v)
                 bins, k = expand(*spans(t[ok], t0, n))
                 np.add.at(conc, bins, v[ok][k])
                 covered[bins] = True
                 last = max(last or -math.inf, float(t[-1]))
-                pod = label(m, "pod") or str(m)
+                pod = label(m, POD) or str(m)
                 newest_pods[pod] = max(newest_pods.get(pod, -math.inf), float(t[-1]))
         concurrency = np.where(covered, conc, np.nan)
         arrivals = np.zeros(n)
-        counter = w.arrivals or either(ARRIVALS, lab)
+        (counter,) = (s.query for s in wanted if s.role == "arrivals")
         known = n
         for t, v, _ in _series(self.src.query_raw(counter, start_dt, end_dt)):
             known = min(known, max(0, math.floor(t[0]) - t0))
@@ -126,17 +153,17 @@ class PrometheusTelemetry:
             ok = np.isfinite(inc) & (hi > lo)
             bins, k = expand(lo[ok], hi[ok])
             np.add.at(arrivals, bins, (inc[ok] / (hi[ok] - lo[ok]))[k])
-        service = self._service(lab, start_dt, end_dt)
+        service = self._service([s for s in wanted if s.role == "service"], start_dt, end_dt)
         pods = sum(1 for tp in newest_pods.values() if last is not None and last - tp <= 1.0)
         spacing = np.concatenate(gaps) if gaps else np.empty(0)
         scrape = float(np.median(spacing)) if len(spacing) else None
         return Window(t0, concurrency, arrivals, service, last, pods, known, scrape)
 
-    def _service(self, lab: str, start: datetime, end: datetime) -> float | None:
+    def _service(self, wanted: list[Series], start: datetime, end: datetime) -> float | None:
         total = count = 0.0
-        for suffix in ("_sum", "_count"):
-            for _t, v, _ in _series(self.src.query_raw(either(SERVICE + suffix, lab), start, end)):
-                if suffix == "_sum":
+        for s in wanted:
+            for _t, v, _ in _series(self.src.query_raw(s.query, start, end)):
+                if s.metric.endswith("_sum"):
                     total += float(v[-1])
                 else:
                     count += float(v[-1])
