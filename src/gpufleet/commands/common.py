@@ -200,6 +200,8 @@ def handles_errors(fn: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
+        finally:
+            _logs_done()
 
     return wrapper  # type: ignore[return-value]
 
@@ -208,6 +210,13 @@ def _logs_json() -> bool:
     from gpufleet.commands.logs import json_active
 
     return json_active()
+
+
+def _logs_done() -> None:
+    """The command is over: the log setup it made goes (the next command in this process, a test's, starts bare)."""
+    from gpufleet.commands.logs import teardown
+
+    teardown()
 
 
 def emit_json(obj: Any) -> None:

@@ -26,7 +26,7 @@ ENV = "GPUFLEET_LOG_FORMAT"
 FORMATS = ("json", "text")
 # LogRecord's own attributes: whatever else a record carries came in through `extra`
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_active: list[str] = []  # the format setup() installed in this process (empty: none)
+_active: dict[str, Any] = {}  # what setup() installed in this process: format, and the root level it replaced
 
 LogFormatOpt = Annotated[
     Literal["json", "text"] | None,
@@ -112,12 +112,25 @@ def setup(fmt: str | None, level: int = logging.INFO) -> str:
         if isinstance(h, StderrHandler):
             root.removeHandler(h)
     root.addHandler(handler)
+    _active.setdefault("level", root.level)
+    _active["format"] = chosen
     root.setLevel(level)
     logging.captureWarnings(True)  # urllib3's and the kubernetes client's warnings as log lines too
-    _active[:] = [chosen]
     return chosen
+
+
+def teardown() -> None:
+    """Remove what setup() installed (a no-op when it did not run)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, StderrHandler):
+            root.removeHandler(h)
+    if _active:
+        root.setLevel(_active["level"])
+        logging.captureWarnings(False)
+    _active.clear()
 
 
 def json_active() -> bool:
     """Whether this process logs JSON lines (then a command's error line is one of them too)."""
-    return _active == ["json"]
+    return _active.get("format") == "json"
