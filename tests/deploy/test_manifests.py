@@ -236,3 +236,17 @@ def test_bad_hook_yaml_names_the_field(tmp_path: Path, text: str, message: str) 
     p.write_text(text)
     with pytest.raises(GpufleetError, match=message):
         load_hook_config(p)
+
+
+def test_images_are_the_dockerfile_targets_as_docs_packaging_builds_them() -> None:
+    """Each manifest runs the image `docker build --target T -t IMAGE` makes (docs/packaging.md), and T is a
+    stage of the Dockerfile: hook for the hook, collector for collect run and the exporter, dashboard."""
+    import re
+
+    root = DEPLOY.parent
+    built = dict(re.findall(r"docker build --target (\w+)\s+-t (\S+)", (root / "docs/packaging.md").read_text()))
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", (root / "Dockerfile").read_text(), re.M))
+    target = {"hook": "hook", "hook-apply": "hook", "collector": "collector", "exporter": "collector"}
+    target["dashboard"] = "dashboard"
+    for overlay, t in target.items():
+        assert t in stages and built[t] == IMAGES[overlay], overlay
