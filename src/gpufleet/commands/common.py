@@ -173,7 +173,13 @@ def handles_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             _finite_options(kwargs)
-            return fn(*args, **kwargs)
+            from gpufleet.commands.extras import missing_extra, require_command_extra
+
+            try:  # an extra this install lacks is one line naming it, before any work (commands/extras.py)
+                require_command_extra()
+                return fn(*args, **kwargs)
+            except ModuleNotFoundError as e:
+                raise missing_extra(e) from None
         except GpufleetError as e:
             if _root_opt("debug"):
                 raise
