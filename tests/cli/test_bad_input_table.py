@@ -27,6 +27,8 @@ SAMPLES = "{f}/samples.csv"
 REQ = ["autoscale-sim", "--requests", "synthetic:requests"]
 SIM = ["simulate", "--jobs", JOBS, "--cluster", "4x8:A100", "--out", "{f}/run"]
 SHOW = ["traces", "show"]
+EXPORT = [*SIM[:2], "{f}/export.csv", *SIM[3:]]
+EXPORT_MAP = "table: JOBS\ncolumns: {job_id: id, submit_time: start, num_gpus: gpus}\n"
 
 
 def _jobs(n: int = 30) -> pl.DataFrame:
@@ -80,6 +82,9 @@ def _write(d: Path) -> None:
     (d / "samples_ms.csv").write_text(samples.replace(",dcgm", "000,dcgm"))
     (d / "baddates.csv").write_text("ts,source\nyesterday,dcgm\ntomorrow,dcgm\n")
     pl.DataFrame({"ts": [True, False], "source": ["a", "b"]}).write_parquet(d / "boolts.parquet")
+    (d / "export.csv").write_text("id,start,end,gpus\na,0,60,1\nb,5,soon,2\n")
+    qps = "".join(f"p,{1_735_689_600 + 3600 * k},{k % 5}\n" for k in range(24 * 14))
+    (d / "qps.csv").write_text("pod,t,qps\n" + qps)
     # --map files
     maps = {
         "map_syntax.yaml": "table: JOBS\ncolumns: {job_id: [\n",
@@ -92,6 +97,14 @@ def _write(d: Path) -> None:
         "map_const.yaml": "table: JOBS\nconstants: {num_gpus: lots}\n",
         "map_missingcol.yaml": "table: JOBS\ncolumns: {duration: runtime}\n",
         "map_badkey.yaml": "table: JOBS\ncolumns: {gpus: num_gpus}\n",
+        # the map language of #25: computed columns, fill values, units by kind, sections (export.csv below)
+        "map_op.yaml": f"{EXPORT_MAP}computed: {{duration: {{mul: [end, start]}}}}\n",
+        "map_operand.yaml": f"{EXPORT_MAP}computed: {{duration: {{diff: [ended, start]}}}}\n",
+        "map_diff.yaml": f"{EXPORT_MAP}computed: {{duration: {{diff: [end, start]}}}}\n",
+        "map_fill.yaml": f"{EXPORT_MAP}fill: {{num_gpus: lots}}\n",
+        "map_unitkind.yaml": f"{EXPORT_MAP}units: {{mem_bytes: ms}}\n",
+        "map_section.yaml": "JOBS: {}\nJOB: {}\n",
+        "map_ds_ms.yaml": "SERIES:\n  columns: {unique_id: pod, ds: t, y: qps}\n  units: {ds: ms}\n",
         "ten_syntax.yaml": "nodes: 4x8:A100\nvcs: {a: [\n",
         "ten_nope.yaml": "nodes: 4x8:NOPE\nvcs: {a: 2}\n",
         "ten_ok.yaml": "nodes: 4x8:A100\nvcs: {a: 4}\n",
@@ -169,7 +182,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("map-unknown-key", [*SIM, "--map", "{f}/map_extra.yaml"], ["map_extra.yaml", "columnz"]),
     ("map-unknown-unit", [*SIM, "--map", "{f}/map_unit.yaml"], ["map_unit.yaml", "units", "'fortnights'"]),
     ("map-unknown-table", [*SIM, "--map", "{f}/map_table.yaml"], ["map_table.yaml", "table", "'FOO'"]),
-    ("map-other-table", [*SIM, "--map", "{f}/map_nodes.yaml"], ["map_nodes.yaml", "NODES", "JOBS"]),
+    (  # a NODES map is never applied to a JOBS file: that file is read as it is, and lacks num_gpus
+        "map-other-table",
+        [*SIM[:2], "{f}/nocol.csv", *SIM[3:], "--map", "{f}/map_nodes.yaml"],
+        ["map_nodes.yaml", "missing column 'num_gpus'", "not JOBS"],
+    ),
     ("map-not-a-mapping", [*SIM, "--map", "{f}/map_list.yaml"], ["map_list.yaml", "dictionary"]),
     ("map-bad-epoch", [*SIM, "--map", "{f}/map_epoch.yaml"], ["map_epoch.yaml", "timestamps.submit_time.epoch"]),
     ("map-bad-constant", [*SIM, "--map", "{f}/map_const.yaml"], ["jobs.csv", "JOBS.num_gpus", "'lots'"]),
@@ -182,6 +199,29 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "map-not-a-canonical-column",
         [*SIM, "--map", "{f}/map_badkey.yaml"],
         ["map_badkey.yaml", "columns.gpus", "no column 'gpus'"],
+    ),
+    ("map-computed-unknown-op", [*EXPORT, "--map", "{f}/map_op.yaml"], ["map_op.yaml", "computed.duration.mul"]),
+    (
+        "map-computed-operand-not-in-file",
+        [*EXPORT, "--map", "{f}/map_operand.yaml"],
+        ["map_operand.yaml", "computed.duration", "diff(ended, start)", "no column 'ended'"],
+    ),
+    (
+        "map-computed-operand-unreadable",
+        [*EXPORT, "--map", "{f}/map_diff.yaml"],
+        ["export.csv", "line 3", "column 'end'", "'soon'"],
+    ),
+    ("map-fill-not-a-number", [*EXPORT, "--map", "{f}/map_fill.yaml"], ["map_fill.yaml", "fill.num_gpus", "'lots'"]),
+    (
+        "map-unit-of-the-wrong-kind",
+        [*EXPORT, "--map", "{f}/map_unitkind.yaml"],
+        ["map_unitkind.yaml", "units.mem_bytes", "'ms' is not a size unit"],
+    ),
+    ("map-unknown-section", [*EXPORT, "--map", "{f}/map_section.yaml"], ["map_section.yaml", "JOB"]),
+    (  # seconds mapped onto ds and read as milliseconds: 14 days become 20 minutes (once an internal error)
+        "map-series-seconds-as-ms",
+        ["backtest", "series", "--data", "{f}/qps.csv", "--map", "{f}/map_ds_ms.yaml", "--models", "seasonal-naive"],
+        ["too few steps", "units"],
     ),
     ("map-missing", [*SIM, "--map", "{f}/nomap.yaml"], ["--map", "nomap.yaml", "cannot read"]),
     ("map-is-directory", [*SIM, "--map", "{f}/adir"], ["--map", "adir", "is a directory"]),

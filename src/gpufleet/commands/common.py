@@ -151,12 +151,14 @@ def reads_files(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, schema_map: Path | None = None, time_unit: str | None = None, **kwargs: Any) -> Any:
-        from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT
+        from gpufleet.traces.userfile import READ_NOTES, SCHEMA_MAP, TIME_UNIT
 
         token, unit_token = SCHEMA_MAP.set(schema_map), TIME_UNIT.set(time_unit)
+        notes_token = READ_NOTES.set(read_note)  # what reading a file decided: one `note:` line on stderr each
         try:
             return fn(*args, **kwargs)
         finally:
+            READ_NOTES.reset(notes_token)
             TIME_UNIT.reset(unit_token)
             SCHEMA_MAP.reset(token)
 
@@ -164,6 +166,11 @@ def reads_files(fn: F) -> F:
     wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *added])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {**fn.__annotations__, **extra}
     return wrapper  # type: ignore[return-value]
+
+
+def read_note(text: str) -> None:
+    """One `note:` line on stderr (stdout stays the command's output, JSON included)."""
+    err.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 def handles_errors(fn: F) -> F:

@@ -73,6 +73,7 @@ JOBS = Table(
         Column("gpu_type", S, doc="required GPU model; '|' separates allowed alternatives; null = any"),
         Column("num_cpus", F, check="nonneg", doc="CPU cores"),
         Column("mem_bytes", I, check="nonneg", doc="main memory in bytes"),
+        Column("rdma", F, check="nonneg", doc="RDMA (NIC bandwidth) asked for, in the unit of NODES.rdma"),
         Column("user", S),
         Column("group", S),
         Column("pool", S, doc="partition / node pool the job asked for"),
@@ -94,6 +95,7 @@ NODES = Table(
         Column("gpu_mem_bytes", I, check="nonneg", doc="memory of one GPU in bytes"),
         Column("num_cpus", F, check="nonneg"),
         Column("mem_bytes", I, check="nonneg"),
+        Column("rdma", F, check="nonneg", doc="RDMA (NIC bandwidth) of the node, in any unit its jobs share"),
     ),
     doc="one row per machine",
 )

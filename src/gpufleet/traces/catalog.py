@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def load(
     (CSV, CSV.gz, Parquet, JSON Lines; the table is `expect` or the --map file's), `slurm:PATH` or a path
     to a sacct export reads Slurm accounting."""
     from gpufleet.traces.slurm import looks_like_sacct, read_sacct
-    from gpufleet.traces.userfile import SCHEMA_MAP, TIME_UNIT, is_user_file, read_user_file
+    from gpufleet.traces.userfile import READ_NOTES, SCHEMA_MAP, TIME_UNIT, is_user_file, read_user_file
 
     if "/" in ref and Path(ref).is_dir():  # no NAME:PART has a slash: the user meant a path
         raise TraceError(f"{ref}: is a directory; give a CSV, CSV.gz, Parquet or JSON Lines file, or NAME[:PART]")
@@ -105,11 +106,13 @@ def load(
         path = Path(ref.removeprefix("slurm:"))
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
         frame = validate(read_sacct(path, ctx), "JOBS")
+        _tell(READ_NOTES.get(), path, ctx)
         return _trace(frame, ctx, f"slurm:{path}", "slurm", path.name, "JOBS", "submit_time", "Slurm sacct export")
     if is_user_file(ref):
         path = Path(ref)
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
         frame, tbl = read_user_file(path, expect, ctx, SCHEMA_MAP.get(), TIME_UNIT.get())
+        _tell(READ_NOTES.get(), path, ctx)
         time_col = {"JOBS": "submit_time", "REQUESTS": "arrival_time", "GPU_SAMPLES": "ts", "SERIES": "ds"}.get(tbl)
         return _trace(frame, ctx, str(path), "file", path.name, tbl, time_col, "your file")
     ds, part, folder = open_ref(ref, data_dir)
@@ -128,6 +131,12 @@ def load(
         ds.source,
         ds.license,
     )
+
+
+def _tell(sink: Callable[[str], None] | None, path: Path, ctx: ReadContext) -> None:
+    """Hand what reading a user's file decided (its notes) to the command being run, one line each."""
+    for note in ctx.notes if sink is not None else ():
+        sink(f"{path.name}: {note}")
 
 
 def _trace(

@@ -1,35 +1,28 @@
 """Bring your own data: a CSV, CSV.gz, Parquet or JSON Lines file in the canonical schema of a table, or in a
-foreign schema mapped onto it by a YAML file (`--map`):
+foreign schema mapped onto it by a YAML file (`--map`, the map language of `traces/maps.py` and docs/data.md:
+columns, computed columns, fill values for empty cells, units, timestamp formats, constants, one section per table).
 
-```yaml
-table: JOBS                      # optional when the option says which table it wants
-columns: {job_id: JobId, submit_time: queued_at, duration: runtime_ms, num_gpus: gpus}
-units: {duration: ms}            # s, ms, us, min, h, d; bytes, KiB, MiB, GiB, TiB; %, fraction
-timestamps:                      # a column of dates: the format (strftime; default ISO 8601) and, for JOBS and
-  submit_time: {format: "%Y-%m-%d %H:%M:%S"}    # REQUESTS, seconds since the earliest one (or `epoch`)
-constants: {kind: train, gpu_type: A100}
-```
-A file holding several tables' maps uses the table names as top-level keys (`JOBS: {...}`, `NODES: {...}`).
 Every value that does not convert is an error naming the file, the line (or row) and the column; with
 `--skip-bad-rows` those rows are dropped and counted. Numbers in time columns are seconds unless `--time-unit`
 (s, ms, us, ns) or the map's `units:` say otherwise; times that only make sense in a finer unit are refused
-with that hint.
+with that hint. The file's columns that no canonical column reads are listed in one note (`ReadContext.notes`,
+which the command prints), as are the empty cells a `fill:` filled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gpufleet.core.config import read_user_text, validate_model
 from gpufleet.core.errors import GpufleetError, SchemaError, TraceError, brief
 from gpufleet.core.schemas import TABLES, Column, Table, table
 from gpufleet.traces.base import ReadContext
+from gpufleet.traces.mapops import compute, dates, fill, numbers, utc
+from gpufleet.traces.maps import UNITS, SchemaMap, load_map, where_of
 from gpufleet.traces.timeunits import TIME_POINTS, TIME_SPANS, TIME_UNITS, check_instants, check_spans, is_time_column
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson", ".json")
@@ -37,87 +30,16 @@ SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson", ".json")
 SCHEMA_MAP: ContextVar[Path | None] = ContextVar("SCHEMA_MAP", default=None)
 # the --time-unit of the command being run: the unit of numbers in time columns (None: seconds, checked)
 TIME_UNIT: ContextVar[str | None] = ContextVar("TIME_UNIT", default=None)
-UNITS: dict[str, float] = {
-    "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0, "d": 86400.0,
-    "bytes": 1.0, "B": 1.0, "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40,
-    "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-    "%": 0.01, "percent": 0.01, "fraction": 1.0, "milli": 1e-3,
-}  # fmt: skip
+# where the command being run shows what reading a user's file decided (columns not read, cells filled)
+READ_NOTES: ContextVar[Callable[[str], None] | None] = ContextVar("READ_NOTES", default=None)
 RELATIVE_TIME = {"JOBS": ("submit_time",), "REQUESTS": ("arrival_time",)}
 FLAGS = {"oom_killed"}  # 0/1 columns a boolean column may fill
-
-
-class TimeFormat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    format: str | None = Field(None, description="strftime format; default: ISO 8601")
-    epoch: str | None = Field(None, description="time zero for seconds-since columns; default: the earliest")
-
-    @field_validator("epoch")
-    @classmethod
-    def _iso(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                datetime.fromisoformat(v)
-            except ValueError:
-                raise ValueError(f"{v!r} is not an ISO 8601 time such as 2024-05-01T00:00:00Z") from None
-        return v
-
-
-class SchemaMap(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    table: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict, description="canonical column: column in the file")
-    units: dict[str, str] = Field(default_factory=dict)
-    timestamps: dict[str, TimeFormat] = Field(default_factory=dict)
-    constants: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("table")
-    @classmethod
-    def _known_table(cls, v: str | None) -> str | None:
-        if v is not None and v.upper() not in TABLES:
-            raise ValueError(f"unknown table {v!r}; valid: {', '.join(TABLES)}")
-        return v.upper() if v else v
-
-    @field_validator("units")
-    @classmethod
-    def _known_units(cls, v: dict[str, str]) -> dict[str, str]:
-        for col, unit in v.items():
-            if unit not in UNITS:
-                raise ValueError(f"{col}: unknown unit {unit!r}; valid: {', '.join(UNITS)}")
-        return v
-
-    def check_against(self, tbl: Table, where: str) -> None:
-        """Every key names a column of `tbl` (a typo must not be silently ignored)."""
-        for section in ("columns", "units", "timestamps", "constants"):
-            for key in getattr(self, section):
-                if key not in tbl.by_name:
-                    raise GpufleetError(
-                        f"{where}: {section}.{key}: {tbl.name} has no column {key!r}"
-                        f" (its columns: {', '.join(tbl.by_name)})"
-                    )
 
 
 def is_user_file(ref: str) -> bool:
     """A path to a file (rather than a dataset reference)."""
     p = Path(ref)
     return ref.lower().endswith(SUFFIXES) or (p.exists() and p.is_file())
-
-
-def load_map(path: Path, tbl: str) -> SchemaMap:
-    """The --map file's mapping for table `tbl` (its section when the file holds several tables)."""
-    import yaml
-
-    text = read_user_text(path, "--map")
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise GpufleetError(f"--map {path}: not valid YAML ({brief(e)})") from None
-    if isinstance(raw, dict) and any(k in TABLES for k in raw):  # one section per table
-        section = raw.get(tbl)
-        if section is None:
-            return SchemaMap()
-        return validate_model(section, SchemaMap, f"--map {path} ({tbl})")
-    return validate_model(raw, SchemaMap, f"--map {path}")
 
 
 def _read(path: Path, ctx: ReadContext) -> pl.DataFrame:
@@ -155,18 +77,18 @@ def read_user_file(
 ) -> tuple[pl.DataFrame, str]:
     """A canonical frame of `tbl_name` (or the map's table) from a user's file; returns (frame, table).
     `time_unit` is the unit of numbers in time columns (None: seconds, refused when implausible)."""
-    sm = SchemaMap()
-    if mapping is not None:
-        probe = load_map(mapping, tbl_name or "").table if tbl_name is None else None
-        tbl_name = tbl_name or probe
-        if tbl_name is None:
-            raise GpufleetError(f"--map {mapping}: say which table the file holds (table: JOBS, NODES, ...)")
-        sm = load_map(mapping, tbl_name.upper())
-        if sm.table is not None and sm.table != tbl_name.upper():
-            raise GpufleetError(f"--map {mapping}: table: {sm.table}, but this option reads {tbl_name.upper()}")
     if time_unit is not None and time_unit not in TIME_UNITS:
         raise GpufleetError(f"--time-unit {time_unit!r}: use one of {', '.join(TIME_UNITS)}")
     raw = _read(path, ctx)
+    sm = load_map(mapping, tbl_name, raw.columns) if mapping is not None else None
+    if sm is not None and tbl_name is None:
+        tbl_name = sm.table
+        if tbl_name is None:
+            raise GpufleetError(f"--map {mapping}: say which table the file holds (table: JOBS, NODES, ...)")
+    where = where_of(mapping, sm) if mapping is not None and sm is not None else "--map"
+    # a map for other tables only: this file is read as it is (said when a column is then missing)
+    unmapped = f"; --map {mapping} maps other tables, not {tbl_name}" if mapping is not None and sm is None else ""
+    sm = sm or SchemaMap()
     if tbl_name is None:  # the one canonical table whose required columns the file has
         fits = [
             t.name
@@ -182,61 +104,93 @@ def read_user_file(
             )
         tbl_name = fits[0]
     tbl = table(tbl_name)
-    sm.check_against(tbl, f"--map {mapping}")
+    sm.check_against(tbl, where)
     ctx.files.append(str(path))
     line_word = "line" if not path.name.lower().endswith(".parquet") else "row"
+    file_cols = ", ".join(c for c in raw.columns if c != "__line")
     out: dict[str, pl.Series] = {}
+    used: set[str] = set()  # the file's columns something reads; the others are listed in a note
+    filled: list[str] = []
     dated: set[str] = set()  # Float64 time columns read from dates: made relative like a map's timestamps
+    exact: set[str] = set()  # computed as seconds between dates: no unit applies, none is guessed
     bad_any = pl.Series([False] * raw.height)
     for col in tbl.columns:
         src = sm.columns.get(col.name, col.name)
         if col.name in sm.constants:
             out[col.name] = pl.Series(col.name, [sm.constants[col.name]] * raw.height)
             continue
-        if src not in raw.columns:
-            if col.name in sm.columns:
+        res = None
+        if col.name in sm.computed:
+            expr = sm.computed[col.name]
+            res = compute(raw, expr, f"{where}: computed.{col.name}", path.name)
+            used.update(expr.operands)
+            s, src = res.values, expr.label()
+            if res.from_dates and (col.dtype != pl.Float64 or col.name in sm.units):
+                why = "takes no unit" if col.name in sm.units else f"is not a length in seconds ({tbl.name}.{col.name})"
+                raise GpufleetError(f"{where}: computed.{col.name}: {src} subtracts dates (seconds between); it {why}")
+        elif src not in raw.columns:
+            if col.name in sm.columns or col.name in sm.fill:
+                key = "columns" if col.name in sm.columns else "fill"
                 raise GpufleetError(
-                    f"--map {mapping}: columns.{col.name}: {path.name} has no column {src!r}"
-                    f" (file has: {', '.join(raw.columns[1:])})"
+                    f"{where}: {key}.{col.name}: {path.name} has no column {src!r} (file has: {file_cols})"
                 )
             if col.required and not (col.name == "kind" and tbl.name == "JOBS"):
                 raise TraceError(
-                    f"{path}: missing column {src!r} for {tbl.name}.{col.name} (file has: {', '.join(raw.columns[1:])})"
+                    f"{path}: missing column {src!r} for {tbl.name}.{col.name} (file has: {file_cols}){unmapped}"
                 )
             continue
-        s = raw.get_column(src)
-        _check_kind(path, s, tbl, col)
-        conv, from_dates = _convert(path, s, tbl, col, sm, time_unit)
+        else:
+            s = raw.get_column(src)
+            used.add(src)
+            _check_kind(path, s, tbl, col)
+        if col.name in sm.fill and s.null_count():
+            filled.append(f"{col.name} {s.null_count():,} with {sm.fill[col.name]!r}")
+            s = fill(s, sm.fill[col.name])
+        if res is not None and res.from_dates:
+            conv, from_dates = s, False  # seconds already: no unit, no time-unit check
+            exact.add(col.name)
+        else:
+            conv, from_dates = _convert(path, s, tbl, col, sm, time_unit, where)
         if from_dates and conv.dtype == pl.Float64:
             dated.add(col.name)
         bad = s.is_not_null() & conv.is_null()
+        if res is not None:
+            bad = bad | res.bad
         if bad.any():
+            shown_col, shown = res.first_bad if res is not None and res.first_bad else (src, s.filter(bad)[0])
             if ctx.on_bad_row == "raise":
                 line = raw.get_column("__line").filter(bad)[0]
                 raise TraceError(
-                    f"{path}: {line_word} {line}, column {src!r}: cannot read {s.filter(bad)[0]!r} as"
+                    f"{path}: {line_word} {line}, column {shown_col!r}: cannot read {shown!r} as"
                     f" {tbl.name}.{col.name}{_hint(col)} ({int(bad.sum())} such row(s); --skip-bad-rows drops and"
                     " counts them)"
                 )
-            ctx.skip(f"{path.name}: bad {src}", int((bad & ~bad_any).sum()))
+            ctx.skip(f"{path.name}: bad {shown_col}", int((bad & ~bad_any).sum()))
             bad_any = bad_any | bad
         out[col.name] = conv.alias(col.name)
     frame = pl.DataFrame(list(out.values()))
     if tbl.name == "JOBS" and "kind" not in frame.columns:
         frame = frame.with_columns(pl.lit("other").alias("kind"))
         ctx.notes.append("no kind column: every job is 'other'")
+    if filled:
+        ctx.notes.append(f"empty cells filled (fill:): {'; '.join(filled)}")
+    unread = [c for c in raw.columns if c != "__line" and c not in used]
+    if unread:
+        ctx.notes.append(f"columns not read (no {tbl.name} column maps to them): {', '.join(unread)}")
     if bad_any.any():
         frame = frame.filter(~bad_any)
     for col_name in TIME_SPANS.get(tbl.name, ()):
-        if col_name in frame.columns and _unit(tbl.name, col_name, sm, time_unit) is None:
-            check_spans(str(path), sm.columns.get(col_name, col_name), frame[col_name], _how(col_name, sm))
+        if col_name in frame.columns and col_name not in exact and _unit(tbl.name, col_name, sm, time_unit) is None:
+            label = sm.computed[col_name].label() if col_name in sm.computed else sm.columns.get(col_name, col_name)
+            check_spans(str(path), label, frame[col_name], _how(col_name, sm))
     frame = _relative_time(frame, tbl.name, sm, ctx, dated)
     try:
         from gpufleet.core.schemas import validate
 
         return validate(frame, tbl), tbl.name
     except SchemaError as e:
-        raise TraceError(f"{path}: {e}") from None
+        hint = f" (empty cells can be given a value in --map: fill: {{{e.column}: ...}})" if "null" in e.problem else ""
+        raise TraceError(f"{path}: {e}{hint}") from None
 
 
 def _unit(tbl: str, col: str, sm: SchemaMap, time_unit: str | None) -> str | None:
@@ -279,48 +233,33 @@ def _check_kind(path: Path, s: pl.Series, tbl: Table, col: Column) -> None:
         raise TraceError(f"{path}: column {s.name!r} holds {d} values; {tbl.name}.{col.name} needs {need}")
 
 
-def _utc(ts: pl.Series) -> pl.Series:
-    """Datetimes in UTC at microsecond resolution (naive ones are taken as UTC)."""
-    ts = ts.cast(pl.Datetime("us", getattr(ts.dtype, "time_zone", None)))
-    if getattr(ts.dtype, "time_zone", None) is None:
-        return ts.dt.replace_time_zone("UTC")
-    return ts.dt.convert_time_zone("UTC")
-
-
-def _dates(text: pl.Series, fmt: str | None) -> pl.Series:
-    """Text to UTC datetimes; values that do not parse become null (the caller names the first one)."""
-    try:
-        return _utc(text.str.to_datetime(fmt, time_unit="us", strict=False))
-    except pl.exceptions.ComputeError:  # polars could not infer a format from the first values: none parse
-        return pl.Series(text.name, [None] * text.len(), dtype=pl.Datetime("us", "UTC"))
-
-
-def _numbers(s: pl.Series) -> pl.Series:
-    return (s.str.strip_chars() if s.dtype == pl.String else s).cast(pl.Float64, strict=False)
-
-
 def _convert(
-    path: Path, s: pl.Series, tbl: Table, col: Column, sm: SchemaMap, time_unit: str | None
+    path: Path, s: pl.Series, tbl: Table, col: Column, sm: SchemaMap, time_unit: str | None, where: str = "--map"
 ) -> tuple[pl.Series, bool]:
     """One column to the canonical type, with the map's units and timestamp formats and the time unit;
     also whether it was read from dates (a seconds column that is then made relative to its epoch)."""
     name, dtype = col.name, col.dtype
     if name in sm.timestamps:
-        ts = _dates(s.cast(pl.String), sm.timestamps[name].format)
+        ts = dates(s.cast(pl.String), sm.timestamps[name].format)
         return ((ts.dt.epoch("us") / 1e6) if dtype == pl.Float64 else ts).alias(name), True
     if dtype == pl.String:
         return s.cast(pl.String), False
     if s.dtype in (pl.Date, pl.Datetime):
-        ts = _utc(s)
+        ts = utc(s)
         return ((ts.dt.epoch("us") / 1e6) if dtype == pl.Float64 else ts).alias(name), dtype == pl.Float64
     if s.dtype == pl.Duration:
         return (s.dt.total_microseconds() / 1e6).alias(name), False
     if isinstance(dtype, pl.Datetime) and s.dtype == pl.String:
-        nums = _numbers(s)
+        nums = numbers(s)
         if nums.null_count() > s.null_count():  # not all numbers: dates as text
-            return _dates(s, None).alias(name), False
+            if name in sm.units:
+                raise GpufleetError(
+                    f"{where}: units.{name}: {sm.columns.get(name, name)!r} in {path.name} holds dates, not numbers"
+                    f" (e.g. {s.filter(nums.is_null() & s.is_not_null())[0]!r}); a unit applies to numbers only"
+                )
+            return dates(s, None).alias(name), False
         s = nums
-    f = _numbers(s)
+    f = numbers(s)
     unit = _unit(tbl.name, name, sm, time_unit)
     if unit is not None:
         f = f * UNITS[unit]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.series.base import FORECASTERS
 from gpufleet.forecasting.series.bounds import Bounds
 from gpufleet.forecasting.series.panel import Panel, check_levels, day_steps, to_us
@@ -58,6 +59,10 @@ def _scales(train: pl.DataFrame, step: timedelta, live: list[str], m: int) -> di
     return out
 
 
+class SeriesTooShort(GpufleetError, ValueError):
+    """The series are too short for the windows asked for (a ValueError too, as it was before)."""
+
+
 def backtest_series(
     df: pl.DataFrame,
     models: Sequence[str],
@@ -82,7 +87,11 @@ def backtest_series(
     t_first, t_last = int(frame["t"].min()), int(frame["t"].max())  # type: ignore[arg-type]
     origins = [t_last - (k * h - 1) * step_us for k in range(n_origins, 0, -1)]
     if origins[0] - step_us < t_first:
-        raise ValueError(f"the frame spans too few steps for {n_origins} windows of {h} steps plus training data")
+        first, last = (str(frame["ds"].min()), str(frame["ds"].max()))
+        raise SeriesTooShort(
+            f"the series run from {first} to {last}, too few steps of {step} for {n_origins} windows of {h} steps"
+            " plus training data (if ds holds numbers in another unit, give --time-unit or the map's units: {ds: ...})"
+        )
     for name in models:
         FORECASTERS.get(name).warm_up()  # import time is not fit time
     scored: dict[str, list[pl.DataFrame]] = {name: [] for name in models}

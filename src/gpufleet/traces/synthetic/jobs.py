@@ -235,6 +235,7 @@ def synthetic_jobs(cfg: SyntheticJobsConfig) -> pl.DataFrame:
             ),
             "num_cpus": gpus * tm["cpus_per_gpu"][tmpl],
             "mem_bytes": (gpus * tm["mem_per_gpu"][tmpl]).astype(np.int64) * GiB,
+            "rdma": pl.Series([None] * n, dtype=pl.Float64),  # the synthetic jobs ask for no RDMA
             "user": pl.int_range(0, cfg.n_users, eager=True).cast(pl.Utf8).str.zfill(3).gather(user),
             "group": pl.int_range(0, cfg.n_groups, eager=True).cast(pl.Utf8).str.zfill(2).gather(user_group[user]),
             "pool": pl.Series([None] * n, dtype=pl.Utf8),  # the synthetic fleet has one queue per GPU type
