@@ -70,7 +70,7 @@ def test_placer_contract(
         return
     nodes = p1.nodes
     assert len(set(nodes)) == len(nodes), "a gang uses distinct nodes"
-    got = sum(a for _, slots, _, _ in p1.parts for _, a in slots)
+    got = sum(a for _, slots, *_ in p1.parts for _, a in slots)
     assert got == pytest.approx(req.whole or req.fraction), "placement gives exactly what was asked"
     if req.type_mask is not None:
         assert all(req.type_mask[n] for n in nodes)

@@ -153,6 +153,7 @@ def test_sjf_keeps_its_order_sorted_under_updates() -> None:
         def __init__(self, n: int) -> None:
             self.pred = [float(random.randint(1, 100)) for _ in range(n)]
             self.submit = [float(i) for i in range(n)]
+            self.gpus = [1.0] * n
 
     class Sim:
         def __init__(self, n: int) -> None:

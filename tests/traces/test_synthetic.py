@@ -228,7 +228,7 @@ def test_default_fleet() -> None:
 def test_cpu_only_pool() -> None:
     pool = NodePool(name="cpu", gpu_type=None, count=2, gpus_per_node=0, cpus=64, mem_gib=256)
     nodes = validate(synthetic_nodes(SyntheticNodesConfig(pools=[pool])), NODES)
-    assert nodes["gpu_mem_bytes"].null_count() == 2 and nodes["node_id"].to_list() == ["cpu-000", "cpu-001"]
+    assert nodes["gpu_mem_bytes"].null_count() == 2 and nodes["node_id"].to_list() == ["n000-cpu", "n001-cpu"]
 
 
 # --- requests: Azure-like tokens, diurnal rate with bursts -------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from gpufleet.commands.common import (
     handles_errors,
     out,
     policy_settings,
+    read_note,
     reads_files,
 )
 from gpufleet.core.errors import GpufleetError
@@ -62,6 +63,7 @@ def pack_experiment_cmd(
     from gpufleet.core.prices import dollars, load_prices
     from gpufleet.optimizer.packing import PLACERS
     from gpufleet.optimizer.packing.experiment import SHIPPED_AT_130, inflation_experiment
+    from gpufleet.optimizer.packing.pools import pool_rule
     from gpufleet.plan.dollars import fleet_rate, price_packing
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.report.console import metrics_table
@@ -74,13 +76,21 @@ def pack_experiment_cmd(
         PLACERS.get(n)
     seed_list = _seeds(seeds)
     pf, nf = load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir"))
+    for note in pool_rule(pf, nf)[1]:  # the experiment keeps pods to their pools by the same rule
+        read_note(note)
     with err.status(f"{len(names)} policies x {len(seed_list)} seeds …"):
         runs = inflation_experiment(pf, nf, names, seed_list, max_load=max_load)
     means = runs.group_by("policy", "load").agg((pl.col("alloc_ratio").mean() * 100).alias("pct"))
+    # CPU, memory and RDMA at the end of each run (GPUs are the load columns), mean over the seeds
+    packed = [c for c in runs.columns if c.endswith(("_alloc_ratio", "_stranded_share")) and not c.startswith("gpu_")]
     end = (
         runs.filter(pl.col("load") == pl.col("load").max())
         .group_by("policy")
-        .agg(pl.col("unallocated_gpus").mean().alias("unallocated_gpus"), pl.col("failed").mean().alias("failed_pods"))
+        .agg(
+            pl.col("unallocated_gpus").mean().alias("unallocated_gpus"),
+            pl.col("failed").mean().alias("failed_pods"),
+            *(pl.col(c).mean() for c in packed),
+        )
     )
     rows = []
     for name in names:  # in the order asked for, loads ascending
@@ -94,6 +104,7 @@ def pack_experiment_cmd(
                 "unallocated_gpus": e["unallocated_gpus"],
                 "failed_pods": e["failed_pods"],
                 "shipped_fgd_130": shipped,
+                "resources_at_end": _at_end(e, packed),
             }
         )
     rate = fleet_rate(nf, table)
@@ -116,6 +127,14 @@ def pack_experiment_cmd(
     grid = [{"load": ld, **{r["policy"]: round(r[ld], 2) for r in rows}} for ld in loads]
     grid.append({"load": "unallocated GPUs", **{r["policy"]: round(r["unallocated_gpus"], 1) for r in rows}})
     grid.append({"load": "failed pods", **{r["policy"]: round(r["failed_pods"], 1) for r in rows}})
+    for res in rows[0]["resources_at_end"] if rows else {}:
+        for what, label in (("alloc_ratio", "allocated %"), ("stranded_share", "stranded % of free")):
+            grid.append(
+                {
+                    "load": f"{'memory' if res == 'mem_bytes' else res} {label}",
+                    **{r["policy"]: round(100 * r["resources_at_end"][res][what], 2) for r in rows},
+                }
+            )
     grid.append({"load": "GPUs freed vs worst", **{r["policy"]: round(r["gpus_freed"], 1) for r in rows}})
     grid.append({"load": "$/month freed", **{r["policy"]: dollars(r["dollars_per_month_freed"]) for r in rows}})
     grid.append({"load": "FGD paper, 130%", **{r["policy"]: r["shipped_fgd_130"] for r in rows}})
@@ -143,7 +162,8 @@ def pack_cmd(
     prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left."""
+    """One placement pass of the pods, in their order, with nothing departing; print what fits and what is left,
+    per resource (GPU, CPU, memory, RDMA) what is stranded. Pods keep to their node pools (JOBS.pool)."""
     from gpufleet.core.prices import dollars, load_prices
     from gpufleet.optimizer.packing.experiment import pack_once
     from gpufleet.plan.dollars import fleet_rate, per_month
@@ -154,6 +174,8 @@ def pack_cmd(
     given = policy_settings("placer", policy, settings)  # the name and the settings, checked before any reading
     pf, nf = load_jobs(pods, _root_opt("data_dir")), load_cluster(nodes, _root_opt("data_dir"))
     res = pack_once(pf, nf, policy, seed, given)
+    for note in res["notes"] if isinstance(res["notes"], list) else ():  # pools applied or set aside
+        read_note(note)
     rate = fleet_rate(nf, table)
     # what the capacity left unallocated costs a month at the fleet's mean price: what better packing can win
     res |= {
@@ -164,10 +186,42 @@ def pack_cmd(
     if as_json:
         emit_json(res)
         return
-    shown = {k: v for k, v in res.items() if k not in ("failed_pods", "priced_by", "usd_per_gpu_hour")}
+    hidden = ("failed_pods", "never_fit_pods", "resources", "notes", "priced_by", "usd_per_gpu_hour")
+    shown = {k: v for k, v in res.items() if k not in hidden}
     shown["unallocated_dollars_per_month"] = dollars(res["unallocated_dollars_per_month"])
     out.print(metrics_table(f"{policy}: {pods} on {nodes}", [shown]))
+    out.print(metrics_table("per resource (stranded: free where no pod of the list fits)", _resource_rows(res)))
     out.print(_priced_line(rate, table.name), markup=False)
+    if res["failed"]:
+        out.print(f"{res['failed']:,} pods did not fit; --json lists every one (failed_pods)", markup=False)
+
+
+def _resource_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per packed resource of `pack_once`'s figures (memory in GiB)."""
+    rows = []
+    for name, f in res["resources"].items():
+        scale, label = (2.0**30, "memory (GiB)") if name == "mem_bytes" else (1.0, name)
+        rows.append(
+            {
+                "resource": label,
+                "capacity": f["capacity"] / scale,
+                "allocated": f["allocated"] / scale,
+                "alloc_ratio": f["alloc_ratio"],
+                "free": f["free"] / scale,
+                "stranded": f["stranded"] / scale,
+                "stranded_share": f["stranded_share"],
+            }
+        )
+    return rows
+
+
+def _at_end(row: dict[str, Any], columns: list[str]) -> dict[str, dict[str, float]]:
+    """{resource: {alloc_ratio, stranded_share}} from an experiment row's `{resource}_{figure}` columns."""
+    out_: dict[str, dict[str, float]] = {}
+    for c in columns:
+        what = "alloc_ratio" if c.endswith("_alloc_ratio") else "stranded_share"
+        out_.setdefault(c.removesuffix(f"_{what}"), {})[what] = row[c]
+    return out_
 
 
 def _priced_line(rate: float | None, name: str) -> str:

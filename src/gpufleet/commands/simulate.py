@@ -21,6 +21,7 @@ from gpufleet.commands.common import (
     err,
     handles_errors,
     out,
+    read_note,
     reads_files,
 )
 from gpufleet.commands.sim_policies import SetOpt, checked, sim_settings
@@ -160,6 +161,8 @@ def simulate_cmd(
         res = replay(jf, nf, cfg, tenancy)
     res.summary = res.summary.priced(table)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
+    for note in res.summary.notes:  # node pools applied or set aside
+        read_note(note)
     if as_json:
         emit_json(res.summary.dump() | {"out": str(out_dir)})
         return

@@ -21,6 +21,7 @@ import polars as pl
 from gpufleet.core.durations import parse_duration
 from gpufleet.core.errors import GpufleetError
 from gpufleet.optimizer.packing import fits_ever
+from gpufleet.optimizer.packing.pools import pool_rule
 from gpufleet.sim.cluster_spec import parse_spec, view_from_nodes
 from gpufleet.sim.run import SimConfig, simulate
 
@@ -108,7 +109,8 @@ def never_runnable(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig) -> l
     if jobs.height == 0:
         return []
     view = view_from_nodes(nodes)
-    cols = [c for c in ("num_gpus", "num_cpus", "mem_bytes", "gpu_type") if c in jobs.columns]
+    jobs = pool_rule(jobs, nodes)[0]  # the simulator's rule: a job naming a node pool runs only there
+    cols = [c for c in ("num_gpus", "num_cpus", "mem_bytes", "gpu_type", "rdma", "pool") if c in jobs.columns]
     shapes = jobs.select(cols).unique()
     bad = []
     for row in shapes.iter_rows(named=True):
@@ -117,6 +119,8 @@ def never_runnable(jobs: pl.DataFrame, nodes: pl.DataFrame, cfg: SimConfig) -> l
             float(row.get("num_cpus") or 0),
             float(row.get("mem_bytes") or 0),
             row.get("gpu_type"),
+            float(row.get("rdma") or 0),
+            row.get("pool"),
         )
         if not fits_ever(view, req, chunk=cfg.chunk_gpus, multi_node=cfg.multi_node):
             bad.append(row)

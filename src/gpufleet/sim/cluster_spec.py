@@ -51,7 +51,8 @@ def parse_spec(text: str, *, known_types: bool = True) -> pl.DataFrame:
         for _ in range(count):
             rows.append(
                 {
-                    "node_id": f"{pool}-{len(rows):05d}",
+                    # the number leads: id order (placers' tie-break, packing/view.py) is the spec's order
+                    "node_id": f"n{len(rows):05d}-{pool}",
                     "pool": pool,
                     "gpu_type": gtype,
                     "num_gpus": gpus,

@@ -141,7 +141,8 @@ class QuotaDispatcher:
         # Reclaims that failed in this pass, by (queue, flavor, shape). Until something is preempted, a pass
         # only starts jobs (less free, more usage; no queue starts borrowing in the nominal round), so the
         # same or a larger shape fails again: skipped exactly, like the simulator's trial memo.
-        self._reclaim_failed: list[tuple[int, int, float, float, float]] = []
+        # (queue, flavor, GPUs, CPUs, memory, RDMA, pool) of reclaims that failed in this pass
+        self._reclaim_failed: list[tuple[int, int, float, float, float, float, str | None]] = []
         self._reclaim_stopped: set[int] = set()  # queues done reclaiming in this pass
         self.mode = NOMINAL
         self.scheds = list(schedulers)
@@ -208,20 +209,20 @@ class QuotaDispatcher:
         q, g = book.job_queue[i], book.gpus[i]
         if not book.may_reclaim(q) or q in self._reclaim_stopped:
             return False
-        cpus, mem = sim.wl.cpus[i], sim.wl.mem[i]
+        cpus, mem, rdma, pool = sim.wl.cpus[i], sim.wl.mem[i], sim.wl.rdma[i], sim.wl.pool[i]
         attempted = False
         for f in book.candidates(i):
             if not book.reclaimable(q, f, g):
                 continue  # beyond its nominal quota, or nobody borrows this flavor
             if any(
-                fq == q and ff == f and g >= fg and cpus >= fc and mem >= fm
-                for fq, ff, fg, fc, fm in self._reclaim_failed
+                fq == q and ff == f and g >= fg and cpus >= fc and mem >= fm and rdma >= fr and pool == fp
+                for fq, ff, fg, fc, fm, fr, fp in self._reclaim_failed
             ):
                 continue
             attempted = True
             plan = book.plan_reclaim(i, f, sim.last_start, sim.total_gpus - sim.allocated)
             if plan is None:
-                self._reclaim_failed.append((q, f, g, cpus, mem))
+                self._reclaim_failed.append((q, f, g, cpus, mem, rdma, pool))
                 continue
             victims, p = plan.victims, plan.enough
             before = len(sim.running)
@@ -238,7 +239,7 @@ class QuotaDispatcher:
             if ok:
                 self.reclaims += before + 1 - len(sim.running)
                 return True
-            self._reclaim_failed.append((q, f, g, cpus, mem))
+            self._reclaim_failed.append((q, f, g, cpus, mem, rdma, pool))
         if attempted:
             # Like Kueue, which tries preemption for the head of each queue once per cycle: after a job of
             # this queue could not be helped, the queue reclaims nothing more in this pass.

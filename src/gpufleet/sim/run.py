@@ -16,6 +16,7 @@ from gpufleet.core.schemas import JOBS, NODES, validate
 from gpufleet.forecasting.runtime import PREDICTORS, RuntimePredictor
 from gpufleet.optimizer.autoscaling.pools import POOL_SCALERS, PoolScaler
 from gpufleet.optimizer.packing import PLACERS, Placer
+from gpufleet.optimizer.packing.pools import pool_rule
 from gpufleet.sim.cluster_spec import view_from_nodes
 from gpufleet.sim.costing import cluster_hours_by_type, group_hours_by_type
 from gpufleet.sim.metrics import GroupTimeline, JobRecorder, Timeline, group_stats
@@ -75,6 +76,7 @@ def simulate(
     are priced by `prices` (the built-in list prices when None; `Summary.priced` re-prices a summary)."""
     t0 = time.perf_counter()
     jobs, nodes = validate(jobs, JOBS), validate(nodes, NODES)
+    jobs, pool_notes = pool_rule(jobs, nodes)  # a job naming a node pool runs only on that pool's nodes
     if cfg.integer_seconds:
         # Helios/Lucid tick once per second: int() of the submit time, durations as whole seconds
         jobs = jobs.with_columns(pl.col("submit_time").floor(), pl.col("duration").round())
@@ -196,6 +198,8 @@ def simulate(
         summary.groups_by = "group"
     if quota is not None:
         summary.quota = QuotaStats.model_validate(quota.report())
+    if pool_notes:
+        summary.notes = pool_notes
     summary.predictor = pred_name if wants else "none"
     # what `auto` chose at each weekly refit (None for the other predictors, or predictions passed in)
     summary.predictor_choice = predictor.choice if wants and preds is not None and predictions is None else None

@@ -124,6 +124,9 @@ class Summary(_Part):
         None, description="the `auto` predictor's record of what it chose and why (forecasting/runtime/auto.py)"
     )
     mate_refreshes: int = Field(0, description="waiting jobs re-ranked from their submission mates' news")
+    notes: list[str] = Field(
+        default_factory=list, description="what the replay decided about its input (node pools applied or set aside)"
+    )
     events: int = Field(description="events the simulator handled")
     wall_s: float = Field(description="wall-clock seconds the replay took (the one number that varies run to run)")
 

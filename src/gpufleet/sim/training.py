@@ -14,7 +14,7 @@ from gpufleet.core.gpus import gpu_spec
 from gpufleet.optimizer.packing import ClusterView, Placement, Placer, Request, apply, fits_ever, place, undo
 from gpufleet.optimizer.packing.place import feasible, fits_node, max_node_gpus
 from gpufleet.sim.engine import Engine, FollowUp
-from gpufleet.sim.workload import Workload
+from gpufleet.sim.workload import Shape, Workload, covers
 
 FINISH, ARRIVE, DEMOTE, SCHEDULE = 0, 1, 2, 3
 PRIORITY = {FINISH: 0, ARRIVE: 1, DEMOTE: 2, SCHEDULE: 3}
@@ -90,12 +90,12 @@ class TrainingSim:
         self.allocated = 0.0
         self.total_gpus = view.total_gpus
         self._speeds = speeds or {}
-        self._fits_ever: dict[tuple[float, float, float, str | None], bool] = {}
+        self._fits_ever: dict[Shape, bool] = {}
         self._out: list[FollowUp] = []
         # Shapes that did not fit, each with the nodes released since (see try_start).
-        self._blocked: dict[tuple[float, float, float, str | None], list[int]] = {}
-        self._trial_failed: list[tuple[float, float, float, str | None]] = []  # per pass, see start_preempting
-        self._clean: list[tuple[float, float, float, str | None]] = []  # blocked shapes with nothing released since
+        self._blocked: dict[Shape, list[int]] = {}
+        self._trial_failed: list[Shape] = []  # per pass, see start_preempting
+        self._clean: list[Shape] = []  # blocked shapes with nothing released since
         self._sched_pending = False
         # Bumps whenever room may have grown (a job gave its GPUs back, a node came into service): a scheduler
         # that knows its waiting jobs failed since then need not try them again (sjf/qssf, schedulers/priority.py).
@@ -121,8 +121,7 @@ class TrainingSim:
 
     def request(self, i: int) -> Request:
         """The resource request of job i (one shared object per distinct shape)."""
-        wl = self.wl
-        key = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
+        key = self.wl.shape(i, self.wl.gpu_type[i])
         req = self.view.request(*key)
         if key not in self._fits_ever:
             self._fits_ever[key] = fits_ever(self.view, req, chunk=self.chunk, multi_node=self.multi_node)
@@ -146,14 +145,14 @@ class TrainingSim:
         """True when no node (of job i's GPU type) has the GPUs job i needs on one node, CPUs and memory aside:
         until room grows, no job with these GPUs and type can start. False when unsure (gangs across nodes)."""
         wl = self.wl
-        bare = self.view.request(wl.gpus[i], 0.0, 0.0, wl.gpu_type[i])  # the placer's test with CPUs and memory off
+        # the placer's test with CPUs, memory and RDMA off (the pool stays: it decides which nodes count)
+        bare = self.view.request(wl.gpus[i], 0.0, 0.0, wl.gpu_type[i], 0.0, wl.pool[i])
         if self._gang(bare) or not (bare.whole or bare.fraction):
             return False
         return not bool(feasible(self.view, bare).any())
 
     def _try_place(self, i: int, t: float, gtype: str | None, flavor: str | None) -> bool:
-        wl = self.wl
-        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], gtype)
+        shape = self.wl.shape(i, gtype)
         req = self.view.request(*shape)
         # Exact shortcuts. A shape that failed can only fit again on a node released since; a shape at least
         # as large as a failed one with nothing released since fails too (feasibility is monotone).
@@ -164,7 +163,7 @@ class TrainingSim:
                 self._clean.append(shape)
             return False
         for f in self._clean:
-            if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
+            if covers(shape, f):
                 return False
         p = place(self.view, req, self.placer, chunk=self.chunk, multi_node=self.multi_node)
         if p is None:
@@ -214,9 +213,9 @@ class TrainingSim:
                 gtypes = list(dict.fromkeys(flavors))  # an untyped job runs on its flavor's type
         # Within a pass "free + victims" only shrinks (victims become free, starts take), so a shape that
         # failed a trial fails again, as does any shape at least as large: skip (exact).
-        shape = (wl.gpus[i], wl.cpus[i], wl.mem[i], wl.gpu_type[i])
+        shape = wl.shape(i, wl.gpu_type[i])
         for f in self._trial_failed:
-            if shape[0] >= f[0] and shape[1] >= f[1] and shape[2] >= f[2] and shape[3] == f[3]:
+            if covers(shape, f):
                 return False
         req, view = self.view.request(*shape), self.view
         if req.whole > 0 and not self._whole_gpus_could_fit(req, victims):
@@ -226,7 +225,7 @@ class TrainingSim:
         for v in victims:
             undo(view, self.placement[v])  # type: ignore[arg-type]
         ok = any(
-            place(view, view.request(*shape[:3], gt), self.placer, chunk=self.chunk, multi_node=self.multi_node)
+            place(view, view.request(*wl.shape(i, gt)), self.placer, chunk=self.chunk, multi_node=self.multi_node)
             is not None
             for gt in gtypes
         )
@@ -252,7 +251,7 @@ class TrainingSim:
         ok = view.active if mask is None else view.active & mask
         freed: dict[tuple[int, int], float] = {}  # shares given back per (node, GPU): shared GPUs add up
         for v in victims:
-            for n, slots, _, _ in self.placement[v].parts:  # type: ignore[union-attr]
+            for n, slots, *_ in self.placement[v].parts:  # type: ignore[union-attr]
                 for s, a in slots:
                     freed[(n, s)] = freed.get((n, s), 0.0) + a
         gain: dict[int, int] = {}
@@ -306,8 +305,8 @@ class TrainingSim:
         out: list[FollowUp] = []
         if i + 1 < self.wl.n:
             out.append((self.wl.submit[i + 1], ARRIVE, i + 1))
-        req = self.request(i)
-        if not self._fits_ever[(req.gpus, req.cpus, req.mem, self.wl.gpu_type[i])] or (
+        self.request(i)  # caches whether the job's shape fits the empty cluster at all
+        if not self._fits_ever[self.wl.shape(i, self.wl.gpu_type[i])] or (
             self.quota is not None and not self.quota.can_ever(i)
         ):
             self.state[i] = UNSCHEDULABLE

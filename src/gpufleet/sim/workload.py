@@ -8,6 +8,21 @@ import polars as pl
 
 from gpufleet.forecasting.runtime.mates import submission_groups
 
+# what a job asks of a node: GPUs, CPUs, memory, GPU types, RDMA, node pool (Workload.shape)
+Shape = tuple[float, float, float, str | None, float, str | None]
+
+
+def covers(shape: Shape, failed: Shape) -> bool:
+    """`shape` asks at least what `failed` asked, of the same GPU types and pool: where that failed, it fails."""
+    return (
+        shape[0] >= failed[0]
+        and shape[1] >= failed[1]
+        and shape[2] >= failed[2]
+        and shape[4] >= failed[4]
+        and shape[3] == failed[3]
+        and shape[5] == failed[5]
+    )
+
 
 @dataclass
 class Workload:
@@ -24,6 +39,18 @@ class Workload:
     skipped_unknown_duration: list[str]
     group: list[str | None] = field(default_factory=list)  # team / VC / namespace; empty when the jobs have none
     mates: list[int] = field(default_factory=list)  # submission-mate group per job (forecasting.runtime.mates)
+    rdma: list[float] = field(default_factory=list)  # RDMA asked for; empty: none (every job 0)
+    pool: list[str | None] = field(default_factory=list)  # node pool each job is held to; empty: none
+
+    def __post_init__(self) -> None:
+        if len(self.rdma) != self.n:
+            self.rdma = [0.0] * self.n
+        if len(self.pool) != self.n:
+            self.pool = [None] * self.n
+
+    def shape(self, i: int, gpu_type: str | None) -> Shape:
+        """What job i asks of a node (the arguments of ClusterView.request), held to GPU types `gpu_type`."""
+        return self.gpus[i], self.cpus[i], self.mem[i], gpu_type, self.rdma[i], self.pool[i]
 
     @property
     def n(self) -> int:
@@ -68,4 +95,6 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None, mate_ga
         skipped_unknown_duration=unknown,
         group=df["group"].cast(pl.String).to_list() if "group" in df.columns else [],
         mates=mates,
+        rdma=df["rdma"].cast(pl.Float64).fill_null(0.0).to_list() if "rdma" in df.columns else [],
+        pool=df["pool"].cast(pl.String).to_list() if "pool" in df.columns else [],
     )

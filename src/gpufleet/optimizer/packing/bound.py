@@ -26,6 +26,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.optimizer.packing.pools import pod_arrays, pool_rule
 from gpufleet.optimizer.packing.view import EPS, UNLIMITED, view_from_nodes
 
 MAX_PODS = 400  # beyond this the program gets slow; the bound is meant for small instances
@@ -47,29 +48,28 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     if pods.height > MAX_PODS:
         raise GpufleetError(f"the exact bound takes at most {MAX_PODS} pods, got {pods.height}; sample fewer")
     view = view_from_nodes(nodes)
-    gpus = pods["num_gpus"].cast(pl.Float64).to_numpy()
-    cpus = pods["num_cpus"].cast(pl.Float64).fill_null(0.0).to_numpy()
-    mem = pods["mem_bytes"].cast(pl.Float64).fill_null(0.0).to_numpy() if "mem_bytes" in pods.columns else 0 * gpus
-    spec = pods["gpu_type"].to_list() if "gpu_type" in pods.columns else [None] * pods.height
+    arrays = pod_arrays(pool_rule(pods, nodes)[0])
+    gpus = np.asarray(arrays.gpus, dtype=np.float64)
     widest = int(view.gpu_total.max(initial=0))
     if (gpus > widest + EPS).any():
         raise GpufleetError(f"the exact bound handles pods that fit on one node (<= {widest} GPUs)")
 
     # Identical pods are interchangeable: one integer variable per (pod shape, node) instead of one binary
     # per pod, which removes the pods' symmetry from the search.
-    shapes: dict[tuple[float, float, float, str | None], int] = {}
-    for key in zip(gpus.tolist(), cpus.tolist(), mem.tolist(), spec, strict=True):
+    shapes: dict[tuple[float, float, float, str | None, float, str | None], int] = {}
+    for i in range(pods.height):
+        key = arrays.shape(i)
         shapes[key] = shapes.get(key, 0) + 1
     cols: list[tuple[str, int, int, int]] = []  # (kind, shape or -1, node, gpu) per variable
     obj: list[float] = []
     ub: list[float] = []
     keys = list(shapes)
-    for si, (g_s, c_s, m_s, t_s) in enumerate(keys):
-        mask = view.type_mask(t_s)
+    for si, (g_s, c_s, m_s, t_s, r_s, p_s) in enumerate(keys):
+        mask = view.allowed(t_s, p_s)
         for n in range(view.n):
             if mask is not None and not mask[n]:
                 continue
-            if c_s > view.cpu_total[n] + EPS or m_s > view.mem_total[n] + EPS:
+            if c_s > view.cpu_total[n] + EPS or m_s > view.mem_total[n] + EPS or r_s > view.rdma_total[n] + EPS:
                 continue
             if g_s >= 1 - EPS or g_s <= EPS:
                 if g_s <= view.gpu_total[n] + EPS:
@@ -108,15 +108,17 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     by_node_alloc: dict[int, list[tuple[int, float]]] = {}
     by_node_cpu: dict[int, list[tuple[int, float]]] = {}
     by_node_mem: dict[int, list[tuple[int, float]]] = {}
+    by_node_rdma: dict[int, list[tuple[int, float]]] = {}
     for j, (kind, si, n, g) in enumerate(cols):
         if kind == "u":
             by_gpu.setdefault((n, g), []).append((j, -1.0))
             by_node_gpu.setdefault(n, []).append((j, 1.0))
             continue
-        g_s, c_s, m_s, _ = keys[si]
+        g_s, c_s, m_s, _, r_s, _ = keys[si]
         by_shape.setdefault(si, []).append((j, 1.0))
         by_node_cpu.setdefault(n, []).append((j, c_s))
         by_node_mem.setdefault(n, []).append((j, m_s))
+        by_node_rdma.setdefault(n, []).append((j, r_s))
         by_node_alloc.setdefault(n, []).append((j, g_s))
         if kind == "x":
             by_node_gpu.setdefault(n, []).append((j, g_s))
@@ -134,6 +136,9 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     for n, entries in by_node_mem.items():
         if view.mem_total[n] < UNLIMITED:
             add(entries, -np.inf, float(view.mem_total[n]))
+    for n, entries in by_node_rdma.items():
+        if view.rdma_total[n] < UNLIMITED:
+            add(entries, -np.inf, float(view.rdma_total[n]))
     for n, g in shared:  # shared GPUs are numbered from 0 upward: no two equivalent numberings
         if g > 0:
             add([(u_index[(n, g)], 1.0), (u_index[(n, g - 1)], -1.0)], -np.inf, 0.0)
@@ -141,7 +146,15 @@ def optimal_allocation(pods: pl.DataFrame, nodes: pl.DataFrame, *, time_limit: f
     twins: dict[tuple[object, ...], list[int]] = {}
     for n in range(view.n):
         twins.setdefault(
-            (view.gpu_type[n], int(view.gpu_total[n]), float(view.cpu_total[n]), float(view.mem_total[n])), []
+            (
+                view.gpu_type[n],
+                view.pool[n],
+                int(view.gpu_total[n]),
+                float(view.cpu_total[n]),
+                float(view.mem_total[n]),
+                float(view.rdma_total[n]),
+            ),
+            [],
         ).append(n)
     for group in twins.values():
         for a, b in itertools.pairwise(group):

@@ -37,6 +37,7 @@ class Shape:
     cpus: float
     gpu_type: str | None  # allowed GPU models 'A|B'; None = any
     weight: float
+    pool: str | None = None  # the node pool its pods ask for; None = any
 
 
 def workload_shapes(pods: pl.DataFrame, coverage: float = 1.0, step: int = 10) -> list[Shape]:
@@ -48,16 +49,22 @@ def workload_shapes(pods: pl.DataFrame, coverage: float = 1.0, step: int = 10) -
     if gpu.height == 0:
         return []
     spec = pl.col("gpu_type") if "gpu_type" in gpu.columns else pl.lit(None, dtype=pl.String)
+    pool = pl.col("pool") if "pool" in gpu.columns else pl.lit(None, dtype=pl.String)
     counts = (
         gpu.select(
             pl.col("num_gpus").cast(pl.Float64).alias("gpus"),
             pl.col("num_cpus").cast(pl.Float64).fill_null(0.0).alias("cpus"),
             spec.alias("gpu_type"),
+            pool.alias("pool"),
         )
-        .group_by("gpus", "cpus", "gpu_type")
+        .group_by("gpus", "cpus", "gpu_type", "pool")
         .len()
         # most popular first; ties in a fixed order so the kept set is deterministic
-        .sort(["len", "gpus", "cpus", "gpu_type"], descending=[True, False, False, False], nulls_last=True)
+        .sort(
+            ["len", "gpus", "cpus", "gpu_type", "pool"],
+            descending=[True, False, False, False, False],
+            nulls_last=True,
+        )
     )
     n = counts["len"].to_numpy().astype(float)
     keep = len(n)
@@ -68,8 +75,8 @@ def workload_shapes(pods: pl.DataFrame, coverage: float = 1.0, step: int = 10) -
     kept = counts.head(keep)
     w = n[:keep] / n[:keep].sum()
     return [
-        Shape(g, c, t, float(p))
-        for (g, c, t), p in zip(kept.select("gpus", "cpus", "gpu_type").iter_rows(), w, strict=True)
+        Shape(g, c, t, float(p), pool_)
+        for (g, c, t, pool_), p in zip(kept.select("gpus", "cpus", "gpu_type", "pool").iter_rows(), w, strict=True)
     ]
 
 
@@ -81,8 +88,8 @@ class FragModel:
         self.count = np.array([1 if s.gpus < 1 - EPS else round(s.gpus) for s in shapes], dtype=np.int64)
         self.cpus = np.array([s.cpus for s in shapes])
         self.weight = np.array([s.weight for s in shapes])
-        masks = [view.type_mask(s.gpu_type) for s in shapes]
-        # (nodes, shapes): may shape m run on node n at all (GPU model); padded to at least one shape
+        masks = [view.allowed(s.gpu_type, s.pool) for s in shapes]
+        # (nodes, shapes): may shape m run on node n at all (GPU model, node pool); padded to at least one shape
         self.access: B = np.ones((view.n, len(shapes)), dtype=bool)
         for m, mask in enumerate(masks):
             if mask is not None:
@@ -339,7 +346,7 @@ class FGDBalance(FGD):
             return shapes
         w = np.array([s.weight * s.gpus**self.size_power for s in shapes])
         w /= w.sum()
-        return [Shape(s.gpus, s.cpus, s.gpu_type, float(x)) for s, x in zip(shapes, w, strict=True)]
+        return [Shape(s.gpus, s.cpus, s.gpu_type, float(x), s.pool) for s, x in zip(shapes, w, strict=True)]
 
     def _online_shapes(self, view: ClusterView) -> tuple[list[Shape], list[B | None]]:
         shapes, masks = super()._online_shapes(view)

@@ -10,15 +10,15 @@ consolidate.py`, Lucid `simulation/policy/placer/consolidate.py`), for nodes of 
   the order "most free GPUs first, lowest id on ties": another free node if there is one (so the remainder
   does NOT go on a partly used node while a free node is left), otherwise the partly used node with the
   most free GPUs - and fails if that node has fewer than r free.
-CPUs and memory are not looked at there; here they are checked per part (traces without them are
-unaffected).
+CPUs and memory are not looked at there; here they are checked per part, as are RDMA and the node pool
+(traces without them are unaffected).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gpufleet.optimizer.packing.place import Placement, _slots, fits_node
+from gpufleet.optimizer.packing.place import Placement, _slots, chunk_request, fits_node
 from gpufleet.optimizer.packing.placers import PLACERS, BasePlacer
 from gpufleet.optimizer.packing.view import F64, ClusterView, Request
 
@@ -55,9 +55,8 @@ class HeliosConsolidate(BasePlacer):
             sizes.append(r)
         parts = []
         for n, c in zip(nodes, sizes, strict=True):
-            share = c / req.whole
-            sub = Request(float(c), req.cpus * share, req.mem * share, req.type_mask)
+            sub = chunk_request(req, c)
             if not fits_node(view, sub, n):
                 return None
-            parts.append((n, _slots(view, n, sub), sub.cpus, sub.mem))
+            parts.append((n, _slots(view, n, sub), sub.cpus, sub.mem, sub.rdma))
         return Placement(tuple(parts))

@@ -3,7 +3,9 @@
 Gang semantics (all or nothing): a job that fits on one node goes on one node. A larger job is split
 into chunks of `chunk` GPUs (8 by default, the usual node size) plus a remainder, each chunk on a
 different node; the chunks are placed one after another on the best-scoring feasible node, and if any
-chunk does not fit nothing is taken. CPUs and memory are split across chunks in proportion to GPUs.
+chunk does not fit nothing is taken. CPUs, memory and RDMA are split across chunks in proportion to GPUs.
+A request only ever goes to the nodes its mask allows (GPU types and node pool): every placer, since
+feasibility is decided here, once.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ BIG = np.inf
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a job runs: per node, the GPU slots and shares taken, and its CPUs and memory."""
+    """Where a job runs: per node, the GPU slots and shares taken, and its CPUs, memory and RDMA."""
 
-    parts: tuple[tuple[int, tuple[tuple[int, float], ...], float, float], ...]
+    parts: tuple[tuple[int, tuple[tuple[int, float], ...], float, float, float], ...]
 
     @property
     def nodes(self) -> list[int]:
@@ -31,7 +33,7 @@ class Placement:
 
 
 def feasible(view: ClusterView, req: Request) -> B:
-    """Nodes that can host `req` right now (GPU count or share, CPUs, memory, GPU type)."""
+    """Nodes that can host `req` right now (GPU count or share, CPUs, memory, RDMA, GPU type and pool)."""
     if req.whole:
         ok = view.whole_free >= req.whole
     elif req.fraction:
@@ -42,6 +44,8 @@ def feasible(view: ClusterView, req: Request) -> B:
         ok &= view.cpu_free >= req.cpus - EPS
     if req.mem > 0 and view.mem_limited:
         ok &= view.mem_free >= req.mem - EPS
+    if req.rdma > 0 and view.rdma_limited:
+        ok &= view.rdma_free >= req.rdma - EPS
     if req.type_mask is not None:
         ok &= req.type_mask
     if not view.all_active:
@@ -59,6 +63,8 @@ def fits_node(view: ClusterView, req: Request, n: int) -> bool:
     if req.cpus > 0 and view.cpu_free[n] < req.cpus - EPS:
         return False
     if req.mem > 0 and view.mem_free[n] < req.mem - EPS:
+        return False
+    if req.rdma > 0 and view.rdma_free[n] < req.rdma - EPS:
         return False
     if not view.active[n]:
         return False
@@ -109,9 +115,10 @@ def fits_ever(view: ClusterView, req: Request, *, chunk: int = 8, multi_node: bo
     cap = view.gpu_total if req.type_mask is None else np.where(req.type_mask, view.gpu_total, 0)
     cpu_ok = view.cpu_total >= req.cpus - EPS
     mem_ok = view.mem_total >= req.mem - EPS
+    rdma_ok = view.rdma_total >= req.rdma - EPS
     type_ok = np.ones(view.n, bool) if req.type_mask is None else req.type_mask
     need = req.whole if req.whole else (1 if req.fraction else 0)
-    if bool(((cap >= need) & cpu_ok & mem_ok & type_ok).any()):
+    if bool(((cap >= need) & cpu_ok & mem_ok & rdma_ok & type_ok).any()):
         return True
     widest = max_node_gpus(view, req.type_mask)
     if not multi_node or not req.whole or widest == 0:
@@ -121,7 +128,11 @@ def fits_ever(view: ClusterView, req: Request, *, chunk: int = 8, multi_node: bo
     usable = [
         int(
             (
-                (cap >= c) & (view.cpu_total >= req.cpus * s - EPS) & (view.mem_total >= req.mem * s - EPS) & type_ok
+                (cap >= c)
+                & (view.cpu_total >= req.cpus * s - EPS)
+                & (view.mem_total >= req.mem * s - EPS)
+                & (view.rdma_total >= req.rdma * s - EPS)
+                & type_ok
             ).sum()
         )
         for c, s in zip(chunks, share, strict=True)
@@ -142,7 +153,9 @@ def place(
     if req.whole <= widest or not multi_node or widest == 0:
         # a job that fits on one node waits for one node rather than spreading
         node = _pick(view, req, placer, [])
-        return None if node is None else Placement(((node, _slots(view, node, req, placer), req.cpus, req.mem),))
+        if node is None:
+            return None
+        return Placement(((node, _slots(view, node, req, placer), req.cpus, req.mem, req.rdma),))
     return placer.gang(view, req, min(chunk, widest))
 
 
@@ -150,33 +163,38 @@ def split_gang(view: ClusterView, req: Request, placer: Placer, size: int) -> Pl
     """The usual gang rule (BasePlacer.gang): chunks of `size` GPUs plus a remainder, each on the best-scoring
     feasible node not yet taken by the job, placed one after another; None (nothing taken) if one does not fit."""
     chunks = _chunks(req.whole, size)
-    parts: list[tuple[int, tuple[tuple[int, float], ...], float, float]] = []
+    parts: list[tuple[int, tuple[tuple[int, float], ...], float, float, float]] = []
     taken: list[int] = []
     try:
         for c in chunks:
-            share = c / req.whole
-            sub = Request(float(c), req.cpus * share, req.mem * share, req.type_mask)
+            sub = chunk_request(req, c)
             n = _pick(view, sub, placer, taken)
             if n is None:
                 return None
             slots = _slots(view, n, sub, placer)
             # tentatively take it so the next chunk sees the updated node; undone below
-            view.allocate(n, list(slots), sub.cpus, sub.mem)
-            parts.append((n, slots, sub.cpus, sub.mem))
+            view.allocate(n, list(slots), sub.cpus, sub.mem, sub.rdma)
+            parts.append((n, slots, sub.cpus, sub.mem, sub.rdma))
             taken.append(n)
         return Placement(tuple(parts))
     finally:
-        for n, slots, cpus, mem in parts:
-            view.release(n, list(slots), cpus, mem)
+        for n, slots, cpus, mem, rdma in parts:
+            view.release(n, list(slots), cpus, mem, rdma)
+
+
+def chunk_request(req: Request, gpus: int) -> Request:
+    """The part of gang `req` that runs `gpus` of its GPUs on one node: CPUs, memory and RDMA in proportion."""
+    share = gpus / req.whole
+    return Request(float(gpus), req.cpus * share, req.mem * share, req.type_mask, req.rdma * share)
 
 
 def apply(view: ClusterView, p: Placement) -> None:
     """Take the resources of a placement."""
-    for n, slots, cpus, mem in p.parts:
-        view.allocate(n, list(slots), cpus, mem)
+    for n, slots, cpus, mem, rdma in p.parts:
+        view.allocate(n, list(slots), cpus, mem, rdma)
 
 
 def undo(view: ClusterView, p: Placement) -> None:
     """Give back the resources of a placement."""
-    for n, slots, cpus, mem in p.parts:
-        view.release(n, list(slots), cpus, mem)
+    for n, slots, cpus, mem, rdma in p.parts:
+        view.release(n, list(slots), cpus, mem, rdma)

@@ -1,7 +1,8 @@
 """The Placer protocol, its registry and the basic placers (first/best/worst-fit, consolidate).
 
 A placer only scores nodes: lower is better, over all nodes at once (numpy, no per-node Python loop).
-Feasibility (GPU, fraction, CPU, memory, GPU type) and gang splitting are decided once, in `place`.
+Feasibility (GPU, fraction, CPU, memory, RDMA, GPU type, node pool) and gang splitting are decided once, in
+`place`, so no placer can put a pod outside its pool.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class WorstFit(BasePlacer):
 @PLACERS.register("consolidate")
 class Consolidate(BasePlacer):
     """Fewest nodes: never open an empty node while a used one fits; among used ones, the fullest by its
-    dominant resource (GPU, CPU or memory share), so idle nodes stay idle and can be powered down."""
+    dominant resource (GPU, CPU, memory or RDMA share), so idle nodes stay idle and can be powered down."""
 
     def score(self, view: ClusterView, req: Request) -> F64:
         """Empty-node penalty plus the negated dominant allocated share after placement."""
@@ -118,12 +119,14 @@ class Consolidate(BasePlacer):
         mem_share = 1.0 - (view.mem_free - req.mem) / np.maximum(view.mem_total, 1e-9)
         used = (view.free_sum < view.gpu_total - 1e-9) | (view.cpu_free < view.cpu_total - 1e-9)
         dominant = np.maximum(np.maximum(gpu_share, cpu_share), mem_share)
+        if view.rdma_limited:
+            dominant = np.maximum(dominant, 1.0 - (view.rdma_free - req.rdma) / np.maximum(view.rdma_total, 1e-9))
         return np.where(used, 0.0, 10.0) - dominant
 
 
 @PLACERS.register("dot-product")
 class DotProduct(BasePlacer):
-    """Tetris-style alignment: the node whose free (GPU, CPU, memory) vector, each normalized by the node's
+    """Tetris-style alignment: the node whose free (GPU, CPU, memory, RDMA) vector, each normalized by the node's
     capacity, has the largest dot product with the request's normalized demand."""
 
     def score(self, view: ClusterView, req: Request) -> F64:
@@ -132,7 +135,11 @@ class DotProduct(BasePlacer):
         c_cap = np.maximum(view.cpu_total, 1e-9)
         m_cap = np.maximum(view.mem_total, 1e-9)
         dot = (max(req.gpus, 0.0) / g_cap) * (view.free_sum / g_cap) + (req.cpus / c_cap) * (view.cpu_free / c_cap)
-        return -(dot + (req.mem / m_cap) * (view.mem_free / m_cap))
+        dot = dot + (req.mem / m_cap) * (view.mem_free / m_cap)
+        if req.rdma > 0 and view.rdma_limited:
+            r_cap = np.maximum(view.rdma_total, 1e-9)
+            dot = dot + (req.rdma / r_cap) * (view.rdma_free / r_cap)
+        return -dot
 
 
 @PLACERS.register("gpu-packing")

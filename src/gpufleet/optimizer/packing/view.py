@@ -2,12 +2,17 @@
 
 GPUs are slots with a free fraction each (1.0 = whole GPU free), so GPU sharing (a pod asking for 0.3
 of one GPU, as openb's gpu_milli) and whole-GPU gangs use the same state. Padding slots of nodes with
-fewer GPUs than the widest node hold -1 and are never usable.
+fewer GPUs than the widest node hold -1 and are never usable. CPUs, memory and RDMA are packed too (a node
+without a figure for one is unlimited in it), and a request may be held to GPU types and to a node pool.
+
+`view_from_nodes` orders the nodes by their id (numbers in ids by value), whatever order the inventory lists
+them in: placers break ties by node index, so that index must not depend on how a file happened to be sorted.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +33,8 @@ class Request:
     gpus: float
     cpus: float = 0.0
     mem: float = 0.0
-    type_mask: B | None = None  # allowed nodes by GPU type; None = any
+    type_mask: B | None = None  # the nodes it may use (its GPU types and its pool); None = any
+    rdma: float = 0.0
     whole: int = field(init=False)  # whole GPUs asked for (above one GPU, rounded up to whole GPUs)
     fraction: float = field(init=False)  # the share of one GPU asked for when below one GPU, else 0
 
@@ -47,6 +53,8 @@ class ClusterView:
     gpu_total: I64
     cpu_total: F64
     mem_total: F64
+    rdma_total: F64 = field(default_factory=lambda: np.empty(0))  # empty: unlimited on every node
+    pool: list[str | None] = field(default_factory=list)  # node pool of each node; empty: no pools
     rows: list[list[float]] = field(init=False)  # free fraction of each GPU, per node (Python: fast scalar updates)
     whole_free: I64 = field(init=False)  # fully free GPUs per node
     frac_max: F64 = field(init=False)  # largest free fraction of any GPU per node
@@ -54,8 +62,10 @@ class ClusterView:
     free_sum: F64 = field(init=False)  # total free GPU capacity per node
     cpu_free: F64 = field(init=False)
     mem_free: F64 = field(init=False)
+    rdma_free: F64 = field(init=False)
     cpu_limited: bool = field(init=False)
     mem_limited: bool = field(init=False)
+    rdma_limited: bool = field(init=False)
     version: I64 = field(init=False)  # bumped on every change of a node, so placers can cache per-node scores
     active: B = field(init=False)  # nodes in service (a node pool scaler switches them; all by default)
     all_active: bool = field(init=False)
@@ -63,20 +73,26 @@ class ClusterView:
     def __post_init__(self) -> None:
         self.rows = [[1.0] * int(g) for g in self.gpu_total]
         self._widest: dict[int, tuple[int, B | None]] = {}
-        self._masks: dict[str | None, B | None] = {None: None}
-        self._requests: dict[tuple[float, float, float, str | None], Request] = {}
+        self._masks: dict[tuple[str | None, str | None], B | None] = {(None, None): None}
+        self._requests: dict[tuple[float, float, float, str | None, float, str | None], Request] = {}
+        if len(self.rdma_total) != len(self.node_ids):
+            self.rdma_total = np.full(len(self.node_ids), UNLIMITED)
+        if len(self.pool) != len(self.node_ids):
+            self.pool = [None] * len(self.node_ids)
         self.whole_free = self.gpu_total.astype(np.int64).copy()
         self.frac_max = np.where(self.gpu_total > 0, 1.0, 0.0)
         self.shared_max = np.zeros(len(self.node_ids))
         self.free_sum = self.gpu_total.astype(np.float64).copy()
         self.cpu_free = self.cpu_total.astype(np.float64).copy()
         self.mem_free = self.mem_total.astype(np.float64).copy()
+        self.rdma_free = self.rdma_total.astype(np.float64).copy()
         self.version = np.zeros(len(self.node_ids), dtype=np.int64)
         self.active = np.ones(len(self.node_ids), dtype=bool)
         self.all_active = True
         # with no CPU or memory limits anywhere, feasibility skips those checks (the hot path of big replays)
         self.cpu_limited = bool((self.cpu_total < UNLIMITED).any())
         self.mem_limited = bool((self.mem_total < UNLIMITED).any())
+        self.rdma_limited = bool((self.rdma_total < UNLIMITED).any())
 
     @property
     def slots(self) -> F64:
@@ -118,15 +134,29 @@ class ClusterView:
         allowed = set(spec.split("|"))
         return np.array([t in allowed for t in self.gpu_type], dtype=bool)
 
-    def request(self, gpus: float, cpus: float, mem: float, spec: str | None) -> Request:
-        """The Request for a shape, one shared object per distinct shape and one mask per GPU-type spec
+    def pool_mask(self, pool: str | None) -> B | None:
+        """Nodes of node pool `pool`; None when the request names no pool (any node will do)."""
+        if pool is None:
+            return None
+        return np.array([p == pool for p in self.pool], dtype=bool)
+
+    def allowed(self, spec: str | None, pool: str | None = None) -> B | None:
+        """The nodes a request of GPU types `spec` and node pool `pool` may use (one cached mask per pair)."""
+        key = (spec, pool)
+        if key not in self._masks:
+            t, p = self.type_mask(spec), self.pool_mask(pool)
+            self._masks[key] = t if p is None else (p if t is None else t & p)
+        return self._masks[key]
+
+    def request(
+        self, gpus: float, cpus: float, mem: float, spec: str | None, rdma: float = 0.0, pool: str | None = None
+    ) -> Request:
+        """The Request for a shape, one shared object per distinct shape and one mask per (GPU types, pool)
         (replays ask for the same few shapes millions of times; stable masks also key the widest-node cache)."""
-        key = (gpus, cpus, mem, spec)
+        key = (gpus, cpus, mem, spec, rdma, pool)
         req = self._requests.get(key)
         if req is None:
-            if spec not in self._masks:
-                self._masks[spec] = self.type_mask(spec)
-            req = self._requests[key] = Request(gpus, cpus, mem, self._masks[spec])
+            req = self._requests[key] = Request(gpus, cpus, mem, self.allowed(spec, pool), rdma)
         return req
 
     def _change(self, node: int, slots: list[tuple[int, float]], sign: float) -> None:
@@ -152,18 +182,22 @@ class ClusterView:
         self.frac_max[node] = max(row) if row else 0.0
         self.shared_max[node] = max((v for v in row if EPS < v < 1.0 - EPS), default=0.0)
 
-    def allocate(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float) -> None:
-        """Take GPU shares, CPUs and memory on one node."""
+    def allocate(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float, rdma: float = 0.0) -> None:
+        """Take GPU shares, CPUs, memory and RDMA on one node."""
         self._change(node, slots, 1.0)
         self.cpu_free[node] -= cpus
         self.mem_free[node] -= mem
+        if rdma:
+            self.rdma_free[node] -= rdma
         self.version[node] += 1
 
-    def release(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float) -> None:
+    def release(self, node: int, slots: list[tuple[int, float]], cpus: float, mem: float, rdma: float = 0.0) -> None:
         """Give back what allocate took."""
         self._change(node, slots, -1.0)
         self.cpu_free[node] += cpus
         self.mem_free[node] += mem
+        if rdma:
+            self.rdma_free[node] += rdma
         self.version[node] += 1
 
     def set_active(self, node: int, on: bool) -> None:
@@ -184,14 +218,33 @@ class ClusterView:
         return float(self.total_gpus - self.free_sum.sum())
 
 
+def node_order(ids: list[str]) -> list[int]:
+    """Row positions of `ids` in id order, numbers inside ids compared by value (node-2 before node-10)."""
+
+    def key(i: int) -> tuple[tuple[int, int | str], ...]:
+        parts = re.split(r"(\d+)", ids[i])
+        return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+    return sorted(range(len(ids)), key=key)
+
+
 def view_from_nodes(nodes: pl.DataFrame) -> ClusterView:
-    """A fresh, empty ClusterView of a canonical NODES frame (unknown CPUs/memory are unlimited)."""
-    cpus = nodes["num_cpus"] if "num_cpus" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
-    mem = nodes["mem_bytes"] if "mem_bytes" in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.Float64)
+    """A fresh, empty ClusterView of a canonical NODES frame, nodes in id order (`node_order`); unknown CPUs,
+    memory and RDMA are unlimited."""
+    nodes = nodes[node_order(nodes["node_id"].cast(pl.String).to_list())]
+
+    def amounts(col: str) -> F64:
+        if col not in nodes.columns:
+            return np.full(nodes.height, UNLIMITED)
+        return nodes[col].cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64)
+
+    pools = nodes["pool"].to_list() if "pool" in nodes.columns else []
     return ClusterView(
         node_ids=nodes["node_id"].to_list(),
         gpu_type=nodes["gpu_type"].to_list(),
         gpu_total=nodes["num_gpus"].fill_null(0).to_numpy().astype(np.int64),
-        cpu_total=cpus.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
-        mem_total=mem.cast(pl.Float64).fill_null(UNLIMITED).to_numpy().astype(np.float64),
+        cpu_total=amounts("num_cpus"),
+        mem_total=amounts("mem_bytes"),
+        rdma_total=amounts("rdma"),
+        pool=pools,
     )

@@ -36,6 +36,7 @@ class _Priority(BaseScheduler):
         self.skip_known_failures = skip_known_failures
         self.stops_at_first_failure = self.settings.blocking  # with `blocking`, a pass ends at the first miss
         self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
+        self._gpuless = 0  # jobs in _order that ask for no GPU (CPU pods): they may start with every GPU taken
         # Per lane (ctx.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
         # since the lane's last pass, and ctx.retry_token() as it was through that pass (None: not known).
         self._new: dict[int, list[int]] = {}
@@ -48,6 +49,7 @@ class _Priority(BaseScheduler):
     def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
         bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
+        self._gpuless += ctx.wl.gpus[i] <= 0
         for new in self._new.values():
             new.append(i)
 
@@ -92,36 +94,37 @@ class _Priority(BaseScheduler):
                 continue  # started or gone since it joined
             if gpus[i] <= ctx.total_gpus - ctx.allocated + 1e-9 and ctx.try_start(i, t):
                 del order[bisect.bisect_left(order, key)]
+                self._gpuless -= gpus[i] <= 0
 
     def _full_pass(self, ctx: SchedulingContext, t: float, whole_class: bool) -> None:
         started: list[int] = []
         wl = ctx.wl
-        gpus, cpus, mem, gtype = wl.gpus, wl.cpus, wl.mem, wl.gpu_type
+        gpus, cpus, mem, gtype, rdma, pool = wl.gpus, wl.cpus, wl.mem, wl.gpu_type, wl.rdma, wl.pool
         free = ctx.total_gpus - ctx.allocated  # read once and after each start (a property under quotas)
         blocking = self.settings.blocking
-        # What failed in this pass, per (GPUs, GPU type): the (CPUs, memory) of each failed job. A pass only
-        # starts jobs, so room (and a queue's quota) only shrinks, and a failed try changes nothing (a reclaim
-        # that fails is undone): a later job with the same GPUs and type and at least those CPUs and memory fails
-        # too (same chunks, each asking at least as much). With a long queue (100k synthetic jobs: hundreds of
-        # 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact: the test replays
-        # with it off (tests/sim/test_priority_skips.py).
+        # What failed in this pass, per (GPUs, GPU type, pool): the (CPUs, memory, RDMA) of each failed job. A
+        # pass only starts jobs, so room (and a queue's quota) only shrinks, and a failed try changes nothing (a
+        # reclaim that fails is undone): a later job with the same GPUs, type and pool and at least those CPUs,
+        # memory and RDMA fails too (same chunks, each asking at least as much). With a long queue (100k synthetic
+        # jobs: hundreds of 8- and 32-GPU gangs waiting) this spares re-trying each of them at every pass. Exact:
+        # the test replays with it off (tests/sim/test_priority_skips.py).
         # A class is None (all of it fails) when no node has its GPUs at all: found once, at its first failure.
         # Only with `whole_class` (no retry token means a reclaim may run: there a job with fewer CPUs than the one
         # that failed may still reclaim - the reclaim memo only covers jobs asking at least as much - and reclaim
         # frees GPUs).
-        failed: dict[tuple[float, str | None], list[tuple[float, float]] | None] = {}
+        failed: dict[tuple[float, str | None, str | None], list[tuple[float, float, float]] | None] = {}
         memo = self.skip_known_failures
         whole_class = memo and whole_class
         for pos, (_, _, i) in enumerate(self._order):
             g = gpus[i]
             if g > free + 1e-9:  # cannot fit: skip without a call (or stop, when blocking)
-                if blocking or (free < 1e-9 and g > 0):
+                if blocking or (free < 1e-9 and g > 0 and not self._gpuless):  # nothing left that could start
                     break
                 continue
             if memo:
-                cls = (g, gtype[i])
+                cls = (g, gtype[i], pool[i])
                 seen = failed.get(cls, ())
-                if seen is None or any(c <= cpus[i] and m <= mem[i] for c, m in seen):
+                if seen is None or any(c <= cpus[i] and m <= mem[i] and r <= rdma[i] for c, m, r in seen):
                     continue  # (never reached when blocking: the pass ended at the first failure)
             if ctx.try_start(i, t):
                 started.append(pos)
@@ -133,8 +136,9 @@ class _Priority(BaseScheduler):
                     failed[cls] = None if whole_class and ctx.gpus_short(i) else []
                 bucket = failed[cls]
                 if bucket is not None:
-                    bucket.append((cpus[i], mem[i]))
+                    bucket.append((cpus[i], mem[i], rdma[i]))
         for pos in reversed(started):
+            self._gpuless -= gpus[self._order[pos][2]] <= 0
             del self._order[pos]
 
 

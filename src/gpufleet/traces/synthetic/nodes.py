@@ -10,18 +10,19 @@ from gpufleet.core.units import GiB
 from gpufleet.traces.synthetic.config import SyntheticNodesConfig
 
 
-def node_ids(pool: str, count: int) -> list[str]:
-    """Ids of a pool's nodes: <pool>-000, <pool>-001, ..."""
-    width = max(3, len(str(count - 1)))
-    return [f"{pool}-{i:0{width}d}" for i in range(count)]
+def node_ids(pool: str, count: int, first: int = 0, width: int = 3) -> list[str]:
+    """Ids of a pool's nodes, numbered across the inventory from `first`: n000-<pool>, n001-<pool>, ... The number
+    leads so that id order (which placers break ties by: optimizer/packing/view.py) is the order of the pools."""
+    return [f"n{first + i:0{width}d}-{pool}" for i in range(count)]
 
 
 def synthetic_nodes(cfg: SyntheticNodesConfig) -> pl.DataFrame:
     """A NODES frame with every node of every pool, in pool order."""
     rows: list[dict[str, object]] = []
+    width = max(3, len(str(sum(p.count for p in cfg.pools) - 1)))
     for p in cfg.pools:
         mem = gpu_spec(p.gpu_type).mem_bytes if p.gpu_type else None
-        for node in node_ids(p.name, p.count):
+        for node in node_ids(p.name, p.count, len(rows), width):
             rows.append(
                 {
                     "node_id": node,
