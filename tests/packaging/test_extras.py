@@ -5,6 +5,7 @@ makes the extra's libraries missing, as they are in a slim install."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,37 @@ def test_the_blocker_blocks_only_what_it_names(tmp_path: Path) -> None:
     proc = run_without(["nothing"], "collect", "run", "--config", "collector.yaml", cwd=tmp_path)
     assert proc.returncode == 2
     assert "extra" not in proc.stderr and "collector.yaml" in proc.stderr
+
+
+# what a `gpufleet[hook]` install does not have (tests/packaging/test_slim_install.py checks the real one)
+SLIM_LACKS = ["lightgbm", "prophet", "xgboost", "lifelines", "pandas", "pyarrow", "scipy", "plotly", "streamlit"]
+
+
+@pytest.mark.integration  # a fresh interpreter
+def test_a_hook_forecaster_without_its_library_stops_the_start_with_the_extra(tmp_path: Path) -> None:
+    """A slim `gpufleet[hook]` has no LightGBM: a workload that forecasts with it is refused once, at the start,
+    naming the workload and the extra, instead of holding an `error` decision every round."""
+    (tmp_path / "token").write_text("t" * 32 + "\n")
+    workload = {"namespace": "llm", "name": "chat", "policy": "predictive", "forecaster": "lightgbm"}
+    config = {
+        "listen": {"http_port": 0, "grpc_port": 0},
+        "auth": {"token_file": str(tmp_path / "token")},
+        "store": str(tmp_path / "store"),
+        "telemetry": {"url": "http://127.0.0.1:9"},
+        "kubernetes": {"enabled": False},
+        "workloads": [workload],
+    }
+    (tmp_path / "hook.yaml").write_text(json.dumps(config))  # YAML is a superset of JSON
+    proc = run_without(SLIM_LACKS, "hook", "serve", "--config", "hook.yaml", cwd=tmp_path)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "llm/chat: forecaster 'lightgbm' needs lightgbm" in lines[0]
+    assert "gpufleet[hook,sim]" in lines[0]
+    # the shipped default (recent-window) needs nothing the hook extra lacks: the same start serves, holding
+    # decisions on the unreachable Prometheus, until --duration ends it
+    workload["forecaster"] = "recent-window"
+    (tmp_path / "hook.yaml").write_text(json.dumps(config))
+    proc = run_without(SLIM_LACKS, "hook", "serve", "--config", "hook.yaml", "--duration", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "needs" not in proc.stderr

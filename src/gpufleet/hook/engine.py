@@ -58,6 +58,21 @@ class ReplicaSource(Protocol):
     def scale(self, w: WorkloadConfig, replicas: int, *, labelled: bool, ids: dict[str, str] | None = None) -> None: ...
 
 
+def needs_library(cfg: WorkloadConfig) -> None:
+    """Import the workload's forecaster's libraries now: a slim `gpufleet[hook]` install has no LightGBM or
+    Prophet, and a forecaster that needs them would otherwise fail at every decision, held as `error`, instead
+    of once, at the start, with the extra to install."""
+    from gpufleet.forecasting.series import FORECASTERS
+
+    try:
+        FORECASTERS.get(cfg.forecaster).warm_up()
+    except ModuleNotFoundError as e:
+        raise GpufleetError(
+            f"{cfg.key}: forecaster {cfg.forecaster!r} needs {e.name or 'a library'}, which this install lacks: "
+            "pip install 'gpufleet[hook,sim]'"
+        ) from None
+
+
 class WorkloadRuntime:
     """One workload's policy object, forecaster and latest decisions."""
 
@@ -76,6 +91,8 @@ class WorkloadRuntime:
             if self.scaler.uses_forecast
             else None
         )
+        if self.forecasting is not None:
+            needs_library(cfg)
         self.capacity = cfg.capacity or cfg.slots_per_replica * self.scaler.target_util
         self.last: Decision | None = None
         self.last_good: Decision | None = None
