@@ -122,7 +122,46 @@ class PoolController:
             queue_fits_now=fits,
             queue_predicted_wait=self._predicted_waits(queued, t),
             queue_waited=np.array([t - sim.wl.submit[i] for i in queued], dtype=float),
+            movable=self._movable(low),
         )
+
+    def _movable(self, candidates: np.ndarray) -> np.ndarray:
+        """Per node (among `candidates`, the others False): every job running on it would fit on the other
+        nodes in service now — Cluster Autoscaler's drain simulation. Checked on free GPUs per node, the job's
+        GPU types and pool, the largest job first, each on the fullest node it fits (best fit); a gang that
+        spans nodes is never moved. CPUs and memory are not checked here (a documented simplification)."""
+        sim, view = self.sim, self.sim.view
+        out = np.zeros(view.n, dtype=bool)
+        nodes = np.flatnonzero(candidates & (view.free_sum < view.gpu_total - 1e-9))
+        if not len(nodes):
+            return out
+        on: dict[int, list[int]] = {}
+        spans: set[int] = set()
+        for i in sim.running:
+            where = sim.placement[i].nodes
+            for n in where:
+                on.setdefault(n, []).append(i)
+            if len(set(where)) > 1:
+                spans.update(where)
+        for n in nodes:
+            jobs = on.get(int(n), [])
+            if int(n) in spans or not jobs:
+                continue
+            free = np.where(view.active, view.free_sum, 0.0)
+            free[n] = 0.0
+            ok = True
+            for i in sorted(jobs, key=lambda i: -sim.wl.gpus[i]):
+                g, mask = sim.wl.gpus[i], sim.request(i).type_mask
+                fits = free >= g - 1e-9
+                if mask is not None:
+                    fits &= mask
+                if not fits.any():
+                    ok = False
+                    break
+                best = int(np.flatnonzero(fits)[np.argmin(free[fits])])
+                free[best] -= g
+            out[n] = ok
+        return out
 
     def _fits_now(self, i: int) -> bool:
         sim, view = self.sim, self.sim.view
