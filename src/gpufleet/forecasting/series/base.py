@@ -135,8 +135,19 @@ class PanelForecaster(Generic[S]):
         panel = Panel.from_frame(prep.frame, prep.step, prep.observed)
         if ends:
             panel = panel.extended({k: to_us(v - EPOCH) for k, v in ends.items()})
+        return self._fit_panel(panel, prep.info, bounds)
+
+    def fit_regular(self, uid: str, values: np.ndarray, first_us: int, step_us: int) -> Self:
+        """Fit one series already on a regular grid with every value finite and observed: what `fit` does after
+        `prepare` (which would change nothing in it), without the frames (a serving replay refits every minute)."""
+        panel = Panel([uid], [np.asarray(values, dtype=np.float64)], np.array([first_us], dtype=np.int64), step_us)
+        panel = Panel(panel.ids, panel.values, panel.first_us, step_us, [np.ones(len(values), dtype=bool)])
+        info = {"rows_in": len(values), "rows_out": len(values), "series": 1, "step_s": step_us / 1e6}
+        return self._fit_panel(panel, info, None)
+
+    def _fit_panel(self, panel: Panel, info: dict[str, float], bounds: Bounds | None) -> Self:
         self.bounds = bounds
-        self.info = prep.info
+        self.info = info
         self.season = self._season(panel.step_us)
         self._panel = panel
         reasons = self._fit(panel) if panel.ids else {}
@@ -150,6 +161,15 @@ class PanelForecaster(Generic[S]):
 
     def predict(self, h: int, levels: Sequence[int] = DEFAULT_LEVELS) -> pl.DataFrame:
         """Forecast h steps for every fitted series: unique_id, ds, mean, lo-L, hi-L (levels ascending)."""
+        mean, lo, hi, lv = self.predict_arrays(h, levels)
+        assert self._panel is not None
+        p = self._panel
+        return forecast_frame(p.ids, p.last_us, p.step_us, mean, lo, hi, lv)
+
+    def predict_arrays(
+        self, h: int, levels: Sequence[int] = DEFAULT_LEVELS
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """`predict`'s values without the frame: mean (series, h), lo and hi (series, levels, h), the levels."""
         if self._panel is None:
             raise RuntimeError(f"{type(self).__name__}.predict called before fit")
         if isinstance(h, bool) or int(h) != h or h < 1:
@@ -171,7 +191,7 @@ class PanelForecaster(Generic[S]):
             mean[i], lo[i], hi[i] = seasonal_naive(y, fallback_season(len(y), self.season), h, lv)
         lo, hi = enforce_order(mean, lo, hi)
         mean, lo, hi = clip_arrays(p.ids, self.bounds, mean, lo, hi)
-        return forecast_frame(p.ids, p.last_us, p.step_us, mean, lo, hi, lv)
+        return mean, lo, hi, lv
 
     def _season(self, step_us: int) -> int:
         if self.settings.season_length is not None:

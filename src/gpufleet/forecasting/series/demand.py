@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.core.forecast import Forecast
+from gpufleet.forecasting.series.base import PanelForecaster
 
 # The predictive policy's forecaster, in the simulator and the live hook alike: the mean of the last 10
 # one-minute steps (with its calibrated margin, chosen with the policy's defaults; docs/autoscaling.md)
@@ -52,17 +53,28 @@ class Forecasting:
         if n_steps < 2:
             return None
         counts = arrivals[end - n_steps * step - t0 : end - t0].reshape(n_steps, step).sum(axis=1) / step
-        ds_us = (end - n_steps * step + np.arange(n_steps) * step) * 1_000_000
-        frame = pl.DataFrame({"unique_id": ["demand"] * n_steps, "ds": ds_us, "y": counts}).with_columns(
-            pl.col("ds").cast(pl.Datetime("us", "UTC"))
-        )
         h = max(1, math.ceil(horizon_s / step))
-        out = self.make().fit(frame).predict(h, levels=[self.level])
+        model = self.make()
+        first_us = (end - n_steps * step) * 1_000_000
+        if isinstance(model, PanelForecaster) and np.isfinite(counts).all():
+            # a regular, finite series (prepare would change nothing): the same fit as through the frame, without
+            # building one every minute; gaps in live telemetry (NaN) take the frame's way
+            mean, _, hi_all, levels = model.fit_regular("demand", counts, first_us, step * 1_000_000).predict_arrays(
+                h, levels=[self.level]
+            )
+            mean_a, hi_a = mean[0], hi_all[0, levels.index(self.level)]
+        else:
+            ds_us = first_us + np.arange(n_steps) * step * 1_000_000
+            frame = pl.DataFrame({"unique_id": ["demand"] * n_steps, "ds": ds_us, "y": counts}).with_columns(
+                pl.col("ds").cast(pl.Datetime("us", "UTC"))
+            )
+            out = model.fit(frame).predict(h, levels=[self.level])
+            mean_a, hi_a = out["mean"].to_numpy(), out[f"hi-{self.level}"].to_numpy()
         self.latest = Forecast(
             start=float(end),
             step_s=float(step),
-            mean=out["mean"].to_numpy().clip(0, None),
-            hi=out[f"hi-{self.level}"].to_numpy().clip(0, None),
+            mean=mean_a.clip(0, None),
+            hi=hi_a.clip(0, None),
             level=self.level,
         )
         self.last_fit = now

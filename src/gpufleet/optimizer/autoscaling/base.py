@@ -121,6 +121,13 @@ class Autoscaler(Protocol):
         """Take back what `memory()` returned (a restarted live hook keeps its holds)."""
         ...
 
+    def quiet_until(self, state: FleetState) -> float:
+        """Called right after `decide(state)` kept the fleet as it is: until when (exclusive) every later decision
+        would keep it too, and leave the policy deciding later exactly as if it had taken them, as long as no
+        request is in flight or arrives and the fleet stays as `state` shows it; `state.now` or less promises
+        nothing. A replay skips the decisions of an idle fleet up to then (docs/serving.md, "Speed")."""
+        ...
+
 
 # the one factory: AUTOSCALERS.build(name, settings, guardrails=...); plugins join through gpufleet.autoscalers
 AUTOSCALERS: PolicyRegistry[Autoscaler] = PolicyRegistry(
@@ -161,13 +168,18 @@ class BaseAutoscaler(Generic[S]):
     def recall(self, memory: dict[str, Any]) -> None:
         """Nothing to take back by default."""
 
+    def quiet_until(self, state: FleetState) -> float:
+        """No promise by default: a replay takes every decision."""
+        return -math.inf
+
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         raise NotImplementedError
 
     def decide(self, state: FleetState, forecast: Forecast | None = None) -> ScalingPlan:
         """The policy's answer, then: no scale-down on missing data, step limit, min/max."""
         recent = state.window(state.concurrency, self.period_s)
-        if len(recent) == 0 or not np.isfinite(recent).any():
+        # a finite sum means every value is finite (the common case, without isfinite's array)
+        if len(recent) == 0 or (not math.isfinite(float(recent.sum())) and not np.isfinite(recent).any()):
             keep = max(state.current, self.guard.min_replicas, 1)
             return ScalingPlan(min(keep, self.guard.max_replicas), "no telemetry: keep the fleet as it is")
         raw, reason = self._desired(state, forecast)
@@ -176,6 +188,21 @@ class BaseAutoscaler(Generic[S]):
             want = max(min(want, state.current + self.guard.max_step), state.current - self.guard.max_step)
         want = max(min(want, self.guard.max_replicas), self.guard.min_replicas)
         return ScalingPlan(int(want), reason, raw)
+
+
+def window_mean(x: F64) -> float:
+    """np.nanmean of a window, the same float, without its copy and mask when no value is missing (the replays
+    call it a million times)."""
+    total = float(x.sum())
+    if len(x) and math.isfinite(total):
+        return total / len(x)
+    return float(np.nanmean(x))
+
+
+def idle_for(state: FleetState, seconds: float) -> bool:
+    """No request in the system in the last `seconds` of the state's history (all of them seen)."""
+    recent = state.window(state.concurrency, seconds)
+    return len(recent) >= int(seconds) and not recent.any()
 
 
 def replicas_for(concurrency: float, slots: int, target_util: float) -> float:

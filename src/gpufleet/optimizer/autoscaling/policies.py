@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Any, ClassVar
@@ -19,7 +20,9 @@ from gpufleet.optimizer.autoscaling.base import (
     Forecast,
     Guardrails,
     ScalingPlan,
+    idle_for,
     replicas_for,
+    window_mean,
 )
 
 DAY_S = 86400.0
@@ -106,9 +109,17 @@ class TargetTracking(BaseAutoscaler[TargetTrackingSettings]):
         """Take back the stabilization window."""
         self._recs = deque((float(t), int(r)) for t, r in memory.get("recs", []))
 
+    def quiet_until(self, state: FleetState) -> float:
+        """Forever once the last period saw no request and the fleet is at its minimum: with no demand every
+        recommendation is at most the fleet (the window's maximum, capped by it), and the minimum holds it there;
+        the zero recommendations not recorded never raise a later window's maximum."""
+        if state.current == self.guard.min_replicas and idle_for(state, self.period_s):
+            return math.inf
+        return -math.inf
+
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         current = max(state.current, 1)
-        conc = float(np.nanmean(state.window(state.concurrency, self.period_s)))
+        conc = window_mean(state.window(state.concurrency, self.period_s))
         # like the HPA with pods not yet ready, starting replicas count as replicas doing nothing yet, so
         # demand already ordered for is not ordered twice
         per_replica = conc / current
@@ -154,11 +165,21 @@ class Kpa(BaseAutoscaler[KpaSettings]):
         self._panic_until = -math.inf if until is None else float(until)
         self._panic_max = float(memory.get("panic_max", 0.0))
 
+    def quiet_until(self, state: FleetState) -> float:
+        """Forever once out of panic, both windows saw no request and the fleet is at its minimum: every later
+        decision wants 0 replicas (the minimum) and never panics."""
+        s = self.settings
+        window = max(s.stable_window_s, s.panic_window_s)
+        calm = state.now >= self._panic_until and self._panic_max == 0.0
+        if calm and state.current == self.guard.min_replicas and idle_for(state, window):
+            return math.inf
+        return -math.inf
+
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         s = self.settings
         target = s.target_util * state.slots_per_replica
-        stable = float(np.nanmean(state.window(state.concurrency, s.stable_window_s))) / target
-        panic = float(np.nanmean(state.window(state.concurrency, s.panic_window_s))) / target
+        stable = window_mean(state.window(state.concurrency, s.stable_window_s)) / target
+        panic = window_mean(state.window(state.concurrency, s.panic_window_s)) / target
         ready = max(state.ready, 1)
         if panic / ready >= s.panic_threshold:
             self._panic_until = state.now + s.stable_window_s
@@ -191,6 +212,7 @@ class Predictive(BaseAutoscaler[PredictiveSettings]):
         self._reactive = TargetTracking(floor, guardrails=self.guard)
         self._pending: deque[tuple[float, float, float]] = deque()  # (decided at, horizon, predicted peak)
         self._resid: deque[tuple[float, float]] = deque()  # (window end, realized - predicted peak)
+        self._sorted: list[float] = []  # the misses of _resid, sorted: the margin's quantile without a sort
 
     def memory(self) -> dict[str, Any]:
         """Predictions not yet scored, the scored misses, and the reactive floor's window."""
@@ -204,6 +226,7 @@ class Predictive(BaseAutoscaler[PredictiveSettings]):
         """Take back the calibration and the reactive floor's window."""
         self._pending = deque((float(a), float(b), float(c)) for a, b, c in memory.get("pending", []))
         self._resid = deque((float(a), float(b)) for a, b in memory.get("resid", []))
+        self._sorted = sorted(r for _, r in self._resid)
         self._reactive.recall(memory.get("reactive", {}))
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
@@ -227,7 +250,7 @@ class Predictive(BaseAutoscaler[PredictiveSettings]):
             # A calibrated forecast already covers the next lead time, misses included, so the floor is only
             # the load in flight now; the HPA's 5-minute hold on top of it paid for the same risk twice
             # (it held the noisiest recommendation of the window on steady traffic).
-            now_c = float(np.nanmean(state.window(state.concurrency, self.period_s)))
+            now_c = window_mean(state.window(state.concurrency, self.period_s))
             reactive = replicas_for(now_c, state.slots_per_replica, self.settings.reactive_util)
             why = f"in flight now: {now_c:.1f} -> {reactive:.1f} replicas"
         if need >= reactive:
@@ -241,13 +264,39 @@ class Predictive(BaseAutoscaler[PredictiveSettings]):
             t, h, predicted = self._pending.popleft()
             a, b = len(conc) - int(now - t), len(conc) - int(now - t - h)
             seen = conc[max(a, 0) : max(b, 0)]
-            if a >= 0 and len(seen) and np.isfinite(seen).any():
-                self._resid.append((t + h, float(np.nanmax(seen)) - predicted))
+            if a < 0 or not len(seen):
+                continue
+            peak = float(seen.max())  # NaN when a second is missing: then the NaN-aware way
+            if math.isnan(peak):
+                if not np.isfinite(seen).any():
+                    continue
+                peak = float(np.nanmax(seen))
+            self._resid.append((t + h, peak - predicted))
+            bisect.insort(self._sorted, peak - predicted)
         while self._resid and self._resid[0][0] < now - self.settings.calibrate_window_s:
-            self._resid.popleft()
+            _, gone = self._resid.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, gone)]
         if len(self._resid) < self.settings.calibrate_min:
             return None
-        return max(0.0, float(np.quantile([r for _, r in self._resid], self.settings.calibrate)))
+        return max(0.0, linear_quantile(self._sorted, self.settings.calibrate))
+
+
+def linear_quantile(ordered: list[float], q: float) -> float:
+    """np.quantile(values, q) (its default 'linear' method, the same float) of values already sorted: numpy's own
+    arithmetic (numpy/lib/_function_base_impl.py, _quantile and _lerp), without its sort and array overheads."""
+    n = len(ordered)
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return ordered[-1]
+    if virtual < 0:
+        return ordered[0]
+    prev = math.floor(virtual)
+    gamma = virtual - prev
+    a, b = ordered[prev], ordered[prev + 1]
+    diff = b - a
+    if gamma >= 0.5:
+        return b - diff * (1 - gamma)
+    return a + diff * gamma
 
 
 @AUTOSCALERS.register("oracle")
@@ -264,10 +313,22 @@ class Oracle(BaseAutoscaler[OracleSettings]):
     def __init__(self, settings: AutoscalerSettings | None = None, *, guardrails: Guardrails | None = None) -> None:
         super().__init__(settings, guardrails=guardrails)
         self._future: F64 | None = None
+        self._busy_s = np.zeros(0, dtype=np.int64)
 
     def set_future(self, concurrency: F64) -> None:
         """The true per-second concurrency of the whole replay (what it would be with unlimited replicas)."""
         self._future = concurrency
+        self._busy_s = np.flatnonzero(concurrency)  # seconds with demand, for quiet_until
+
+    def quiet_until(self, state: FleetState) -> float:
+        """At its minimum, until its look-ahead reaches the next second with demand (it reads nothing else)."""
+        if self._future is None or state.current != self.guard.min_replicas:
+            return -math.inf
+        k = int(np.searchsorted(self._busy_s, int(state.now)))
+        if k == len(self._busy_s):
+            return math.inf
+        # a decision at t reads seconds int(t) .. int(t + cold start + period): quiet while that ends before s
+        return float(self._busy_s[k]) - state.cold_start_s - self.period_s
 
     def _desired(self, state: FleetState, forecast: Forecast | None) -> tuple[float, str]:
         if self._future is None:
