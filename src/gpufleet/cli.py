@@ -35,10 +35,12 @@ from gpufleet.commands.models import backtest_app, predict_app, train_app
 from gpufleet.commands.packing import pack_cmd, pack_experiment_cmd
 from gpufleet.commands.plan import plan_app
 from gpufleet.commands.policies import policies_cmd
+from gpufleet.commands.rerun import rerun_cmd
 from gpufleet.commands.rightsize import rightsize_cmd
 from gpufleet.commands.runtime import backtest_runtime_cmd
 from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
-from gpufleet.commands.simulate import compare_cmd, simulate_cmd, tenancy_cmd
+from gpufleet.commands.simulate import compare_cmd, simulate_cmd
+from gpufleet.commands.tenancy import tenancy_cmd
 from gpufleet.commands.traces import traces_app
 from gpufleet.core.redact import redact
 
@@ -112,6 +114,7 @@ app.command("compare-autoscalers", cls=PolicyHelp)(compare_autoscalers_cmd)
 app.command("policies")(policies_cmd)
 app.command("cost")(cost_cmd)
 app.command("doctor")(doctor_cmd)
+app.command("rerun")(rerun_cmd)
 
 
 def _version(value: bool) -> None:
@@ -242,18 +245,38 @@ def report(
     ],
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
     prices: PricesOpt = None,
+    figures: Annotated[
+        Path | None,
+        typer.Option("--figures", metavar="DIR", help="Also write each figure on its own into DIR, in each --format."),
+    ] = None,
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="LIST",
+            help="Formats of --figures, of png, svg, pdf (kaleido: needs Chrome or Chromium), csv (the figure's"
+            " data), html (standalone).",
+        ),
+    ] = "svg,csv",
 ) -> None:
     """One self-contained HTML report: the executive summary in $, CDFs, timelines, policy comparison, serving,
-    recommendations."""
+    recommendations; with --figures, every figure as PNG/SVG/PDF and its data as CSV too."""
     from gpufleet.core.prices import load_prices
+    from gpufleet.report.figures import parse_formats, require_images
     from gpufleet.report.html import write_report
 
     check_out_file(out_file, suffixes=(".html", ".htm"))
     table = load_prices(prices)  # a bad file is one line before any work
+    kinds = parse_formats(formats)
+    if figures is not None:
+        check_out_dir(figures, "--figures")
+        require_images(kinds)  # kaleido and a browser for it, before any work
     cmd = "gpufleet report " + " ".join(f"--run {r}" for r in run) + f" --out {out_file}"
     cmd += f" --prices {prices}" if prices else ""
-    path = write_report(run, out_file, cmd, table)
+    path = write_report(run, out_file, cmd, table, figures, tuple(kinds))
     out.print(f"report written: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    if figures is not None:
+        out.print(f"figures written: {figures}/ ({', '.join(kinds)} of each)")
 
 
 @app.command("dashboard")

@@ -162,7 +162,10 @@ def autoscale_sim_cmd(
     res.summary = res.summary.priced(price_table)
     summary = res.summary.model_copy(update={"requests_ref": requests}).dump()
     if out_dir is not None:
+        from gpufleet.commands.runinfo import record_run
+
         _save(out_dir, "autoscale-sim", requests, cfg, res)
+        record_run(out_dir)  # what made it (provenance.json): `gpufleet rerun` makes it again
     if as_json:
         emit_json(summary)
         return
@@ -229,6 +232,10 @@ def compare_autoscalers_cmd(
         rows.append(res.summary)
         if out_dir is not None:
             _save(out_dir / cfg.policy, "compare-autoscalers", requests, cfg, res)
+    if out_dir is not None:
+        from gpufleet.commands.runinfo import record_run
+
+        record_run(out_dir, parts=[c.policy for c in cfgs])
     oracle = next((r.gpu_hours for r in rows if r.policy == "oracle"), None)
     rows = gap_closed(
         [r.model_copy(update={"gpu_hours_vs_oracle": r.gpu_hours / oracle if oracle else None}) for r in rows]

@@ -141,7 +141,8 @@ def _finite_options(kwargs: dict[str, Any]) -> None:
 def reads_files(fn: F) -> F:
     """Give a command that reads file inputs the options --map and --time-unit, declared here once and shown
     after its own: every file input of the run is read with that mapping and the unit of the numbers in its
-    time columns (traces.userfile's context). Goes under @handles_errors."""
+    time columns (traces.userfile's context), and what it reads is recorded for its provenance.json. Goes
+    under @handles_errors."""
     import inspect
 
     extra = {"schema_map": MapOpt, "time_unit": TimeUnitOpt}
@@ -151,13 +152,16 @@ def reads_files(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, schema_map: Path | None = None, time_unit: str | None = None, **kwargs: Any) -> Any:
+        from gpufleet.traces.base import READS
         from gpufleet.traces.userfile import READ_NOTES, SCHEMA_MAP, TIME_UNIT
 
         token, unit_token = SCHEMA_MAP.set(schema_map), TIME_UNIT.set(time_unit)
         notes_token = READ_NOTES.set(read_note)  # what reading a file decided: one `note:` line on stderr each
+        reads_token = READS.set([])  # what was read, for the run directory's provenance.json (runinfo.py)
         try:
             return fn(*args, **kwargs)
         finally:
+            READS.reset(reads_token)
             READ_NOTES.reset(notes_token)
             TIME_UNIT.reset(unit_token)
             SCHEMA_MAP.reset(token)

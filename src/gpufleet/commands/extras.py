@@ -11,7 +11,7 @@ import importlib.util
 
 from gpufleet.core.errors import GpufleetError
 
-_SIM = ("pandas", "lightgbm", "xgboost", "lifelines", "prophet", "scipy", "plotly")
+_SIM = ("pandas", "lightgbm", "xgboost", "lifelines", "prophet", "scipy", "plotly", "kaleido")
 
 # The modules each extra's code paths import, as import names (pyproject.toml lists them as distributions;
 # tests/packaging/test_extras.py holds the two together). Order matters: a module missing under a command

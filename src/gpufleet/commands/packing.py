@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from gpufleet.commands.common import (
     JsonOpt,
     PricesOpt,
     _root_opt,
+    check_out_dir,
     emit_json,
     err,
     handles_errors,
@@ -54,10 +56,19 @@ def pack_experiment_cmd(
     max_load: Annotated[
         float, typer.Option(min=0.1, max=10.0, help="Stop when requested GPUs reach this x cluster GPUs.")
     ] = 1.3,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write a run directory: per-seed rows (seeds.parquet), the means with their 95% intervals"
+            " (intervals.csv, summary.json), config and provenance.",
+        ),
+    ] = None,
     prices: PricesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy."""
+    """Arrive shuffled pods until requested GPUs reach max-load x capacity; allocation ratio per policy, the mean
+    over the seeds with its 95% t-interval."""
     import polars as pl
 
     from gpufleet.core.prices import dollars, load_prices
@@ -66,8 +77,11 @@ def pack_experiment_cmd(
     from gpufleet.optimizer.packing.pools import pool_rule
     from gpufleet.plan.dollars import fleet_rate, price_packing
     from gpufleet.plan.references import load_cluster, load_jobs
+    from gpufleet.plan.seeds import LEVEL, METHOD, over_seeds
     from gpufleet.report.console import metrics_table
 
+    if out_dir is not None:
+        check_out_dir(out_dir)
     table = load_prices(prices)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
@@ -81,6 +95,11 @@ def pack_experiment_cmd(
     with err.status(f"{len(names)} policies x {len(seed_list)} seeds …"):
         runs = inflation_experiment(pf, nf, names, seed_list, max_load=max_load)
     means = runs.group_by("policy", "load").agg((pl.col("alloc_ratio").mean() * 100).alias("pct"))
+    # per policy and load (and at the end of the run) the mean over the seeds with its 95% t-interval
+    pct = runs.with_columns(pl.col("alloc_ratio") * 100)
+    intervals = over_seeds(pct, ["policy", "load"], "alloc_ratio")
+    last = runs.filter(pl.col("load") == pl.col("load").max())
+    end_ci = {c: over_seeds(last, ["policy"], c) for c in ("unallocated_gpus", "failed")}
     # CPU, memory and RDMA at the end of each run (GPUs are the load columns), mean over the seeds
     packed = [c for c in runs.columns if c.endswith(("_alloc_ratio", "_stranded_share")) and not c.startswith("gpu_")]
     end = (
@@ -97,6 +116,8 @@ def pack_experiment_cmd(
         m = means.filter(pl.col("policy") == name).sort("load")
         e = end.filter(pl.col("policy") == name).to_dicts()[0]
         shipped = SHIPPED_AT_130.get(name) if abs(max_load - 1.3) < 1e-9 else None
+        ci = intervals.filter(pl.col("policy") == name).sort("load")
+        ends = {k: f.filter(pl.col("policy") == name).row(0, named=True) for k, f in end_ci.items()}
         rows.append(
             {
                 "policy": name,
@@ -105,6 +126,9 @@ def pack_experiment_cmd(
                 "failed_pods": e["failed_pods"],
                 "shipped_fgd_130": shipped,
                 "resources_at_end": _at_end(e, packed),
+                # [low, high] of the 95% t-interval over the seeds (null with one seed)
+                "ci95": {f"{r['load']:.0%}": _pair(r) for r in ci.iter_rows(named=True)}
+                | {"unallocated_gpus": _pair(ends["unallocated_gpus"]), "failed_pods": _pair(ends["failed"])},
             }
         )
     rate = fleet_rate(nf, table)
@@ -117,16 +141,19 @@ def pack_experiment_cmd(
         "gpus": float(nf["num_gpus"].sum()),
         "usd_per_gpu_hour": rate,
         "priced_by": table.name,
+        "interval": f"{LEVEL:.0%} {METHOD}",
         "policies": rows,
     }
+    if out_dir is not None:
+        _save_experiment(out_dir, result, runs, intervals)
     if as_json:
         emit_json(result)
         return
     # one column per policy (nine policies fit a terminal; thirteen load steps would not)
     loads = [k for k in rows[0] if k.endswith("%")] if rows else []
-    grid = [{"load": ld, **{r["policy"]: round(r[ld], 2) for r in rows}} for ld in loads]
-    grid.append({"load": "unallocated GPUs", **{r["policy"]: round(r["unallocated_gpus"], 1) for r in rows}})
-    grid.append({"load": "failed pods", **{r["policy"]: round(r["failed_pods"], 1) for r in rows}})
+    grid = [{"load": ld, **{r["policy"]: _pm(r[ld], r["ci95"][ld], 2) for r in rows}} for ld in loads]
+    for key, label in (("unallocated_gpus", "unallocated GPUs"), ("failed_pods", "failed pods")):
+        grid.append({"load": label, **{r["policy"]: _pm(r[key], r["ci95"][key], 1) for r in rows}})
     for res in rows[0]["resources_at_end"] if rows else {}:
         for what, label in (("alloc_ratio", "allocated %"), ("stranded_share", "stranded % of free")):
             grid.append(
@@ -140,12 +167,40 @@ def pack_experiment_cmd(
     grid.append({"load": "FGD paper, 130%", **{r["policy"]: r["shipped_fgd_130"] for r in rows}})
     out.print(
         metrics_table(
-            f"GPU allocation ratio (%) by arrived load, mean of {len(seed_list)} seeds, {pods} on"
-            f" {nodes} ({result['gpus']:,.0f} GPUs)",
+            f"GPU allocation ratio (%) by arrived load, mean of {len(seed_list)} seeds"
+            + (f" ± half-width of the {result['interval']}" if len(seed_list) > 1 else " (one seed: no interval)")
+            + f", {pods} on {nodes} ({result['gpus']:,.0f} GPUs)",
             grid,
         )
     )
     out.print(_priced_line(rate, table.name), markup=False)
+    if out_dir is not None:
+        out.print(f"run directory: {out_dir} (per-seed rows in seeds.parquet, intervals in intervals.csv)")
+
+
+def _pair(row: dict[str, Any]) -> list[float] | None:
+    return None if row["low"] is None else [row["low"], row["high"]]
+
+
+def _pm(mean: float, pair: list[float] | None, digits: int) -> str:
+    """A table cell: the mean, and the half-width of its interval when there is one."""
+    if pair is None:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(pair[1] - pair[0]) / 2:.{digits}f}"
+
+
+def _save_experiment(out_dir: Path, result: dict[str, Any], runs: Any, intervals: Any) -> None:
+    """The experiment's run directory: summary.json (what --json prints), config.yaml, seeds.parquet (one row
+    per policy, seed and load step), intervals.csv (mean and 95% interval of the allocation ratio, %), and
+    provenance.json."""
+    from gpufleet.commands.runinfo import record_run
+    from gpufleet.report.rundir import write_run, write_text_atomic
+
+    keys = ("pods", "nodes", "seeds", "max_load", "priced_by", "interval")
+    config = {"command": "pack-experiment", "policies": [r["policy"] for r in result["policies"]]}
+    write_run(out_dir, summary=result, config=config | {k: result[k] for k in keys}, tables={"seeds": runs})
+    write_text_atomic(out_dir / "intervals.csv", intervals.rename({"load": "load_x_capacity"}).write_csv())
+    record_run(out_dir, seeds={"run": result["seeds"]})
 
 
 @handles_errors

@@ -51,6 +51,14 @@ CompatOpt = Annotated[
 ]
 
 
+# simulate's and compare's: declared once
+SpeedsOpt = Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")]
+PoolOpt = Annotated[
+    str | None,
+    typer.Option(help="Node-pool scaler: {policies:pool-scaler} (default: a fixed cluster, no pool decisions)."),
+]
+ProvisionDelayOpt = Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")]
+
 MateGapOpt = Annotated[
     float | None,
     typer.Option(
@@ -111,14 +119,11 @@ def simulate_cmd(
     mate_gap: MateGapOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     preempt_overhead: Annotated[float, typer.Option(help="Checkpoint/restore seconds per resume.")] = 60.0,
-    speeds: Annotated[str | None, typer.Option(help="TYPE=FACTOR,... or 'spec' (default: all 1.0).")] = None,
+    speeds: SpeedsOpt = None,
     multi_node: Annotated[bool, typer.Option(help="Let jobs larger than any node span nodes.")] = True,
     chunk_gpus: Annotated[int, typer.Option(help="GPUs per node-chunk of a multi-node gang.")] = 8,
-    pool: Annotated[
-        str | None,
-        typer.Option(help="Node-pool scaler: {policies:pool-scaler} (default: a fixed cluster, no pool decisions)."),
-    ] = None,
-    provision_delay: Annotated[float, typer.Option(help="Seconds from ordering a node to its serving.")] = 300.0,
+    pool: PoolOpt = None,
+    provision_delay: ProvisionDelayOpt = 300.0,
     compat: CompatOpt = None,
     prices: PricesOpt = None,
     as_json: JsonOpt = False,
@@ -129,6 +134,7 @@ def simulate_cmd(
 
     --cluster also takes a tenancy YAML (nodes + vcs or queues): the replay then runs partitioned (vcs) or
     behind the queues' quotas (queues)."""
+    from gpufleet.commands.runinfo import record_run
     from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_cluster, load_jobs
     from gpufleet.plan.replays import replay
@@ -161,6 +167,7 @@ def simulate_cmd(
         res = replay(jf, nf, cfg, tenancy)
     res.summary = res.summary.priced(table)
     save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
+    record_run(out_dir, seeds={"run": cfg.seed})
     for note in res.summary.notes:  # node pools applied or set aside
         read_note(note)
     if as_json:
@@ -172,7 +179,10 @@ def simulate_cmd(
 
         for table in tenancy_tables({res.summary.model or "per group": res.summary}):
             out.print(table)
-    out.print(f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, jobs.parquet, timeline.parquet)")
+    out.print(
+        f"run directory: [bold]{out_dir}/[/bold] (summary.json, config.yaml, provenance.json, jobs.parquet,"
+        " timeline.parquet, cdf.csv); `gpufleet rerun` makes it again"
+    )
 
 
 def _tenancy_file(cluster: str) -> Any:
@@ -205,11 +215,14 @@ def compare_cmd(
         typer.Option(
             "--set",
             metavar="KIND.KEY=VALUE",
-            help="A setting of every scheduler, placement or the predictor of the grid (KIND), e.g."
-            " scheduler.blocking=true: each member must have it; repeatable.",
+            help="A setting of every scheduler, placement, the predictor or the pool scaler of the grid (KIND),"
+            " e.g. scheduler.blocking=true: each member must have it; repeatable.",
         ),
     ] = None,
     mate_gap: MateGapOpt = None,
+    speeds: SpeedsOpt = None,
+    pool: PoolOpt = None,
+    provision_delay: ProvisionDelayOpt = 300.0,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per pair here.")] = None,
     workers: Annotated[
         int | None,
@@ -237,14 +250,18 @@ def compare_cmd(
     for option, names in (("--schedulers", scheds), ("--placements", places)):
         if not names:
             raise GpufleetError(f"{option}: name at least one")
-    given = sim_settings(settings, ("scheduler", "placement", "predictor"))
+    given = sim_settings(settings, ("scheduler", "placement", "predictor", "pool"))
+    if "pool" in given and pool is None:
+        raise GpufleetError("--set pool.*: choose a node-pool scaler with --pool")
     grid_s = [checked("scheduler", s, given.get("scheduler")) for s in scheds]
     grid_p = [checked("placement", p, given.get("placement")) for p in places]
     base = _sim_config(
         predictor=checked("predictor", predictor, given.get("predictor")),
         mate_gap_s=mate_gap,
         seed=seed,
-        speeds=None,
+        speeds=speeds,
+        pool=None if pool is None else checked("pool", pool, given.get("pool")),
+        provision_delay_s=provision_delay,
         compat=compat,
     )
     if compat:
@@ -253,138 +270,19 @@ def compare_cmd(
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
         nf = load_cluster(cluster, _root_opt("data_dir"))
     with err.status(f"running {len(grid_s) * len(grid_p)} simulations …"):
-        rows = run_grid(jf, nf, base, grid_s, grid_p, out_dir, {"jobs": jobs, "cluster": cluster}, workers, ray)
+        extra = {"jobs": jobs, "cluster": cluster, "params": _params(param)}
+        rows = run_grid(jf, nf, base, grid_s, grid_p, out_dir, extra, workers, ray)
     rows = reprice_runs(rows, table, out_dir)
     if out_dir:
-        from gpufleet.report.rundir import dumps
+        from gpufleet.commands.runinfo import record_run
+        from gpufleet.report.rundir import write_json
 
         out_dir.mkdir(parents=True, exist_ok=True)
         runs = [r.dump() for r in rows]
-        (out_dir / "compare.json").write_text(dumps({"jobs": jobs, "cluster": cluster, "runs": runs}) + "\n")
+        write_json(out_dir / "compare.json", {"jobs": jobs, "cluster": cluster, "runs": runs})
+        record_run(out_dir, parts=[f"{r.scheduler}__{r.placement}" for r in rows], seeds={"run": seed})
     if as_json:
         emit_json({"runs": [r.dump() for r in rows]})
         return
     out.print(grid_table(rows))
     out.print(priced_by(rows) or "", markup=False)
-
-
-def _targets(text: str) -> dict[str, float]:
-    from gpufleet.core.durations import parse_duration
-
-    out: dict[str, float] = {}
-    for item in (x.strip() for x in text.split(",") if x.strip()):
-        group, _, value = item.rpartition("=")
-        out[group or "*"] = parse_duration(value, f"--target for {group}" if group else "--target", positive=False)
-    return out
-
-
-@handles_errors
-@reads_files
-def tenancy_cmd(
-    jobs: JobsOpt,
-    cluster: Annotated[
-        Path, typer.Option(help="Tenancy YAML: nodes (a cluster spec), vcs (nodes per group), queues (quotas).")
-    ],
-    compare: Annotated[
-        str | None,
-        typer.Option(
-            help="Models to compare: pooled, partitioned, quota (default: pooled, then partitioned if the file has"
-            " vcs, and quota if it has queues or vcs)."
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str, typer.Option(help="Scheduler inside each pool, VC or queue: {policies:scheduler}.")
-    ] = "fifo",
-    placement: Annotated[str, typer.Option(help="Placer inside each pool or VC: {policies:placer}.")] = "best-fit",
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KIND.KEY=VALUE",
-            help="A setting of the scheduler or the placement (KIND), e.g. scheduler.blocking=true; repeatable.",
-        ),
-    ] = None,
-    nodes: Annotated[str | None, typer.Option(help="NODES reference or spec when the file gives none.")] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="p95-wait targets (2h, or team-a=1h,team-b=4h,*=6h): suggest the smallest per-group quotas that"
-            " meet them, alone and sharing one cohort."
-        ),
-    ] = None,
-    quota_step: Annotated[float, typer.Option(min=1, help="Quota granularity of the search, in GPUs.")] = 8.0,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Write one run directory per model here, and tenancy.json.")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Worker processes (default 1: the models one after another in this process); with --ray local,"
-            " the runtime's CPUs (default: all).",
-        ),
-    ] = None,
-    ray: RayOpt = None,
-    compat: CompatOpt = None,
-    params: ParamOpt = None,
-    prices: PricesOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The same workload on one shared pool, partitioned virtual clusters and Kueue-style quotas, per group."""
-    from gpufleet.core.config import read_yaml_model
-    from gpufleet.core.prices import load_prices
-    from gpufleet.plan.references import load_cluster, load_jobs
-    from gpufleet.plan.replays import compare_tenancy
-    from gpufleet.plan.rundirs import save
-    from gpufleet.sim.tenancy import TenancySpec, digest, suggest_quotas
-
-    if out_dir is not None:
-        check_out_dir(out_dir)
-    table = load_prices(prices)
-    spec = read_yaml_model(cluster, TenancySpec, "--cluster")
-    where = spec.nodes or nodes
-    if where is None:
-        raise GpufleetError(f"{cluster}: nodes: give a cluster spec (e.g. 40x8:A100), or --nodes")
-    given = sim_settings(settings, ("scheduler", "placement"))
-    cfg = _sim_config(
-        scheduler=checked("scheduler", scheduler, given.get("scheduler")),
-        placement=checked("placement", placement, given.get("placement")),
-        speeds=None,
-        compat=compat,
-    )
-    data_dir = _root_opt("data_dir")
-    jf, nf = load_jobs(jobs, data_dir, _params(params)), load_cluster(where, data_dir)
-    if compare is None:
-        compare = ",".join(
-            ["pooled"] + (["partitioned"] if spec.vcs else []) + (["quota"] if spec.queues or spec.vcs else [])
-        )
-    models = [m.strip() for m in compare.split(",") if m.strip()]
-    targets = _targets(target) if target else None
-    if targets is not None and "*" not in targets and "group" in jf.columns:
-        missing = sorted(set(jf["group"].fill_null("(none)").to_list()) - set(targets))
-        if missing:
-            raise GpufleetError(f"--target: no p95-wait target for group {missing[0]!r} (give one, or '*' for all)")
-    with err.status(f"replaying {jf.height:,} jobs under {', '.join(models)} …"):
-        results = compare_tenancy(jf, nf, spec, models, cfg, workers or (None if ray else 1), ray)
-    for r in results.values():
-        r.summary = r.summary.priced(table)
-    res: dict[str, Any] = digest(results)
-    if targets is not None:
-        with err.status("searching per-group quotas …"):
-            res["suggestion"] = suggest_quotas(jf, nf, cfg, targets, step=quota_step)
-    if out_dir is not None:
-        from gpufleet.report.rundir import dumps
-
-        for m, r in results.items():
-            save(r, out_dir / m, {"jobs": jobs, "cluster": str(cluster), "model": m})
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "tenancy.json").write_text(dumps({"jobs": jobs, "cluster": str(cluster)} | res) + "\n")
-    if as_json:
-        emit_json(res)
-        return
-    from gpufleet.report.console import tenancy_tables
-
-    for table in tenancy_tables({m: r.summary for m, r in results.items()}, res.get("suggestion")):
-        out.print(table)
-    if out_dir is not None:
-        out.print(f"run directories: [bold]{out_dir}/[/bold]{{{','.join(results)}}} and tenancy.json")

@@ -73,13 +73,11 @@ def reprice_runs(summaries: list[Any], prices: PriceTable | None, out: Any = Non
     its summary.json rewritten to match (written aside, then moved over the old one)."""
     if prices is None:
         return summaries
-    from gpufleet.report.rundir import dumps
+    from gpufleet.report.rundir import write_json
 
     priced = [s.priced(prices) for s in summaries]
     for s in priced if out is not None else []:
         path = out / f"{s.scheduler}__{s.placement}" / "summary.json"
         if path.exists():
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(dumps(s.dump()) + "\n")
-            tmp.replace(path)
+            write_json(path, s.dump())  # written aside, then moved over; its wall time into timing.json
     return priced

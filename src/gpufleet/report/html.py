@@ -1,6 +1,7 @@
 """`gpufleet report`: one self-contained HTML file for one or more run directories — plotly.js is inlined once,
 so the file opens anywhere with no network. A demo directory brings its simulation and serving sub-runs; a
-`gpufleet tenancy --out DIR` folder brings its pooled / partitioned / quota runs.
+`gpufleet tenancy --out DIR` folder its pooled / partitioned / quota runs, a `gpufleet compare --out DIR` (or
+compare-autoscalers) folder its runs. Every figure can also be written on its own (report/figures.py).
 
 Sections, first screen first: the executive summary (the recommendations, each with its $ per month and a link
 to its evidence: summary.py), the per-GPU-type view (gputypes.py), then the evidence: run tables, JCT and wait
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from gpufleet.core.prices import PriceTable, default_prices
 from gpufleet.core.units import human_seconds
 from gpufleet.report import charts, summary
 from gpufleet.report.gputypes import gpus_by_type, nodes_for, per_type_rows
+from gpufleet.report.reproduce import command_for, provenance_html
 from gpufleet.report.rundir import read_summary, read_table
 from gpufleet.report.rundir import run_kind as kind
 from gpufleet.report.tables import group_tables, table
@@ -40,17 +41,24 @@ td:first-child,th:first-child{text-align:left} pre{background:#f7f7f7;padding:.6
 """
 
 
+# the files that mark a folder of run directories (one per model of tenancy, per pair of compare)
+GRID_FILES = ("tenancy.json", "compare.json", "provenance.json")
+
+
 def expand(runs: list[Path]) -> list[Path]:
-    """The runs, with a demo directory's sub-runs after it."""
+    """The runs, with a demo directory's sub-runs after it, and a folder of runs (tenancy, compare) as its runs."""
     out: list[Path] = []
     for r in runs:
-        if (r / "tenancy.json").is_file() and not (r / "summary.json").is_file():
-            out += sorted(p.parent for p in r.glob("*/summary.json"))
+        subs = sorted(p.parent for p in r.glob("*/summary.json"))
+        if not (r / "summary.json").is_file() and subs and any((r / f).is_file() for f in GRID_FILES):
+            out += subs
             continue
         if not (r / "summary.json").is_file():
             from gpufleet.core.errors import GpufleetError
 
-            raise GpufleetError(f"--run {r}: not a run directory (no summary.json)")
+            raise GpufleetError(
+                f"--run {r}: not a run directory (no summary.json, and no runs of compare or tenancy under it)"
+            )
         out.append(r)
         if read_summary(r).get("kind") == "demo":
             out += sorted(p.parent for p in r.glob("*/*/summary.json"))
@@ -63,17 +71,26 @@ class _Page:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.figs = 0
+        self.figures: list[tuple[str, Any]] = []  # (title, figure) of each chart, for report/figures.py
 
     def add(self, text: str) -> None:
         self.parts.append(text)
 
     def chart(self, fig: Any, title: str) -> None:
         self.parts.append(charts.figure_html(fig, self.figs, title))
+        self.figures.append((title, fig))
         self.figs += 1
 
 
 def build(runs: list[Path], command: str, where: Path | None = None, prices: PriceTable | None = None) -> str:
     """The report's HTML; run paths are shown relative to `where` (the report's folder) when inside it."""
+    return build_page(runs, command, where, prices)[0]
+
+
+def build_page(
+    runs: list[Path], command: str, where: Path | None = None, prices: PriceTable | None = None
+) -> tuple[str, list[tuple[str, Any]]]:
+    """The report's HTML and its figures, (title, plotly figure) in the report's order."""
     runs = expand(runs)
     prices = prices or default_prices()
 
@@ -127,10 +144,11 @@ def build(runs: list[Path], command: str, where: Path | None = None, prices: Pri
     for r in runs:
         cfg = (r / "config.yaml").read_text() if (r / "config.yaml").exists() else ""
         path = str(r) if kind(raw[r]) == "demo" else shown(r)
-        how = _command_for(path, raw[r], sim_s.get(r) or srv_s.get(r), cfg)
+        how = command_for(path, raw[r], sim_s.get(r) or srv_s.get(r), cfg)
         page.add(
             f"<details><summary>{html.escape(names[r])} <span class='note'>({html.escape(shown(r))})</span>"
-            f"</summary><p><code>{html.escape(how)}</code></p><pre>{html.escape(cfg)}</pre></details>"
+            f"</summary><p><code>{html.escape(how)}</code></p>{provenance_html(r, path)}<pre>{html.escape(cfg)}</pre>"
+            "</details>"
         )
     title = "gpufleet report"
     listed = ", ".join(names[r] for r in runs)
@@ -140,7 +158,7 @@ def build(runs: list[Path], command: str, where: Path | None = None, prices: Pri
         f"<h1>{title}</h1><p class='note'>{len(runs)} run(s): {html.escape(listed)}</p>"
         + "".join(page.parts)
         + "</body></html>"
-    )
+    ), page.figures
 
 
 def _gpu_types(
@@ -352,31 +370,23 @@ def _rightsizing(page: _Page, recs: list[dict[str, Any]], prices: PriceTable) ->
     page.add(table(rows))
 
 
-def _command_for(run: str, raw: dict[str, Any], s: Summary | ServingSummary | None, cfg_text: str) -> str:
-    """The command that makes this run again, from what its config recorded (`raw`: the summary as stored,
-    `s`: the same, typed, for a replay)."""
-    cfg = yaml.safe_load(cfg_text) if cfg_text else {}
-    if kind(raw) == "demo":
-        return f"gpufleet demo --out {run} --seed {raw.get('seed', 7)}"
-    if isinstance(s, Summary) and cfg.get("model"):
-        jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "TENANCY.yaml")
-        policy = f"--scheduler {s.scheduler} --placement {s.placement}"
-        return f"gpufleet tenancy --jobs {jobs} --cluster {cluster} --compare {cfg['model']} {policy}"
-    if isinstance(s, Summary):
-        jobs, cluster = cfg.get("jobs", "JOBS"), cfg.get("cluster", "CLUSTER")
-        extra = f" --predictor {s.predictor}" if s.predictor != "none" else ""
-        policy = f"--scheduler {s.scheduler} --placement {s.placement}{extra}"
-        return f"gpufleet simulate --jobs {jobs} --cluster {cluster} {policy} --out {run}"
-    if isinstance(s, ServingSummary):
-        reqs = cfg.get("requests", "REQUESTS")
-        return f"gpufleet autoscale-sim --requests {reqs} --policy {s.policy} --slo '{s.slo}' --out {run}"
-    return "(unknown run kind)"
+def write_report(
+    runs: list[Path],
+    out: Path,
+    command: str,
+    prices: PriceTable | None = None,
+    figures: Path | None = None,
+    formats: tuple[str, ...] = (),
+) -> Path:
+    """Build the report and write it whole (a crash leaves the previous file or the new one, never half), and
+    with `figures` each of its figures in `formats` there (report/figures.py)."""
+    from gpufleet.report.figures import export
 
-
-def write_report(runs: list[Path], out: Path, command: str, prices: PriceTable | None = None) -> Path:
-    """Build the report and write it whole: a crash leaves the previous file or the new one, never half."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    text, figs = build_page(runs, command, out.parent, prices)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(build(runs, command, out.parent, prices))
+    tmp.write_text(text)
     tmp.replace(out)
+    if figures is not None:
+        export(figs, figures, formats)
     return out

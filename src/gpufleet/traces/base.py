@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,8 @@ class ReadContext:
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     epoch: str | None = None
+    # an embedded generator's full settings (its defaults filled in: the seed among them)
+    settings: dict[str, Any] | None = None
 
     def skip(self, reason: str, n: int) -> None:
         """Count `n` rows skipped for `reason` (never drop a row without counting it)."""
@@ -40,6 +43,28 @@ class ReadContext:
 
 
 Reader = Callable[[ReadContext], pl.DataFrame]
+
+
+@dataclass
+class TraceRead:
+    """One reference a command read: the files it opened (none for a generator), a generator's settings."""
+
+    ref: str
+    files: list[Path]
+    settings: dict[str, Any] | None
+    rows: int
+
+
+# What the readers read while a command runs, in order: the command sets a list here to record its inputs
+# (their hashes go into the run directory's provenance.json); None records nothing.
+READS: ContextVar[list[TraceRead] | None] = ContextVar("gpufleet_trace_reads", default=None)
+
+
+def note_read(ref: str, files: list[Path], ctx: ReadContext, rows: int) -> None:
+    """Record a reference read, when the command being run records them (READS)."""
+    seen = READS.get()
+    if seen is not None:
+        seen.append(TraceRead(ref, files, ctx.settings, rows))
 
 
 @dataclass(frozen=True)

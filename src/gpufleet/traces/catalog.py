@@ -23,7 +23,7 @@ from gpufleet.traces import (  # noqa: F401  (importing registers each dataset)
     spot,
     synthetic,
 )
-from gpufleet.traces.base import DATASETS, Dataset, OnBadRow, Part, ReadContext, Trace, TraceMeta
+from gpufleet.traces.base import DATASETS, Dataset, OnBadRow, Part, ReadContext, Trace, TraceMeta, note_read
 
 
 def resolve_data_dir(data_dir: str | Path | None = None, *, must_exist: bool = True) -> Path | None:
@@ -106,12 +106,14 @@ def load(
         path = Path(ref.removeprefix("slurm:"))
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
         frame = validate(read_sacct(path, ctx), "JOBS")
+        note_read(f"slurm:{path}", [path], ctx, frame.height)
         _tell(READ_NOTES.get(), path, ctx)
         return _trace(frame, ctx, f"slurm:{path}", "slurm", path.name, "JOBS", "submit_time", "Slurm sacct export")
     if is_user_file(ref):
         path = Path(ref)
         ctx = ReadContext(folder=path.parent, on_bad_row=on_bad_row, params=params)
         frame, tbl = read_user_file(path, expect, ctx, SCHEMA_MAP.get(), TIME_UNIT.get())
+        note_read(str(path), [path], ctx, frame.height)
         _tell(READ_NOTES.get(), path, ctx)
         time_col = {"JOBS": "submit_time", "REQUESTS": "arrival_time", "GPU_SAMPLES": "ts", "SERIES": "ds"}.get(tbl)
         return _trace(frame, ctx, str(path), "file", path.name, tbl, time_col, "your file")
@@ -119,6 +121,8 @@ def load(
     ctx = ReadContext(folder=folder, on_bad_row=on_bad_row, params=params)
     frame = part.read(ctx)
     frame = validate(frame, part.table)
+    # the files of a dataset part, as it named them (an embedded generator reads none)
+    note_read(f"{ds.name}:{part.name}", [folder / f for f in ctx.files] if folder else [], ctx, frame.height)
     return _trace(
         frame,
         ctx,

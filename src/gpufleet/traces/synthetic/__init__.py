@@ -38,7 +38,7 @@ def _settings_note(
 def read_jobs(ctx: ReadContext) -> pl.DataFrame:
     """Part `jobs`: params are SyntheticJobsConfig fields (n = n_jobs)."""
     cfg = config_from_params(SyntheticJobsConfig, ctx.params, "synthetic:jobs", {"n": "n_jobs"})
-    ctx.epoch = EPOCH_NOTE
+    ctx.epoch, ctx.settings = EPOCH_NOTE, cfg.model_dump(mode="json")
     ctx.notes.append(_settings_note(cfg))
     return synthetic_jobs(cfg)
 
@@ -46,6 +46,7 @@ def read_jobs(ctx: ReadContext) -> pl.DataFrame:
 def read_nodes(ctx: ReadContext) -> pl.DataFrame:
     """Part `nodes`: params are SyntheticNodesConfig fields."""
     cfg = config_from_params(SyntheticNodesConfig, ctx.params, "synthetic:nodes")
+    ctx.settings = cfg.model_dump(mode="json")
     ctx.notes.append("pools: " + ", ".join(f"{p.name} {p.count}x{p.gpus_per_node} {p.gpu_type}" for p in cfg.pools))
     return synthetic_nodes(cfg)
 
@@ -53,7 +54,7 @@ def read_nodes(ctx: ReadContext) -> pl.DataFrame:
 def read_requests(ctx: ReadContext) -> pl.DataFrame:
     """Part `requests`: params are SyntheticRequestsConfig fields."""
     cfg = config_from_params(SyntheticRequestsConfig, ctx.params, "synthetic:requests")
-    ctx.epoch = EPOCH_NOTE
+    ctx.epoch, ctx.settings = EPOCH_NOTE, cfg.model_dump(mode="json")
     ctx.notes.append(_settings_note(cfg))
     return synthetic_requests(cfg)
 
@@ -61,6 +62,7 @@ def read_requests(ctx: ReadContext) -> pl.DataFrame:
 def read_samples(ctx: ReadContext) -> pl.DataFrame:
     """Part `gpu-samples`: params are SyntheticSamplesConfig fields (n = n_gpus); GPUs of the default nodes."""
     cfg = config_from_params(SyntheticSamplesConfig, ctx.params, "synthetic:gpu-samples", {"n": "n_gpus"})
+    ctx.settings = cfg.model_dump(mode="json")
     ctx.notes.append(_settings_note(cfg))
     return synthetic_gpu_samples(cfg)
 
