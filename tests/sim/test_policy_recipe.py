@@ -63,7 +63,8 @@ def _one_job() -> pl.DataFrame:
 
 def test_a_config_names_each_member_with_its_whole_settings() -> None:
     cfg = SimConfig(scheduler="tiresias", placement={"name": "fgd", "settings": {"coverage": 0.9}}, pool="predictive")
-    assert cfg.scheduler.model_dump() == {"name": "tiresias", "settings": {"threshold_gpu_s": 18_000.0}}
+    whole = {"threshold_gpu_s": 18_000.0, "helios_loop": False}
+    assert cfg.scheduler.model_dump() == {"name": "tiresias", "settings": whole}
     assert cfg.placement.settings == {"coverage": 0.9}
     assert cfg.pool is not None and cfg.pool.settings == {"period_s": 60.0, "target_wait_s": 600.0, "idle_s": 600.0}
     # what config.yaml holds loads back to the same config
@@ -81,15 +82,18 @@ def test_a_config_written_before_the_settings_moved_onto_the_members_still_loads
     assert cfg.scheduler.settings == {"blocking": True}  # the threshold is tiresias', not sjf's
     assert cfg.pool is not None and (cfg.pool.name, cfg.pool.settings["target_wait_s"]) == ("predictive", 60.0)
     t = SimConfig(scheduler="tiresias", blocking=False, tiresias_threshold_gpu_s=100.0, pool_policy=None)
-    assert t.scheduler.settings == {"threshold_gpu_s": 100.0} and t.pool is None
+    assert t.scheduler.settings == {"threshold_gpu_s": 100.0, "helios_loop": False} and t.pool is None
 
 
-def test_compat_sets_blocking_on_the_schedulers_that_have_it() -> None:
+def test_compat_sets_blocking_and_the_loop_on_the_schedulers_that_have_them() -> None:
     assert SimConfig(compat="helios", scheduler="sjf").scheduler.settings == {"blocking": True}
     assert SimConfig(compat="helios", scheduler="fifo").scheduler.settings == {}
-    given = {"name": "qssf", "settings": {"blocking": False}}
+    given = {"name": "qssf", "settings": {"blocking": False, "helios_loop": False}}
     helios = SimConfig(compat="helios", scheduler=given, placement="best-fit")
-    assert helios.scheduler.settings == {"blocking": True} and helios.placement.name == "helios-consolidate"
+    assert helios.scheduler.settings == {"blocking": True, "helios_loop": True}
+    assert helios.placement.name == "helios-consolidate"
+    srtf = SimConfig(compat="helios", scheduler={"name": "srtf", "settings": {"overheads": "helios"}})
+    assert srtf.scheduler.settings == {"helios_loop": True, "overheads": "helios"}  # the restore costs are yours
     with pytest.raises(GpufleetError, match="compat 'slurm': unknown; valid: helios"):
         SimConfig(compat="slurm")
 
@@ -154,8 +158,8 @@ def test_a_queue_names_its_scheduler_with_settings_and_a_bad_one_names_the_queue
     own = {"name": "tiresias", "settings": {"threshold_gpu_s": 3600}}
     spec = QuotaSpec.model_validate({"queues": {"a": {"nominal": 8, "scheduler": own}, "b": {"nominal": 8}}})
     a, b = queue_schedulers(spec, "qssf", {"blocking": True})
-    assert a.settings.model_dump() == {"threshold_gpu_s": 3600.0}  # type: ignore[attr-defined]
-    assert b.settings.model_dump() == {"blocking": True}  # type: ignore[attr-defined]
+    assert a.settings.model_dump() == {"threshold_gpu_s": 3600.0, "helios_loop": False}  # type: ignore[attr-defined]
+    assert b.settings.model_dump() == {"blocking": True, "helios_loop": False}  # type: ignore[attr-defined]
     mixed = QuotaSpec.model_validate({"queues": {"a": {"nominal": 8, "scheduler": {"name": "sjf", "settings": {}}}}})
     (s,) = queue_schedulers(mixed, "qssf", {"blocking": True})  # the run's settings it declares, its own win
     assert s.settings.model_dump() == {"blocking": True}  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gpufleet.core.errors import RegistryError, SettingsError
+from gpufleet.core.errors import GpufleetError, RegistryError, SettingsError
 from gpufleet.sim.engine import FollowUp
 from gpufleet.sim.quota_book import EPS, NOMINAL, QuotaBook
 from gpufleet.sim.quota_spec import QuotaSpec
@@ -55,11 +55,12 @@ class QueueContext:
         self.blocked_on_place = False  # the last try of this pass failed with the quota's consent
         self.wl: Workload = sim.wl
         self.attained, self.last_start, self.epoch = sim.attained, sim.last_start, sim.epoch
-        self.expected_end, self.work_done, self.start_preempting, self.gpus_short = (
+        self.expected_end, self.work_done, self.start_preempting, self.gpus_short, self.preempt = (
             sim.expected_end,
             sim.work_done,
             sim.start_preempting,
             sim.gpus_short,
+            sim.preempt,
         )
 
     @property
@@ -162,6 +163,12 @@ class QuotaDispatcher:
         self._stops = [s.idle_until_change and s.stops_at_first_failure for s in self.scheds]
         self.refused = False  # set by admit: the last job tried was refused by the quota
         self.uses_prediction = any(s.uses_prediction for s in self.scheds)
+        if any(s.countdown for s in self.scheds):
+            raise GpufleetError(
+                "srtf/tiresias as the Helios/Lucid loop runs them (--compat helios) know no quotas:"
+                " replay them pooled or partitioned"
+            )
+        self.countdown = False
         self.views: list[QueueContext] = []
         self.sim: TrainingSim | None = None
 
@@ -267,6 +274,19 @@ class QuotaDispatcher:
         q = self.book.job_queue[i]
         self.scheds[q].update_prediction(self.views[q], i, value)
         self._dirty[q][0] = self._dirty[q][1] = True
+
+    def pass_time(self, t: float) -> float:
+        """A pass runs when it is wanted."""
+        return t
+
+    def revisit(self, sim: TrainingSim, t: float) -> float | None:
+        """The earliest pass a queue's scheduler asks for though nothing happens (qssf's Helios/Lucid loop)."""
+        asked = [x for s, v in zip(self.scheds, self.views, strict=True) if (x := s.revisit(v, t)) is not None]
+        return min(asked, default=None)
+
+    def countdown_overhead(self, gpus: float) -> float:
+        """No countdown under quotas."""
+        return 0.0
 
     def schedule(self, sim: TrainingSim, t: float) -> None:
         """Two rounds (within nominal, then borrowing) over the queues, oldest waiting head first."""

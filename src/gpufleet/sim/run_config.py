@@ -43,7 +43,7 @@ COMPAT: dict[str, dict[str, Any]] = {
         "mate_gap_s": 0.0,  # their predictions are fixed at submission
     },
 }
-COMPAT_SCHEDULER: dict[str, dict[str, Any]] = {"helios": {"blocking": True}}
+COMPAT_SCHEDULER: dict[str, dict[str, Any]] = {"helios": {"blocking": True, "helios_loop": True}}
 
 # Run-wide scheduler knobs of configs written before #22, and the setting each became.
 LEGACY_SCHEDULER = {"tiresias_threshold_gpu_s": "threshold_gpu_s", "blocking": "blocking"}

@@ -2,11 +2,13 @@
 
 Event kinds and their order at equal times: FINISH (frees GPUs) < ARRIVE < DEMOTE < SCHEDULE, so a
 scheduling pass at time t sees every job that finished or arrived at t. One SCHEDULE event is pending
-at most, so simultaneous arrivals are scheduled in one pass.
+at most, so simultaneous arrivals are scheduled in one pass (a scheduler on a grid of ticks may move a
+wanted pass earlier: the later event is then stale and skipped).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Protocol
 
@@ -96,7 +98,8 @@ class TrainingSim:
         self._blocked: dict[Shape, list[int]] = {}
         self._trial_failed: list[Shape] = []  # per pass, see start_preempting
         self._clean: list[Shape] = []  # blocked shapes with nothing released since
-        self._sched_pending = False
+        self._next_pass = math.inf  # time of the pending SCHEDULE event (inf: none)
+        self._countdown = scheduler.countdown  # Lucid/Helios' per-second countdown (schedulers/base.py)
         # Bumps whenever room may have grown (a job gave its GPUs back, a node came into service): a scheduler
         # that knows its waiting jobs failed since then need not try them again (sjf/qssf, schedulers/priority.py).
         self.room_grew = 0
@@ -186,7 +189,10 @@ class TrainingSim:
         self.run_overhead[i], self.owed_overhead[i] = self.owed_overhead[i], 0.0
         self.last_start[i] = t
         self.epoch[i] += 1
-        self._out.append((t + self.run_overhead[i] + self.remaining[i] / speed, FINISH, (i, self.epoch[i])))
+        # Under the countdown a run lasts one second more than what is left: Lucid's loop notices a job has
+        # nothing left only at the next tick
+        end = t + self.run_overhead[i] + self.remaining[i] / speed + (1.0 if self._countdown else 0.0)
+        self._out.append((end, FINISH, (i, self.epoch[i])))
         self._out.extend(self.scheduler.on_start(self, i, t))
         self._tell(t, "start", i)
         return True
@@ -275,14 +281,19 @@ class TrainingSim:
     def preempt(self, i: int, t: float) -> None:
         """Stop running job i, keep its progress, and queue it again (it pays the restore overhead later)."""
         elapsed = t - self.last_start[i]
-        progress = max(0.0, elapsed - self.run_overhead[i]) * self.speed[i]
-        self.remaining[i] = max(0.0, self.remaining[i] - progress)
+        if self._countdown:
+            # Lucid/Helios count every second of a run down and add the restore cost to what is left
+            left = max(0.0, self.remaining[i] - elapsed * self.speed[i])
+            self.remaining[i] = left + self.scheduler.countdown_overhead(self.wl.gpus[i])
+        else:
+            progress = max(0.0, elapsed - self.run_overhead[i]) * self.speed[i]
+            self.remaining[i] = max(0.0, self.remaining[i] - progress)
         self.attained[i] += elapsed * self.wl.gpus[i]
         self._release(i)
         self.state[i] = QUEUED
         self.queue[i] = None
         self.queued_sizes[self.wl.gpus[i]] += 1
-        self.owed_overhead[i] = self.preempt_overhead
+        self.owed_overhead[i] = 0.0 if self._countdown else self.preempt_overhead
         self.epoch[i] += 1
         self._tell(t, "preempt", i)
         # back in the queue: schedulers that keep their own order (sjf, qssf, per-queue quotas) re-insert it
@@ -336,20 +347,26 @@ class TrainingSim:
             return []
         return self._want_schedule(t)
 
-    def _schedule(self, t: float, _: Any) -> list[FollowUp]:
-        self._sched_pending = False
+    def _schedule(self, t: float, at: float) -> list[FollowUp]:
+        if at != self._next_pass:
+            return []  # an earlier pass was wanted since this one was pushed, and has run
+        self._next_pass = math.inf
         self._out = []
         self._trial_failed.clear()
         if self.queue:
             self.scheduler.schedule(self, t)
+            again = self.scheduler.revisit(self, t)
+            if again is not None:
+                self._out += self._want_schedule(again)
         return self._out
 
     # -- internals -----------------------------------------------------------------------------------
     def _want_schedule(self, t: float) -> list[FollowUp]:
-        if self._sched_pending:
-            return []
-        self._sched_pending = True
-        return [(t, SCHEDULE, None)]
+        at = self.scheduler.pass_time(t)
+        if at >= self._next_pass:
+            return []  # a pass is pending by then
+        self._next_pass = at
+        return [(at, SCHEDULE, at)]
 
     def _release(self, i: int) -> None:
         self.room_grew += 1

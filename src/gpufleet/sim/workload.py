@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from gpufleet.core.errors import GpufleetError
 from gpufleet.forecasting.runtime.mates import submission_groups
+
+PRIORITY = "qssf_priority"  # a JOBS frame's column of QSSF priorities (Workload.qssf_priority)
 
 # what a job asks of a node: GPUs, CPUs, memory, GPU types, RDMA, node pool (Workload.shape)
 Shape = tuple[float, float, float, str | None, float, str | None]
@@ -41,6 +44,9 @@ class Workload:
     mates: list[int] = field(default_factory=list)  # submission-mate group per job (forecasting.runtime.mates)
     rdma: list[float] = field(default_factory=list)  # RDMA asked for; empty: none (every job 0)
     pool: list[str | None] = field(default_factory=list)  # node pool each job is held to; empty: none
+    # QSSF's key per job from an estimator run elsewhere (column `qssf_priority`: `simulate --priorities FILE`,
+    # as Helios/Lucid read their estimator's file); empty: predicted duration x GPUs
+    qssf_priority: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.rdma) != self.n:
@@ -74,6 +80,9 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None, mate_ga
         df = df.with_columns(pl.col("duration").alias("__pred"))
     unknown = df.filter(pl.col("duration").is_null())["job_id"].to_list()
     df = df.filter(pl.col("duration").is_not_null()).sort(["submit_time", "__in"])
+    if PRIORITY in df.columns and df[PRIORITY].null_count():
+        missing = df.filter(pl.col(PRIORITY).is_null())["job_id"]
+        raise GpufleetError(f"{PRIORITY}: job {missing[0]!r} has none ({len(missing)} jobs without a priority)")
     mates: list[int] = []
     if mate_gap_s > 0:
 
@@ -97,4 +106,5 @@ def build_workload(jobs: pl.DataFrame, predictions: pl.DataFrame | None, mate_ga
         mates=mates,
         rdma=df["rdma"].cast(pl.Float64).fill_null(0.0).to_list() if "rdma" in df.columns else [],
         pool=df["pool"].cast(pl.String).to_list() if "pool" in df.columns else [],
+        qssf_priority=df[PRIORITY].cast(pl.Float64).to_list() if PRIORITY in df.columns else [],
     )

@@ -29,6 +29,21 @@ class Scheduler(Protocol):
     # A pass ends at the first queued job that does not start (fifo; sjf/qssf with `blocking`): with one GPU
     # type, the quota model need not retry that job in the borrowing round (sim/quota.py).
     stops_at_first_failure: bool
+    # Lucid/Helios' per-second countdown (srtf and tiresias under --compat helios): a run lasts what is left
+    # plus one second, and a preempted job's restore cost (countdown_overhead) is added to what it has left.
+    countdown: bool
+
+    def pass_time(self, t: float) -> float:
+        """When a pass wanted at t runs (t; the next tick of a loop that schedules on a grid: Lucid's Tiresias)."""
+        ...
+
+    def revisit(self, ctx: SchedulingContext, t: float) -> float | None:
+        """After a pass at t, when to pass again though nothing arrives or ends (None: only on such events)."""
+        ...
+
+    def countdown_overhead(self, gpus: float) -> float:
+        """Seconds added to a preempted job's countdown (only read when `countdown`)."""
+        ...
 
     def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Job i joined the queue at t."""
@@ -63,6 +78,7 @@ class BaseScheduler:
     uses_prediction = False
     idle_until_change = False
     stops_at_first_failure = False
+    countdown = False
 
     def __init__(self, settings: PolicySettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
@@ -73,6 +89,18 @@ class BaseScheduler:
     def on_start(self, ctx: SchedulingContext, i: int, t: float) -> list[FollowUp]:
         """No follow-up events by default."""
         return []
+
+    def pass_time(self, t: float) -> float:
+        """A pass runs when it is wanted."""
+        return t
+
+    def revisit(self, ctx: SchedulingContext, t: float) -> float | None:
+        """Passes only when jobs arrive, end or are refreshed."""
+        return None
+
+    def countdown_overhead(self, gpus: float) -> float:
+        """No countdown."""
+        return 0.0
 
     def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Schedulers that read predictions at each pass need nothing more than the new value."""

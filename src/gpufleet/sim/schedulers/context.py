@@ -72,6 +72,10 @@ class SchedulingContext(Protocol):
         """Start waiting job i by preempting as few of `victims` (in order) as it needs; none if that fails."""
         ...
 
+    def preempt(self, i: int, t: float) -> None:
+        """Stop running job i now and queue it again (the Helios/Lucid loop preempts every job it did not choose)."""
+        ...
+
     def gpus_short(self, i: int) -> bool:
         """True when no node has the GPUs job i needs (until room grows); False when unsure."""
         ...

@@ -35,7 +35,7 @@ class _Priority(BaseScheduler):
         super().__init__(settings)
         self.skip_known_failures = skip_known_failures
         self.stops_at_first_failure = self.settings.blocking  # with `blocking`, a pass ends at the first miss
-        self._order: list[tuple[float, float, int]] = []  # (priority, submit, job) kept sorted
+        self._order: list[tuple[float, float, int]] = []  # (priority, tie-break, job) kept sorted
         self._gpuless = 0  # jobs in _order that ask for no GPU (CPU pods): they may start with every GPU taken
         # Per lane (ctx.lane: the pooled pass, or a quota's nominal and borrowing rounds): the jobs that joined
         # since the lane's last pass, and ctx.retry_token() as it was through that pass (None: not known).
@@ -46,21 +46,29 @@ class _Priority(BaseScheduler):
         """Smaller runs first."""
         raise NotImplementedError
 
+    def tiebreak(self, ctx: SchedulingContext, i: int) -> float:
+        """Equal keys: the earlier submission first (then replay order, the job's index)."""
+        return ctx.wl.submit[i]
+
+    def entry(self, ctx: SchedulingContext, i: int) -> tuple[float, float, int]:
+        """Job i's place in the order."""
+        return self.key(ctx, i), self.tiebreak(ctx, i), i
+
     def on_arrive(self, ctx: SchedulingContext, i: int, t: float) -> None:
         """Insert the job at its place in the priority order."""
-        bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
+        bisect.insort(self._order, self.entry(ctx, i))
         self._gpuless += ctx.wl.gpus[i] <= 0
         for new in self._new.values():
             new.append(i)
 
     def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Move waiting job i to its place under the new prediction."""
-        old = (self.key(ctx, i), ctx.wl.submit[i], i)
+        old = self.entry(ctx, i)
         pos = bisect.bisect_left(self._order, old)
         if pos < len(self._order) and self._order[pos] == old:
             del self._order[pos]
             ctx.wl.pred[i] = value
-            bisect.insort(self._order, (self.key(ctx, i), ctx.wl.submit[i], i))
+            bisect.insort(self._order, self.entry(ctx, i))
         else:  # not waiting here (it started in this instant): only the value changes
             ctx.wl.pred[i] = value
 
@@ -88,7 +96,7 @@ class _Priority(BaseScheduler):
 
     def _try_new(self, ctx: SchedulingContext, new: list[int], t: float) -> None:
         order, gpus = self._order, ctx.wl.gpus
-        for key in sorted({(self.key(ctx, i), ctx.wl.submit[i], i) for i in new}):
+        for key in sorted({self.entry(ctx, i) for i in new}):
             i = key[2]
             if i not in ctx.queue:
                 continue  # started or gone since it joined
@@ -155,6 +163,50 @@ class ShortestJobFirst(_Priority):
 class QuasiShortestServiceFirst(_Priority):
     """Helios QSSF: smallest predicted GPU-time (GPUs x predicted duration) first."""
 
+    class Settings(_Priority.Settings):
+        """Blocking, and whose loop."""
+
+        helios_loop: bool = Field(
+            False,
+            description="order as the Helios/Lucid loop does (set by --compat helios): in a second when every"
+            " waiting job arrived in that second, by GPUs (their estimator is asked only once a job has waited);"
+            " otherwise by GPU-time, then GPUs",
+        )
+
+    settings: Settings
+
+    def __init__(self, settings: Settings | None = None, *, skip_known_failures: bool = True) -> None:
+        """As sjf; under `helios_loop` a pass can differ from the last without news (see revisit)."""
+        super().__init__(settings, skip_known_failures=skip_known_failures)
+        self.idle_until_change = not self.settings.helios_loop
+        self._fresh = False  # the last pass ordered a queue of jobs that had all just arrived
+
     def key(self, ctx: SchedulingContext, i: int) -> float:
-        """Predicted GPU-seconds."""
-        return ctx.wl.pred[i] * max(ctx.wl.gpus[i], 0.0)
+        """Predicted GPU-seconds: the job's given priority (Workload.qssf_priority, their estimator's per-job
+        figure) or else its predicted duration, times its GPUs."""
+        wl = ctx.wl
+        return (wl.qssf_priority[i] if wl.qssf_priority else wl.pred[i]) * max(wl.gpus[i], 0.0)
+
+    def tiebreak(self, ctx: SchedulingContext, i: int) -> float:
+        """Helios/Lucid sort the queue by GPUs and then by priority, both stable: equal priorities by GPUs."""
+        return ctx.wl.gpus[i] if self.settings.helios_loop else ctx.wl.submit[i]
+
+    def schedule(self, ctx: SchedulingContext, t: float) -> None:
+        """As sjf; under `helios_loop`, a queue of jobs that all arrived at t goes by GPUs and stops at the
+        first that does not start (their loop assigns priorities only while an older job waits)."""
+        submit = ctx.wl.submit
+        self._fresh = self.settings.helios_loop and all(submit[i] >= t for i in ctx.queue)
+        if not self._fresh:
+            super().schedule(ctx, t)
+            return
+        gpus = ctx.wl.gpus
+        self._seen.clear()  # this pass tried jobs out of the order the shortcuts remember
+        for i in sorted(ctx.queue, key=lambda i: (gpus[i], i)):
+            if not ctx.try_start(i, t):
+                break
+            del self._order[bisect.bisect_left(self._order, self.entry(ctx, i))]
+            self._gpuless -= gpus[i] <= 0
+
+    def revisit(self, ctx: SchedulingContext, t: float) -> float | None:
+        """After a pass in GPU order with jobs left, the next second (now ordered by priority)."""
+        return t + 1.0 if self._fresh and ctx.queue else None
