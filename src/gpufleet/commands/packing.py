@@ -185,8 +185,8 @@ def _pair(row: dict[str, Any]) -> list[float] | None:
 def _pm(mean: float, pair: list[float] | None, digits: int) -> str:
     """A table cell: the mean, and the half-width of its interval when there is one."""
     if pair is None:
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {(pair[1] - pair[0]) / 2:.{digits}f}"
+        return f"{mean:,.{digits}f}"
+    return f"{mean:,.{digits}f}±{(pair[1] - pair[0]) / 2:,.{digits}f}"  # no spaces: nine policies fit 160 columns
 
 
 def _save_experiment(out_dir: Path, result: dict[str, Any], runs: Any, intervals: Any) -> None:

@@ -131,7 +131,8 @@ def rerun_cmd(
         done = subprocess.run(
             [sys.executable, "-m", "gpufleet.cli", *argv], stdout=subprocess.DEVNULL, cwd=cwd, check=False
         )
-        if done.returncode != 0:
+        if done.returncode != 0:  # its own error line is above; this one says it was the rerun's
+            err.print(f"error: the rerun's command failed (exit {done.returncode}): nothing compared", markup=False)
             raise typer.Exit(done.returncode if done.returncode == 2 else 1)
         original, again = run, where / part if part else where
         compared, diffs = compare_trees(original, again)
