@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "forecaster": "gpufleet.forecasting.series:FORECASTERS",
     "autoscaler": "gpufleet.optimizer.autoscaling:AUTOSCALERS",
     "rightsizer": "gpufleet.optimizer.rightsizing:RIGHTSIZERS",
+    "work-model": "gpufleet.sim.serving:WORK_MODELS",
 }
 
 

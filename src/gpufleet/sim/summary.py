@@ -202,6 +202,10 @@ class ServingSummary(_Part):
     max_replicas: int = Field(description="most replicas at once after the warm-up")
     mean_utilization: float = Field(description="busy slots / ready slots after the warm-up")
     events: int = Field(description="events the simulator handled")
+    work_model: str | None = Field(None, description="the profile's work model (llm, diffusion, fixed)")
+    decisions_skipped: int | None = Field(
+        None, description="decisions of an idle fleet not taken: each would have kept it as it was (docs/serving.md)"
+    )
     actions: list[ScalingAction] | None = Field(None, description="the scaling actions, in run directories")
     gpu_hours_vs_oracle: float | None = Field(
         None, description="compare-autoscalers rows: GPU-hours over the oracle's (null without an oracle row)"

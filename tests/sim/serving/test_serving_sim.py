@@ -63,14 +63,14 @@ def test_slots_are_never_exceeded_at_any_instant() -> None:
         observers=[meter],
     )
     seen = []
-    orig = sim._begin
+    orig = sim._start
 
-    def spy(t, r, i):  # type: ignore[no-untyped-def]
-        out = orig(t, r, i)
+    def spy(t, r, members):  # type: ignore[no-untyped-def]
+        out = orig(t, r, members)
         seen.append(r.busy)
         return out
 
-    sim._begin = spy  # type: ignore[method-assign]
+    sim._start = spy  # type: ignore[method-assign]
     sim.run()
     assert max(seen) <= prof.max_seqs
     assert np.isfinite(meter.finish).all() and (np.sort(meter.finish) > 0).all()

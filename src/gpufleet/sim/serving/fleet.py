@@ -1,26 +1,34 @@
-"""ServingSim: requests onto replicas of one model, on the discrete-event engine, with an autoscaler.
+"""ServingSim: requests onto replicas, on the discrete-event engine, with an autoscaler.
 
-Events (equal times run in this order): FINISH, READY, ARRIVE, DECIDE, SAMPLE.
-- ARRIVE: the router sends the request to the ready replica with the fewest outstanding requests (running
-  + queued; ties to the oldest replica); with no ready replica it waits in the router's queue.
-- FINISH: the replica's next queued request takes the freed slot (else one from the router's queue); a
-  draining replica that has emptied is released.
+Events (equal times run in this order): FINISH, READY, ARRIVE, BATCH, DECIDE, SAMPLE.
+- ARRIVE: the router sends the request to a ready replica (replica.route: the fewest outstanding requests,
+  running + queued, ties to the oldest; with pipelines, warm replicas first); with no ready replica it waits in
+  the router's queue.
+- A replica starts runs from its queue while it has a free slot: one request per run, or with batching up to
+  `batching.size` requests of one pipeline, waiting for a fuller run until its oldest request has waited
+  `batching.deadline_s` (a BATCH event then). A run whose request needs another pipeline loads it first
+  (replica.switch; only on an idle replica when the base model changes).
+- FINISH: the run's slot is free: the replica starts its next queued run (else takes from the router's queue);
+  a draining replica that has emptied is released.
 - READY: a replica ordered `cold_start_s` ago starts serving and takes work from the router's queue.
 - DECIDE: the autoscaler sees the FleetState (per-second concurrency and arrivals up to now) and, when it
   uses one, a forecast; more replicas are ordered (READY after the cold start), fewer are taken away
   (starting ones cancelled first, newest first; then ready ones drain, fewest outstanding first).
 - SAMPLE: the measuring tick: observers take a timeline row (kept as an event so that event order and
   counts do not depend on who measures).
+An idle fleet (nothing in the system, nothing starting or draining) costs nothing per simulated second: a
+decision that keeps the fleet asks the policy how long it would keep doing so (`quiet_until`) and the next one
+is taken at the first period on or after that, or the next arrival, whichever is first; timeline samples in
+between are written from the unchanged fleet. Every decision skipped is one that would have kept the fleet as
+it was, so a replay gives the same results either way (tests/sim/serving/test_speed.py).
 A replica costs GPU time from the moment it is ordered until it is released (or the replay ends).
 The loop measures nothing itself: it tells its observers (sim/serving/meter.py, FleetMeter) what happens.
-The per-second demand it keeps (requests in the system, arrivals) is what the autoscaler sees, as a live
-one would read it from its metrics.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,29 +37,14 @@ from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.optimizer.autoscaling import Autoscaler, FleetState
 from gpufleet.optimizer.autoscaling.base import HISTORY_S
 from gpufleet.sim.engine import Engine
-from gpufleet.sim.serving.meter import FleetObserver
+from gpufleet.sim.serving.meter import FleetObserver, integrate
 from gpufleet.sim.serving.profiles import ReplicaProfile
+from gpufleet.sim.serving.replica import Pipelines, Replica, SwitchCosts, route, switch
+from gpufleet.sim.serving.work import Batching
 
-FINISH, READY, ARRIVE, DECIDE, SAMPLE = range(5)
-PRIORITIES = {FINISH: 0, READY: 1, ARRIVE: 2, DECIDE: 3, SAMPLE: 4}
-
-
-@dataclass
-class Replica:
-    """One model server."""
-
-    rid: int
-    ordered: float
-    ready_at: float
-    state: str = "starting"  # starting | ready | draining | gone
-    busy: int = 0
-    queue: deque[int] = field(default_factory=deque)
-    gone_at: float | None = None
-
-    @property
-    def outstanding(self) -> int:
-        """Requests running or queued here."""
-        return self.busy + len(self.queue)
+FINISH, READY, ARRIVE, DECIDE, SAMPLE, BATCH = range(6)
+PRIORITIES = {FINISH: 0, READY: 1, ARRIVE: 2, BATCH: 3, DECIDE: 4, SAMPLE: 5}
+FollowUps = list[tuple[float, int, Any]]
 
 
 class ServingSim:
@@ -70,13 +63,29 @@ class ServingSim:
         forecasting: Forecasting | None = None,
         sample_s: float = 60.0,
         observers: list[FleetObserver] | None = None,
+        slots: int | None = None,
+        batching: Batching | None = None,
+        pipelines: Pipelines | None = None,
+        switch_costs: SwitchCosts | None = None,
+        seed: int = 0,
+        skip_idle: bool = True,
     ) -> None:
+        if (pipelines is None) != (switch_costs is None):
+            raise ValueError("pipelines and switch_costs come together")
         self.arrival, self.prefill, self.service = arrival, prefill, service
         self.profile, self.autoscaler, self.cold_start_s = profile, autoscaler, cold_start_s
         self.forecasting = forecasting
         self.sample_s = sample_s
         self.observers = list(observers or [])
-        self.replicas: list[Replica] = []
+        self.slots = profile.slots if slots is None else slots
+        self.batching = batching or Batching()
+        self.capacity = self.slots * self.batching.size  # requests one replica holds running
+        self.pipes, self.costs = pipelines, switch_costs
+        self.rng = np.random.default_rng(seed)
+        self.skip_idle = skip_idle  # False: every decision and sample of an idle fleet is taken (tests compare)
+        self.replicas: list[Replica] = []  # every replica ever ordered (lifetimes)
+        self.live: dict[int, Replica] = {}  # those not gone, oldest first
+        self.n_ready = self.n_starting = self.n_draining = 0
         self.router: deque[int] = deque()
         self.in_system = 0
         size = int(arrival.max(initial=0.0) + service.max(initial=0.0)) + 120
@@ -86,8 +95,12 @@ class ServingSim:
         self._service_sum = 0.0
         self._service_n = 0
         self._arrivals_seen = 0
+        self._next_decide = math.inf
+        self._quiet_samples: list[float] = []  # sample times skipped while idle, written at the next sample
+        self._quiet_fleet = (0, 0, 0)
         self.last_finish = 0.0
         self.events = 0
+        self.decisions_skipped = 0
         for o in self.observers:
             o.attach(self)
         for _ in range(initial_replicas):
@@ -101,45 +114,110 @@ class ServingSim:
             self.arr = np.concatenate([self.arr, np.zeros(extra)])
 
     def _advance(self, t: float) -> None:
-        """Integrate requests in the system into per-second bins up to t."""
+        """Integrate requests in the system into per-second bins up to t (whole seconds at once)."""
         last = self._last_t
         if t <= last:
             return
         self._grow(int(t) + 1)
-        while last < t:
-            b = int(last)
-            end = min(t, b + 1.0)
-            self.conc[b] += self.in_system * (end - last)
-            last = end
+        n = self.in_system
+        if n:
+            integrate(self.conc, n, last, t)
         self._last_t = t
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
     def _order(self, t: float, ready_now: bool = False) -> Replica:
-        r = Replica(len(self.replicas), t, t if ready_now else t + self.cold_start_s)
+        r = Replica(len(self.replicas), t, t if ready_now else t + self.cold_start_s, gpu_type=self.profile.gpu_type)
+        if self.pipes is not None:
+            r.model = self.pipes.default  # the cold start loads the pool's default base model
         self.replicas.append(r)
+        self.live[r.rid] = r
+        self.n_starting += 1
         self._tell_replica(t, "order", r.rid)
         if ready_now:
-            r.state = "ready"
-            self._tell_replica(t, "ready", r.rid)
+            self._set_ready(t, r)
         return r
 
-    def _begin(self, t: float, r: Replica, i: int) -> list[tuple[float, int, Any]]:
-        r.busy += 1
-        for o in self.observers:
-            o.on_request(t, "start", i)
-        return [(t + self.service[i], FINISH, (r.rid, i))]
+    def _set_ready(self, t: float, r: Replica) -> None:
+        r.state = "ready"
+        self.n_starting -= 1
+        self.n_ready += 1
+        self._tell_replica(t, "ready", r.rid)
 
-    def _release(self, t: float, r: Replica) -> None:
-        """A ready or draining replica is given back."""
+    def _gone(self, t: float, r: Replica, what: str) -> None:
+        """A replica is released after serving ('stop') or cancelled while starting ('cancel')."""
+        if r.state == "starting":
+            self.n_starting -= 1
+        elif r.state == "ready":
+            self.n_ready -= 1
+        else:
+            self.n_draining -= 1
         r.state, r.gone_at = "gone", t
-        self._tell_replica(t, "stop", r.rid)
+        del self.live[r.rid]
+        self._tell_replica(t, what, r.rid)
 
     def _tell_replica(self, t: float, what: str, rid: int) -> None:
         for o in self.observers:
             o.on_replica(t, what, rid)
 
+    def _ready_list(self) -> list[Replica]:
+        return [r for r in self.live.values() if r.state == "ready"]
+
+    # -- runs ------------------------------------------------------------------------------------------------
+    def _pump(self, t: float, r: Replica) -> FollowUps:
+        """Start runs from r's queue while it has a free slot (and, with batching, a run is due)."""
+        out: FollowUps = []
+        while r.queue and r.runs < self.slots:
+            head = r.queue[0]
+            if self.pipes is not None and r.runs > 0 and self.pipes.model[head] != r.model:
+                break  # another base model: it loads once the replica is idle
+            if self.batching.size == 1:
+                members = [r.queue.popleft()]
+            else:
+                members = self._batch(t, r, head)
+                if not members:
+                    out.append((float(self.arrival[head]) + self.batching.deadline_s, BATCH, r.rid))
+                    break
+            out.append(self._start(t, r, members))
+        return out
+
+    def _batch(self, t: float, r: Replica, head: int) -> list[int]:
+        """The queued requests of head's pipeline, up to the batch size; [] while a fuller run can still wait."""
+        same = self.pipes.key if self.pipes is not None else None
+        key = same(head) if same is not None else None
+        members = [j for j in r.queue if same is None or same(j) == key][: self.batching.size]
+        if len(members) < self.batching.size and t < float(self.arrival[head]) + self.batching.deadline_s:
+            return []
+        taken = set(members)
+        r.queue = deque(j for j in r.queue if j not in taken)
+        return members
+
+    def _start(self, t: float, r: Replica, members: list[int]) -> tuple[float, int, Any]:
+        loads = (
+            {} if self.pipes is None or self.costs is None else switch(r, members[0], self.pipes, self.costs, self.rng)
+        )
+        run = self.batching.seconds(self.service, members)
+        if r.speed != 1.0:
+            run /= r.speed
+        r.runs += 1
+        r.busy += len(members)
+        for o in self.observers:
+            for i in members:
+                o.on_request(t, "start", i)
+            if loads:
+                o.on_switch(t, r.rid, members, loads)
+        loading = sum(loads.values())
+        return (t + loading + run if loads else t + run), FINISH, (r.rid, members)
+
+    def _fill(self, t: float, r: Replica) -> FollowUps:
+        """A ready replica with room takes requests from the router's queue, oldest first."""
+        out: FollowUps = []
+        while self.router and r.outstanding < self.capacity:
+            r.queue.append(self.router.popleft())
+            out += self._pump(t, r)
+        return out
+
     # -- handlers --------------------------------------------------------------------------------------------
-    def on_arrive(self, t: float, i: int) -> list[tuple[float, int, Any]]:
+    def on_arrive(self, t: float, i: int) -> FollowUps:
         self._advance(t)
         self._grow(int(t) + 1)
         self.arr[int(t)] += 1
@@ -147,66 +225,78 @@ class ServingSim:
         self._service_sum += self.service[i]
         self._service_n += 1
         self._arrivals_seen += 1
-        out: list[tuple[float, int, Any]] = []
+        out: FollowUps = []
         if i + 1 < len(self.arrival):
             out.append((float(self.arrival[i + 1]), ARRIVE, i + 1))
-        ready = [r for r in self.replicas if r.state == "ready"]
+        ready = self._ready_list()
         if not ready:
             self.router.append(i)
             return out
-        r = min(ready, key=lambda x: (x.outstanding, x.rid))
-        if r.busy < self.profile.max_seqs:
-            out += self._begin(t, r, i)
-        else:
-            r.queue.append(i)
-        return out
+        r = route(ready, i, self.pipes, self.capacity)
+        r.queue.append(i)
+        return out + self._pump(t, r)
 
-    def on_finish(self, t: float, payload: tuple[int, int]) -> list[tuple[float, int, Any]]:
+    def on_finish(self, t: float, payload: tuple[int, list[int]]) -> FollowUps:
         self._advance(t)
-        rid, i = payload
+        rid, members = payload
         r = self.replicas[rid]
-        r.busy -= 1
-        self.in_system -= 1
+        r.runs -= 1
+        r.busy -= len(members)
+        self.in_system -= len(members)
         self.last_finish = max(self.last_finish, t)
         for o in self.observers:
-            o.on_request(t, "finish", i)
-        if r.queue:
-            return self._begin(t, r, r.queue.popleft())
-        if self.router and r.state == "ready":
-            return self._begin(t, r, self.router.popleft())
-        if r.state == "draining" and r.outstanding == 0:
-            self._release(t, r)
-        return []
+            for i in members:
+                o.on_request(t, "finish", i)
+        out = self._pump(t, r)
+        if r.state == "ready":
+            out += self._fill(t, r)
+        elif r.state == "draining" and r.outstanding == 0:
+            self._gone(t, r, "stop")
+        return out
 
-    def on_ready(self, t: float, rid: int) -> list[tuple[float, int, Any]]:
+    def on_ready(self, t: float, rid: int) -> FollowUps:
         self._advance(t)
         r = self.replicas[rid]
         if r.state != "starting":  # cancelled while starting
             return []
-        r.state = "ready"
-        self._tell_replica(t, "ready", rid)
-        out: list[tuple[float, int, Any]] = []
-        while self.router and r.busy < self.profile.max_seqs:
-            out += self._begin(t, r, self.router.popleft())
-        return out
+        self._set_ready(t, r)
+        return self._fill(t, r)
+
+    def on_batch(self, t: float, rid: int) -> FollowUps:
+        """A batching deadline: the replica starts what has waited long enough."""
+        self._advance(t)
+        r = self.replicas[rid]
+        return self._pump(t, r) if r.state == "ready" else []
 
     def state(self, t: float) -> FleetState:
-        """What the autoscaler sees at t: whole seconds before t."""
+        """What the autoscaler sees at t: whole seconds before t (read-only views: those seconds are final)."""
         end = int(t)
         a = max(0, end - HISTORY_S)
         mean_service = self._service_sum / self._service_n if self._service_n else float(np.mean(self.service[:100]))
+        conc, arr = self.conc[a:end], self.arr[a:end]
+        conc.flags.writeable = arr.flags.writeable = False
         return FleetState(
             now=t,
-            ready=sum(r.state == "ready" for r in self.replicas),
-            starting=sum(r.state == "starting" for r in self.replicas),
-            slots_per_replica=self.profile.max_seqs,
+            ready=self.n_ready,
+            starting=self.n_starting,
+            slots_per_replica=self.capacity,
             service_s=mean_service,
             cold_start_s=self.cold_start_s,
-            concurrency=self.conc[a:end].copy(),
-            arrivals=self.arr[a:end].copy(),
+            concurrency=conc,
+            arrivals=arr,
         )
 
-    def on_decide(self, t: float, _: Any) -> list[tuple[float, int, Any]]:
+    def _idle(self) -> bool:
+        return self.in_system == 0 and self.n_starting == 0 and self.n_draining == 0
+
+    def _next_arrival(self) -> float:
+        k = self._arrivals_seen
+        return float(self.arrival[k]) if k < len(self.arrival) else math.inf
+
+    def _more(self) -> bool:
+        return self._arrivals_seen < len(self.arrival) or self.in_system > 0
+
+    def on_decide(self, t: float, _: Any) -> FollowUps:
         self._advance(t)
         st = self.state(t)
         fc = None
@@ -215,68 +305,86 @@ class ServingSim:
         plan = self.autoscaler.decide(st, fc)
         for o in self.observers:
             o.on_decision(t, st, plan)
-        out: list[tuple[float, int, Any]] = []
         change = plan.desired - st.current
+        out = self._scale(t, change)
+        if not self._more():
+            return out
+        period = self.autoscaler.period_s
+        nt = t + period
+        if change == 0 and self.skip_idle and self._idle():
+            until = min(self.autoscaler.quiet_until(st), self._next_arrival())
+            while nt < until:  # the same sums as one period at a time: the same decision times
+                nt += period
+                self.decisions_skipped += 1
+        self._next_decide = nt
+        return [*out, (nt, DECIDE, None)]
+
+    def _scale(self, t: float, change: int) -> FollowUps:
+        out: FollowUps = []
         if change > 0:
             for _ in range(change):
                 r = self._order(t)
                 out.append((r.ready_at, READY, r.rid))
         elif change < 0:
             drop = -change
-            for r in sorted((r for r in self.replicas if r.state == "starting"), key=lambda x: -x.rid):
+            for r in sorted((r for r in self.live.values() if r.state == "starting"), key=lambda x: -x.rid):
                 if drop == 0:
                     break
-                r.state, r.gone_at = "gone", t
-                self._tell_replica(t, "cancel", r.rid)
+                self._gone(t, r, "cancel")
                 drop -= 1
-            for r in sorted((r for r in self.replicas if r.state == "ready"), key=lambda x: (x.outstanding, -x.rid)):
+            for r in sorted(self._ready_list(), key=lambda x: (x.outstanding, -x.rid)):
                 if drop == 0:
                     break
-                if sum(x.state == "ready" for x in self.replicas) <= 1 and self.in_system > 0:
+                if self.n_ready <= 1 and self.in_system > 0:
                     break  # never leave the requests in flight without a server
                 r.state = "draining"
+                self.n_ready -= 1
+                self.n_draining += 1
                 # its queued requests go back to the router, so they are served by the replicas that stay
                 while r.queue:
                     self.router.appendleft(r.queue.pop())
                 if r.busy == 0:
-                    self._release(t, r)
+                    self._gone(t, r, "stop")
                 drop -= 1
-            out += self._dispatch_router(t)
-        if self._arrivals_seen < len(self.arrival) or self.in_system > 0:
-            out.append((t + self.autoscaler.period_s, DECIDE, None))
+            for r in sorted(self._ready_list(), key=lambda x: (x.outstanding, x.rid)):
+                out += self._fill(t, r)
         return out
 
-    def _dispatch_router(self, t: float) -> list[tuple[float, int, Any]]:
-        out: list[tuple[float, int, Any]] = []
-        for r in sorted((r for r in self.replicas if r.state == "ready"), key=lambda x: (x.outstanding, x.rid)):
-            while self.router and r.busy < self.profile.max_seqs:
-                out += self._begin(t, r, self.router.popleft())
-        return out
-
-    def on_sample(self, t: float, _: Any) -> list[tuple[float, int, Any]]:
+    def on_sample(self, t: float, _: Any) -> FollowUps:
         self._advance(t)
+        if self._quiet_samples:  # the fleet was idle and as it was then at each of them
+            for o in self.observers:
+                o.on_quiet_samples(self._quiet_samples, *self._quiet_fleet)
+            self._quiet_samples = []
         for o in self.observers:
-            o.on_sample(t)
-        if self._arrivals_seen < len(self.arrival) or self.in_system > 0:
-            return [(t + self.sample_s, SAMPLE, None)]
-        return []
+            o.on_sample(t, self.n_ready, self.n_starting, self.n_draining)
+        if not self._more():
+            return []
+        nt = t + self.sample_s
+        if self.skip_idle and self._idle():
+            # nothing changes before the next arrival or decision: those rows are written from this fleet
+            stop = min(self._next_arrival(), self._next_decide)
+            self._quiet_fleet = (self.n_ready, self.n_starting, self.n_draining)
+            while nt < stop:
+                self._quiet_samples.append(nt)
+                nt += self.sample_s
+        return [(nt, SAMPLE, None)]
 
     def run(self) -> float:
         """Replay every request; returns the time the last one finished."""
-        eng = Engine(
-            {
-                ARRIVE: self.on_arrive,
-                FINISH: self.on_finish,
-                READY: self.on_ready,
-                DECIDE: self.on_decide,
-                SAMPLE: self.on_sample,
-            },
-            PRIORITIES,
-            list(self.observers),
-        )
+        handlers = {
+            ARRIVE: self.on_arrive,
+            FINISH: self.on_finish,
+            READY: self.on_ready,
+            BATCH: self.on_batch,
+            DECIDE: self.on_decide,
+            SAMPLE: self.on_sample,
+        }
+        eng = Engine(handlers, PRIORITIES, list(self.observers))  # type: ignore[arg-type]
         if len(self.arrival):
             eng.push(float(self.arrival[0]), ARRIVE, 0)
         eng.push(self.autoscaler.period_s, DECIDE, None)
+        self._next_decide = self.autoscaler.period_s
         eng.push(self.sample_s, SAMPLE, None)
         end = eng.run()
         self.events = eng.events_handled

@@ -3,7 +3,8 @@
 ServingSim tells its observers what happens (a request starts or finishes, a replica is ordered, becomes
 ready, stops or is cancelled, a decision is taken, a sample is due) and the engine shows them every event
 before it is handled; FleetMeter turns that into per-request start and finish times, per-second integrals
-of busy and ready slots, the per-minute timeline, the decisions and scaling actions, and GPU-hours.
+of busy and ready slots, the per-minute timeline, the decisions and scaling actions, pipeline switches
+(loads and their seconds) and GPU-hours.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class FleetObserver(Protocol):
         """Request i got a slot ('start') or left ('finish') at t."""
         ...
 
+    def on_switch(self, t: float, rid: int, members: list[int], loads: dict[str, float]) -> None:
+        """Replica rid loaded what the run of `members` needs before starting it at t: seconds per load
+        ('base' model, 'lora' adapters, 'control' net)."""
+        ...
+
     def on_replica(self, t: float, what: str, rid: int) -> None:
         """Replica rid was ordered ('order'), began serving ('ready'), was released after serving ('stop') or
         cancelled while starting ('cancel') at t."""
@@ -42,8 +48,13 @@ class FleetObserver(Protocol):
         """The autoscaler saw `state` at t and chose `plan`."""
         ...
 
-    def on_sample(self, t: float) -> None:
-        """A timeline sample is due at t (the fleet's demand history is integrated up to t)."""
+    def on_sample(self, t: float, ready: int, starting: int, draining: int) -> None:
+        """A timeline sample is due at t (the fleet's demand history is integrated up to t; the fleet at t had
+        these replicas)."""
+        ...
+
+    def on_quiet_samples(self, times: list[float], ready: int, starting: int, draining: int) -> None:
+        """Timeline samples were due at `times` (consecutive) while the fleet sat idle and unchanged, as given."""
         ...
 
     def close(self, t: float, last_finish: float) -> None:
@@ -51,10 +62,25 @@ class FleetObserver(Protocol):
         ...
 
 
+def integrate(bins: np.ndarray, level: float, last: float, t: float) -> None:
+    """Add `level` x (overlap with each second) of [last, t) to per-second `bins`, whole seconds in one slice (the
+    same sums, bin by bin, as stepping one second at a time: an idle hour costs one slice, not 3,600 steps)."""
+    b0, b1 = int(last), int(t)
+    if b0 == b1:
+        bins[b0] += level * (t - last)
+        return
+    bins[b0] += level * (b0 + 1.0 - last)
+    if b1 > b0 + 1:
+        bins[b0 + 1 : b1] += level * 1.0
+    if t > b1:
+        bins[b1] += level * (t - b1)
+
+
 class FleetMeter:
     """Latencies, the per-minute timeline, decisions, scaling actions, utilization and GPU-hours of one replay."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_timeline: bool = True) -> None:
+        self.keep_timeline = keep_timeline  # off: no per-minute rows (a fleet design replays many pools)
         self.sample_s = 60.0
         self.start = np.zeros(0)  # when each request got its slot
         self.finish = np.zeros(0)
@@ -66,6 +92,13 @@ class FleetMeter:
         self.decisions: list[tuple[float, int, int, float, int]] = []
         self.ordered: list[float] = []  # per replica: when it was ordered and when it went (None: still live)
         self.gone: list[float | None] = []
+        self.switch_s = np.zeros(0)  # per request: seconds its run spent loading a pipeline first
+        self.loads: dict[str, int] = {"base": 0, "lora": 0, "control": 0}  # loads per kind
+        self.load_s: dict[str, float] = {"base": 0.0, "lora": 0.0, "control": 0.0}  # replica-seconds loading
+        # every load: when, which kind, how long (a fleet design scores windows of a replay)
+        self.switch_at: list[float] = []
+        self.switch_kinds: list[str] = []
+        self.switch_seconds: list[float] = []
         self._busy = 0
         self._ready_slots = 0
         self._last_t = 0.0
@@ -78,9 +111,10 @@ class FleetMeter:
         self._sim, self.sample_s = sim, sim.sample_s
         n = len(sim.arrival)
         self.start, self.finish = np.full(n, np.nan), np.full(n, np.nan)
+        self.switch_s = np.zeros(n)
         size = len(sim.conc)
         self.busy_int, self.slots_int = np.zeros(size), np.zeros(size)
-        self._slots, self._gpus = sim.profile.max_seqs, sim.profile.gpus
+        self._slots, self._gpus = sim.capacity, sim.profile.gpus
 
     def _grow(self, need: int) -> None:
         if need >= len(self.busy_int):
@@ -94,13 +128,10 @@ class FleetMeter:
         last = self._last_t
         if t <= last:
             return
-        while last < t:
-            b = int(last)
-            end = min(t, b + 1.0)
-            dt = end - last
-            self.busy_int[b] += self._busy * dt
-            self.slots_int[b] += self._ready_slots * dt
-            last = end
+        if self._busy:
+            integrate(self.busy_int, self._busy, last, t)
+        if self._ready_slots:
+            integrate(self.slots_int, self._ready_slots, last, t)
         self._last_t = t
 
     def on_request(self, t: float, what: str, i: int) -> None:
@@ -111,6 +142,16 @@ class FleetMeter:
         else:
             self._busy -= 1
             self.finish[i] = t
+
+    def on_switch(self, t: float, rid: int, members: list[int], loads: dict[str, float]) -> None:
+        """Count the loads; the run's requests each waited their sum."""
+        for what, seconds in loads.items():
+            self.loads[what] += 1
+            self.load_s[what] += seconds
+            self.switch_at.append(t)
+            self.switch_kinds.append(what)
+            self.switch_seconds.append(seconds)
+        self.switch_s[members] = sum(loads.values())
 
     def on_replica(self, t: float, what: str, rid: int) -> None:
         """A replica's ordered/ready/gone times and the ready slots."""
@@ -130,26 +171,61 @@ class FleetMeter:
         if plan.desired != state.current:
             self.actions.append({"t": t, "from": state.current, "to": plan.desired, "reason": plan.reason})
 
-    def on_sample(self, t: float) -> None:
-        """One timeline row: the fleet now, and demand, concurrency and utilization over the last sample_s."""
+    def on_sample(self, t: float, ready: int, starting: int, draining: int) -> None:
+        """One timeline row: the fleet at t, and demand, concurrency and utilization over the last sample_s."""
         sim = self._sim
         assert sim is not None
+        if not self.keep_timeline:
+            return
         a, b = int(t - self.sample_s), int(t)
         window = slice(max(a, 0), b)
         slots = float(self.slots_int[window].sum())
-        live = [r for r in sim.replicas if r.state in ("ready", "starting", "draining")]
         self.timeline.append(
             {
                 "t": t,
-                "replicas": sum(r.state == "ready" for r in sim.replicas),
-                "starting": sum(r.state == "starting" for r in sim.replicas),
-                "draining": sum(r.state == "draining" for r in sim.replicas),
-                "gpus": len(live) * self._gpus,
+                "replicas": ready,
+                "starting": starting,
+                "draining": draining,
+                "gpus": (ready + starting + draining) * self._gpus,
                 "arrivals_per_s": float(sim.arr[window].sum()) / self.sample_s,
                 "concurrency": float(sim.conc[window].sum()) / self.sample_s,
                 "utilization": float(self.busy_int[window].sum()) / slots if slots else 0.0,
             }
         )
+
+    def on_quiet_samples(self, times: list[float], ready: int, starting: int, draining: int) -> None:
+        """The rows of samples that fell while the fleet sat idle, in one numpy pass: their windows hold whole
+        numbers (no request, the same ready slots every second), so any order of summing gives the same floats."""
+        sim = self._sim
+        assert sim is not None
+        w, k = self.sample_s, len(times)
+        a = times[0] - w if times else -1.0
+        if not self.keep_timeline or not times:
+            return
+        if a < 0 or not (a.is_integer() and w.is_integer()):
+            for t in times:  # fractional windows: one at a time, as on_sample would
+                self.on_sample(t, ready, starting, draining)
+            return
+        lo, step = int(a), int(w)
+
+        def sums(x: np.ndarray) -> np.ndarray:
+            return x[lo : lo + k * step].reshape(k, step).sum(axis=1)
+
+        slots, busy, arrivals, conc = sums(self.slots_int), sums(self.busy_int), sums(sim.arr), sums(sim.conc)
+        gpus = (ready + starting + draining) * self._gpus
+        for j, t in enumerate(times):
+            self.timeline.append(
+                {
+                    "t": t,
+                    "replicas": ready,
+                    "starting": starting,
+                    "draining": draining,
+                    "gpus": gpus,
+                    "arrivals_per_s": float(arrivals[j]) / w,
+                    "concurrency": float(conc[j]) / w,
+                    "utilization": float(busy[j]) / float(slots[j]) if slots[j] else 0.0,
+                }
+            )
 
     def close(self, t: float, last_finish: float) -> None:
         """Integrate up to the end; replicas still live are counted until the last request finished."""

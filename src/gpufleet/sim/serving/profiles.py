@@ -1,12 +1,15 @@
-"""Replica throughput profiles: how fast one replica of a served model works on one GPU type.
+"""Replica profiles: one replica of a served model on one GPU type, and the work model its requests follow.
 
-A replica runs up to `max_seqs` sequences at once (continuous batching). A request's prefill takes
+A profile names a work model (sim/serving/work.py, registry WORK_MODELS) with its settings: `llm` (the default;
+its settings are the profile's own prefill_tps, decode_tps and max_seqs), `diffusion` or `fixed`.
+
+LLM profiles: a replica runs up to `max_seqs` sequences at once (continuous batching). A request's prefill takes
 input_tokens / prefill_tps; its decode takes output_tokens / (decode_tps / max_seqs), i.e. each sequence
 gets an equal share of the replica's decode throughput at a full batch. That is the slot model: a request
 holds one of `max_seqs` slots for prefill + decode, whatever else runs (a documented simplification: a real
 engine decodes a little faster per sequence when the batch is not full, so latencies here err high).
-Requests without token counts but with an observed `service_time` (Stable Diffusion in genai:requests)
-hold a slot for that time and have no separate prefill.
+Requests without token counts but with an observed `service_time` hold a slot for that time and have no
+separate prefill. `sd-a10` is the `diffusion` work model on an A10 (its service time fitted on genai:requests).
 
 Measure your own: run vLLM's benchmark_serving at batch 1 (prefill_tps = prompt tokens / TTFT) and at
 saturation with your max_num_seqs (decode_tps = output tokens/s across the batch), then give a CSV/YAML
@@ -16,12 +19,14 @@ row with these fields to `--profile`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gpufleet.core.errors import GpufleetError, SettingsError, brief, validation_line
+from gpufleet.sim.serving.work import WORK_MODELS, LlmSettings, WorkModel
 
 
 class ReplicaProfile(BaseModel):
@@ -31,14 +36,44 @@ class ReplicaProfile(BaseModel):
     name: str
     gpu_type: str = Field(description="GPU model of the replica")
     gpus: int = Field(1, ge=1, description="GPUs one replica holds (tensor parallel degree)")
-    prefill_tps: float = Field(gt=0, description="prompt tokens per second one replica prefills")
-    decode_tps: float = Field(gt=0, description="output tokens per second across a full batch")
-    max_seqs: int = Field(ge=1, description="sequences running at once (vLLM max_num_seqs)")
+    work: str = Field("llm", description="work model (WORK_MODELS registry): llm, diffusion, fixed")
+    work_settings: dict[str, Any] = Field(default_factory=dict, description="the work model's settings")
+    prefill_tps: float | None = Field(None, gt=0, description="llm: prompt tokens per second one replica prefills")
+    decode_tps: float | None = Field(None, gt=0, description="llm: output tokens per second across a full batch")
+    max_seqs: int | None = Field(None, ge=1, description="llm: sequences running at once (vLLM max_num_seqs)")
+
+    @model_validator(mode="after")
+    def _work(self) -> ReplicaProfile:
+        own = {k: v for k in LLM_FIELDS if (v := getattr(self, k)) is not None}
+        if self.work != "llm":
+            if own:
+                raise ValueError(f"{', '.join(own)}: LLM fields on a {self.work!r} profile (use work_settings)")
+        elif not own and not self.work_settings:
+            raise ValueError("an llm profile gives prefill_tps, decode_tps and max_seqs")
+        WORK_MODELS.settings(self.work, {**self.work_settings, **own})  # unknown model or setting: one line
+        return self
+
+    def settings(self) -> dict[str, Any]:
+        """The work model's settings (an llm profile's own fields included)."""
+        return {**self.work_settings, **{k: v for k in LLM_FIELDS if (v := getattr(self, k)) is not None}}
+
+    def work_model(self, seed: int = 0) -> WorkModel:
+        """The profile's work model, built with its settings."""
+        return WORK_MODELS.build(self.work, self.settings(), seed=seed)
+
+    @property
+    def slots(self) -> int:
+        """Runs one replica holds at once."""
+        return self.work_model().slots
 
     def seconds(self, input_tokens: float, output_tokens: float) -> tuple[float, float]:
-        """(prefill seconds, total seconds holding a slot) of one request."""
-        prefill = input_tokens / self.prefill_tps
-        return prefill, prefill + output_tokens * self.max_seqs / self.decode_tps
+        """llm: (prefill seconds, total seconds holding a slot) of one request."""
+        s = LlmSettings.model_validate(self.settings())
+        prefill = input_tokens / s.prefill_tps
+        return prefill, prefill + output_tokens * s.max_seqs / s.decode_tps
+
+
+LLM_FIELDS = ("prefill_tps", "decode_tps", "max_seqs")
 
 
 # Rough public figures for 16-bit models under vLLM (order of magnitude, not a benchmark; measure yours).
@@ -56,8 +91,8 @@ DEFAULT_PROFILES: dict[str, ReplicaProfile] = {
         ReplicaProfile(
             name="llama70b-h100x2", gpu_type="H100-80GB", gpus=2, prefill_tps=6000, decode_tps=1400, max_seqs=32
         ),
-        # Stable Diffusion: one image at a time per GPU; service time comes from the trace
-        ReplicaProfile(name="sd-a10", gpu_type="A10", gpus=1, prefill_tps=1e9, decode_tps=1e9, max_seqs=1),
+        # Stable Diffusion: one run at a time per GPU; service time fitted on genai:requests (docs/serving.md)
+        ReplicaProfile(name="sd-a10", gpu_type="A10", gpus=1, work="diffusion"),
     )
 }
 DEFAULT_PROFILE = "llama7b-a10"

@@ -18,7 +18,9 @@ from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, replicas_for
 from gpufleet.sim.serving.fleet import ServingSim
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
+from gpufleet.sim.serving.replica import Pipelines, SwitchCosts
 from gpufleet.sim.serving.scoring import Feasibility, attainment_of_attainable, latency_floor, slo_feasibility
+from gpufleet.sim.serving.work import RequestWork, WorkModel
 from gpufleet.sim.summary import ServingSummary
 
 _SLO = re.compile(r"^(ttft|e2e|wait)_p(\d+(?:\.\d+)?)<=(\d+(?:\.\d+)?)$")
@@ -67,6 +69,7 @@ class ServingConfig(BaseModel):
     forecast_step_s: int = Field(60, ge=1, description="demand series step the forecaster sees")
     forecast_level: int = Field(99, ge=50, le=99, description="prediction interval whose upper end is provisioned")
     settings: dict[str, float] = Field(default_factory=dict, description="autoscaler settings, e.g. target_util")
+    seed: int = Field(0, ge=0, description="seed of the work model's draws and the pipeline switch costs")
     warmup_s: float = Field(
         300.0,
         ge=0,
@@ -90,33 +93,10 @@ class ServingResult:
 
 
 def request_times(requests: pl.DataFrame, profile: ReplicaProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(arrival, prefill seconds, slot seconds) per usable request, sorted by arrival; and how many had
-    neither token counts nor an observed service time (left out, counted)."""
-    cols = requests.columns
-    tok_in = requests["input_tokens"].cast(pl.Float64) if "input_tokens" in cols else None
-    tok_out = requests["output_tokens"].cast(pl.Float64) if "output_tokens" in cols else None
-    observed = requests["service_time"].cast(pl.Float64) if "service_time" in cols else None
-    f = requests.select(
-        pl.col("arrival_time").cast(pl.Float64).alias("a"),
-        (tok_in if tok_in is not None else pl.lit(None, pl.Float64)).alias("i"),
-        (tok_out if tok_out is not None else pl.lit(None, pl.Float64)).alias("o"),
-        (observed if observed is not None else pl.lit(None, pl.Float64)).alias("s"),
-    )
-    tokens = pl.col("i").is_not_null() & pl.col("o").is_not_null()
-    f = f.with_columns(
-        pl.when(tokens).then(pl.col("i") / profile.prefill_tps).otherwise(0.0).alias("prefill"),
-        pl.when(tokens)
-        .then(pl.col("i") / profile.prefill_tps + pl.col("o") * profile.max_seqs / profile.decode_tps)
-        .otherwise(pl.col("s"))
-        .alias("service"),
-    )
-    usable = f.filter(pl.col("service").is_not_null()).sort("a", maintain_order=True)
-    return (
-        usable["a"].to_numpy(),
-        usable["prefill"].to_numpy(),
-        usable["service"].to_numpy(),
-        f.height - usable.height,
-    )
+    """(arrival, prefill seconds, slot seconds) per usable request under the profile's work model, sorted by
+    arrival; and how many had no size (left out, counted)."""
+    w = profile.work_model().work(requests)
+    return w.arrival, w.prefill, w.service, w.skipped
 
 
 def unlimited_concurrency(arrival: np.ndarray, service: np.ndarray) -> np.ndarray:
@@ -148,42 +128,75 @@ def _max_replicas(timeline: pl.DataFrame, warm: float, init: int) -> int:
     return int(scored.max()) if scored.len() else init  # type: ignore[arg-type]
 
 
-def _prepared(
-    requests: pl.DataFrame, cfg: ServingConfig
-) -> tuple[ReplicaProfile, Slo, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Profile, SLO and the (arrival from 0, prefill, slot seconds, skipped) a replay of `requests` uses."""
+@dataclass(frozen=True)
+class Prepared:
+    """What a replay of `requests` uses: the profile, its work model and SLO, and the per-request work (arrival
+    from 0: the replay starts with the first request)."""
+
+    profile: ReplicaProfile
+    model: WorkModel
+    slo: Slo
+    work: RequestWork
+
+
+def prepare(requests: pl.DataFrame, cfg: ServingConfig) -> Prepared:
+    """Profile, work model, SLO and per-request work of a replay of `requests` under `cfg`."""
     profile = load_profile(cfg.profile)
     slo = parse_slo(cfg.slo)
-    arrival, prefill, service, skipped = request_times(requests, profile)
-    if len(arrival) == 0:
+    model = profile.work_model(seed=cfg.seed)
+    w = model.work(requests)
+    if len(w.arrival) == 0:
         raise GpufleetError("no request has token counts or a service time: nothing to replay")
-    return profile, slo, arrival - arrival[0], prefill, service, skipped  # the replay starts with the first request
+    w = RequestWork(w.arrival - w.arrival[0], w.prefill, w.service, w.rows, w.skipped, w.notes)
+    return Prepared(profile, model, slo, w)
 
 
-def _warm(arrival: np.ndarray, warmup_s: float) -> float:
+def warmup_for(arrival: np.ndarray, warmup_s: float) -> float:
     """Seconds replayed but not scored: a short replay keeps at least half of it scored."""
     return min(warmup_s, float(arrival[-1]) / 2)
 
 
 def serving_feasibility(requests: pl.DataFrame, cfg: ServingConfig) -> Feasibility:
     """Before any replay: how many of the requests a replay would score can meet the SLO under any policy."""
-    _, slo, arrival, prefill, service, _ = _prepared(requests, cfg)
-    scored = arrival >= _warm(arrival, cfg.warmup_s)
-    floor = latency_floor(slo.metric, prefill, service)[scored]
+    p = prepare(requests, cfg)
+    slo, w = p.slo, p.work
+    scored = w.arrival >= warmup_for(w.arrival, cfg.warmup_s)
+    floor = latency_floor(slo.metric, w.prefill, w.service)[scored]
     return slo_feasibility(slo.text, slo.metric, slo.q, slo.seconds, floor)
 
 
-def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResult:
-    """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas."""
-    profile, slo, arrival, prefill, service, skipped = _prepared(requests, cfg)
+@dataclass
+class Replay:
+    """One replay's simulator and meter after the run, when the last request finished, and the fleet it began with."""
+
+    sim: ServingSim
+    meter: FleetMeter
+    end: float
+    initial_replicas: int
+
+
+def replay(
+    work: RequestWork,
+    model: WorkModel,
+    profile: ReplicaProfile,
+    cfg: ServingConfig,
+    *,
+    pipelines: Pipelines | None = None,
+    switch_costs: SwitchCosts | None = None,
+    timeline: bool = True,
+) -> Replay:
+    """Replay `work` (arrival from the replay's start) on an autoscaled fleet of `profile` replicas under `cfg`; with
+    pipelines and their switch costs, replicas load what each run needs (sim/serving/replica.py)."""
+    arrival, prefill, service = work.arrival, work.prefill, work.service
     guard = Guardrails(min_replicas=cfg.min_replicas, max_replicas=cfg.max_replicas, max_step=cfg.max_step)
     scaler = AUTOSCALERS.build(cfg.policy, cfg.settings, guardrails=guard)  # SettingsError names the field
+    capacity = model.slots * model.batching.size
     demand = unlimited_concurrency(arrival, service)
     if scaler.sees_future:  # declared by the member (the oracle, or a plugin's), never recognised by type
         scaler.set_future(demand)
     init = cfg.initial_replicas
     if init is None:
-        init = math.ceil(replicas_for(float(demand[:60].mean()), profile.max_seqs, 0.7))
+        init = math.ceil(replicas_for(float(demand[:60].mean()), capacity, 0.7))
     init = max(min(init, cfg.max_replicas), cfg.min_replicas)
     fc = None
     if scaler.uses_forecast:
@@ -195,7 +208,7 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
             level=cfg.forecast_level,
             settings=cfg.forecaster_settings,
         )
-    meter = FleetMeter()
+    meter = FleetMeter(keep_timeline=timeline)
     sim = ServingSim(
         arrival,
         prefill,
@@ -206,12 +219,26 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         initial_replicas=init,
         forecasting=fc,
         observers=[meter],
+        slots=model.slots,
+        batching=model.batching,
+        pipelines=pipelines,
+        switch_costs=switch_costs,
+        seed=cfg.seed,
     )
-    end = sim.run()
+    return Replay(sim, meter, sim.run(), init)
+
+
+def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResult:
+    """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas."""
+    p = prepare(requests, cfg)
+    profile, slo, w = p.profile, p.slo, p.work
+    arrival, prefill, service, skipped = w.arrival, w.prefill, w.service, w.skipped
+    r = replay(w, p.model, profile, cfg)
+    sim, meter, end, init = r.sim, r.meter, r.end, r.initial_replicas
     wait = meter.start - arrival
-    ttft = wait + prefill
+    ttft = wait + meter.switch_s + prefill  # a run that loads a pipeline first answers that much later
     e2e = meter.finish - arrival
-    warm = _warm(arrival, cfg.warmup_s)
+    warm = warmup_for(arrival, cfg.warmup_s)
     scored = arrival >= warm
     floor = latency_floor(slo.metric, prefill, service)[scored]
     feas = slo_feasibility(slo.text, slo.metric, slo.q, slo.seconds, floor)
@@ -251,6 +278,8 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         max_replicas=_max_replicas(timeline, warm, init),
         mean_utilization=meter.utilization(since=warm),
         events=sim.events,
+        work_model=profile.work,
+        decisions_skipped=sim.decisions_skipped,
     ).priced()  # built-in list prices: the edges re-price with the user's table (ServingSummary.priced)
     decisions = pl.DataFrame(meter.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
     n = int(np.ceil(end)) + 1
