@@ -275,6 +275,10 @@ class QuotaDispatcher:
         self.scheds[q].update_prediction(self.views[q], i, value)
         self._dirty[q][0] = self._dirty[q][1] = True
 
+    def pass_on_arrival(self, sim: TrainingSim, i: int) -> bool:
+        """Any arrival may start something (its queue decides)."""
+        return True
+
     def pass_time(self, t: float) -> float:
         """A pass runs when it is wanted."""
         return t

@@ -328,6 +328,8 @@ class TrainingSim:
         self.queued_sizes[self.wl.gpus[i]] += 1
         self.scheduler.on_arrive(self, i, t)
         self._tell(t, "arrive", i)
+        if not self.scheduler.pass_on_arrival(self, i):
+            return out  # fifo behind a blocked head: the pass would fail at the same head
         return out + self._want_schedule(t)
 
     def _finish(self, t: float, payload: tuple[int, int]) -> list[FollowUp]:

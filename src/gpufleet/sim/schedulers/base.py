@@ -33,6 +33,11 @@ class Scheduler(Protocol):
     # plus one second, and a preempted job's restore cost (countdown_overhead) is added to what it has left.
     countdown: bool
 
+    def pass_on_arrival(self, ctx: SchedulingContext, i: int) -> bool:
+        """Whether job i joining the queue may let a pass start something (False: nothing can start before
+        something else changes, so the simulator does not run one for the arrival)."""
+        ...
+
     def pass_time(self, t: float) -> float:
         """When a pass wanted at t runs (t; the next tick of a loop that schedules on a grid: Lucid's Tiresias)."""
         ...
@@ -89,6 +94,10 @@ class BaseScheduler:
     def on_start(self, ctx: SchedulingContext, i: int, t: float) -> list[FollowUp]:
         """No follow-up events by default."""
         return []
+
+    def pass_on_arrival(self, ctx: SchedulingContext, i: int) -> bool:
+        """Any arrival may start something."""
+        return True
 
     def pass_time(self, t: float) -> float:
         """A pass runs when it is wanted."""

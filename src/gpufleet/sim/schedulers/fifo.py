@@ -17,12 +17,23 @@ class Fifo(BaseScheduler):
     idle_until_change = True
     stops_at_first_failure = True
 
+    def __init__(self, settings: BaseScheduler.Settings | None = None) -> None:
+        super().__init__(settings)
+        self._stuck: object | None = None  # ctx.retry_token() when the last pass ended at a head that failed
+
     def schedule(self, ctx: SchedulingContext, t: float) -> None:
         """Start from the head until one does not fit."""
         queue = ctx.queue
         while queue:
             if not ctx.try_start(next(iter(queue)), t):
+                self._stuck = ctx.retry_token()
                 return
+        self._stuck = None
+
+    def pass_on_arrival(self, ctx: SchedulingContext, i: int) -> bool:
+        """A job joining behind a head that failed, with no room given back since, cannot start: it waits
+        behind that head (which nothing but returned room lets start)."""
+        return self._stuck is None or ctx.retry_token() != self._stuck
 
 
 @SCHEDULERS.register("fifo-backfill")
