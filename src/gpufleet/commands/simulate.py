@@ -125,6 +125,13 @@ def simulate_cmd(
     pool: PoolOpt = None,
     provision_delay: ProvisionDelayOpt = 300.0,
     compat: CompatOpt = None,
+    priorities: Annotated[
+        Path | None,
+        typer.Option(
+            help="qssf: each job's priority figure from a file (CSV or Parquet: job_id, priority; e.g. the"
+            " Helios/Lucid estimator's file); the key is the figure x the job's GPUs, as theirs."
+        ),
+    ] = None,
     prices: PricesOpt = None,
     as_json: JsonOpt = False,
     skip_bad_rows: SkipOpt = False,
@@ -162,11 +169,18 @@ def simulate_cmd(
     tenancy = _tenancy_file(cluster)
     with err.status("loading …"):
         jf = load_jobs(jobs, _root_opt("data_dir"), _params(param))
+        if priorities is not None:
+            if cfg.scheduler.name != "qssf":
+                raise GpufleetError(f"--priorities: only qssf reads them (the scheduler is {cfg.scheduler.name})")
+            from gpufleet.plan.priorities import with_priorities
+
+            jf = with_priorities(jf, priorities)
         nf = load_cluster(tenancy.nodes if tenancy else cluster, _root_opt("data_dir"))  # type: ignore[arg-type]
     with err.status(f"simulating {jf.height:,} jobs on {int(nf['num_gpus'].sum()):,} GPUs …"):
         res = replay(jf, nf, cfg, tenancy)
     res.summary = res.summary.priced(table)
-    save(res, out_dir, {"jobs": jobs, "cluster": cluster, "params": _params(param)})
+    refs = {"jobs": jobs, "cluster": cluster, "params": _params(param)}
+    save(res, out_dir, refs | ({"priorities": str(priorities)} if priorities is not None else {}))
     record_run(out_dir, seeds={"run": cfg.seed})
     for note in res.summary.notes:  # node pools applied or set aside
         read_note(note)
