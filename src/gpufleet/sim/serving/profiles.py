@@ -93,6 +93,21 @@ DEFAULT_PROFILES: dict[str, ReplicaProfile] = {
         ),
         # Stable Diffusion: one run at a time per GPU; service time fitted on genai:requests (docs/serving.md)
         ReplicaProfile(name="sd-a10", gpu_type="A10", gpus=1, work="diffusion"),
+        # Recommendation ranking (a DLRM-style model): ~20 ms a request alone, batches of up to 64 formed within
+        # 5 ms, each extra request adding 2% (illustrative orders of magnitude; measure yours, see docs/serving.md)
+        ReplicaProfile(
+            name="ranking-a10",
+            gpu_type="A10",
+            gpus=1,
+            work="fixed",
+            work_settings={
+                "median_s": 0.02,
+                "p99_s": 0.08,
+                "batch_size": 64,
+                "batch_deadline_s": 0.005,
+                "batch_cost": 0.02,
+            },
+        ),
     )
 }
 DEFAULT_PROFILE = "llama7b-a10"
