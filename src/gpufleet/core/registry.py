@@ -154,9 +154,18 @@ class PolicyRegistry(Registry[type[P]]):
     guardrails) that is not the policy's to choose. `flags` names further class-level booleans the kind's
     Protocol declares (e.g. `sees_future`): every member declares them, `describe` lists them."""
 
-    def __init__(self, kind: str, plugins: str | None = None, flags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        plugins: str | None = None,
+        flags: tuple[str, ...] = (),
+        complete: Callable[[Any], Any] | None = None,
+    ) -> None:
         super().__init__(kind, plugins)
         self.flags = flags
+        # gives a built member what the kind's Protocol gained after plugins were written against it (the
+        # kind's defaults), so an older plugin keeps working: e.g. sim/schedulers/base.py:completed
+        self.complete = complete
 
     def check(self, name: str, obj: type[P]) -> None:
         """A member is a class with a pydantic Settings model, a declared `learned` and the kind's flags."""
@@ -194,7 +203,8 @@ class PolicyRegistry(Registry[type[P]]):
     def build(self, name: str, settings: BaseModel | Mapping[str, Any] | None = None, **context: Any) -> P:
         """A fresh member (no state shared between runs), its settings validated by its own model."""
         cls = self.get(name)
-        return cls(self.settings(name, settings), **context)  # type: ignore[call-arg]
+        member = cls(self.settings(name, settings), **context)  # type: ignore[call-arg]
+        return self.complete(member) if self.complete is not None else member
 
     def describe(self, name: str) -> dict[str, Any]:
         """One member as JSON: kind, name, one-line summary, learned, origin and the settings' JSON schema."""

@@ -37,6 +37,7 @@ from gpufleet.sim.engine import FollowUp
 from gpufleet.sim.quota_book import EPS, NOMINAL, QuotaBook
 from gpufleet.sim.quota_spec import QuotaSpec
 from gpufleet.sim.schedulers import SCHEDULERS, Scheduler
+from gpufleet.sim.schedulers.base import completed
 
 if TYPE_CHECKING:
     from gpufleet.sim.training import TrainingSim
@@ -146,7 +147,7 @@ class QuotaDispatcher:
         self._reclaim_failed: list[tuple[int, int, float, float, float, float, str | None]] = []
         self._reclaim_stopped: set[int] = set()  # queues done reclaiming in this pass
         self.mode = NOMINAL
-        self.scheds = list(schedulers)
+        self.scheds = [completed(s) for s in schedulers]  # older plugins get the later members' defaults
         self.preemptive = any(s.preemptive for s in self.scheds)
         self.idle_until_change = False  # as the simulator's scheduler: its queues decide for themselves
         # Per queue and round: whether its last pass could have an outcome different from "nothing". A

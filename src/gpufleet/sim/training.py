@@ -16,6 +16,7 @@ from gpufleet.core.gpus import gpu_spec
 from gpufleet.optimizer.packing import ClusterView, Placement, Placer, Request, apply, fits_ever, place, undo
 from gpufleet.optimizer.packing.place import feasible, fits_node, max_node_gpus
 from gpufleet.sim.engine import Engine, FollowUp
+from gpufleet.sim.schedulers.base import completed
 from gpufleet.sim.workload import Shape, Workload, covers
 
 FINISH, ARRIVE, DEMOTE, SCHEDULE = 0, 1, 2, 3
@@ -73,7 +74,7 @@ class TrainingSim:
         observers: list[Any] | None = None,
         quota: Quota | None = None,
     ) -> None:
-        self.wl, self.view, self.scheduler, self.placer = wl, view, scheduler, placer
+        self.wl, self.view, self.scheduler, self.placer = wl, view, completed(scheduler), placer
         self.quota = quota
         self.chunk, self.multi_node, self.preempt_overhead = chunk, multi_node, preempt_overhead
         n = wl.n

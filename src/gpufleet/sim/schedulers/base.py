@@ -67,9 +67,6 @@ class Scheduler(Protocol):
         ...
 
 
-SCHEDULERS: PolicyRegistry[Scheduler] = PolicyRegistry("scheduler", plugins="gpufleet.schedulers")
-
-
 class BaseScheduler:
     """Defaults shared by the members: nothing to set, no memory of arrivals, no follow-up events, no
     predictions. A member's constructor takes its settings (validated by its `Settings`), then by keyword
@@ -114,3 +111,22 @@ class BaseScheduler:
     def update_prediction(self, ctx: SchedulingContext, i: int, value: float) -> None:
         """Schedulers that read predictions at each pass need nothing more than the new value."""
         ctx.wl.pred[i] = value
+
+
+# Members the Protocol gained after plugins could implement it (the Helios/Lucid loop's, issue #26). A
+# scheduler written against the earlier Protocol (a plugin that does not subclass BaseScheduler, like
+# examples/gpufleet-example-plugin's ljf) lacks them: it gets BaseScheduler's behaviour for each, which is
+# what the simulator did before they existed, so a new simulator feature never breaks an old plugin.
+LATER_MEMBERS = ("countdown", "countdown_overhead", "pass_on_arrival", "pass_time", "revisit")
+
+
+def completed(scheduler: Scheduler) -> Scheduler:
+    """`scheduler`, with BaseScheduler's default for each of LATER_MEMBERS it does not define."""
+    for name in LATER_MEMBERS:
+        if not hasattr(scheduler, name):
+            default = getattr(BaseScheduler, name)
+            setattr(scheduler, name, default.__get__(scheduler) if callable(default) else default)
+    return scheduler
+
+
+SCHEDULERS: PolicyRegistry[Scheduler] = PolicyRegistry("scheduler", plugins="gpufleet.schedulers", complete=completed)
