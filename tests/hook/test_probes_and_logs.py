@@ -76,10 +76,20 @@ def test_stale_and_dead_prometheus_keep_the_hook_ready_and_show_everywhere(live:
     with hook_process(cfg, port, env={"GPUFLEET_LOG_FORMAT": ""}), authed(port) as c:
         good = wait_for(lambda: (d := c.get(DECISION).json()).get("desired_replicas") == 7 and d, 60, "a 7")
         assert good["status"] == "ok" and len(good["decision_id"]) == 16
-        text = c.get("/metrics").text
+        # the decision is served as soon as it is made; the round's counter and timestamp follow once the round
+        # has recorded it in the store, so a scrape may fall between the two
+        text = wait_for(
+            lambda: (
+                (m := c.get("/metrics").text)
+                and (sample(m, "gpufleet_decisions_total", **WL, status="ok") or 0) >= 1
+                and sample(m, "gpufleet_loop_last_tick_timestamp_seconds") is not None
+                and m
+            ),
+            30,
+            "the round's counter and timestamp",
+        )
         assert sample(text, "gpufleet_fallback_engaged", **WL) == 0.0
         assert sample(text, "gpufleet_actual_replicas", **WL) == 3.0
-        assert (sample(text, "gpufleet_decisions_total", **WL, status="ok") or 0) >= 1
         first_tick = sample(text, "gpufleet_loop_last_tick_timestamp_seconds")
         assert first_tick is not None and began < first_tick <= time.time()
         assert sample(text, "gpufleet_loop_interval_seconds") == 1.0
