@@ -40,8 +40,35 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
 
     reqs = load("azure-llm:conv", data_dir).frame
     res = simulate_serving(reqs, ServingConfig(policy=policy))
+    _live_equals_replay(
+        res, f"conv-{policy.split('-')[0]}", policy, {"slots_per_replica": 8}, UNTIL_S, tmp_path, monkeypatch
+    )
+
+
+@pytest.mark.parametrize("policy", ["target-tracking"])
+def test_diffusion_profile_live_gives_the_simulators_replicas(  # type: ignore[no-untyped-def]
+    policy: str, tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    """The diffusion profile live: hook.yaml names `profile: diffusion` (no slots_per_replica), the hook takes
+    one request per replica from the work model, and the same policy object decides as in the replay of the
+    first three hours of genai:requests (40 requests, the fitted service times)."""
+    need_prometheus()
+    import polars as pl
+
+    from gpufleet.traces import load
+
+    reqs = load("genai:requests", data_dir).frame
+    reqs = reqs.filter(pl.col("arrival_time") < reqs["arrival_time"].min() + 3 * 3600)
+    res = simulate_serving(reqs, ServingConfig(policy=policy, profile="diffusion", slo="e2e_p99<=150"))
+    _live_equals_replay(
+        res, f"sd-{policy.split('-')[0]}", policy, {"profile": "diffusion"}, 3 * 3600, tmp_path, monkeypatch
+    )
+
+
+def _live_equals_replay(res, name: str, policy: str, sizing: dict, until_s: int, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The live hook, fed the replay's metrics through Prometheus, decides what the replay decided until `until_s`."""
     assert res.decisions is not None and res.per_second is not None
-    name = f"conv-{policy.split('-')[0]}"
+    until_s = min(until_s, int(res.per_second["t"].max()))  # decisions after the last metric see no telemetry
     om = tmp_path / "serving.om"
     write_serving_openmetrics(res.per_second, res.requests, om, epoch_s=EPOCH, namespace="llm", model=name)
     backfill(om, tmp_path / "tsdb")
@@ -61,7 +88,7 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
                         "namespace": "llm",
                         "name": name,
                         "policy": policy,
-                        "slots_per_replica": 8,
+                        **sizing,
                         "cold_start_s": DEFAULT_COLD_START_S,
                         "arrivals": f'gateway_requests_total{{namespace="llm",service="{name}"}}',
                     }
@@ -78,7 +105,7 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
             spec = stub.GetMetricSpec(ref, metadata=md).metricSpecs[0]
             compared = 0
             for t, ready, starting, service_s, desired in res.decisions.iter_rows():
-                if t > UNTIL_S:
+                if t > until_s:
                     break
                 # the fleet the simulator had at t, as the cluster shows it
                 apps.patch_namespaced_deployment(name, "llm", {"spec": {"replicas": ready + starting}})
@@ -91,7 +118,11 @@ def test_get_metrics_gives_the_simulators_replicas(policy: str, tmp_path: Path, 
                 )
                 assert hpa_replicas(got.metricValues[0], spec) == desired == d.desired_replicas, (t, d.reason)
                 compared += 1
-            assert compared >= UNTIL_S // 15 - 1
+            # every 15 s decision, but those the replay skipped on an idle fleet (quiet_until: the diffusion
+            # fleet is idle for most of its first hours)
+            assert compared >= (until_s // 15 - 1 if "profile" not in sizing else until_s // 60)
+            if "profile" in sizing:  # the work model's capacity, not the LLM default of 8
+                assert hook.engine.workloads[f"llm/{name}"].cfg.slots_per_replica == 1
             channel.close()
         finally:
             hook.close()

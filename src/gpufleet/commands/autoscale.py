@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 RequestsOpt = Annotated[
     str, typer.Option(help="REQUESTS reference: azure-llm:conv, genai:requests, synthetic:requests.")
 ]
-SloOpt = Annotated[str, typer.Option(help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait).")]
+SloOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Latency objective METRIC_pQ<=SECONDS (ttft, e2e, wait). Default: ttft_p99<=2 for LLM profiles;"
+        " for diffusion and fixed, an e2e p99 bound from the trace's selection window (docs/serving.md)."
+    ),
+]
 ProfileOpt = Annotated[str | None, typer.Option(help="Replica profile: built-in name or YAML/CSV file.")]
 # a day: far beyond any real cold start; the replay keeps a slot per second of it
 ColdStartOpt = Annotated[
@@ -52,7 +58,8 @@ def _config(policy: str, **kw: Any) -> Any:
 
     from gpufleet.sim.serving import ServingConfig, load_profile, parse_slo
 
-    parse_slo(kw["slo"])
+    if kw["slo"] is not None:
+        parse_slo(kw["slo"])
     load_profile(kw["profile"])
     try:
         cfg = ServingConfig(policy=policy, **{k: v for k, v in kw.items() if v is not None})
@@ -79,15 +86,30 @@ def _save(out_dir: Path, command: str, requests: str, cfg: Any, res: Any) -> Non
     )
 
 
+# what bounds a request's latency from below on an idle replica, per SLO metric: an LLM's prefill and decode,
+# any other work model's run (a diffusion request has no first token before its image)
+LLM_DEFAULT_SLO = "ttft_p99<=2"  # plan.serving_profiles.LLM_DEFAULT_SLO, without importing plan at start-up
 FLOOR_WHAT = {"ttft": "prefill", "e2e": "prefill + decode", "wait": "a wait"}
+FLOOR_WHAT_RUN = {"ttft": "the run", "e2e": "the run", "wait": "a wait"}
+
+
+def _with_slo(frame: Any, cfgs: list[Any], slo: str | None) -> tuple[list[Any], str]:
+    """The configs with the SLO given, or the profile's default (plan.serving_profiles); and why, in words."""
+    if slo is not None:
+        return cfgs, "given"
+    from gpufleet.plan.serving_profiles import default_slo
+
+    text, why = default_slo(frame, cfgs[0])
+    return [c.model_copy(update={"slo": text}) for c in cfgs], why
 
 
 def _feasibility_line(frame: Any, cfg: Any) -> tuple[str, Any]:
     """What no policy can fix, computed before any replay: the sentence (marked up) and the Feasibility."""
-    from gpufleet.sim.serving import parse_slo, serving_feasibility
+    from gpufleet.sim.serving import load_profile, parse_slo, serving_feasibility
 
     feas = serving_feasibility(frame, cfg)
-    text = feas.sentence(FLOOR_WHAT[parse_slo(cfg.slo).metric])
+    what = FLOOR_WHAT if load_profile(cfg.profile).work == "llm" else FLOOR_WHAT_RUN
+    text = feas.sentence(what[parse_slo(cfg.slo).metric])
     return (text if feas.feasible else f"[bold red]{text}[/bold red]"), feas
 
 
@@ -124,7 +146,7 @@ def _share(x: float | None) -> str:
 def autoscale_sim_cmd(
     requests: RequestsOpt,
     policy: Annotated[str, typer.Option(help="Autoscaler: {policies:autoscaler}.")] = "target-tracking",
-    slo: SloOpt = "ttft_p99<=2",
+    slo: SloOpt = None,
     profile: ProfileOpt = None,
     cold_start: ColdStartOpt = None,
     min_replicas: MinReplicasOpt = None,
@@ -154,8 +176,11 @@ def autoscale_sim_cmd(
         settings=policy_settings("autoscaler", policy, setting),  # before any data is read
     )
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    (cfg,), why = _with_slo(frame, [cfg], slo)
     line, _ = _feasibility_line(frame, cfg)
     if not as_json:
+        if slo is None and cfg.slo != LLM_DEFAULT_SLO:  # a default other than the LLM one is announced
+            out.print(f"SLO {cfg.slo} (default: {why})", markup=False)
         out.print(line)
     with err.status(f"replaying {frame.height:,} requests under {policy} …"):
         res = simulate_serving(frame, cfg)
@@ -184,7 +209,7 @@ def compare_autoscalers_cmd(
     policies: Annotated[
         str, typer.Option(help="Comma-separated autoscalers, of {policies:autoscaler}.")
     ] = "target-tracking,kpa,predictive,oracle",
-    slo: SloOpt = "ttft_p99<=2",
+    slo: SloOpt = None,
     profile: ProfileOpt = None,
     cold_start: ColdStartOpt = None,
     min_replicas: MinReplicasOpt = None,
@@ -220,9 +245,12 @@ def compare_autoscalers_cmd(
         for n in names
     ]
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
+    cfgs, why = _with_slo(frame, cfgs, slo)
     # before any replay: the share of requests no policy can bring within the SLO
     line, feas = _feasibility_line(frame, cfgs[0])
     if not as_json:
+        if slo is None and cfgs[0].slo != LLM_DEFAULT_SLO:  # a default other than the LLM one is announced
+            out.print(f"SLO {cfgs[0].slo} (default: {why})", markup=False)
         out.print(line)
     rows = []
     for cfg in cfgs:
@@ -244,7 +272,8 @@ def compare_autoscalers_cmd(
         emit_json(
             {
                 "requests": requests,
-                "slo": slo,
+                "slo": cfgs[0].slo,
+                "slo_why": why,
                 "feasibility": feas.as_dict(),
                 "gap": {"baseline": "target-tracking", "floor": "oracle", "counts_at_attainment": GAP_MIN_ATTAINMENT},
                 "policies": [r.dump() for r in rows],
@@ -262,7 +291,11 @@ def compare_autoscalers_cmd(
             "SLO attainment": f"{r.slo_attainment:.2%}",
             "of attainable": _share(r.slo_attainment_attainable),
             "SLO met": "yes" if r.slo_met else "no",
-            "TTFT p99 s": r.ttft_p99_s,
+            **(
+                {"TTFT p99 s": r.ttft_p99_s}
+                if r.work_model in (None, "llm")
+                else {"e2e p50 s": r.e2e_p50_s, "e2e p99 s": r.e2e_p99_s}  # no first token before the run ends
+            ),
             "max replicas": r.max_replicas,
             "actions": r.scaling_actions,
         }

@@ -106,6 +106,11 @@ class WorkloadConfig(Strict):
     settings: dict[str, float] = Field(default_factory=dict, description="the policy's settings")
     guardrails: Guardrails = Guardrails()
     slots_per_replica: int = Field(8, ge=1, description="sequences one replica runs at once")
+    profile: str | None = Field(
+        None,
+        description="a serving profile (built-in name, e.g. diffusion, or a YAML/CSV file): slots_per_replica"
+        " becomes its work model's slots x batch size (1 for diffusion) when the hook starts",
+    )
     capacity: float | None = Field(
         None, gt=0, description="requests in flight one replica should carry (default: slots x target_util)"
     )

@@ -55,6 +55,31 @@ def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> di
     return out
 
 
+def with_profile_capacity(cfg: HookConfig) -> HookConfig:
+    """Workloads that name a serving profile carry its work model's capacity per replica (slots x batch size);
+    read through plan (the hook never imports the simulator), once, before the first decision."""
+    named = [w for w in cfg.workloads if w.profile is not None]
+    if not named:
+        return cfg
+    from gpufleet.plan.serving_profiles import replica_capacity
+
+    workloads = []
+    for w in cfg.workloads:
+        if w.profile is not None:
+            try:
+                cap = replica_capacity(w.profile)
+            except GpufleetError as e:
+                raise GpufleetError(f"workload {w.key}: profile: {e}") from None
+            if "slots_per_replica" in w.model_fields_set and w.slots_per_replica != cap:
+                raise GpufleetError(
+                    f"workload {w.key}: slots_per_replica {w.slots_per_replica} contradicts profile {w.profile!r}"
+                    f" ({cap} per replica); give one of them"
+                )
+            w = w.model_copy(update={"slots_per_replica": cap})
+        workloads.append(w)
+    return cfg.model_copy(update={"workloads": workloads})
+
+
 class Hook:
     """Everything `hook serve` runs; start() returns once the servers listen."""
 
@@ -66,6 +91,7 @@ class Hook:
         kube: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        cfg = with_profile_capacity(cfg)
         self.cfg, self.clock = cfg, clock
         token = cfg.auth.token()
         if token is None:

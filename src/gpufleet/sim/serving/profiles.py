@@ -110,6 +110,8 @@ DEFAULT_PROFILES: dict[str, ReplicaProfile] = {
         ),
     )
 }
+# `diffusion`: the diffusion work model's default profile (sd-a10; summaries name the profile it stands for)
+DEFAULT_PROFILES["diffusion"] = DEFAULT_PROFILES["sd-a10"]
 DEFAULT_PROFILE = "llama7b-a10"
 # Cold start default: p90 of the base-model load latency in genai:basemodel-update (41.3 s; p50 21.4 s),
 # `gpufleet traces show genai:basemodel-update`. A new replica serves that long after it is ordered.
