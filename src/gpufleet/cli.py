@@ -165,6 +165,10 @@ def demo(
     check_out_dir(out_dir)
     table = load_prices(prices)
     summary = run_demo(out_dir, seed=seed, progress=not as_json, prices=table)
+    from gpufleet.commands.runinfo import record_run
+
+    # what made it (provenance.json), in the demo folder and each of its runs (sim/*, serving/*)
+    record_run(out_dir, parts=sorted(p.relative_to(out_dir).as_posix() for p in out_dir.glob("*/*") if p.is_dir()))
     if as_json:
         emit_json(summary)
         return

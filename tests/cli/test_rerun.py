@@ -190,3 +190,25 @@ def test_a_real_trace_under_the_data_root_is_hashed_and_checked(
     code, output, _ = _rerun(str(out))
     assert code == 2 and str(csv) in output and len(output.strip().splitlines()) == 1
     assert _rerun(str(out), "--force")[0] == 0
+
+
+@pytest.mark.integration  # the rerun runs in a fresh interpreter
+@pytest.mark.slow  # the demo twice (about 20 s each)
+def test_the_demo_and_each_of_its_runs_carry_provenance_and_rerun_identical(tmp_path: Path) -> None:
+    """The demo records its own output folder in config.yaml and the report: the rerun, written elsewhere, is
+    compared with that one name put for the other, and every other byte must match."""
+    run = tmp_path / "demo"
+    _ok("demo", "--out", str(run), "--json")
+    parts = sorted(p.parent.relative_to(run).as_posix() for p in run.glob("*/*/provenance.json"))
+    assert "sim/fifo__best-fit" in parts and "serving/oracle" in parts and len(parts) >= 10
+    record = json.loads((run / "provenance.json").read_text())
+    assert record["command"]["name"] == "demo" and record["command"]["options"]["seed"] == 7
+    assert json.loads((run / "sim/fifo__best-fit/provenance.json").read_text())["part"] == "sim/fifo__best-fit"
+    code, output, doc = _rerun(str(run), "--json")
+    assert code == 0, output
+    assert doc is not None and doc["identical"] and "config.yaml" in doc["compared"] and len(doc["compared"]) > 50
+    # a changed figure is still caught: the folder-name substitution touches nothing else
+    summary = run / "sim/fifo__best-fit/summary.json"
+    summary.write_text(summary.read_text().replace('"finished": ', '"finished": 1', 1))
+    code, output, doc = _rerun(str(run), "--json")
+    assert code == 1 and doc is not None and [d["file"] for d in doc["differ"]] == ["sim/fifo__best-fit/summary.json"]

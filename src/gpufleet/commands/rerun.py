@@ -122,6 +122,7 @@ def rerun_cmd(
     if not (cwd and Path(cwd).is_dir()):
         cwd = None
         options = _absolute_files(options, record, cmd)
+    recorded_out = options.get(OUT)
     with _target(out_dir) as where:
         options[OUT] = str(where.resolve())
         argv = (["--data-dir", str(data_root)] if data_root else []) + argv_for(words, cmd, options)
@@ -135,7 +136,8 @@ def rerun_cmd(
             err.print(f"error: the rerun's command failed (exit {done.returncode}): nothing compared", markup=False)
             raise typer.Exit(done.returncode if done.returncode == 2 else 1)
         original, again = run, where / part if part else where
-        compared, diffs = compare_trees(original, again)
+        renamed = (str(recorded_out), options[OUT]) if recorded_out else None
+        compared, diffs = compare_trees(original, again, renamed)
         kept = None if out_dir is None else str(again)
     if as_json:
         emit_json(
