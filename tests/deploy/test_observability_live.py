@@ -10,7 +10,6 @@ counter the forecast is made from; the test's telemetry uses a gateway counter i
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from tests.deploy.rbac import rules_of
 from tests.deploy.render import render
 from tests.hook.live import TOKEN, authed, backfill_models, hook_process, wait_for
 
-from gpufleet.testing.net import free_port, wait_http
+from gpufleet.testing.net import free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +62,7 @@ def process(args: list[str], log: Path, ready_url: str, contains: bytes) -> Iter
                 raise AssertionError(f"{e}: {log.read_text()[-2000:]}") from None
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            stop_process(proc)
 
 
 def recording(path: Path) -> None:

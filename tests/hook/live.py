@@ -5,7 +5,6 @@ scrapes every second and the test can stop; trustme certificates; a `hook serve`
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from gpufleet.collector.openmetrics import write_serving_openmetrics
-from gpufleet.testing.net import wait_http
+from gpufleet.testing.net import stop_process, wait_http
 
 EPOCH = 1_700_000_040
 TOKEN = "t0ken-for-hostile-tests"
@@ -138,13 +137,7 @@ def hook_process(
             raise AssertionError(f"{e}: {(config.parent / f'hook-{http_port}.log').read_text()[-2000:]}") from None
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)
         log.close()
         stdout.close()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from tests.hook.kube_emulator import apps_api, deployment, kube_emulator
 from tests.hook.live import TOKEN, Exporter, authed, wait_for
 from tests.packaging.project import ROOT
 
-from gpufleet.testing.net import wait_http
+from gpufleet.testing.net import stop_process, wait_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MISSING = ("streamlit", "prophet", "lightgbm", "xgboost", "plotly", "pandas", "pyarrow", "sklearn", "grpc_tools")
@@ -129,13 +128,7 @@ def test_hook_serves_decisions_from_the_slim_environment(
             metrics = c.get("/metrics").text
         assert 'gpufleet_desired_replicas{namespace="llm",workload="chat"} 7.0' in metrics
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]
 
 

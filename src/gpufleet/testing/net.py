@@ -42,3 +42,16 @@ def wait_http(
         if time.monotonic() - t0 > timeout_s:
             raise RuntimeError(f"{what} did not answer {url} within {timeout_s:.0f} s")
         time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen[Any], grace_s: float = 20.0) -> None:
+    """Stop a server the test started: SIGTERM (a clean shutdown, its exit code then means something), and
+    SIGKILL if it has not exited within `grace_s`. Nothing when it has already exited."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
