@@ -7,6 +7,7 @@ the bearer token is read from `auth.token_file` (a mounted Kubernetes Secret) or
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -157,6 +158,27 @@ class WorkloadConfig(Strict):
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def with_profile(
+    w: WorkloadConfig,
+    capacity: Callable[[str], int],
+    fields: tuple[str, str] = ("profile", "slots_per_replica"),
+) -> WorkloadConfig:
+    """`w` with slots_per_replica from its profile (`capacity(profile)`: slots x batch size); one given too must
+    agree. `fields` name the two where the user wrote them (hook.yaml keys, or annotations) in the error."""
+    if w.profile is None:
+        return w
+    try:
+        cap = capacity(w.profile)
+    except GpufleetError as e:
+        raise GpufleetError(f"{fields[0]}: {e}") from None
+    if "slots_per_replica" in w.model_fields_set and w.slots_per_replica != cap:
+        raise GpufleetError(
+            f"{fields[1]} {w.slots_per_replica} contradicts {fields[0]} {w.profile!r} ({cap} per replica);"
+            " give one of them"
+        )
+    return w.model_copy(update={"slots_per_replica": cap})
 
 
 class HookConfig(Strict):

@@ -5,8 +5,10 @@ Discovery: Deployments and StatefulSets carrying the configured label, and KEDA 
 is our external scaler. Label selectors are sent to the API server and checked again here (some servers
 and emulators ignore them). Per-workload settings come from annotations, so a team can opt in without
 editing hook.yaml: `gpufleet.io/policy`, `gpufleet.io/model`, `gpufleet.io/min-replicas`,
-`gpufleet.io/max-replicas`, `gpufleet.io/slots-per-replica`. One object with a bad annotation is skipped
-with a warning and counted (`skipped`); the others are discovered as usual.
+`gpufleet.io/max-replicas`, `gpufleet.io/slots-per-replica`, `gpufleet.io/profile` (a built-in serving profile
+only: its capacity per replica comes through `profile_capacity`, given by the caller, since this module reaches
+no plan; a file path is refused). One object with a bad annotation is skipped with a warning and counted
+(`skipped`); the others are discovered as usual.
 
 Apply mode patches only what is selected: before each patch of a labelled workload its labels (and
 namespace) are read again, and an object that left the selection is refused.
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.core.errors import GpufleetError, validation_line
-from gpufleet.hook.config import Kubernetes, WorkloadConfig
+from gpufleet.hook.config import Kubernetes, WorkloadConfig, with_profile
 from gpufleet.optimizer.autoscaling import Guardrails
 
 ANNOTATION = "gpufleet.io/"
@@ -102,10 +105,13 @@ def _selector_matches(selector: str, labels: dict[str, str] | None) -> bool:
 
 
 class KubeSide:
-    def __init__(self, cfg: Kubernetes) -> None:
+    def __init__(self, cfg: Kubernetes, profile_capacity: Callable[[str], int] | None = None) -> None:
+        """`profile_capacity`: a built-in profile's capacity per replica, for `gpufleet.io/profile` (the hook
+        passes plan's; without it an object with that annotation is skipped)."""
         from kubernetes import client
 
         self.cfg = cfg
+        self.profile_capacity = profile_capacity
         api = api_client(cfg)
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
@@ -132,6 +138,15 @@ class KubeSide:
         self.skipped[(namespace, name)] += 1
         log.warning("%s %s/%s: skipped (%s)", what, namespace, name, why, extra={"workload": f"{namespace}/{name}"})
 
+    def _profiled(self, w: WorkloadConfig) -> WorkloadConfig:
+        """`w` sized by its `gpufleet.io/profile` (the same rules as hook.yaml's `profile`)."""
+        fields = (ANNOTATION + "profile", ANNOTATION + "slots-per-replica")
+        if w.profile is None:
+            return w
+        if self.profile_capacity is None:
+            raise GpufleetError(f"{fields[0]}: this caller resolves no serving profiles")
+        return with_profile(w, self.profile_capacity, fields)
+
     def discover(self) -> list[tuple[WorkloadConfig, str]]:
         """Workloads the cluster declares, with their origin: `labels` (settings from annotations) or `keda`
         (a ScaledObject whose trigger names our scaler; KEDA scales it, the hook only answers)."""
@@ -150,17 +165,21 @@ class KubeSide:
                                 raise ValueError(
                                     f"{ANNOTATION}{k}: {a[ANNOTATION + k]!r} is not a whole number"
                                 ) from None
+                    # slots only when annotated: with a profile, a given one must agree (as in hook.yaml)
+                    slots = {"slots_per_replica": ints["slots-per-replica"]} if "slots-per-replica" in ints else {}
                     w = WorkloadConfig(
                         namespace=ns,
                         name=name,
                         kind=kind,
                         model=a.get(ANNOTATION + "model"),
                         policy=a.get(ANNOTATION + "policy", "predictive"),
-                        slots_per_replica=ints.get("slots-per-replica", 8),
+                        profile=a.get(ANNOTATION + "profile"),
                         guardrails=Guardrails(
                             min_replicas=ints.get("min-replicas", 1), max_replicas=ints.get("max-replicas", 200)
                         ),
+                        **slots,
                     )
+                    w = self._profiled(w)
                 except Exception as e:
                     self._skip(ns, name, kind, e)
                     continue

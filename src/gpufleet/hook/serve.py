@@ -9,13 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gpufleet.collector.store import Store
 from gpufleet.core.errors import GpufleetError, brief
-from gpufleet.hook.config import HookConfig
+from gpufleet.hook.config import HookConfig, with_profile
 from gpufleet.hook.engine import Engine, WorkloadRuntime
 from gpufleet.hook.http_api import WHAT_IF_MAX_REQUESTS, WHAT_IF_MAX_S, WhatIf, finite, make_app
 from gpufleet.hook.metrics import HookMetrics
@@ -24,6 +25,7 @@ from gpufleet.hook.telemetry import PrometheusTelemetry
 DISCOVER_EVERY_S = 300.0
 REDISCOVER_S = 30.0  # at most this often when requests name workloads discovery has not seen yet
 ADVICE_EVERY_S = 600.0  # right-sizing and packing advice change slowly; recomputed this often
+PROFILE_FILES = (".yaml", ".yml", ".csv", ".json")  # what `--profile` reads as a file: never from an annotation
 log = logging.getLogger(__name__)
 
 
@@ -58,26 +60,34 @@ def what_if(engine: Engine, rt: WorkloadRuntime, body: WhatIf, now: float) -> di
 def with_profile_capacity(cfg: HookConfig) -> HookConfig:
     """Workloads that name a serving profile carry its work model's capacity per replica (slots x batch size);
     read through plan (the hook never imports the simulator), once, before the first decision."""
-    named = [w for w in cfg.workloads if w.profile is not None]
-    if not named:
+    if all(w.profile is None for w in cfg.workloads):
         return cfg
     from gpufleet.plan.serving_profiles import replica_capacity
 
     workloads = []
     for w in cfg.workloads:
-        if w.profile is not None:
-            try:
-                cap = replica_capacity(w.profile)
-            except GpufleetError as e:
-                raise GpufleetError(f"workload {w.key}: profile: {e}") from None
-            if "slots_per_replica" in w.model_fields_set and w.slots_per_replica != cap:
-                raise GpufleetError(
-                    f"workload {w.key}: slots_per_replica {w.slots_per_replica} contradicts profile {w.profile!r}"
-                    f" ({cap} per replica); give one of them"
-                )
-            w = w.model_copy(update={"slots_per_replica": cap})
-        workloads.append(w)
+        try:
+            workloads.append(with_profile(w, replica_capacity))
+        except GpufleetError as e:
+            raise GpufleetError(f"workload {w.key}: {e}") from None
     return cfg.model_copy(update={"workloads": workloads})
+
+
+def builtin_profile_capacity(name: str) -> int:
+    """Capacity per replica of a built-in serving profile only (for `gpufleet.io/profile`): a value written on a
+    cluster object never opens a file on the hook's disk, whoever may annotate a Deployment."""
+    from gpufleet.plan.serving_profiles import builtin_profiles, replica_capacity
+
+    names = builtin_profiles()
+    if name in names:
+        return replica_capacity(name)
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    if any(c in name for c in "/\\") or name.startswith(("~", ".")) or Path(name).suffix.lower() in PROFILE_FILES:
+        raise GpufleetError(
+            f"{shown!r} is a file path: a profile named on a cluster object must be built in ({', '.join(names)});"
+            " files are read only from hook.yaml, never from an annotation"
+        )
+    raise GpufleetError(f"{shown!r} is not a built-in profile (valid: {', '.join(names)})")
 
 
 class Hook:
@@ -105,7 +115,7 @@ class Hook:
         if kube is None and cfg.kubernetes.enabled:
             from gpufleet.hook.kube import KubeSide
 
-            kube = KubeSide(cfg.kubernetes)
+            kube = KubeSide(cfg.kubernetes, profile_capacity=builtin_profile_capacity)
         self.kube = kube
         # the hook is its decision store's one writer: take the lock (a second hook on the same store stops
         # with one line), upgrade an old-layout store and clean interrupted writes before reading it back

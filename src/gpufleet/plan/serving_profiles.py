@@ -16,7 +16,7 @@ import math
 import numpy as np
 import polars as pl
 
-from gpufleet.sim.serving.profiles import load_profile
+from gpufleet.sim.serving.profiles import DEFAULT_PROFILES, load_profile
 from gpufleet.sim.serving.run import ServingConfig, prepare
 
 LLM_DEFAULT_SLO = "ttft_p99<=2"
@@ -27,6 +27,11 @@ def replica_capacity(profile: str | None) -> int:
     """Requests one replica of `profile` runs at once: slots x batch size (1 for sd-a10 / diffusion)."""
     model = load_profile(profile).work_model()
     return model.slots * model.batching.size
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the built-in serving profiles (what `--profile` takes besides a file)."""
+    return list(DEFAULT_PROFILES)
 
 
 def default_slo(frame: pl.DataFrame, cfg: ServingConfig) -> tuple[str, str]:
