@@ -207,6 +207,21 @@ class ServingSummary(_Part):
         None, description="decisions of an idle fleet not taken: each would have kept it as it was (docs/serving.md)"
     )
     actions: list[ScalingAction] | None = Field(None, description="the scaling actions, in run directories")
+    gpu_types: list[str] | None = Field(
+        None, description="runs with --gpu-types: the GPU types replicas could use (sim/serving/gputypes.py)"
+    )
+    gpu_types_excluded: dict[str, str] | None = Field(
+        None, description="runs with --gpu-types: types never used, with why (too slow for the SLO even idle)"
+    )
+    gpu_hours_by_type: dict[str, float] | None = Field(
+        None, description="runs with --gpu-types: gpu_hours per GPU type (cost prices each at its own rate)"
+    )
+    swaps: int | None = Field(None, description="replays with pipelines: base-model loads (model swaps)")
+    lora_loads: int | None = Field(None, description="replays with pipelines: LoRA adapter loads")
+    controlnet_loads: int | None = Field(None, description="replays with pipelines: ControlNet loads")
+    load_replica_hours: float | None = Field(
+        None, description="replays with pipelines: replica-hours spent loading pipelines (all kinds)"
+    )
     gpu_hours_vs_oracle: float | None = Field(
         None, description="compare-autoscalers rows: GPU-hours over the oracle's (null without an oracle row)"
     )
@@ -241,8 +256,11 @@ class ServingSummary(_Part):
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
     def priced(self, prices: PriceTable | None = None) -> ServingSummary:
-        """This summary with its GPU-hours priced at its GPU type's price (built-in list prices when None)."""
+        """This summary with its GPU-hours priced at its GPU type's price, or each type's hours at their own with
+        --gpu-types (built-in list prices when None)."""
         prices = prices or default_prices()
+        if self.gpu_hours_by_type is not None:
+            return self.model_copy(update={"cost": prices.cost(self.gpu_hours_by_type)[0], "priced_by": prices.name})
         rate = prices.rate(self.gpu_type)
         cost = None if rate is None else self.gpu_hours * rate
         return self.model_copy(update={"cost": cost, "priced_by": prices.name})

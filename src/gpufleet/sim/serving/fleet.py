@@ -37,9 +37,11 @@ from gpufleet.forecasting.series.demand import Forecasting
 from gpufleet.optimizer.autoscaling import Autoscaler, FleetState
 from gpufleet.optimizer.autoscaling.base import HISTORY_S
 from gpufleet.sim.engine import Engine
+from gpufleet.sim.serving.gputypes import EPS, FleetTypes, ReplicaType
 from gpufleet.sim.serving.meter import FleetObserver, integrate
 from gpufleet.sim.serving.profiles import ReplicaProfile
 from gpufleet.sim.serving.replica import Pipelines, Replica, SwitchCosts, route, switch
+from gpufleet.sim.serving.scaling import FleetScaling
 from gpufleet.sim.serving.work import Batching
 
 FINISH, READY, ARRIVE, DECIDE, SAMPLE, BATCH = range(6)
@@ -47,8 +49,10 @@ PRIORITIES = {FINISH: 0, READY: 1, ARRIVE: 2, BATCH: 3, DECIDE: 4, SAMPLE: 5}
 FollowUps = list[tuple[float, int, Any]]
 
 
-class ServingSim:
+class ServingSim(FleetScaling):
     """One replay: requests, a replica profile, an autoscaler; observers measure it."""
+
+    READY_EVENT = READY
 
     def __init__(
         self,
@@ -69,6 +73,7 @@ class ServingSim:
         switch_costs: SwitchCosts | None = None,
         seed: int = 0,
         skip_idle: bool = True,
+        types: FleetTypes | None = None,
     ) -> None:
         if (pipelines is None) != (switch_costs is None):
             raise ValueError("pipelines and switch_costs come together")
@@ -83,11 +88,18 @@ class ServingSim:
         self.pipes, self.costs = pipelines, switch_costs
         self.rng = np.random.default_rng(seed)
         self.skip_idle = skip_idle  # False: every decision and sample of an idle fleet is taken (tests compare)
+        # the GPU types replicas may use (default: the profile's own, one type: sim/serving/gputypes.py)
+        self.types = types or FleetTypes((ReplicaType(profile.gpu_type, 1.0, profile.gpus, None),))
         self.replicas: list[Replica] = []  # every replica ever ordered (lifetimes)
         self.live: dict[int, Replica] = {}  # those not gone, oldest first
         self.n_ready = self.n_starting = self.n_draining = 0
+        self.units_ready = self.units_starting = 0.0
+        self.live_by_type = [0] * len(self.types.types)
         self.router: deque[int] = deque()
         self.in_system = 0
+        # requests in the system in reference-replica work: queued ones count 1, running ones their replica's
+        # speed, so a policy sizes in reference replicas whatever the fleet runs on (= in_system on one type)
+        self.work_in_system = 0.0
         size = int(arrival.max(initial=0.0) + service.max(initial=0.0)) + 120
         self.conc = np.zeros(size)  # per-second integral of requests in the system
         self.arr = np.zeros(size)  # arrivals per second
@@ -103,8 +115,8 @@ class ServingSim:
         self.decisions_skipped = 0
         for o in self.observers:
             o.attach(self)
-        for _ in range(initial_replicas):
-            self._order(0.0, ready_now=True)
+        for kind in self.types.cover(initial_replicas, self.live_by_type):  # on one type: initial_replicas of it
+            self._order(0.0, kind, ready_now=True)
 
     # -- the demand the autoscaler sees --------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -119,48 +131,10 @@ class ServingSim:
         if t <= last:
             return
         self._grow(int(t) + 1)
-        n = self.in_system
+        n = self.work_in_system
         if n:
             integrate(self.conc, n, last, t)
         self._last_t = t
-
-    # -- bookkeeping ---------------------------------------------------------------------------------------
-    def _order(self, t: float, ready_now: bool = False) -> Replica:
-        r = Replica(len(self.replicas), t, t if ready_now else t + self.cold_start_s, gpu_type=self.profile.gpu_type)
-        if self.pipes is not None:
-            r.model = self.pipes.default  # the cold start loads the pool's default base model
-        self.replicas.append(r)
-        self.live[r.rid] = r
-        self.n_starting += 1
-        self._tell_replica(t, "order", r.rid)
-        if ready_now:
-            self._set_ready(t, r)
-        return r
-
-    def _set_ready(self, t: float, r: Replica) -> None:
-        r.state = "ready"
-        self.n_starting -= 1
-        self.n_ready += 1
-        self._tell_replica(t, "ready", r.rid)
-
-    def _gone(self, t: float, r: Replica, what: str) -> None:
-        """A replica is released after serving ('stop') or cancelled while starting ('cancel')."""
-        if r.state == "starting":
-            self.n_starting -= 1
-        elif r.state == "ready":
-            self.n_ready -= 1
-        else:
-            self.n_draining -= 1
-        r.state, r.gone_at = "gone", t
-        del self.live[r.rid]
-        self._tell_replica(t, what, r.rid)
-
-    def _tell_replica(self, t: float, what: str, rid: int) -> None:
-        for o in self.observers:
-            o.on_replica(t, what, rid)
-
-    def _ready_list(self) -> list[Replica]:
-        return [r for r in self.live.values() if r.state == "ready"]
 
     # -- runs ------------------------------------------------------------------------------------------------
     def _pump(self, t: float, r: Replica) -> FollowUps:
@@ -198,11 +172,12 @@ class ServingSim:
         run = self.batching.seconds(self.service, members)
         if r.speed != 1.0:
             run /= r.speed
+            self.work_in_system += len(members) * (r.speed - 1.0)
         r.runs += 1
         r.busy += len(members)
         for o in self.observers:
             for i in members:
-                o.on_request(t, "start", i)
+                o.on_request(t, "start", i, r.rid)
             if loads:
                 o.on_switch(t, r.rid, members, loads)
         loading = sum(loads.values())
@@ -222,6 +197,7 @@ class ServingSim:
         self._grow(int(t) + 1)
         self.arr[int(t)] += 1
         self.in_system += 1
+        self.work_in_system += 1.0
         self._service_sum += self.service[i]
         self._service_n += 1
         self._arrivals_seen += 1
@@ -243,10 +219,11 @@ class ServingSim:
         r.runs -= 1
         r.busy -= len(members)
         self.in_system -= len(members)
+        self.work_in_system = self.work_in_system - len(members) * r.speed if self.in_system else 0.0
         self.last_finish = max(self.last_finish, t)
         for o in self.observers:
             for i in members:
-                o.on_request(t, "finish", i)
+                o.on_request(t, "finish", i, rid)
         out = self._pump(t, r)
         if r.state == "ready":
             out += self._fill(t, r)
@@ -275,10 +252,14 @@ class ServingSim:
         mean_service = self._service_sum / self._service_n if self._service_n else float(np.mean(self.service[:100]))
         conc, arr = self.conc[a:end], self.arr[a:end]
         conc.flags.writeable = arr.flags.writeable = False
+        # whole reference replicas (counts on one type); `current` is the whole of ready + starting together, so
+        # two half-speed replicas starting count as one
+        ready = math.floor(self.units_ready + EPS)
+        current = math.floor(self.units_ready + self.units_starting + EPS)
         return FleetState(
             now=t,
-            ready=self.n_ready,
-            starting=self.n_starting,
+            ready=ready,
+            starting=current - ready,
             slots_per_replica=self.capacity,
             service_s=mean_service,
             cold_start_s=self.cold_start_s,
@@ -305,50 +286,18 @@ class ServingSim:
         plan = self.autoscaler.decide(st, fc)
         for o in self.observers:
             o.on_decision(t, st, plan)
-        change = plan.desired - st.current
-        out = self._scale(t, change)
+        out, changed = self._scale(t, plan.desired)
         if not self._more():
             return out
         period = self.autoscaler.period_s
         nt = t + period
-        if change == 0 and self.skip_idle and self._idle():
+        if plan.desired == st.current and not changed and self.skip_idle and self._idle():
             until = min(self.autoscaler.quiet_until(st), self._next_arrival())
             while nt < until:  # the same sums as one period at a time: the same decision times
                 nt += period
                 self.decisions_skipped += 1
         self._next_decide = nt
         return [*out, (nt, DECIDE, None)]
-
-    def _scale(self, t: float, change: int) -> FollowUps:
-        out: FollowUps = []
-        if change > 0:
-            for _ in range(change):
-                r = self._order(t)
-                out.append((r.ready_at, READY, r.rid))
-        elif change < 0:
-            drop = -change
-            for r in sorted((r for r in self.live.values() if r.state == "starting"), key=lambda x: -x.rid):
-                if drop == 0:
-                    break
-                self._gone(t, r, "cancel")
-                drop -= 1
-            for r in sorted(self._ready_list(), key=lambda x: (x.outstanding, -x.rid)):
-                if drop == 0:
-                    break
-                if self.n_ready <= 1 and self.in_system > 0:
-                    break  # never leave the requests in flight without a server
-                r.state = "draining"
-                self.n_ready -= 1
-                self.n_draining += 1
-                # its queued requests go back to the router, so they are served by the replicas that stay
-                while r.queue:
-                    self.router.appendleft(r.queue.pop())
-                if r.busy == 0:
-                    self._gone(t, r, "stop")
-                drop -= 1
-            for r in sorted(self._ready_list(), key=lambda x: (x.outstanding, x.rid)):
-                out += self._fill(t, r)
-        return out
 
     def on_sample(self, t: float, _: Any) -> FollowUps:
         self._advance(t)

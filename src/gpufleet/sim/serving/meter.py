@@ -30,8 +30,8 @@ class FleetObserver(Protocol):
         """An event at t is about to be handled; the fleet is still as the previous event left it."""
         ...
 
-    def on_request(self, t: float, what: str, i: int) -> None:
-        """Request i got a slot ('start') or left ('finish') at t."""
+    def on_request(self, t: float, what: str, i: int, rid: int) -> None:
+        """Request i got a slot on replica rid ('start') or left it ('finish') at t."""
         ...
 
     def on_switch(self, t: float, rid: int, members: list[int], loads: dict[str, float]) -> None:
@@ -92,6 +92,9 @@ class FleetMeter:
         self.decisions: list[tuple[float, int, int, float, int]] = []
         self.ordered: list[float] = []  # per replica: when it was ordered and when it went (None: still live)
         self.gone: list[float | None] = []
+        self.gpus: list[int] = []  # per replica: the GPUs it holds and their type
+        self.gpu_type: list[str | None] = []
+        self.speed = np.ones(0)  # per request: the speed of the replica that ran it (prefill takes prefill/speed)
         self.switch_s = np.zeros(0)  # per request: seconds its run spent loading a pipeline first
         self.loads: dict[str, int] = {"base": 0, "lora": 0, "control": 0}  # loads per kind
         self.load_s: dict[str, float] = {"base": 0.0, "lora": 0.0, "control": 0.0}  # replica-seconds loading
@@ -103,7 +106,8 @@ class FleetMeter:
         self._ready_slots = 0
         self._last_t = 0.0
         self._slots = 0
-        self._gpus = 0
+        self._live_gpus = 0  # GPUs held by replicas ordered and not yet gone
+        self._sampled_gpus = 0
         self._sim: ServingSim | None = None
 
     def attach(self, sim: ServingSim) -> None:
@@ -111,10 +115,10 @@ class FleetMeter:
         self._sim, self.sample_s = sim, sim.sample_s
         n = len(sim.arrival)
         self.start, self.finish = np.full(n, np.nan), np.full(n, np.nan)
-        self.switch_s = np.zeros(n)
+        self.switch_s, self.speed = np.zeros(n), np.ones(n)
         size = len(sim.conc)
         self.busy_int, self.slots_int = np.zeros(size), np.zeros(size)
-        self._slots, self._gpus = sim.capacity, sim.profile.gpus
+        self._slots = sim.capacity
 
     def _grow(self, need: int) -> None:
         if need >= len(self.busy_int):
@@ -134,11 +138,13 @@ class FleetMeter:
             integrate(self.slots_int, self._ready_slots, last, t)
         self._last_t = t
 
-    def on_request(self, t: float, what: str, i: int) -> None:
+    def on_request(self, t: float, what: str, i: int, rid: int) -> None:
         """A request took a slot or gave it back."""
         if what == "start":
             self._busy += 1
             self.start[i] = t
+            assert self._sim is not None
+            self.speed[i] = self._sim.replicas[rid].speed
         else:
             self._busy -= 1
             self.finish[i] = t
@@ -156,14 +162,20 @@ class FleetMeter:
     def on_replica(self, t: float, what: str, rid: int) -> None:
         """A replica's ordered/ready/gone times and the ready slots."""
         if what == "order":
+            assert self._sim is not None
+            r = self._sim.replicas[rid]
             self.ordered.append(t)
             self.gone.append(None)
+            self.gpus.append(r.gpus)
+            self.gpu_type.append(r.gpu_type)
+            self._live_gpus += r.gpus
         elif what == "ready":
             self._ready_slots += self._slots
         else:
             if what == "stop":
                 self._ready_slots -= self._slots
             self.gone[rid] = t
+            self._live_gpus -= self.gpus[rid]
 
     def on_decision(self, t: float, state: FleetState, plan: ScalingPlan) -> None:
         """Record what the policy saw and chose, and the change when there was one."""
@@ -173,10 +185,13 @@ class FleetMeter:
 
     def on_sample(self, t: float, ready: int, starting: int, draining: int) -> None:
         """One timeline row: the fleet at t, and demand, concurrency and utilization over the last sample_s."""
+        self._sampled_gpus = self._live_gpus  # quiet samples after this one are of this fleet
+        if self.keep_timeline:
+            self._row(t, ready, starting, draining, self._live_gpus)
+
+    def _row(self, t: float, ready: int, starting: int, draining: int, gpus: int) -> None:
         sim = self._sim
         assert sim is not None
-        if not self.keep_timeline:
-            return
         a, b = int(t - self.sample_s), int(t)
         window = slice(max(a, 0), b)
         slots = float(self.slots_int[window].sum())
@@ -186,7 +201,7 @@ class FleetMeter:
                 "replicas": ready,
                 "starting": starting,
                 "draining": draining,
-                "gpus": (ready + starting + draining) * self._gpus,
+                "gpus": gpus,
                 "arrivals_per_s": float(sim.arr[window].sum()) / self.sample_s,
                 "concurrency": float(sim.conc[window].sum()) / self.sample_s,
                 "utilization": float(self.busy_int[window].sum()) / slots if slots else 0.0,
@@ -204,7 +219,7 @@ class FleetMeter:
             return
         if a < 0 or not (a.is_integer() and w.is_integer()):
             for t in times:  # fractional windows: one at a time, as on_sample would
-                self.on_sample(t, ready, starting, draining)
+                self._row(t, ready, starting, draining, self._sampled_gpus)
             return
         lo, step = int(a), int(w)
 
@@ -212,7 +227,7 @@ class FleetMeter:
             return x[lo : lo + k * step].reshape(k, step).sum(axis=1)
 
         slots, busy, arrivals, conc = sums(self.slots_int), sums(self.busy_int), sums(sim.arr), sums(sim.conc)
-        gpus = (ready + starting + draining) * self._gpus
+        gpus = self._sampled_gpus
         for j, t in enumerate(times):
             self.timeline.append(
                 {
@@ -239,7 +254,13 @@ class FleetMeter:
 
     def gpu_hours(self, since: float = 0.0) -> float:
         """GPU-hours of every replica from order to release (the part after `since`)."""
-        return (
-            sum(max(0.0, (g or 0.0) - max(o, since)) * self._gpus for o, g in zip(self.ordered, self.gone, strict=True))
-            / 3600
-        )
+        spans = zip(self.ordered, self.gone, self.gpus, strict=True)
+        return sum(max(0.0, (g or 0.0) - max(o, since)) * n for o, g, n in spans) / 3600
+
+    def gpu_hours_by_type(self, since: float = 0.0) -> dict[str | None, float]:
+        """GPU-hours per GPU type of every replica from order to release (the part after `since`), types in the
+        order their first replica was ordered."""
+        out: dict[str | None, float] = {}
+        for o, g, n, k in zip(self.ordered, self.gone, self.gpus, self.gpu_type, strict=True):
+            out[k] = out.get(k, 0.0) + max(0.0, (g or 0.0) - max(o, since)) * n
+        return {k: v / 3600 for k, v in out.items()}

@@ -23,14 +23,16 @@ NONE = -1  # no model / adapter / ControlNet
 
 @dataclass
 class Replica:
-    """One model server; `speed` divides its run times and `gpu_type` names its GPU (one type per fleet for now:
-    heterogeneous fleets set them per replica)."""
+    """One model server; `speed` divides its run times, `gpu_type` names its GPU, `gpus` how many it holds and
+    `kind` its replica type in the fleet (sim/serving/gputypes.py)."""
 
     rid: int
     ordered: float
     ready_at: float
     speed: float = 1.0
     gpu_type: str | None = None
+    gpus: int = 1
+    kind: int = 0
     state: str = "starting"  # starting | ready | draining | gone
     busy: int = 0  # requests in runs
     runs: int = 0  # runs in progress
@@ -100,9 +102,10 @@ def switch(r: Replica, i: int, pipes: Pipelines, costs: SwitchCosts, rng: np.ran
 
 
 def route(ready: list[Replica], i: int, pipes: Pipelines | None, capacity: int) -> Replica:
-    """Where request i goes: the ready replica with the fewest outstanding requests (ties: the oldest). With
-    pipelines, warm first: a replica with its base model and room; else an idle one (it switches); else the
-    least loaded with its base model (it waits for it); else the least loaded of all."""
+    """Where request i goes: the ready replica that would finish it soonest, (outstanding + 1) / speed (on one type:
+    the fewest outstanding; ties: the oldest). With pipelines, warm first: a replica with its base model and room;
+    else an idle one (it switches); else the least loaded with its base model (it waits for it); else the least
+    loaded of all."""
     if pipes is None:
         return min(ready, key=_load)
     m = int(pipes.model[i])
@@ -116,5 +119,6 @@ def route(ready: list[Replica], i: int, pipes: Pipelines | None, capacity: int) 
     return min(warm or ready, key=_load)
 
 
-def _load(r: Replica) -> tuple[int, int]:
-    return r.outstanding, r.rid
+def _load(r: Replica) -> tuple[float, int]:
+    # the shortest expected delay: a faster replica takes more (on one type: the fewest outstanding)
+    return (r.outstanding + 1) / r.speed, r.rid

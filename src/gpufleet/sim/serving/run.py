@@ -13,9 +13,11 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpufleet.core.errors import GpufleetError
+from gpufleet.core.prices import PriceTable, default_prices
 from gpufleet.forecasting.series.demand import DEFAULT_FORECASTER, Forecasting
 from gpufleet.optimizer.autoscaling import AUTOSCALERS, Guardrails, replicas_for
 from gpufleet.sim.serving.fleet import ServingSim
+from gpufleet.sim.serving.gputypes import FleetTypes, fleet_types, parse_gpu_types, usable_types
 from gpufleet.sim.serving.meter import FleetMeter
 from gpufleet.sim.serving.profiles import DEFAULT_COLD_START_S, DEFAULT_PROFILE, ReplicaProfile, load_profile
 from gpufleet.sim.serving.replica import Pipelines, SwitchCosts
@@ -70,6 +72,11 @@ class ServingConfig(BaseModel):
     forecast_level: int = Field(99, ge=50, le=99, description="prediction interval whose upper end is provisioned")
     settings: dict[str, float] = Field(default_factory=dict, description="autoscaler settings, e.g. target_util")
     seed: int = Field(0, ge=0, description="seed of the work model's draws and the pipeline switch costs")
+    gpu_types: str | None = Field(
+        None,
+        description="GPU types replicas may use, e.g. 'A10,L4:20,H100' (a quota of replicas after ':'); the"
+        " autoscaler adds the cheapest throughput (sim/serving/gputypes.py); default: the profile's own type",
+    )
     warmup_s: float = Field(
         300.0,
         ge=0,
@@ -161,8 +168,16 @@ def serving_feasibility(requests: pl.DataFrame, cfg: ServingConfig) -> Feasibili
     p = prepare(requests, cfg)
     slo, w = p.slo, p.work
     scored = w.arrival >= warmup_for(w.arrival, cfg.warmup_s)
-    floor = latency_floor(slo.metric, w.prefill, w.service)[scored]
+    floor = latency_floor(slo.metric, w.prefill, w.service)[scored] / fastest_speed(p.profile, cfg)
     return slo_feasibility(slo.text, slo.metric, slo.q, slo.seconds, floor)
+
+
+def fastest_speed(profile: ReplicaProfile, cfg: ServingConfig) -> float:
+    """The speed of the fastest type replicas may use (1.0 on the profile's own type alone)."""
+    if not cfg.gpu_types:
+        return 1.0
+    speeds = [ts.speed for name, _ in parse_gpu_types(cfg.gpu_types) if (ts := profile.type_speed(name)) is not None]
+    return max(speeds, default=1.0)
 
 
 @dataclass
@@ -184,6 +199,7 @@ def replay(
     pipelines: Pipelines | None = None,
     switch_costs: SwitchCosts | None = None,
     timeline: bool = True,
+    types: FleetTypes | None = None,
 ) -> Replay:
     """Replay `work` (arrival from the replay's start) on an autoscaled fleet of `profile` replicas under `cfg`; with
     pipelines and their switch costs, replicas load what each run needs (sim/serving/replica.py)."""
@@ -224,23 +240,48 @@ def replay(
         pipelines=pipelines,
         switch_costs=switch_costs,
         seed=cfg.seed,
+        types=types,
     )
     return Replay(sim, meter, sim.run(), init)
 
 
-def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResult:
-    """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas."""
+def fleet_of(p: Prepared, cfg: ServingConfig, prices: PriceTable | None) -> tuple[FleetTypes, dict[str, str]]:
+    """The replica types a replay of `p` under `cfg` may use, and those left out with why (sim/serving/gputypes.py)."""
+    table = prices or default_prices()
+    types = fleet_types(p.profile, parse_gpu_types(cfg.gpu_types) if cfg.gpu_types else None, table)
+    scored = p.work.arrival >= warmup_for(p.work.arrival, cfg.warmup_s)
+    floor = latency_floor(p.slo.metric, p.work.prefill, p.work.service)[scored]
+
+    def feasible_at(speed: float) -> bool:
+        return slo_feasibility(p.slo.text, p.slo.metric, p.slo.q, p.slo.seconds, floor / speed).feasible
+
+    return usable_types(types, feasible_at)
+
+
+def simulate_serving(
+    requests: pl.DataFrame,
+    cfg: ServingConfig,
+    *,
+    prices: PriceTable | None = None,
+    pipelines: Pipelines | None = None,
+    switch_costs: SwitchCosts | None = None,
+) -> ServingResult:
+    """Replay `requests` (REQUESTS) on an autoscaled fleet of `cfg.profile` replicas (on `cfg.gpu_types`, chosen by
+    `prices`, built-in list prices when None); with pipelines, replicas load the base model each run needs."""
     p = prepare(requests, cfg)
     profile, slo, w = p.profile, p.slo, p.work
     arrival, prefill, service, skipped = w.arrival, w.prefill, w.service, w.skipped
-    r = replay(w, p.model, profile, cfg)
+    types, excluded = fleet_of(p, cfg, prices)
+    r = replay(w, p.model, profile, cfg, pipelines=pipelines, switch_costs=switch_costs, types=types)
     sim, meter, end, init = r.sim, r.meter, r.end, r.initial_replicas
     wait = meter.start - arrival
-    ttft = wait + meter.switch_s + prefill  # a run that loads a pipeline first answers that much later
+    # a run that loads a pipeline first answers that much later; a faster replica prefills faster
+    ttft = wait + meter.switch_s + prefill / meter.speed
     e2e = meter.finish - arrival
     warm = warmup_for(arrival, cfg.warmup_s)
     scored = arrival >= warm
-    floor = latency_floor(slo.metric, prefill, service)[scored]
+    fastest = max(t.speed for t in types.types)  # what no policy can go below: an idle replica of the fastest type
+    floor = latency_floor(slo.metric, prefill, service)[scored] / fastest
     feas = slo_feasibility(slo.text, slo.metric, slo.q, slo.seconds, floor)
     per = pl.DataFrame(
         {"arrival": arrival, "wait_s": wait, "ttft_s": ttft, "e2e_s": e2e, "service_s": service, "scored": scored}
@@ -280,8 +321,42 @@ def simulate_serving(requests: pl.DataFrame, cfg: ServingConfig) -> ServingResul
         events=sim.events,
         work_model=profile.work,
         decisions_skipped=sim.decisions_skipped,
-    ).priced()  # built-in list prices: the edges re-price with the user's table (ServingSummary.priced)
+        **_types_fields(cfg, types, excluded, meter, warm),
+        **_swap_fields(pipelines, meter, warm),
+    ).priced(prices)
     decisions = pl.DataFrame(meter.decisions, schema=["t", "ready", "starting", "service_s", "desired"], orient="row")
+    if cfg.gpu_types:
+        per = per.with_columns(pl.Series("speed", meter.speed))
     n = int(np.ceil(end)) + 1
     per_second = pl.DataFrame({"t": np.arange(n), "concurrency": sim.conc[:n], "arrivals": sim.arr[:n]})
     return ServingResult(per, timeline, meter.actions, summary, decisions, per_second)
+
+
+def _types_fields(
+    cfg: ServingConfig, types: FleetTypes, excluded: dict[str, str], meter: FleetMeter, warm: float
+) -> dict[str, Any]:
+    """The summary's per-type fields of a run with --gpu-types (none without)."""
+    if not cfg.gpu_types:
+        return {}
+    by_type = meter.gpu_hours_by_type(since=warm)
+    return {
+        "gpu_types": [t.gpu_type for t in types.types] + list(excluded),
+        "gpu_types_excluded": excluded,
+        "gpu_hours_by_type": {t.gpu_type: by_type.get(t.gpu_type, 0.0) for t in types.types},
+    }
+
+
+def _swap_fields(pipelines: Pipelines | None, meter: FleetMeter, warm: float) -> dict[str, Any]:
+    """The summary's pipeline loads after the warm-up (none without pipelines)."""
+    if pipelines is None:
+        return {}
+    at = np.asarray(meter.switch_at)
+    kinds = np.asarray(meter.switch_kinds)
+    secs = np.asarray(meter.switch_seconds)
+    scored = at >= warm if len(at) else np.zeros(0, dtype=bool)
+    return {
+        "swaps": int(np.count_nonzero(scored & (kinds == "base"))),
+        "lora_loads": int(np.count_nonzero(scored & (kinds == "lora"))),
+        "controlnet_loads": int(np.count_nonzero(scored & (kinds == "control"))),
+        "load_replica_hours": float(secs[scored].sum()) / 3600 if len(secs) else 0.0,
+    }
