@@ -40,6 +40,7 @@ from gpufleet.commands.rightsize import rightsize_cmd
 from gpufleet.commands.runtime import backtest_runtime_cmd
 from gpufleet.commands.series import backtest_series_cmd, forecast_cmd
 from gpufleet.commands.serving_designs import serving_designs_cmd
+from gpufleet.commands.serving_types import serving_types_cmd
 from gpufleet.commands.simulate import compare_cmd, simulate_cmd
 from gpufleet.commands.tenancy import tenancy_cmd
 from gpufleet.commands.traces import traces_app
@@ -113,6 +114,7 @@ app.command("exporter")(exporter_cmd)
 app.command("autoscale-sim", cls=PolicyHelp)(autoscale_sim_cmd)
 app.command("compare-autoscalers", cls=PolicyHelp)(compare_autoscalers_cmd)
 app.command("serving-designs", cls=PolicyHelp)(serving_designs_cmd)
+app.command("serving-types", cls=PolicyHelp)(serving_types_cmd)
 app.command("policies")(policies_cmd)
 app.command("cost")(cost_cmd)
 app.command("doctor")(doctor_cmd)

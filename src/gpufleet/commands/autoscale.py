@@ -42,6 +42,21 @@ ColdStartOpt = Annotated[
     float | None, typer.Option(min=0, max=86400, help="Seconds from ordering a replica to serving.")
 ]
 MinReplicasOpt = Annotated[int | None, typer.Option(help="Guardrail: never fewer replicas.")]
+GpuTypesOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="GPU types replicas may use, e.g. A10:20,A100-80GB,H100 (a quota after ':'): the autoscaler adds the"
+        " cheapest throughput (the profile's speeds, --prices); default: the profile's own type."
+    ),
+]
+SwapsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--swaps/--no-swaps",
+        help="Replicas hold one base model at a time and load what each run needs (genai:*-update load times)."
+        " Default: on when the requests name a base model and the profile is not an LLM.",
+    ),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -103,6 +118,16 @@ def _with_slo(frame: Any, cfgs: list[Any], slo: str | None) -> tuple[list[Any], 
     return [c.model_copy(update={"slo": text}) for c in cfgs], why
 
 
+def _check_types(cfg: Any, prices: Any) -> None:
+    """--gpu-types: every type has a speed in the profile and (in a mix) a price; before any data is read."""
+    if cfg.gpu_types is None:
+        return
+    from gpufleet.sim.serving import load_profile
+    from gpufleet.sim.serving.gputypes import fleet_types, parse_gpu_types
+
+    fleet_types(load_profile(cfg.profile), parse_gpu_types(cfg.gpu_types), prices)
+
+
 def _feasibility_line(frame: Any, cfg: Any) -> tuple[str, Any]:
     """What no policy can fix, computed before any replay: the sentence (marked up) and the Feasibility."""
     from gpufleet.sim.serving import load_profile, parse_slo, serving_feasibility
@@ -124,10 +149,22 @@ def _row(s: ServingSummary) -> dict[str, Any]:
         "TTFT p50 s": s.ttft_p50_s,
         "TTFT p99 s": s.ttft_p99_s,
         "e2e p99 s": s.e2e_p99_s,
+        **_swap_cells(s),
+        **_type_cells(s),
         "max replicas": s.max_replicas,
         "utilization": s.mean_utilization,
         "actions": s.scaling_actions,
     }
+
+
+def _swap_cells(s: ServingSummary) -> dict[str, Any]:
+    return {} if s.swaps is None else {"swaps": s.swaps, "LoRA loads": s.lora_loads}
+
+
+def _type_cells(s: ServingSummary) -> dict[str, Any]:
+    if not s.gpu_hours_by_type:
+        return {}
+    return {"GPU-h by type": ", ".join(f"{k} {v:,.0f}" for k, v in s.gpu_hours_by_type.items() if v > 0) or "-"}
 
 
 def dollars(x: float | None) -> str:
@@ -151,6 +188,8 @@ def autoscale_sim_cmd(
     cold_start: ColdStartOpt = None,
     min_replicas: MinReplicasOpt = None,
     max_replicas: Annotated[int | None, typer.Option(help="Guardrail: never more replicas.")] = None,
+    gpu_types: GpuTypesOpt = None,
+    swaps: SwapsOpt = None,
     setting: SetOpt = None,
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a run directory here.")] = None,
@@ -160,6 +199,7 @@ def autoscale_sim_cmd(
     """Replay requests on an autoscaled fleet; GPU-hours, SLO attainment, latencies and scaling actions."""
     from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_requests
+    from gpufleet.plan.serving_designs import replay_pipelines
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import simulate_serving
 
@@ -173,18 +213,22 @@ def autoscale_sim_cmd(
         cold_start_s=cold_start,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
+        gpu_types=gpu_types,
         settings=policy_settings("autoscaler", policy, setting),  # before any data is read
     )
+    _check_types(cfg, price_table)
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
     (cfg,), why = _with_slo(frame, [cfg], slo)
+    pipes, costs, note = replay_pipelines(frame, cfg, swaps, _root_opt("data_dir"))
     line, _ = _feasibility_line(frame, cfg)
     if not as_json:
         if slo is None and cfg.slo != LLM_DEFAULT_SLO:  # a default other than the LLM one is announced
             out.print(f"SLO {cfg.slo} (default: {why})", markup=False)
         out.print(line)
+        if note:
+            out.print(note, markup=False)
     with err.status(f"replaying {frame.height:,} requests under {policy} …"):
-        res = simulate_serving(frame, cfg)
-    res.summary = res.summary.priced(price_table)
+        res = simulate_serving(frame, cfg, prices=price_table, pipelines=pipes, switch_costs=costs)
     summary = res.summary.model_copy(update={"requests_ref": requests}).dump()
     if out_dir is not None:
         from gpufleet.commands.runinfo import record_run
@@ -213,6 +257,8 @@ def compare_autoscalers_cmd(
     profile: ProfileOpt = None,
     cold_start: ColdStartOpt = None,
     min_replicas: MinReplicasOpt = None,
+    gpu_types: GpuTypesOpt = None,
+    swaps: SwapsOpt = None,
     param: ParamOpt = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write one run directory per policy here.")] = None,
     prices: PricesOpt = None,
@@ -222,6 +268,7 @@ def compare_autoscalers_cmd(
     the share of the GPU-hour gap between target-tracking and the oracle it closes."""
     from gpufleet.core.prices import load_prices
     from gpufleet.plan.references import load_requests
+    from gpufleet.plan.serving_designs import replay_pipelines
     from gpufleet.report.console import metrics_table
     from gpufleet.sim.serving import GAP_MIN_ATTAINMENT, gap_closed, simulate_serving
 
@@ -240,23 +287,27 @@ def compare_autoscalers_cmd(
             profile=profile,
             cold_start_s=cold_start,
             min_replicas=min_replicas,
+            gpu_types=gpu_types,
             settings=policy_settings("autoscaler", n, None),  # an unknown name fails here, before any data
         )
         for n in names
     ]
+    _check_types(cfgs[0], price_table)
     frame = load_requests(requests, _root_opt("data_dir"), _params(param))
     cfgs, why = _with_slo(frame, cfgs, slo)
+    pipes, costs, note = replay_pipelines(frame, cfgs[0], swaps, _root_opt("data_dir"))
     # before any replay: the share of requests no policy can bring within the SLO
     line, feas = _feasibility_line(frame, cfgs[0])
     if not as_json:
         if slo is None and cfgs[0].slo != LLM_DEFAULT_SLO:  # a default other than the LLM one is announced
             out.print(f"SLO {cfgs[0].slo} (default: {why})", markup=False)
         out.print(line)
+        if note:
+            out.print(note, markup=False)
     rows = []
     for cfg in cfgs:
         with err.status(f"{cfg.policy} …"):
-            res = simulate_serving(frame, cfg)
-        res.summary = res.summary.priced(price_table)
+            res = simulate_serving(frame, cfg, prices=price_table, pipelines=pipes, switch_costs=costs)
         rows.append(res.summary)
         if out_dir is not None:
             _save(out_dir / cfg.policy, "compare-autoscalers", requests, cfg, res)
@@ -296,6 +347,8 @@ def compare_autoscalers_cmd(
                 if r.work_model in (None, "llm")
                 else {"e2e p50 s": r.e2e_p50_s, "e2e p99 s": r.e2e_p99_s}  # no first token before the run ends
             ),
+            **_swap_cells(r),
+            **_type_cells(r),
             "max replicas": r.max_replicas,
             "actions": r.scaling_actions,
         }

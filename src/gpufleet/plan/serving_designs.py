@@ -17,9 +17,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gpufleet.core.errors import GpufleetError
-from gpufleet.sim.serving.designs import DESIGNS, DesignResult, build_design, hot_models, simulate_design
-from gpufleet.sim.serving.replica import SwitchCosts
+from gpufleet.core.errors import GpufleetError, TraceError
+from gpufleet.sim.serving.designs import (
+    DESIGNS,
+    DesignResult,
+    build_design,
+    hot_models,
+    pipelines_of,
+    simulate_design,
+)
+from gpufleet.sim.serving.profiles import load_profile
+from gpufleet.sim.serving.replica import Pipelines, SwitchCosts
 from gpufleet.sim.serving.run import ServingConfig, parse_slo, prepare, warmup_for
 from gpufleet.traces import load
 
@@ -33,6 +41,52 @@ def load_switch_costs(data_dir: str | Path | None) -> SwitchCosts:
         k: load(ref, data_dir).frame["y"].cast(pl.Float64).drop_nulls().to_numpy() for k, ref in SWITCH_REFS.items()
     }
     return SwitchCosts(base=values["base"], lora=values["lora"], control=values["control"])
+
+
+def has_models(frame: pl.DataFrame) -> bool:
+    """Whether requests name the base model each one needs (a `model` column with a value)."""
+    return "model" in frame.columns and frame["model"].null_count() < frame.height
+
+
+def shared_pool(frame: pl.DataFrame, cfg: ServingConfig, costs: SwitchCosts, select_share: float = 2 / 3) -> Pipelines:
+    """What each request of a replay of `frame` under `cfg` needs loaded on one shared pool (the `shared` design):
+    new replicas come up with the most requested base model of the selection window (the first `select_share` of
+    the trace by time), never chosen from the figures reported."""
+    w = prepare(frame, cfg).work
+    t = frame["arrival_time"].cast(pl.Float64)
+    t0 = float(t.min())  # type: ignore[arg-type]
+    until = t0 + select_share * (float(t.max()) - t0)  # type: ignore[arg-type]
+    popularity = hot_models(frame.filter(pl.col("arrival_time") < until), until, 1.0)
+    return pipelines_of(frame, w.rows, popularity)
+
+
+def replay_pipelines(
+    frame: pl.DataFrame, cfg: ServingConfig, swaps: bool | None, data_dir: str | Path | None
+) -> tuple[Pipelines | None, SwitchCosts | None, str | None]:
+    """(pipelines, switch costs, a note) of one replay of `frame` under `cfg`: a shared pool that swaps base models
+    (`shared_pool`) when `swaps`, or by default (None) when the requests name base models and the profile is not an
+    LLM; (None, None, why not) otherwise. `--swaps` that cannot be honoured is one line."""
+    if swaps is False:
+        return None, None, None
+    llm = load_profile(cfg.profile).work == "llm"
+    if swaps and llm:
+        raise GpufleetError(
+            "--swaps: the load times are measured on diffusion pipelines (genai:*-update); loading an LLM's weights"
+            " is not modelled: use a diffusion or fixed profile, or --no-swaps"
+        )
+    if not has_models(frame):
+        if swaps:
+            raise GpufleetError("--swaps: the requests name no base model (no `model` column): nothing to swap")
+        return None, None, None
+    if llm:
+        return None, None, None
+    try:
+        costs = load_switch_costs(data_dir)
+    except TraceError as e:
+        if swaps:
+            raise GpufleetError(f"--swaps needs the measured load times: {e}") from None
+        return None, None, f"swaps not modelled: {e} (every replica serves every model without loading)"
+    return shared_pool(frame, cfg, costs), costs, None
 
 
 def default_slo(service: np.ndarray, costs: SwitchCosts) -> tuple[str, str]:
