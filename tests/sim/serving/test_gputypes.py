@@ -199,7 +199,8 @@ def test_a_mix_is_never_dearer_than_its_cheapest_type_alone_by_much_and_uses_the
     cfg: dict[str, Any] = {"policy": "target-tracking", "profile": "llama7b-a10"}
     a10 = simulate_serving(frame, ServingConfig(**cfg, gpu_types="A10")).summary
     mix = simulate_serving(frame, ServingConfig(**cfg, gpu_types="A10,L4,H100")).summary
-    capped = simulate_serving(frame, ServingConfig(**cfg, gpu_types="A10:1,L4,H100")).summary
+    capped_run = simulate_serving(frame, ServingConfig(**cfg, gpu_types="A10:1,L4,H100"))
+    capped = capped_run.summary
     assert a10.cost is not None and mix.cost is not None and capped.cost is not None
     assert mix.gpu_hours_by_type is not None and capped.gpu_hours_by_type is not None
     # A10 is the cheapest throughput ($1.006 / 1.0; L4 $0.80 / 0.78, H100 $12.29 / 5.6): the mix is (almost) all A10
@@ -210,3 +211,9 @@ def test_a_mix_is_never_dearer_than_its_cheapest_type_alone_by_much_and_uses_the
     prices = default_prices()
     expect = sum(h * (prices.rate(k) or 0.0) for k, h in capped.gpu_hours_by_type.items())
     assert capped.cost == pytest.approx(expect)
+    # the timeline says which types were up each minute: per-type GPUs add up to the fleet's
+    tl = capped_run.timeline
+    per_type = ["gpus_A10", "gpus_L4", "gpus_H100"]
+    assert set(per_type) <= set(tl.columns)
+    assert (tl.select(pl.sum_horizontal(per_type)).to_series() == tl["gpus"]).all()
+    assert tl["gpus_A10"].max() == 1 and tl["gpus_L4"].max() > 0  # type: ignore[operator]

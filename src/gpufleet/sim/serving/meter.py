@@ -106,8 +106,10 @@ class FleetMeter:
         self._ready_slots = 0
         self._last_t = 0.0
         self._slots = 0
-        self._live_gpus = 0  # GPUs held by replicas ordered and not yet gone
-        self._sampled_gpus = 0
+        # GPUs held by replicas ordered and not yet gone: in all, and per type on a mixed fleet (timeline columns
+        # gpus_<type>); `_sampled` is the fleet at the last sample (quiet samples after it are of that fleet)
+        self._live_gpus: dict[str, int] = {"gpus": 0}
+        self._sampled: dict[str, int] = {"gpus": 0}
         self._sim: ServingSim | None = None
 
     def attach(self, sim: ServingSim) -> None:
@@ -119,6 +121,9 @@ class FleetMeter:
         size = len(sim.conc)
         self.busy_int, self.slots_int = np.zeros(size), np.zeros(size)
         self._slots = sim.capacity
+        if sim.types.mixed:
+            self._live_gpus |= {f"gpus_{t.gpu_type}": 0 for t in sim.types.types}
+            self._sampled = dict(self._live_gpus)
 
     def _grow(self, need: int) -> None:
         if need >= len(self.busy_int):
@@ -168,14 +173,20 @@ class FleetMeter:
             self.gone.append(None)
             self.gpus.append(r.gpus)
             self.gpu_type.append(r.gpu_type)
-            self._live_gpus += r.gpus
+            self._count_gpus(r.gpu_type, r.gpus)
         elif what == "ready":
             self._ready_slots += self._slots
         else:
             if what == "stop":
                 self._ready_slots -= self._slots
             self.gone[rid] = t
-            self._live_gpus -= self.gpus[rid]
+            self._count_gpus(self.gpu_type[rid], -self.gpus[rid])
+
+    def _count_gpus(self, gpu_type: str | None, n: int) -> None:
+        self._live_gpus["gpus"] += n
+        key = f"gpus_{gpu_type}"
+        if key in self._live_gpus:
+            self._live_gpus[key] += n
 
     def on_decision(self, t: float, state: FleetState, plan: ScalingPlan) -> None:
         """Record what the policy saw and chose, and the change when there was one."""
@@ -185,11 +196,11 @@ class FleetMeter:
 
     def on_sample(self, t: float, ready: int, starting: int, draining: int) -> None:
         """One timeline row: the fleet at t, and demand, concurrency and utilization over the last sample_s."""
-        self._sampled_gpus = self._live_gpus  # quiet samples after this one are of this fleet
+        self._sampled = dict(self._live_gpus)  # quiet samples after this one are of this fleet
         if self.keep_timeline:
-            self._row(t, ready, starting, draining, self._live_gpus)
+            self._row(t, ready, starting, draining, self._sampled)
 
-    def _row(self, t: float, ready: int, starting: int, draining: int, gpus: int) -> None:
+    def _row(self, t: float, ready: int, starting: int, draining: int, gpus: dict[str, int]) -> None:
         sim = self._sim
         assert sim is not None
         a, b = int(t - self.sample_s), int(t)
@@ -201,7 +212,7 @@ class FleetMeter:
                 "replicas": ready,
                 "starting": starting,
                 "draining": draining,
-                "gpus": gpus,
+                **gpus,
                 "arrivals_per_s": float(sim.arr[window].sum()) / self.sample_s,
                 "concurrency": float(sim.conc[window].sum()) / self.sample_s,
                 "utilization": float(self.busy_int[window].sum()) / slots if slots else 0.0,
@@ -219,7 +230,7 @@ class FleetMeter:
             return
         if a < 0 or not (a.is_integer() and w.is_integer()):
             for t in times:  # fractional windows: one at a time, as on_sample would
-                self._row(t, ready, starting, draining, self._sampled_gpus)
+                self._row(t, ready, starting, draining, self._sampled)
             return
         lo, step = int(a), int(w)
 
@@ -227,7 +238,7 @@ class FleetMeter:
             return x[lo : lo + k * step].reshape(k, step).sum(axis=1)
 
         slots, busy, arrivals, conc = sums(self.slots_int), sums(self.busy_int), sums(sim.arr), sums(sim.conc)
-        gpus = self._sampled_gpus
+        gpus = self._sampled
         for j, t in enumerate(times):
             self.timeline.append(
                 {
@@ -235,7 +246,7 @@ class FleetMeter:
                     "replicas": ready,
                     "starting": starting,
                     "draining": draining,
-                    "gpus": gpus,
+                    **gpus,
                     "arrivals_per_s": float(arrivals[j]) / w,
                     "concurrency": float(conc[j]) / w,
                     "utilization": float(busy[j]) / float(slots[j]) if slots[j] else 0.0,
