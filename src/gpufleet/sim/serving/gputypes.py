@@ -73,10 +73,6 @@ class FleetTypes:
         """More than one type to choose from."""
         return len(self.types) > 1
 
-    def index(self, gpu_type: str) -> int:
-        """The position of a type by its name."""
-        return next(i for i, t in enumerate(self.types) if t.gpu_type == gpu_type)
-
     def cover(self, need: float, live: Sequence[int]) -> list[int]:
         """Type indices of the replicas to add for `need` more reference replicas, `live[k]` replicas of type k
         already counting against its limit (see the module docstring)."""
@@ -134,7 +130,7 @@ class FleetTypes:
         docstring); the caller may stop early (it never leaves requests in flight without a ready replica)."""
 
         def order(r: Replica) -> tuple[float, int, int, int]:
-            rank = -self.types[self.index(r.gpu_type or "")].unit_cost if self.mixed else 0.0
+            rank = -self.types[r.kind].unit_cost if self.mixed else 0.0
             if r.state == "starting":
                 return rank, 0, 0, -r.rid
             return rank, 1, r.outstanding, -r.rid
