@@ -76,8 +76,10 @@ def hook(world: dict[str, Any], tmp_path: Path) -> Iterator[Hook]:
     # the replay's clock: "now" is 50 minutes into it
     h = Hook(config(world, tmp_path / "store"), clock=lambda: EPOCH + 3000.0)
     h.start(loop=False)
+    assert sorted(h.stragglers()) == ["grpc", "http"], "serving: its threads run"
     yield h
     h.close()
+    assert h.stragglers() == [], "a clean stop leaves no thread running (else `hook serve` exits hard)"
 
 
 def test_http_api_auth_validation_and_answers(hook: Hook) -> None:

@@ -224,6 +224,11 @@ class GrpcServer:
         await self._stop.wait()
         await server.stop(grace=1.0)
 
+    @property
+    def running(self) -> bool:
+        """Whether its thread is still alive (after `stop`: it did not stop within the join)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop serving (open streams are cancelled) and wait for the thread."""
         if self._loop is not None and self._stop is not None and self._thread.is_alive():

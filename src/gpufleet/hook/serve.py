@@ -254,3 +254,8 @@ class Hook:
             self._grpc.stop()
         for t in self._threads:
             t.join(timeout=10)
+
+    def stragglers(self) -> list[str]:
+        """Names of the hook's threads still running after `close` (none after a clean stop)."""
+        left = [t.name for t in self._threads if t.is_alive()]
+        return left + (["grpc"] if self._grpc is not None and self._grpc.running else [])
