@@ -27,6 +27,7 @@ def hook_serve_cmd(
     import os
     import signal
     import threading
+    import time
 
     from gpufleet.commands import logs
     from gpufleet.hook.config import load_hook_config
@@ -52,8 +53,14 @@ def hook_serve_cmd(
         cfg.interval,
         kube,
     )
+    deadline = None if duration is None else time.monotonic() + duration
     try:
-        done.wait(duration)
+        # wake twice a second: the kernel may deliver SIGTERM to any thread, and when it lands on one of the native
+        # ones (gRPC, tokio, polars) Python only marks it; the handler runs when the main thread next runs
+        # bytecode, which a wait without a timeout never does (a hook was seen ignoring SIGTERM for 25 minutes)
+        while not done.wait(0.5):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
     except KeyboardInterrupt:
         pass
     finally:
@@ -61,8 +68,8 @@ def hook_serve_cmd(
     left = hook.stragglers()
     if left:
         # a thread that did not stop within its join (a gRPC loop under load, a tick stuck on a slow Prometheus)
-        # would keep the process alive, and gRPC's own exit handlers can then wait forever: the stop was asked
-        # for and every write the hook makes is atomic, so leave now rather than be SIGKILLed later
+        # would hold the process past the stop that was asked for; every write the hook makes is atomic (Delta
+        # commits, fsync + rename), so leave now rather than wait for the kubelet's SIGKILL
         logging.getLogger("gpufleet.hook").warning("stopping with threads still running: %s", ", ".join(left))
         logging.shutdown()
         os._exit(0)
