@@ -162,16 +162,19 @@ def _swap_cells(s: ServingSummary) -> dict[str, Any]:
 
 
 def _type_cells(s: ServingSummary) -> dict[str, Any]:
-    if not s.gpu_hours_by_type:
-        return {}
-    return {"GPU-h by type": ", ".join(f"{k} {v:,.0f}" for k, v in s.gpu_hours_by_type.items() if v > 0) or "-"}
+    return {"GPU-h by type": by_type_cell(s)} if s.gpu_hours_by_type else {}
 
 
-def dollars(x: float | None) -> str:
+def by_type_cell(s: ServingSummary) -> str:
+    """GPU-hours of each type the run used, as one cell ('A10 1,234, A100-80GB 122'; '-' for none)."""
+    return ", ".join(f"{k} {v:,.0f}" for k, v in (s.gpu_hours_by_type or {}).items() if v > 0) or "-"
+
+
+def dollars(x: float | None, whole: bool = False) -> str:
     """$ as a cell (core.prices.dollars, imported when a table is drawn)."""
     from gpufleet.core.prices import dollars as fmt
 
-    return fmt(x)
+    return fmt(x, whole=whole)
 
 
 def _share(x: float | None) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gpufleet.commands.autoscale import SwapsOpt, _check_types, _config, _with_slo
+from gpufleet.commands.autoscale import SwapsOpt, _check_types, _config, _with_slo, by_type_cell, dollars
 from gpufleet.commands.common import (
     JsonOpt,
     ParamOpt,
@@ -89,8 +89,8 @@ def serving_types_cmd(
                     "GPU type": t["gpu_type"],
                     "speed": t["speed"],
                     "GPUs/replica": t["gpus_per_replica"],
-                    "$/GPU-h": _money(t["price_per_gpu_hour"]),
-                    "$/ref replica-h": _money(t["cost_per_reference_replica_hour"]),
+                    "$/GPU-h": dollars(t["price_per_gpu_hour"]),
+                    "$/ref replica-h": dollars(t["cost_per_reference_replica_hour"]),
                     "quota": t["quota"] or "-",
                     "speed from": t["source"] or "-",
                 }
@@ -101,14 +101,13 @@ def serving_types_cmd(
     llm = next(iter(rep.fleets.values())).work_model in (None, "llm")
     rows: list[dict[str, Any]] = []
     for name, s in rep.fleets.items():
-        by_type = s.gpu_hours_by_type or {}
         rows.append(
             {
                 "fleet": name,
                 "GPU-hours": s.gpu_hours,
-                "by type": ", ".join(f"{k} {v:,.0f}" for k, v in by_type.items() if v > 0) or "-",
-                "cost": _money(s.cost, whole=True),
-                "$/1k requests": _money(None if s.cost is None else 1000 * s.cost / max(s.requests_scored, 1)),
+                "by type": by_type_cell(s),
+                "cost": dollars(s.cost, whole=True),
+                "$/1k requests": dollars(None if s.cost is None else 1000 * s.cost / max(s.requests_scored, 1)),
                 "SLO attainment": f"{s.slo_attainment:.2%}",
                 "SLO met": "yes" if s.slo_met else "no",
                 **({"TTFT p99 s": s.ttft_p99_s} if llm else {"e2e p50 s": s.e2e_p50_s, "e2e p99 s": s.e2e_p99_s}),
@@ -131,9 +130,3 @@ def serving_types_cmd(
             f" SLO {'met' if mix.slo_met else 'MISSED'}; priced by: {rep.priced_by}",
             markup=False,
         )
-
-
-def _money(x: float | None, whole: bool = False) -> str:
-    from gpufleet.core.prices import dollars
-
-    return dollars(x, whole=whole)

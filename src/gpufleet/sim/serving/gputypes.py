@@ -82,7 +82,7 @@ class FleetTypes:
             math.inf if t.max_replicas is None else max(t.max_replicas - n, 0)
             for t, n in zip(self.types, live, strict=True)
         ]
-        plans = [p for p in self._plans(need, room) if p is not None]
+        plans = list(self._plans(need, room))
         if not plans:
             return self._what_fits(need, room)
         return min(plans)[3]
@@ -96,10 +96,11 @@ class FleetTypes:
         options = [p for k in range(len(self.types)) if (p := self._one(need, room, k)) is not None]
         return min(options, key=lambda p: (self._cost(p), len(p), p[0])) if options else None
 
-    def _plans(self, need: float, room: Sequence[float]) -> Iterable[tuple[float, int, int, list[int]] | None]:
+    def _plans(self, need: float, room: Sequence[float]) -> Iterable[tuple[float, int, int, list[int]]]:
+        """(cost, replicas, tie rank, plan) of every plan that fits: each type alone, then bulk + rest."""
         for k in range(len(self.types)):
-            p = self._one(need, room, k)
-            yield None if p is None else (self._cost(p), len(p), k, p)
+            if (p := self._one(need, room, k)) is not None:
+                yield self._cost(p), len(p), k, p
         b = min(range(len(self.types)), key=lambda k: (self.types[k].unit_cost, k))
         bulk = min(int((need + EPS) // self.types[b].speed), int(min(room[b], 1e9)))
         rest = need - bulk * self.types[b].speed
